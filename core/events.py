@@ -84,6 +84,7 @@ class TrainControl:
         self._stop = threading.Event()
         self._running = threading.Event()   # set = not paused
         self._running.set()
+        self.waiting = threading.Event()    # set while the loop sits in a pause
 
     def stop(self) -> None:
         self._stop.set()
@@ -105,6 +106,12 @@ class TrainControl:
 
     def wait_while_paused(self) -> None:
         """Block without burning CPU while paused; returns at once otherwise."""
-        while not self._running.wait(timeout=0.5):
-            if self._stop.is_set():
-                return
+        if self._running.is_set():
+            return
+        self.waiting.set()
+        try:
+            while not self._running.wait(timeout=0.5):
+                if self._stop.is_set():
+                    return
+        finally:
+            self.waiting.clear()
