@@ -426,8 +426,10 @@ class Trainer:
                 lr_now = optimizer.param_groups[0]["lr"]
                 if scheduler is not None and not per_step:
                     scheduler.step()
-                val_loss, val_acc = evaluate(val_src)
+                # Training time only (validation excluded): images/s means the same in
+                # every client and in the benchmark.
                 seconds = time.perf_counter() - epoch_t0 - epoch_paused
+                val_loss, val_acc = evaluate(val_src)
                 self._epochs_done = epoch + 1
                 row = dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc,
                            val_loss=val_loss, val_acc=val_acc, lr=lr_now, seconds=round(seconds, 3))
