@@ -29,8 +29,11 @@ def _fail(message: str, code: int = 1) -> int:
 def cmd_sample_data(args) -> int:
     from .sample_data import write_sample_data
 
+    from .data import scan_dataset
+
     path = write_sample_data(args.dest, per_class=args.per_class, seed=args.seed)
     print(f"Wrote the sample dataset (birds and planes) to {path}")
+    print(scan_dataset(path).summary())
     print(f"Train a model on it with:  fledge train {path}")
     return 0
 
