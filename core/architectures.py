@@ -16,12 +16,13 @@ class ArchInfo:
     input_size: int           # the size it was designed for (the default image size)
     min_size: int             # smallest image size it accepts
     has_pretrained: bool      # ImageNet weights exist for it in torchvision
+    max_size: int | None = None   # only simplenet: its pixel count fixes its weight count
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
 
 
 _ALL = [
-    ArchInfo("simplenet", "SimpleNet", "A plain fully connected network on the raw pixels: a teaching example, fast but not accurate.", 32, 16, False),
+    ArchInfo("simplenet", "SimpleNet", "A plain fully connected network on the raw pixels: a teaching example, fast but not accurate.", 32, 16, False, 64),
     ArchInfo("small_cnn", "Small CNN", "A small convolutional network that trains in minutes on an ordinary CPU; a good first try.", 64, 32, False),
     ArchInfo("resnet18", "ResNet-18", "A solid, fast all-rounder; the best first choice with a GPU.", 224, 32, True),
     ArchInfo("resnet34", "ResNet-34", "A deeper ResNet: a little more accurate than ResNet-18, about twice as slow.", 224, 32, True),
@@ -40,3 +41,16 @@ _ALL = [
 
 ARCH_INFO: dict[str, ArchInfo] = {a.name: a for a in _ALL}
 ARCH_NAMES: list[str] = [a.name for a in _ALL]
+
+
+def check_image_size(arch: str, image_size: int) -> str | None:
+    """A readable problem with this image size for this architecture, or None."""
+    info = ARCH_INFO.get(arch)
+    if info is None:
+        return None
+    if image_size < info.min_size:
+        return f"{info.label} needs images of at least {info.min_size} pixels; choose a larger image size."
+    if info.max_size is not None and image_size > info.max_size:
+        return (f"{info.label} works on images of at most {info.max_size} pixels; choose a smaller "
+                f"image size or a convolutional network such as Small CNN.")
+    return None

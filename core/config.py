@@ -56,7 +56,7 @@ class TrainConfig:
 
     def errors(self) -> dict[str, str]:
         """Field name -> readable message, for every invalid value."""
-        from .models import ARCHITECTURES  # late: models imports torch
+        from .architectures import ARCH_INFO as ARCHITECTURES, check_image_size
 
         e: dict[str, str] = {}
         if self.arch not in ARCHITECTURES:
@@ -77,6 +77,8 @@ class TrainConfig:
             e["schedule"] = f"Unknown schedule '{self.schedule}'. Choose one of: {', '.join(SCHEDULES)}."
         if self.image_size is not None and not (isinstance(self.image_size, int) and 16 <= self.image_size <= 1024):
             e["image_size"] = "The image size must be a whole number of pixels from 16 to 1024."
+        elif self.image_size is not None and (problem := check_image_size(self.arch, self.image_size)):
+            e["image_size"] = problem
         if not (0 <= self.label_smoothing < 1):
             e["label_smoothing"] = "Label smoothing must be at least 0 and below 1 (0.1 is usual)."
         if self.precision not in PRECISIONS:

@@ -211,8 +211,8 @@ class Trainer:
     def _fit(self) -> FitEnded:
         from .checkpoints import atomic_save, save_checkpoint
         from .devices import autocast_dtype, device_label, resolve_device
-        from .models import (ARCHITECTURES, aux_logits, build_model, main_logits,
-                             set_train_mode)
+        from .models import (ARCHITECTURES, aux_logits, build_model, check_image_size,
+                             main_logits, set_train_mode, weights_status)
         from .pipeline import build_sources
 
         cfg = self.config
@@ -223,9 +223,8 @@ class Trainer:
         classes = list(ds.classes)
         spec = ARCHITECTURES[cfg.arch]
         image_size = cfg.image_size or spec.input_size
-        if image_size < getattr(spec, "min_size", 16):
-            raise FledgeError(f"{cfg.arch} needs images of at least {spec.min_size} pixels; "
-                              f"choose a larger image size.")
+        if problem := check_image_size(cfg.arch, image_size):
+            raise FledgeError(problem)
         device = resolve_device(cfg.device)
         amp_dtype = autocast_dtype(device, cfg.precision)
 
@@ -236,7 +235,11 @@ class Trainer:
         rd.mkdir(parents=True, exist_ok=True)
         resume_state = None
         if self.resume and (rd / runs.RESUME_FILE).is_file():
-            resume_state = torch.load(rd / runs.RESUME_FILE, map_location="cpu", weights_only=True)
+            try:
+                resume_state = torch.load(rd / runs.RESUME_FILE, map_location="cpu", weights_only=True)
+            except Exception:
+                raise FledgeError(f"The resume file {rd / runs.RESUME_FILE} is damaged, so this run cannot "
+                                  f"be continued. Start a new run (its best model is still usable).") from None
         started = runs.read_json(rd / runs.RUN_FILE).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S")
         runs.write_json(rd / runs.CONFIG_FILE, cfg.to_dict())
         runs.write_json(rd / runs.RUN_FILE, {
@@ -253,6 +256,8 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
+        if cfg.pretrained and not cfg.weights_path and weights_status(cfg.arch) == "downloadable":
+            self._emit(Message("info", f"Downloading the ImageNet weights for {cfg.arch} (once; they are kept for next time)..."))
         model, warnings = build_model(cfg.arch, len(classes), image_size=image_size,
                                       pretrained=cfg.pretrained, weights_path=cfg.weights_path,
                                       freeze_backbone=cfg.freeze_backbone)
