@@ -1,0 +1,80 @@
+"""`fledge` with no arguments: the desktop window.
+
+Only light modules are imported before the window shows; PyTorch and the
+training modules are loaded behind it (see MainWindow.load_engine).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ORGANIZATION = "Fledge"
+APPLICATION = "Fledge"
+
+# Where settings go instead of the user's own (tests, screenshots): a folder for
+# an INI file. Nothing under the user's real settings is touched when it is set.
+SETTINGS_DIR_ENV = "FLEDGE_SETTINGS_DIR"
+
+
+def configure_settings() -> None:
+    """Point QSettings at $FLEDGE_SETTINGS_DIR (INI) when it is set."""
+    from PySide6.QtCore import QSettings
+
+    folder = os.environ.get(SETTINGS_DIR_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(QSettings.Format.IniFormat, scope, folder)
+
+
+def create_app(argv: list[str] | None = None):
+    """The QApplication, set up once (names, icon, high-DPI policy)."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from .style import app_icon
+
+    app = QApplication.instance()
+    if app is None:
+        # Fractional scale factors (125 %, 150 %) drawn as they are, not rounded.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(list(argv if argv is not None else sys.argv))
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QGuiApplication.setApplicationDisplayName(APPLICATION)
+    QGuiApplication.setDesktopFileName("fledge")
+    configure_settings()
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def main(paths: list[str] | None = None) -> int:
+    """Open the window; `paths` (from `fledge PATH...`) are opened as if dropped on it:
+    a folder as the dataset, a .pt file as the model, pictures for prediction."""
+    app = create_app(sys.argv[:1])
+    from PySide6.QtCore import QTimer
+
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if paths:
+        QTimer.singleShot(0, lambda: window.open_paths([str(p) for p in paths]))
+    # Ctrl+C in the terminal closes the window the normal way (asking about a running
+    # training); the idle timer lets Python see the signal while Qt's loop runs.
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(300)
+    # Belt and braces: whatever ends the event loop, no job thread outlives it.
+    app.aboutToQuit.connect(window.shutdown)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
