@@ -73,7 +73,33 @@ def main(paths: list[str] | None = None) -> int:
     wake.start(300)
     # Belt and braces: whatever ends the event loop, no job thread outlives it.
     app.aboutToQuit.connect(window.shutdown)
+    if os.environ.get(QUIT_AFTER_START_ENV):
+        _quit_once_started(app, window)
     return app.exec()
+
+
+# Set by CI: open the window, wait until the training engine (torch) has loaded
+# behind it, report, and quit -- the README's start command checked end to end.
+QUIT_AFTER_START_ENV = "FLEDGE_QUIT_AFTER_START"
+
+
+def _quit_once_started(app, window) -> None:
+    import time
+
+    t0 = time.perf_counter()
+
+    def ready(_engine) -> None:
+        print(f"Fledge started: window shown, engine loaded in {time.perf_counter() - t0:.1f} s.", flush=True)
+        window.close()
+        app.exit(0)
+
+    def failed(message: str) -> None:
+        print(f"Fledge could not load its engine: {message}", file=sys.stderr, flush=True)
+        window.close()
+        app.exit(1)
+
+    window.engine_ready.connect(ready)
+    window.engine_failed.connect(failed)
 
 
 if __name__ == "__main__":
