@@ -342,6 +342,8 @@ class Trainer:
                     loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
                     correct += (logits.argmax(1) == y).sum()
                     n += y.numel()
+            if self.control.stop_requested:
+                raise _Stop
             if n == 0:
                 return float("nan"), float("nan")
             return loss_sum.item() / n, correct.item() / n
@@ -421,6 +423,8 @@ class Trainer:
                         rep_correct.zero_()
                         rep_n, rep_batches, rep_t0 = 0, 0, time.perf_counter()
                 batch_log.flush()
+                if self.control.stop_requested:       # a stop can end a wait for decoding
+                    raise _Stop
                 if ep_n == 0:
                     raise FledgeError("No training image could be read. Check the dataset folder.")
                 train_loss = ep_loss.item() / ep_n
