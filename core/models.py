@@ -87,9 +87,10 @@ class SimpleNet(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Four conv-bn-relu-maxpool blocks, global average pool, linear head (~220k weights)."""
+    """Four conv-bn-relu-maxpool blocks, global average pool, linear head (~100k weights):
+    narrow enough to train at several hundred images/s on a 2-core CPU at 64 px."""
 
-    def __init__(self, num_classes: int, widths: tuple[int, ...] = (24, 48, 96, 192)) -> None:
+    def __init__(self, num_classes: int, widths: tuple[int, ...] = (16, 32, 64, 128)) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         cin = 3

@@ -264,7 +264,7 @@ class Trainer:
         for w in warnings:
             self._warn(w)
         model = model.to(device)
-        if device.type == "cuda":
+        if device.type in ("cuda", "cpu"):    # the pipeline's batches are channels_last too
             model = model.to(memory_format=torch.channels_last)
 
         def on_skip(path: str, reason: str) -> None:

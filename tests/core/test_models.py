@@ -106,7 +106,7 @@ def test_simplenet_is_built_for_its_image_size():
 def test_small_cnn_size():
     model, _ = build_model("small_cnn", 2)
     n = sum(p.numel() for p in model.parameters())
-    assert 100_000 <= n <= 300_000
+    assert 50_000 <= n <= 300_000
 
 
 def _discs_and_squares(n: int, seed: int, size: int = 32):
