@@ -6,7 +6,6 @@ alone and no phase warms a cache for the next.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics

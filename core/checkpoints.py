@@ -9,7 +9,6 @@ import collections
 import datetime
 import os
 import random
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,8 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError
+from .fileio import atomic_write
+from .fileio import atomic_write_text as _write_text
 
 FORMAT = "fledge-checkpoint"
 FORMAT_VERSION = 1
@@ -26,42 +27,10 @@ RESUME_FORMAT_VERSION = 1
 
 # ---------------------------------------------------------------- atomic writes
 
-def _atomic_write(path, write) -> None:
-    """write(file) into a tmp file next to path, fsync, then os.replace onto path.
-
-    A crash or error leaves the old file intact and no tmp file behind.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if os.name == "posix":   # make the rename itself durable
-        try:
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
-
-
 def atomic_save(obj, path) -> None:
     """torch.save to a tmp file in the same folder, fsync, os.replace."""
     try:
-        _atomic_write(path, lambda f: torch.save(obj, f))
+        atomic_write(path, lambda f: torch.save(obj, f))
     except OSError as e:
         raise CheckpointError(
             f"Could not write {os.fspath(path)} ({e.strerror or e}). Check that the disk is not "
@@ -70,7 +39,7 @@ def atomic_save(obj, path) -> None:
 
 def atomic_write_text(path, text: str) -> None:
     try:
-        _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+        _write_text(path, text)
     except OSError as e:
         raise CheckpointError(
             f"Could not write {os.fspath(path)} ({e.strerror or e}). Check that the disk is not "

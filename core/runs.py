@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .errors import FledgeError
+from .fileio import atomic_write_text
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "run.json"
@@ -59,24 +60,6 @@ def new_run_dir(arch: str, root: str | None = None) -> str:
         except FileExistsError:
             continue
     raise FledgeError(f"Could not create a new run folder in {root_path}.")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file in the same folder and os.replace: never half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
 
 
 def write_json(path, data) -> None:

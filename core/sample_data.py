@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .errors import DatasetError
+from .fileio import atomic_write
 
 CLASSES = ("bird", "plane")
 MARKER = ".fledge-sample"        # hidden, so scanning the folder ignores it
@@ -231,23 +231,6 @@ def _rel_path(split: str, cls: str, i: int) -> str:
     return f"{split}/{cls}/{cls}_{i:04d}.jpg"
 
 
-def _atomic_write(path: str, write) -> None:
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _read_marker(dest: str) -> dict | None:
     try:
         with open(os.path.join(dest, MARKER), encoding="utf-8") as f:
@@ -297,13 +280,13 @@ def write_sample_data(dest, per_class: int = 150, size: int = 64, seed: int = 0)
     # The marker goes first, so an interrupted run can simply be started again.
     marker = {"generator": "Fledge sample data", "version": 1, "classes": list(CLASSES),
               "per_class": per_class, "size": size, "seed": seed, "files": files}
-    _atomic_write(os.path.join(dest, MARKER),
+    atomic_write(os.path.join(dest, MARKER),
                   lambda f: f.write(json.dumps(marker, indent=1).encode("utf-8")))
 
     for (split, cls, i), rel in zip(plan, files):
         # One generator per picture: a picture does not change when per_class does.
         rng = np.random.default_rng([seed, CLASSES.index(cls), i])
         img = draw_sample(cls, size, rng)
-        _atomic_write(os.path.join(dest, *rel.split("/")),
+        atomic_write(os.path.join(dest, *rel.split("/")),
                       lambda f, img=img: img.save(f, "JPEG", quality=90))
     return dest

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .errors import FledgeError
+from .fileio import atomic_write_text
 from .imageio import exif_datetime, iter_image_files
 from .journal import (KEPT, MISSING, FileJournal, Op, UndoOutcome, _describe, is_inside,
                       path_key)
@@ -141,16 +142,9 @@ def write_csv(results: list[ClassifiedImage], path) -> str:
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise FledgeError(f"The folder {folder} for the CSV file does not exist. Create it or choose another place.")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8-sig", newline="") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write_text(path, buf.getvalue(), encoding="utf-8-sig")
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise FledgeError(f"Could not write {path} ({_describe(exc)}). Choose another place for the CSV file.") from None
     return path
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QT
 from core.errors import FledgeError
 
 from .dataset_panel import DatasetPanel
+from .loop_panels import install_loop_panels
 from .predict_panel import PredictPanel
 from .runs_panel import RunsPanel
 from .style import app_icon
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.add_panel("runs", "&Runs", self.runs_panel, "Past training runs")
 
         self._wire()
+        install_loop_panels(self)          # Evaluate, Sort, Review
         self._build_menus()
         self._build_status_bar()
         self._restore_geometry()

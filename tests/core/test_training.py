@@ -9,7 +9,7 @@ import torch
 
 from core.config import TrainConfig
 from core.data import scan_dataset
-from core.events import BatchEnd, EpochEnd, FitEnded, FitStarted, TrainControl
+from core.events import BatchEnd, EpochEnd, FitStarted, TrainControl
 from core.runs import list_runs, load_run
 from core.training import Trainer
 

@@ -6,12 +6,11 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings
 
 import gui.dataset_panel as dataset_panel
 from gui.dataset_panel import MAX_RECENT, RECENT_KEY, THUMBS_PER_CLASS, DatasetPanel
+from qt_drops import send_drop
 
 COLOURS = {"apple": (200, 30, 30), "banana": (230, 210, 40), "cherry": (120, 0, 40)}
 
@@ -44,18 +43,6 @@ def panel(qtbot):
     w.shutdown()
 
 
-def send_drop(widget, paths):
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPointF(widget.width() / 2, widget.height() / 2)
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime,
-                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, drop)
-    return drop
 
 
 def test_open_folder_shows_classes_counts_thumbnails_and_skipped(qtbot, panel, image_folder):

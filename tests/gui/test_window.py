@@ -6,8 +6,8 @@ import sys
 import time
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
 
 from core.config import TrainConfig
 from core.errors import DatasetError
@@ -16,6 +16,7 @@ from gui.plots_panel import GrowingBuffer, PlotsPanel
 from gui.progress_widget import format_duration
 from gui.training_panel import LearningRateBox, TrainingPanel, default_config
 from gui.worker import JobRunner, running_threads
+from qt_drops import send_drop
 
 
 # -- start-up -------------------------------------------------------------------------
@@ -35,7 +36,7 @@ def test_gui_modules_import_without_torch():
 def test_window_has_panels_menus_and_shortcuts(qtbot, make_window):
     w = make_window()
     assert [w.tabs.tabText(i).replace("&", "") for i in range(w.tabs.count())] == \
-        ["Data", "Train", "Predict", "Runs"]
+        ["Data", "Train", "Predict", "Runs", "Evaluate", "Sort", "Review"]
     assert w.open_dataset_action.shortcut() == QKeySequence("Ctrl+O")
     assert w.open_model_action.shortcut() == QKeySequence("Ctrl+M")
     assert w.quit_action.shortcut() == QKeySequence("Ctrl+Q")
@@ -54,9 +55,9 @@ def test_window_has_panels_menus_and_shortcuts(qtbot, make_window):
     # Panels can be added later (evaluation, review ...).
     from PySide6.QtWidgets import QLabel
     idx = w.add_panel("extra", "E&xtra", QLabel("x"))
-    assert w.tabs.count() == 5 and idx == 4
+    assert w.tabs.count() == 8 and idx == 7
     w.show_panel("extra")
-    assert w.tabs.currentIndex() == 4
+    assert w.tabs.currentIndex() == 7
 
 
 def test_every_hyperparameter_has_a_tooltip(qtbot):
@@ -271,11 +272,7 @@ def test_job_runner_pause_and_stop_through_control(qtbot):
 
 def test_dropping_a_folder_opens_it_in_the_dataset_panel(qtbot, two_class_folder, make_window):
     w = make_window(engine=False)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(two_class_folder))])
-    ev = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
-    w.dropEvent(ev)
+    send_drop(w, [two_class_folder])
     qtbot.waitUntil(lambda: w.training_panel.dataset is not None, timeout=20000)
     assert sorted(w.training_panel.dataset.classes) == ["bar", "disc"]
     assert w.tabs.currentWidget() is w.dataset_panel
