@@ -541,7 +541,10 @@ class StreamSource(BatchSource):
             _FileDataset(self.paths, self.cache_size), batch_sampler=self._sampler,
             num_workers=self.workers, collate_fn=_collate, pin_memory=self.device.type == "cuda",
             persistent_workers=persistent and self.workers > 0,
-            prefetch_factor=4 if self.workers > 0 else None)
+            prefetch_factor=4 if self.workers > 0 else None,
+            # Its own generator: the loader's worker seed must not consume the global
+            # RNG, or dropout would differ from the cached path's run.
+            generator=torch.Generator().manual_seed(0))
         self._iter = None
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

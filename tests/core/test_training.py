@@ -180,3 +180,28 @@ def test_small_cnn_learns_the_sample_data(tmp_path):
     ended = Trainer(cfg, data, run_dir=str(tmp_path / "run")).fit()
     assert ended.reason == "completed", ended.message
     assert ended.best_val_acc >= 0.7           # chance is 0.5
+
+
+def test_fast_and_streaming_paths_give_the_same_results(dataset, tmp_path):
+    """The decoded-once cache is the default; streaming through workers must learn the same."""
+    results = {}
+    for kind in ("cached", "stream"):
+        rec = Recorder()
+        cfg = TrainConfig(epochs=3, pipeline=kind, **FAST)
+        ended = Trainer(cfg, dataset, run_dir=str(tmp_path / kind), callbacks=[rec]).fit()
+        assert ended.reason == "completed", ended.message
+        assert rec.of(FitStarted)[0].pipeline == kind
+        results[kind] = [(e.train_loss, e.val_acc) for e in rec.of(EpochEnd)]
+    for (loss_c, acc_c), (loss_s, acc_s) in zip(results["cached"], results["stream"]):
+        assert acc_c == pytest.approx(acc_s, abs=0.05)
+        assert loss_c == pytest.approx(loss_s, rel=0.05)
+
+
+def test_a_small_memory_budget_streams_and_says_why(dataset, tmp_path):
+    rec = Recorder()
+    cfg = TrainConfig(epochs=1, memory_budget_mb=0, **FAST)
+    ended = Trainer(cfg, dataset, run_dir=str(tmp_path / "run"), callbacks=[rec]).fit()
+    assert ended.reason == "completed", ended.message
+    started = rec.of(FitStarted)[0]
+    assert started.pipeline == "stream"
+    assert "budget" in started.pipeline_reason
