@@ -127,6 +127,9 @@ class MetricPlot(pg.PlotWidget):
         self._legend = item.addLegend(offset=legend_offset)
         self.setLabel("bottom", "Epoch")
         self.setLabel("left", y_label)
+        for name in ("left", "bottom"):
+            # Plain numbers: "0.5", never "500 (x0.001)".
+            item.getAxis(name).enableAutoSIPrefix(False)
         self.setMinimumSize(260, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._styled = True
