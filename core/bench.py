@@ -158,7 +158,8 @@ def phase_fledge(p: dict) -> dict:
     scan_s = time.perf_counter() - t0
     cfg = TrainConfig(arch=p["arch"], image_size=p["image_size"], batch_size=p["batch_size"],
                       epochs=p["epochs"], optimizer="adam", lr=p["lr"], schedule="none",
-                      weight_decay=0.0, device=p["device"], pipeline=p.get("pipeline", "auto"))
+                      weight_decay=0.0, device=p["device"], pipeline=p.get("pipeline", "auto"),
+                      memory_budget_mb=p.get("memory_budget_mb"))
     epochs, started = [], {}
 
     def on_event(ev):
@@ -351,7 +352,7 @@ def run_bench(args) -> dict:
         write_bench_data(data, images)
         print(f"Wrote {images} JPEGs of 640x480 in {time.perf_counter() - t0:.1f}s to {data}", file=sys.stderr)
     common = dict(device=device, arch=arch, image_size=image_size, batch_size=batch,
-                  epochs=epochs, data=data, lr=1e-3)
+                  epochs=epochs, data=data, lr=1e-3, memory_budget_mb=args.memory_budget_mb)
     results = {}
     for phase in ("reference", "fledge", "ceiling"):
         print(f"Running {phase}...", file=sys.stderr)
@@ -427,6 +428,8 @@ def register(sub) -> None:
     b.add_argument("--epochs", type=int, default=None, help="default 3")
     b.add_argument("--images", type=int, default=None, help="images to generate (default 6000 on a GPU, 600 with --quick)")
     b.add_argument("--quick", action="store_true", help="a small CPU-sized run: small_cnn at 64 px")
+    b.add_argument("--memory-budget-mb", type=int, default=None,
+                   help="Fledge's memory budget for decoded images (smaller than the data: it streams)")
     b.add_argument("--no-predict", action="store_true", help="skip the prediction measurements")
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
     b.set_defaults(func=cmd_bench)
