@@ -187,6 +187,22 @@ def _autocast(device, precision: str = "auto"):
     return torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
 
 
+def _best_rate(step, batch: int, steps: int, device, windows: int = 3) -> float:
+    """Images/s of `step` at its best over a few timed windows after a warm-up: the
+    ceiling is what the hardware can do, so a window slowed by other work is dropped."""
+    for _ in range(3):
+        step()
+    _sync(device)
+    best = 0.0
+    for _ in range(windows):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        best = max(best, steps * batch / (time.perf_counter() - t0))
+    return best
+
+
 def phase_ceiling(p: dict) -> dict:
     """The same model and optimizer on random tensors already on the device."""
     import torch
@@ -216,15 +232,7 @@ def phase_ceiling(p: dict) -> dict:
         loss.backward()
         opt.step()
 
-    for _ in range(3):
-        step()
-    _sync(device)
-    steps = max(5, p.get("ceiling_steps", 20))
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    rate = steps * b / (time.perf_counter() - t0)
+    rate = _best_rate(step, b, max(5, p.get("ceiling_steps", 20)), device)
     return {"epoch_images_per_s": [rate], "val_acc": None, "peak_rss_mb": _peak_rss_mb(),
             "peak_gpu_mb": _gpu_peak_mb(device)}
 
@@ -280,18 +288,11 @@ def phase_predict(p: dict) -> dict:
     x = torch.randn(batch, 3, s, s, device=device)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        for _ in range(2):
-            with _autocast(device):
-                model(x)
-        _sync(device)
-        n = max(3, min(20, len(files) // batch + 1))
-        t0 = time.perf_counter()
-        for _ in range(n):
-            with _autocast(device):
-                model(x)
-        _sync(device)
-    ceiling_rate = n * batch / (time.perf_counter() - t0)
+    def forward():
+        with torch.inference_mode(), _autocast(device):
+            model(x)
+
+    ceiling_rate = _best_rate(forward, batch, max(3, min(20, len(files) // batch + 1)), device)
 
     def pct(v, q):
         v = sorted(v)
