@@ -187,20 +187,20 @@ def _autocast(device, precision: str = "auto"):
     return torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
 
 
-def _best_rate(step, batch: int, steps: int, device, windows: int = 3) -> float:
-    """Images/s of `step` at its best over a few timed windows after a warm-up: the
-    ceiling is what the hardware can do, so a window slowed by other work is dropped."""
+def _steady_rate(step, batch: int, steps: int, device, windows: int = 3) -> float:
+    """Images/s of `step`: the median of a few timed windows after a warm-up, so that
+    one window slowed (or sped up) by the rest of the machine does not set the ceiling."""
     for _ in range(3):
         step()
     _sync(device)
-    best = 0.0
+    rates = []
     for _ in range(windows):
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
         _sync(device)
-        best = max(best, steps * batch / (time.perf_counter() - t0))
-    return best
+        rates.append(steps * batch / (time.perf_counter() - t0))
+    return statistics.median(rates)
 
 
 def phase_ceiling(p: dict) -> dict:
@@ -232,7 +232,7 @@ def phase_ceiling(p: dict) -> dict:
         loss.backward()
         opt.step()
 
-    rate = _best_rate(step, b, max(5, p.get("ceiling_steps", 20)), device)
+    rate = _steady_rate(step, b, max(5, p.get("ceiling_steps", 20)), device)
     return {"epoch_images_per_s": [rate], "val_acc": None, "peak_rss_mb": _peak_rss_mb(),
             "peak_gpu_mb": _gpu_peak_mb(device)}
 
@@ -292,7 +292,7 @@ def phase_predict(p: dict) -> dict:
         with torch.inference_mode(), _autocast(device):
             model(x)
 
-    ceiling_rate = _best_rate(forward, batch, max(3, min(20, len(files) // batch + 1)), device)
+    ceiling_rate = _steady_rate(forward, batch, max(3, min(20, len(files) // batch + 1)), device)
 
     def pct(v, q):
         v = sorted(v)
