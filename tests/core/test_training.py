@@ -205,3 +205,28 @@ def test_a_small_memory_budget_streams_and_says_why(dataset, tmp_path):
     started = rec.of(FitStarted)[0]
     assert started.pipeline == "stream"
     assert "budget" in started.pipeline_reason
+
+
+def test_test_split_is_evaluated_at_the_end(make_image_folder, tmp_path):
+    root = make_image_folder(classes={"bird": 24, "plane": 24}, size=40)
+    data = scan_dataset(root, val_fraction=0.2, test_fraction=0.2)
+    assert data.test
+    ended = Trainer(TrainConfig(epochs=2, **FAST), data, run_dir=str(tmp_path / "run")).fit()
+    assert ended.reason == "completed", ended.message
+    assert ended.test_acc is not None and 0.0 <= ended.test_acc <= 1.0
+    assert load_run(tmp_path / "run").info.test_acc == pytest.approx(ended.test_acc)
+
+
+def test_a_killed_run_is_listed_as_interrupted(dataset, tmp_path):
+    """A process killed mid-run leaves status 'running' with a dead pid behind."""
+    import json
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    Trainer(TrainConfig(epochs=2, **FAST), dataset, run_dir=str(run)).fit()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run / "status.json").write_text(json.dumps({"status": "running", "pid": dead.pid}))
+    info = list_runs(str(tmp_path))[0]
+    assert info.status == "interrupted" and "resumed" in info.message
