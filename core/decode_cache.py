@@ -18,7 +18,6 @@ again.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ import torch
 from PIL import Image
 
 from .errors import ImageError
+from .priority import lower_thread_priority
 
 PENDING, READY, FAILED, UNUSED = 0, 1, 2, 3
 
@@ -372,7 +372,7 @@ class Decoder:
 
     def _run(self) -> None:
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fledge-decode",
-                                  initializer=_lower_priority, initargs=(self.nice,))
+                                  initializer=lower_thread_priority, initargs=(self.nice,))
         in_flight: dict = {}
         try:
             while not self._stopping():
@@ -419,18 +419,6 @@ class Decoder:
         self.finished.set()
 
 
-def _lower_priority(nice: int) -> None:
-    """Lower this thread's CPU priority (Linux: nice is per thread); elsewhere a no-op.
-
-    When the model trains on the CPU, decoding threads that compete with torch's own
-    threads on equal terms make every parallel torch operation wait for a descheduled
-    sibling; at a lower priority they fill the gaps instead."""
-    if nice <= 0 or not sys.platform.startswith("linux"):
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError):
-        pass
 
 
 def default_workers() -> int:

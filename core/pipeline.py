@@ -43,7 +43,7 @@ SCALE = (0.35, 1.0)                      # random resized crop: share of the pic
 RATIO = (3 / 4, 4 / 3)                   # ... and aspect ratio range
 _CROP_TRIES = 10                         # as torchvision: draw again when a crop does not fit
 
-DECODE_NICE_CPU = 10                     # decoding yields to training when both use the CPU
+DECODE_NICE_CPU = 5                     # decoding yields to training when both use the CPU
 GPU_SHARE = 0.6                          # default budget: share of free GPU memory
 HOST_SHARE = 0.4                         # ... of available host memory
 

@@ -128,8 +128,12 @@ class MetricPlot(pg.PlotWidget):
         self.setLabel("bottom", "Epoch")
         self.setLabel("left", y_label)
         for name in ("left", "bottom"):
+            axis = item.getAxis(name)
             # Plain numbers: "0.5", never "500 (x0.001)".
-            item.getAxis(name).enableAutoSIPrefix(False)
+            axis.enableAutoSIPrefix(False)
+            # Grid lines at the labelled ticks only: the translucent minor grid cost
+            # most of each repaint, which a busy CPU turned into visible stutter.
+            axis.setStyle(maxTickLevel=0)
         self.setMinimumSize(260, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._styled = True

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
 from core.events import BatchEnd, EpochEnd, FitEnded, FitStarted
 
@@ -36,7 +36,9 @@ class TrainingProgress(QWidget):
         self.bar.setFormat("Not started")
         self.bar.setToolTip("How much of the whole run is done")
         self.detail = QLabel("")
-        self.detail.setWordWrap(True)
+        # One line that never changes height: a wrapping label re-lays out the whole
+        # panel (and re-renders the plots) whenever its text changes, 20 times a second.
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.bar)

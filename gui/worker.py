@@ -26,8 +26,11 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.errors import FledgeError
 from core.events import TrainControl
+from core.priority import lower_thread_priority
 
 log = logging.getLogger(__name__)
+
+JOB_NICE = 5     # decoding threads sit lower still (core.pipeline.DECODE_NICE_CPU)
 
 Job = Callable[[Callable[[Any], None], TrainControl], Any]
 
@@ -107,6 +110,10 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        # Below the GUI thread's priority (and so are the torch threads this thread
+        # starts): the window keeps a core's worth of time when it needs it, and the
+        # job still gets every cycle the window leaves idle.
+        lower_thread_priority(JOB_NICE)
         try:
             outcome = (True, self._job(self.progress.emit, self._control))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
