@@ -14,6 +14,8 @@ def format_duration(seconds: float) -> str:
     """'45 s', '3 min 20 s', '1 h 05 min' -- rounded the way people say it."""
     if not math.isfinite(seconds) or seconds < 0:
         return "unknown"
+    if seconds < 0.95:
+        return "under a second"
     s = int(round(seconds))
     if s < 60:
         return f"{s} s"

@@ -281,6 +281,7 @@ def test_dropping_a_folder_opens_it_in_the_dataset_panel(qtbot, two_class_folder
 
 def test_progress_text_formats():
     assert format_duration(42) == "42 s"
+    assert format_duration(0.3) == "under a second"
     assert format_duration(200) == "3 min 20 s"
     assert format_duration(3 * 3600 + 300) == "3 h 05 min"
     assert format_duration(float("nan")) == "unknown"
