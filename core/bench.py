@@ -254,18 +254,7 @@ def phase_predict(p: dict) -> dict:
     one = files[0]
     repeats = p.get("latency_repeats", 30)
 
-    def timed(fn) -> list[float]:
-        for _ in range(3):
-            fn()
-        out = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            out.append((time.perf_counter() - t0) * 1000)
-        return out
-
     predictor = Predictor.from_checkpoint(p["model"], device=p["device"])
-    fledge_ms = timed(lambda: predictor.predict(one))
 
     ckpt = load_checkpoint(p["model"])
     plain = model_from_checkpoint(ckpt).to(device).eval()
@@ -277,7 +266,14 @@ def phase_predict(p: dict) -> dict:
             x = tf(Image.open(one).convert("RGB")).unsqueeze(0).to(device)
             return torch.softmax(main_logits(plain(x)), 1).cpu()
 
-    plain_ms = timed(plain_predict)
+    # Interleaved, so that a slow moment of the machine costs both the same.
+    fledge_ms, plain_ms = [], []
+    for i in range(repeats + 3):
+        for fn, out in ((lambda: predictor.predict(one), fledge_ms), (plain_predict, plain_ms)):
+            t0 = time.perf_counter()
+            fn()
+            if i >= 3:                      # the first calls warm caches up
+                out.append((time.perf_counter() - t0) * 1000)
 
     batch = p["batch_size"]
     t0 = time.perf_counter()
