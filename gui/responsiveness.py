@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
           f"p99 {np.percentile(gaps, 99):.1f} ms, median {np.median(gaps):.1f} ms, "
           f"{int((gaps > 50).sum())} of {len(gaps)} over 50 ms")
     del app
+    shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
