@@ -110,22 +110,6 @@ def _load_predictor(path: str, device: str):
     return Predictor.from_checkpoint(path, device=device)
 
 
-def _training_split_settings(predictor, model_path: str) -> dict:
-    """The seed and shares the model was trained with, so class-folder datasets split the same way
-    and evaluation does not score the model on photos it learned from."""
-    config = (getattr(predictor, "info", None) or {}).get("config")
-    if not isinstance(config, dict):
-        from .checkpoints import load_checkpoint
-
-        config = load_checkpoint(model_path).get("config") or {}
-    out = {}
-    for key, kind in (("seed", int), ("val_fraction", float), ("test_fraction", float)):
-        if config.get(key) is not None:
-            try:
-                out[key] = kind(config[key])
-            except (TypeError, ValueError):
-                pass
-    return out
 
 
 # -- evaluate -----------------------------------------------------------------------------
@@ -133,11 +117,11 @@ def _training_split_settings(predictor, model_path: str) -> dict:
 @_guarded
 def cmd_evaluate(args) -> int:
     from .data import scan_dataset
-    from .evaluation import evaluate
+    from .evaluation import evaluate, training_split_settings
 
     model_path = _model_path(args.model)
     predictor = _load_predictor(model_path, args.device)
-    dataset = scan_dataset(args.data, verify=False, **_training_split_settings(predictor, model_path))
+    dataset = scan_dataset(args.data, verify=False, **training_split_settings(predictor, model_path))
     progress = _Progress("Evaluating")
     with _stop_on_ctrl_c() as should_stop:
         try:

@@ -242,3 +242,23 @@ def evaluate(predictor, dataset, split: str = "val", batch_size: int = 64,
 
 
 __all__ = ["ImageResult", "ClassFigures", "EvaluationResult", "evaluate"]
+
+
+def training_split_settings(predictor, model_path: str | None = None) -> dict:
+    """The seed and shares the model was trained with, so class-folder datasets split the same way
+    and evaluation does not score the model on photos it learned from."""
+    config = (getattr(predictor, "info", None) or {}).get("config")
+    if not isinstance(config, dict) and model_path:
+        from .checkpoints import load_checkpoint
+
+        config = load_checkpoint(model_path).get("config")
+    out: dict = {}
+    if not isinstance(config, dict):
+        return out
+    for key, kind in (("seed", int), ("val_fraction", float), ("test_fraction", float)):
+        if config.get(key) is not None:
+            try:
+                out[key] = kind(config[key])
+            except (TypeError, ValueError):
+                pass
+    return out

@@ -22,8 +22,7 @@ from core.journal import path_key
 
 from .confusion_matrix import ConfusionMatrixView
 from .loop_common import (DatasetLabels, FolderField, JobProgress, LabelQueue, ModelChooser,
-                          ReviewItem, Throttled, load_predictor, percent,
-                          split_settings)
+                          ReviewItem, Throttled, load_predictor, percent)
 from .panel_common import MessageBar, plural
 from .photo_grid import PhotoGrid
 from .worker import JobRunner
@@ -42,7 +41,7 @@ class EvaluationJob:
 
     def __call__(self, report, control):
         from core.data import scan_dataset
-        from core.evaluation import evaluate
+        from core.evaluation import evaluate, training_split_settings
 
         predictor = self.predictor
         if predictor is None:
@@ -50,7 +49,7 @@ class EvaluationJob:
             predictor = load_predictor(self.model_path)
         report(JobProgress("scanning"))
         # Split the way the model was trained, so it is not scored on photos it learned from.
-        dataset = scan_dataset(self.root, verify=False, **split_settings(predictor))
+        dataset = scan_dataset(self.root, verify=False, **training_split_settings(predictor))
         total = len(getattr(dataset, self.split))
         report(JobProgress("evaluating", 0, total))
         return evaluate(predictor, dataset, self.split,

@@ -129,22 +129,6 @@ def load_predictor(path: str):
     return predictor
 
 
-def split_settings(predictor) -> dict:
-    """The seed and shares the model was trained with, so that a class-folder dataset is
-    split the same way and the model is not scored on photos it learned from."""
-    config = (getattr(predictor, "info", None) or {}).get("config")
-    out: dict = {}
-    if not isinstance(config, dict):
-        return out
-    for key, kind in (("seed", int), ("val_fraction", float), ("test_fraction", float)):
-        if config.get(key) is not None:
-            try:
-                out[key] = kind(config[key])
-            except (TypeError, ValueError):
-                pass
-    return out
-
-
 def _run_label(info) -> str:
     try:
         started = datetime.fromisoformat(info.started).strftime("%Y-%m-%d %H:%M")

@@ -16,7 +16,6 @@ too -- and checks the invariants:
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import random
 from collections import Counter
@@ -26,6 +25,7 @@ import pytest
 
 from core import journal as jmod
 from core.sorting import JOURNAL_NAME, apply_sort, classify_folder, plan_sort, undo
+from file_trees import digest, tree
 
 SEEDS = range(30)
 CLASSES = ["bird", "plane", "cat"]
@@ -117,22 +117,6 @@ class Faults:
         self.at = None
 
 
-def sha(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def snapshot(root) -> dict[str, str]:
-    out = {}
-    for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if not x.startswith(".")]
-        for f in files:
-            if not f.startswith("."):
-                p = os.path.join(d, f)
-                out[os.path.relpath(p, root)] = sha(p)
-    return out
-
-
 def parts(*roots) -> list[str]:
     return [os.path.join(d, f) for r in roots for d, _, files in os.walk(r) for f in files
             if f.startswith(jmod.PART_PREFIX)]
@@ -166,7 +150,7 @@ def run_sort(src, dest, settings):
 
 
 def assert_nothing_lost(expected: Counter, src, dest):
-    now = Counter(snapshot(src).values()) + Counter(snapshot(dest).values())
+    now = Counter(tree(src).values()) + Counter(tree(dest).values())
     missing = expected - now
     assert not missing, f"contents lost: {missing}"
 
@@ -177,7 +161,7 @@ def test_random_sort_crash_resume_undo(tmp_path, monkeypatch, seed):
     src, dest = build(rng, str(tmp_path))
     settings = {"move": rng.random() < 0.5, "recursive": rng.random() < 0.7,
                 "keep": rng.random() < 0.5, "threshold": rng.choice([0.0, rng.random(), 1.0])}
-    src0, dest0 = snapshot(src), snapshot(dest)
+    src0, dest0 = tree(src), tree(dest)
     everything = Counter(src0.values()) + Counter(dest0.values())
     faults = Faults(monkeypatch)
     faults.no_links = rng.random() < 0.25
@@ -198,14 +182,14 @@ def test_random_sort_crash_resume_undo(tmp_path, monkeypatch, seed):
         report = run_sort(src, dest, settings)
         assert not report.failed, report.failed
         assert parts(src, dest) == []
-        sorted_now = Counter(snapshot(dest).values()) - Counter(dest0.values())
+        sorted_now = Counter(tree(dest).values()) - Counter(dest0.values())
         walked = {k: v for k, v in src0.items() if settings["recursive"] or os.sep not in k}
         assert sorted_now == Counter(walked.values()), "each photo exactly once in DEST"
         if settings["move"]:
-            assert set(snapshot(src)) == set(src0) - set(walked)
+            assert set(tree(src)) == set(src0) - set(walked)
         else:
-            assert snapshot(src) == src0
-        assert Counter(snapshot(src).values()) + Counter(snapshot(dest).values()) == \
+            assert tree(src) == src0
+        assert Counter(tree(src).values()) + Counter(tree(dest).values()) == \
             everything + (Counter() if settings["move"] else Counter(walked.values()))
 
     # Sometimes a new file appears where a moved photo used to be.
@@ -216,11 +200,11 @@ def test_random_sort_crash_resume_undo(tmp_path, monkeypatch, seed):
             rel = rng.choice(gone)
             with open(os.path.join(src, rel), "wb") as f:
                 f.write(b"newcomer " + os.urandom(8))
-            squatters[rel] = sha(os.path.join(src, rel))
+            squatters[rel] = digest(os.path.join(src, rel))
 
     # 3. Undo, possibly crashing part-way and undoing again.
     if not os.path.exists(os.path.join(dest, JOURNAL_NAME)):    # crashed before the first record
-        assert snapshot(src) == src0 and snapshot(dest) == dest0
+        assert tree(src) == src0 and tree(dest) == dest0
         return
     if rng.random() < 0.4:
         faults.arm(rng, 3 * len(src0) + 3)
@@ -233,8 +217,8 @@ def test_random_sort_crash_resume_undo(tmp_path, monkeypatch, seed):
     u = undo(dest)
     assert not u.failed, u.failed
     assert parts(src, dest) == []
-    assert snapshot(dest) == dest0, "DEST holds only what was there before"
-    now = snapshot(src)
+    assert tree(dest) == dest0, "DEST holds only what was there before"
+    now = tree(src)
     for rel, h in squatters.items():
         assert now.pop(rel) == h                     # the newcomer is untouched
         stem, ext = os.path.splitext(rel)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from core.errors import FledgeError
 from core.imageio import load_rgb
 from core.sorting import (ALREADY, ClassifiedImage, apply_sort, classify_folder, plan_sort, read_csv,
                           undo, write_csv)
+from file_trees import digest, tree
 
 
 @dataclass(frozen=True)
@@ -59,23 +59,6 @@ def photo(path, color, exif=None):
 BIRD = (240, 0, 10)       # ~0.96 bird
 PLANE = (10, 0, 240)      # ~0.96 plane
 UNSURE = (110, 0, 90)     # 0.55 bird
-
-
-def digest(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def tree(root) -> dict[str, str]:
-    """relative path -> sha256 of every non-hidden file under root."""
-    out = {}
-    for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if not x.startswith(".")]
-        for f in files:
-            if not f.startswith("."):
-                p = os.path.join(d, f)
-                out[os.path.relpath(p, root)] = digest(p)
-    return out
 
 
 def hidden_parts(root) -> list[str]:
