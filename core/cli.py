@@ -48,7 +48,7 @@ class _Progress:
         self.last_draw = 0.0
 
     def __call__(self, ev) -> None:
-        from .events import BatchEnd, CheckpointSaved, EpochEnd, FitStarted, Message
+        from .events import BatchEnd, EpochEnd, FitStarted, Message
 
         out = self.stream
         if isinstance(ev, FitStarted):
@@ -74,8 +74,6 @@ class _Progress:
             print(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.1%} | "
                   f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.1%} | lr {ev.lr:.2g} | "
                   f"{ev.images_per_s:.0f} img/s, {ev.seconds:.1f}s", file=out, flush=True)
-        elif isinstance(ev, CheckpointSaved) and ev.kind == "best":
-            pass
 
     def _clear(self) -> None:
         if self.tty:
