@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import FledgeError
+from core.errors import FledgeError
 
 PHASES = ("reference", "fledge", "ceiling", "predict")
 
@@ -98,9 +98,9 @@ def phase_reference(p: dict) -> dict:
     from torchvision import datasets
     from torchvision import transforms as T
 
-    from .architectures import ARCH_INFO
-    from .devices import resolve_device
-    from .models import build_model, main_logits
+    from core.model.architectures import ARCH_INFO
+    from core.model.devices import resolve_device
+    from core.model.networks import build_model, main_logits
 
     device = resolve_device(p["device"])
     info = ARCH_INFO[p["arch"]]
@@ -146,11 +146,11 @@ def phase_reference(p: dict) -> dict:
 
 def phase_fledge(p: dict) -> dict:
     """Fledge's trainer exactly as the app and `fledge train` run it."""
-    from .config import TrainConfig
-    from .data import scan_dataset
-    from .devices import resolve_device
-    from .events import EpochEnd, FitStarted
-    from .training import Trainer
+    from core.training.config import TrainConfig
+    from core.data.dataset import scan_dataset
+    from core.model.devices import resolve_device
+    from core.training.events import EpochEnd, FitStarted
+    from core.training.trainer import Trainer
 
     device = resolve_device(p["device"])
     t0 = time.perf_counter()
@@ -181,7 +181,7 @@ def phase_fledge(p: dict) -> dict:
 def _autocast(device, precision: str = "auto"):
     import torch
 
-    from .devices import autocast_dtype
+    from core.model.devices import autocast_dtype
 
     dtype = autocast_dtype(device, precision)
     return torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
@@ -207,8 +207,8 @@ def phase_ceiling(p: dict) -> dict:
     """The same model and optimizer on random tensors already on the device."""
     import torch
 
-    from .devices import resolve_device
-    from .models import build_model, main_logits
+    from core.model.devices import resolve_device
+    from core.model.networks import build_model, main_logits
 
     device = resolve_device(p["device"])
     s, b = p["image_size"], p["batch_size"]
@@ -243,11 +243,11 @@ def phase_predict(p: dict) -> dict:
     from PIL import Image
     from torchvision import transforms as T
 
-    from .checkpoints import load_checkpoint, model_from_checkpoint
-    from .devices import resolve_device
-    from .imageio import iter_image_files
-    from .inference import Predictor
-    from .models import main_logits
+    from core.model.checkpoints import load_checkpoint, model_from_checkpoint
+    from core.model.devices import resolve_device
+    from core.data.imageio import iter_image_files
+    from core.model.predictor import Predictor
+    from core.model.networks import main_logits
 
     device = resolve_device(p["device"])
     files = list(iter_image_files(p["data"]))

@@ -34,7 +34,7 @@ def create_app(argv: list[str] | None = None):
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from .style import app_icon
+    from gui.style import app_icon
 
     app = QApplication.instance()
     if app is None:
@@ -57,7 +57,7 @@ def main(paths: list[str] | None = None) -> int:
     app = create_app(sys.argv[:1])
     from PySide6.QtCore import QTimer
 
-    from .main_window import MainWindow
+    from gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -16,13 +16,14 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QT
 
 from core.errors import FledgeError
 
-from .dataset_panel import DatasetPanel
-from .loop_panels import install_loop_panels
-from .predict_panel import PredictPanel
-from .runs_panel import RunsPanel
-from .style import app_icon
-from .training_panel import TrainingPanel
-from .worker import EngineInfo, JobRunner, load_engine, warm_up
+from gui.panels.data import DatasetPanel
+from gui.workflow import install_loop_panels
+from gui.panels.predict import PredictPanel
+from gui.panels.runs import RunsPanel
+from gui.style import app_icon
+from gui.panels.train import TrainingPanel
+from gui.background import JobRunner
+from gui.engine import EngineInfo, load_engine, warm_up
 
 MODEL_FILTER = "Fledge models (*.pt);;All files (*)"
 
@@ -40,7 +41,7 @@ def _ask_stop(parent: QWidget) -> bool:
 
 
 class MainWindow(QMainWindow):
-    engine_ready = Signal(object)        # gui.worker.EngineInfo
+    engine_ready = Signal(object)        # gui.background.EngineInfo
     engine_failed = Signal(str)
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None,
@@ -225,7 +226,7 @@ class MainWindow(QMainWindow):
     def choose_model(self) -> None:
         start = str(self.settings.value("paths/model", ""))
         if not start:
-            from core.runs import runs_root
+            from core.training.runs import runs_root
 
             start = runs_root()
         path, _ = QFileDialog.getOpenFileName(self, "Open a trained model", start, MODEL_FILTER)
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
 
     def open_paths(self, paths: list[str]) -> bool:
         """A folder opens as the dataset, a .pt file as the model, pictures go to Predict."""
-        from core.imageio import is_image_name
+        from core.data.imageio import is_image_name
 
         folders = [p for p in paths if os.path.isdir(p)]
         models = [p for p in paths if p.lower().endswith(".pt") and os.path.isfile(p)]

@@ -32,11 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from core.config import TrainConfig
-    from core.events import BatchEnd, FitStarted
+    from core.training.config import TrainConfig
+    from core.training.events import BatchEnd, FitStarted
 
-    from .app import create_app
-    from .main_window import MainWindow
+    from gui.app import create_app
+    from gui.main_window import MainWindow
 
     app = create_app(sys.argv[:1])
     window = MainWindow()
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(lambda: window.engine is not None and not window._warmup_runner.is_running(), 300)
     data = args.data
     if not data:
-        from core.sample_data import write_sample_data
+        from core.data.sample_data import write_sample_data
 
         data = write_sample_data(os.path.join(scratch, "sample"))
     window.open_dataset(data)

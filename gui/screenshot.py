@@ -26,12 +26,12 @@ def render(out: Path = DEFAULT_OUT, epochs: int = 8, grab_after: int = 5,
 
     from PySide6.QtCore import QTimer
 
-    from core.config import TrainConfig
-    from core.events import EpochEnd
-    from core.sample_data import write_sample_data
+    from core.training.config import TrainConfig
+    from core.training.events import EpochEnd
+    from core.data.sample_data import write_sample_data
 
-    from .app import create_app
-    from .main_window import MainWindow
+    from gui.app import create_app
+    from gui.main_window import MainWindow
 
     app = create_app([sys.argv[0]])
     app.setStyle("Fusion")

@@ -60,9 +60,9 @@ def no_dialogs(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_thread_left_running():
-    """Fail a test that leaves one of gui.worker's job threads running."""
+    """Fail a test that leaves one of gui.background's job threads running."""
     yield
-    from gui.worker import running_threads
+    from gui.background import running_threads
 
     left = running_threads()
     if left:

@@ -9,14 +9,14 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 
-from core.config import TrainConfig
+from core.training.config import TrainConfig
 from core.errors import DatasetError
-from core.events import BatchEnd, EpochEnd, FitEnded, FitStarted
-from gui.plots_panel import GrowingBuffer, PlotsPanel
-from gui.progress_widget import format_duration
-from gui.training_panel import LearningRateBox, TrainingPanel, default_config
-from gui.worker import JobRunner, running_threads
-from qt_drops import send_drop
+from core.training.events import BatchEnd, EpochEnd, FitEnded, FitStarted
+from gui.widgets.plots import GrowingBuffer, PlotsPanel
+from gui.widgets.training_progress import format_duration
+from gui.panels.train import LearningRateBox, TrainingPanel, default_config
+from gui.background import JobRunner, running_threads
+from tests.gui.qt_drops import send_drop
 
 
 # -- start-up -------------------------------------------------------------------------
@@ -96,9 +96,9 @@ def test_settings_persist_across_windows(qtbot, isolated_fledge, make_window):
 
 
 def test_invalid_values_are_explained_next_to_the_field(qtbot, tmp_path, monkeypatch, make_window):
-    import core.models
+    import core.model.networks
 
-    monkeypatch.setattr(core.models, "weights_status", lambda arch: "cached")   # no network here
+    monkeypatch.setattr(core.model.networks, "weights_status", lambda arch: "cached")   # no network here
     w = make_window()
     tp = w.training_panel
     tp.apply_config(TrainConfig(arch="inception_v3", image_size=32, device="cpu"))
@@ -125,9 +125,9 @@ def test_invalid_values_are_explained_next_to_the_field(qtbot, tmp_path, monkeyp
 
 
 def test_pretrained_shows_weights_status(qtbot, monkeypatch, make_window):
-    import core.models
+    import core.model.networks
 
-    monkeypatch.setattr(core.models, "weights_status", lambda arch: "unavailable")
+    monkeypatch.setattr(core.model.networks, "weights_status", lambda arch: "unavailable")
     w = make_window()
     tp = w.training_panel
     tp.apply_config(TrainConfig(arch="resnet18", pretrained=True, device="cpu"))
@@ -239,7 +239,7 @@ def test_job_runner_turns_errors_into_messages(qtbot):
 
 
 def test_job_runner_pause_and_stop_through_control(qtbot):
-    from gui.worker import JobPaused, JobResumed
+    from gui.background import JobPaused, JobResumed
 
     r = JobRunner()
     seen = []

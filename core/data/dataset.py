@@ -1,0 +1,521 @@
+"""Scanning a folder of pictures into a dataset: classes, splits, skipped files.
+
+Two layouts are understood:
+
+* split folders: DATA/train/<class>/, DATA/val/<class>/ and optionally DATA/test/<class>/
+  (the names are matched without regard to case; "valid" and "validation" mean val);
+* class folders: DATA/<class>/ only; Fledge then sets aside part of each class for
+  validation (and test) by a seeded split that keeps every file where it was when
+  new files are added.
+
+Class names come from folder names. Pictures may sit in subfolders of a class folder.
+Files that cannot be used are listed with the reason, never silently dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from core.errors import DatasetError
+from core.wording import plural
+from core.data.imageio import check_image, is_image_name, iter_files
+
+SPLITS = ("train", "val", "test")
+SPLIT_TITLES = {"train": "training", "val": "validation", "test": "test"}
+
+# Folder name (lower case) -> split.
+SPLIT_FOLDER_NAMES = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val",
+    "test": "test", "testing": "test",
+}
+
+NOT_IN_CLASS = "not inside a class folder, so its class is unknown"
+
+_RAW = "camera RAW file: export it as JPEG to use it"
+_HEIC = "HEIC/HEIF photo (the iPhone format), which Fledge cannot read: export it as JPEG"
+_VIDEO = "a video, not a picture: Fledge learns from still images"
+# Files people expect to count as pictures but which Fledge cannot read; other
+# non-image files (notes, .DS_Store, Thumbs.db, ...) are ignored without comment.
+CONFUSIONS = {
+    ".heic": _HEIC, ".heif": _HEIC,
+    ".avif": "AVIF picture, which Fledge cannot read: convert it to JPEG or PNG",
+    ".jxl": "JPEG XL picture, which Fledge cannot read: convert it to JPEG or PNG",
+    ".svg": "vector drawing: export it as PNG to use it",
+    ".psd": "Photoshop file: export it as JPEG or PNG to use it",
+    **{ext: _RAW for ext in (".cr2", ".cr3", ".nef", ".arw", ".dng", ".raf", ".orf",
+                             ".rw2", ".raw", ".pef", ".srw")},
+    **{ext: _VIDEO for ext in (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".3gp", ".mts")},
+}
+
+FEW_IMAGES = 10          # fewer training pictures than this in a class -> warning
+IMBALANCE_RATIO = 3.0    # largest class / smallest class above this -> warning
+SUMMARY_PATHS_PER_REASON = 10
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class Dataset:
+    root: str
+    classes: list[str]
+    train: list[Sample]
+    val: list[Sample]
+    test: list[Sample]
+    skipped: list[SkippedFile]
+    layout: str                      # "split-folders" | "class-folders"
+    warnings: list[str]
+    # How the automatic split was made (class-folders, or val carved out of train/).
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+
+    def split(self, name: str) -> list[Sample]:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """split -> class -> number of pictures (every split and class present)."""
+        out: dict[str, dict[str, int]] = {}
+        for name in SPLITS:
+            c = Counter(s.label for s in self.split(name))
+            out[name] = {cls: c.get(i, 0) for i, cls in enumerate(self.classes)}
+        return out
+
+    def summary(self) -> str:
+        """Several lines of plain text: layout, classes with counts, skipped files, warnings."""
+        counts = self.counts()
+        has_test = bool(self.test)
+        if self.layout == "split-folders":
+            layout = "train/ and val/ folders" + (" and a test/ folder" if has_test else "")
+        else:
+            parts = [f"{100 * (1 - self.val_fraction - self.test_fraction):.0f}% training",
+                     f"{100 * self.val_fraction:.0f}% validation"]
+            if self.test_fraction > 0:
+                parts.append(f"{100 * self.test_fraction:.0f}% test")
+            layout = f"one folder per class, split automatically ({', '.join(parts)}; seed {self.seed})"
+        lines = [f"Folder: {self.root}", f"Layout: {layout}",
+                 f"Classes: {len(self.classes)}"]
+        splits = [s for s in SPLITS if s != "test" or has_test]
+        width = max([len(c) for c in self.classes] + [5])
+        lines.append("  " + "class".ljust(width) + "".join(f"{s:>8}" for s in splits))
+        for cls in self.classes:
+            lines.append("  " + cls.ljust(width) + "".join(f"{counts[s][cls]:>8}" for s in splits))
+        lines.append("  " + "total".ljust(width) + "".join(f"{len(self.split(s)):>8}" for s in splits))
+        if self.skipped:
+            lines.append(f"Skipped {plural(len(self.skipped), 'file')}:")
+            by_reason: dict[str, list[str]] = defaultdict(list)
+            for s in self.skipped:
+                by_reason[s.reason].append(s.path)
+            for reason, paths in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+                lines.append(f"  {reason}: {plural(len(paths), 'file')}")
+                for p in paths[:SUMMARY_PATHS_PER_REASON]:
+                    lines.append(f"    {self._rel(p)}")
+                if len(paths) > SUMMARY_PATHS_PER_REASON:
+                    lines.append(f"    ... and {len(paths) - SUMMARY_PATHS_PER_REASON} more")
+        if self.warnings:
+            lines.append("Warnings:")
+            lines.extend(f"  - {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+    def _rel(self, path: str) -> str:
+        try:
+            rel = os.path.relpath(path, self.root)
+        except ValueError:          # another drive on Windows
+            return path
+        return path if rel.startswith("..") else rel
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able description (kept in each run folder as dataset.json)."""
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "classes": list(self.classes),
+            "seed": self.seed,
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "counts": self.counts(),
+            **{name: [[s.path, s.label] for s in self.split(name)] for name in SPLITS},
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Dataset:
+        """Inverse of to_dict."""
+        return cls(
+            root=d["root"], classes=list(d["classes"]),
+            **{name: [Sample(str(p), int(l)) for p, l in d.get(name, [])] for name in SPLITS},
+            skipped=[SkippedFile(s["path"], s["reason"]) for s in d.get("skipped", [])],
+            layout=d["layout"], warnings=list(d.get("warnings", [])),
+            seed=int(d.get("seed", 0)), val_fraction=float(d.get("val_fraction", 0.2)),
+            test_fraction=float(d.get("test_fraction", 0.0)),
+        )
+
+
+
+def _short(folder: str) -> str:
+    """The folder's own name, for examples in messages (DATA in DATA/bird)."""
+    return os.path.basename(os.path.normpath(folder)) or folder
+
+
+def _class_key(name: str) -> tuple[str, str]:
+    return (name.casefold(), name)
+
+
+def _subfolders(folder: str) -> list[str]:
+    """Names of non-hidden folders (links to folders included) directly in folder, sorted."""
+    out = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.name.startswith("."):
+                    continue
+                try:
+                    if e.is_dir():
+                        out.append(e.name)
+                except OSError:
+                    continue
+    except OSError:
+        return []
+    return sorted(out)
+
+
+def _loose_files(folder: str) -> list[str]:
+    return list(iter_files(folder, recursive=False))
+
+
+# -- the automatic split ---------------------------------------------------------------
+
+def _unit_hash(seed: int, cls: str, rel: str) -> float:
+    """A number in [0, 1) that depends only on seed, class and the file's path in its class."""
+    h = hashlib.blake2b(f"{seed}\0{cls}\0{rel}".encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(h.digest(), "big") / 2.0 ** 64
+
+
+def split_class(items: list[tuple[str, str]], cls: str, seed: int, val_fraction: float,
+                test_fraction: float) -> dict[str, list[str]]:
+    """Share one class's files (path, path relative to the class folder) out to splits.
+
+    Each file's split is decided by its own hash, so adding files never moves the
+    files already there. Afterwards small classes are topped up: training keeps at
+    least one file, validation gets one from two files on, test one from three on.
+    """
+    scored = sorted((_unit_hash(seed, cls, rel.replace(os.sep, "/")), path) for path, rel in items)
+    buckets: dict[str, list[tuple[float, str]]] = {s: [] for s in SPLITS}
+    for u, path in scored:
+        if u < test_fraction:
+            buckets["test"].append((u, path))
+        elif u < test_fraction + val_fraction:
+            buckets["val"].append((u, path))
+        else:
+            buckets["train"].append((u, path))
+    train, val, test = buckets["train"], buckets["val"], buckets["test"]
+    n = len(scored)
+
+    # Move the file whose hash lies nearest the boundary, so the fix-up is as stable as can be.
+    def move(src: list, dst: list, highest: bool) -> None:
+        item = max(src) if highest else min(src)
+        src.remove(item)
+        dst.append(item)
+
+    if n >= 1 and not train:
+        move(val if val else test, train, highest=True)
+    if n >= 2 and val_fraction > 0 and not val:
+        if len(train) > 1:
+            move(train, val, highest=False)
+        elif test:             # validation matters more than an optional test split
+            move(test, val, highest=True)
+    if n >= 3 and test_fraction > 0 and not test:
+        if len(train) > 1:
+            move(train, test, highest=False)
+        elif len(val) > 1:
+            move(val, test, highest=False)
+    return {s: sorted(p for _, p in b) for s, b in buckets.items()}
+
+
+# -- scanning --------------------------------------------------------------------------
+
+@dataclass
+class _Found:
+    """What one folder holds before checking: candidate images and skipped files."""
+    images: list[tuple[str, str]] = field(default_factory=list)   # (path, relative path)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def _collect(folder: str) -> _Found:
+    found = _Found()
+    for path in iter_files(folder):
+        if is_image_name(path):
+            found.images.append((path, os.path.relpath(path, folder)))
+        else:
+            reason = CONFUSIONS.get(os.path.splitext(path)[1].lower())
+            if reason:
+                found.skipped.append(SkippedFile(path, reason))
+    return found
+
+
+SLOW_CHECK_S = 0.005    # seconds per file above which the disk, not Python, is the bottleneck
+
+
+def _verify(paths: list[str], progress: Callable[[int, int], None] | None) -> dict[str, str]:
+    """path -> reason for every path that cannot be used.
+
+    Header checks are mostly Python work, so threads only get in each other's way on
+    a local disk; on a slow network folder they overlap the waiting. The first files
+    are checked one by one and time tells which case this is.
+    """
+    bad: dict[str, str] = {}
+    total = len(paths)
+    done = 0
+
+    def record(path: str, reason: str | None) -> None:
+        nonlocal done
+        done += 1
+        if reason:
+            bad[path] = reason
+        if progress and (done % 256 == 0 or done == total):
+            progress(done, total)
+
+    probe = paths[:64]
+    start = time.perf_counter()
+    for p in probe:
+        record(p, check_image(p))
+    rest = paths[len(probe):]
+    slow = probe and (time.perf_counter() - start) / len(probe) > SLOW_CHECK_S
+    if rest and slow:
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fledge-scan") as pool:
+            for p, reason in zip(rest, pool.map(check_image, rest)):
+                record(p, reason)
+    else:
+        for p in rest:
+            record(p, check_image(p))
+    return bad
+
+
+def _no_class_folders(root: str, where: str, example: str) -> DatasetError:
+    loose = [p for p in _loose_files(root) if is_image_name(p)]
+    need = (f"Fledge needs one subfolder per class, like {example}/bird and {example}/plane, "
+            "each holding the pictures of that class.")
+    if loose:
+        return DatasetError(f"{where} holds {plural(len(loose), 'picture')} but no class folders. {need}")
+    return DatasetError(f"{where} has no class folders. {need}")
+
+
+def _describe_skips(skipped: list[SkippedFile]) -> str:
+    if not skipped:
+        return ""
+    first = skipped[0]
+    return (f" ({plural(len(skipped), 'file')} could not be used, e.g. "
+            f"{os.path.basename(first.path)}: {first.reason})")
+
+
+def scan_dataset(root, val_fraction: float = 0.2, test_fraction: float = 0.0, seed: int = 0,
+                 verify: bool = True, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """Read a folder of class folders into a Dataset, or raise DatasetError saying what to fix.
+
+    verify: check every picture's header (and that it is not cut short) so unusable
+    files are listed now rather than failing during training.
+    progress(done, total) is called now and then while pictures are checked.
+    """
+    if not (0 < val_fraction < 1) or not (0 <= test_fraction < 1) or val_fraction + test_fraction >= 1:
+        raise DatasetError("The validation and test shares must be between 0 and 1 and leave "
+                           "some pictures for training (for example 0.2 and 0.0).")
+    if root is None or os.fspath(root) == "":
+        raise DatasetError("No folder was chosen. Choose the folder that holds your class folders.")
+    root = os.path.abspath(os.path.expanduser(os.fspath(root)))
+    if not os.path.exists(root):
+        raise DatasetError(f"The folder {root} does not exist. Choose the folder that holds your "
+                           "class folders (for example DATA, with DATA/bird and DATA/plane inside).")
+    if not os.path.isdir(root):
+        raise DatasetError(f"{root} is a file, not a folder. Choose the folder that holds your "
+                           "class folders (for example DATA, with DATA/bird and DATA/plane inside).")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise DatasetError(f"Fledge may not read the folder {root}. Check its permissions or choose another folder.")
+
+    top = _subfolders(root)
+    split_dirs: dict[str, list[str]] = defaultdict(list)
+    for name in top:
+        split = SPLIT_FOLDER_NAMES.get(name.lower())
+        if split:
+            split_dirs[split].append(name)
+    if "train" in split_dirs or "val" in split_dirs:
+        return _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed, verify, progress)
+    return _scan_class_folders(root, top, val_fraction, test_fraction, seed, verify, progress)
+
+
+def _finish(root: str, layout: str, classes: list[str], splits: dict[str, dict[str, list[str]]],
+            skipped: list[SkippedFile], warnings: list[str], seed: int, val_fraction: float,
+            test_fraction: float) -> Dataset:
+    index = {c: i for i, c in enumerate(classes)}
+    samples = {s: [Sample(p, index[c]) for c in classes for p in splits[s].get(c, [])] for s in SPLITS}
+    ds = Dataset(root=root, classes=classes, train=samples["train"], val=samples["val"],
+                 test=samples["test"], skipped=sorted(skipped, key=lambda s: s.path), layout=layout,
+                 warnings=warnings, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    ds.warnings.extend(_dataset_warnings(ds))
+    return ds
+
+
+def _dataset_warnings(ds: Dataset) -> list[str]:
+    out = []
+    train = ds.counts()["train"]
+    largest = max(train, key=lambda c: train[c])
+    smallest = min(train, key=lambda c: train[c])
+    if train[smallest] and train[largest] > IMBALANCE_RATIO * train[smallest]:
+        out.append(f"The classes are unbalanced: '{largest}' has {train[largest]} training pictures "
+                   f"but '{smallest}' only {train[smallest]}. The model may favour '{largest}'; "
+                   f"add pictures of '{smallest}' if you can.")
+    few = [c for c in ds.classes if train[c] < FEW_IMAGES]
+    if few:
+        listed = ", ".join(f"'{c}' ({train[c]})" for c in few)
+        out.append(f"Very few training pictures for {listed}. Aim for at least {FEW_IMAGES} per "
+                   "class, better 50 or more.")
+    if ds.skipped:
+        out.append(f"{plural(len(ds.skipped), 'file')} could not be used and "
+                   f"{'was' if len(ds.skipped) == 1 else 'were'} skipped (see the list of skipped files).")
+    return out
+
+
+def _check_all(found: dict, verify: bool, progress) -> tuple[dict, list[SkippedFile]]:
+    """found: key -> _Found. Returns key -> usable images, and every skipped file."""
+    skipped = [s for f in found.values() for s in f.skipped]
+    bad = _verify([p for f in found.values() for p, _ in f.images], progress) if verify else {}
+    skipped += [SkippedFile(p, r) for p, r in bad.items()]
+    usable = {k: [(p, rel) for p, rel in f.images if p not in bad] for k, f in found.items()}
+    return usable, skipped
+
+
+def _scan_class_folders(root, top, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
+    if not top:
+        raise _no_class_folders(root, f"The folder {root}", _short(root))
+    found = {c: _collect(os.path.join(root, c)) for c in top}
+    usable, skipped = _check_all(found, verify, progress)
+    skipped += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(root) if is_image_name(p)]
+
+    for c in top:
+        if not usable[c]:
+            folder_skips = [s for s in skipped if s.path.startswith(os.path.join(root, c) + os.sep)]
+            raise DatasetError(f"The class folder {os.path.join(root, c)} has no usable pictures"
+                               f"{_describe_skips(folder_skips)}. Add pictures to it, or remove the folder.")
+        if len(usable[c]) < 2:
+            raise DatasetError(f"The class folder {os.path.join(root, c)} has only one usable picture. "
+                               "Fledge needs at least two per class (one to learn from, one to check "
+                               "with); add more pictures to it.")
+    classes = sorted(top, key=_class_key)
+    _need_two_classes(root, classes, _short(root))
+    splits: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}
+    for c in classes:
+        for s, paths in split_class(usable[c], c, seed, val_fraction, test_fraction).items():
+            splits[s][c] = paths
+    return _finish(root, "class-folders", classes, splits, skipped, [], seed, val_fraction, test_fraction)
+
+
+def _need_two_classes(root: str, classes: list[str], example: str) -> None:
+    if len(classes) < 2:
+        raise DatasetError(
+            f"Fledge found only one class folder, '{classes[0]}', in {root}. It needs at least two "
+            f"classes to tell apart, like {example}/bird and {example}/plane. If your class folders "
+            "are deeper inside, choose the folder that holds them directly.")
+
+
+def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
+    for split, names in split_dirs.items():
+        if len(names) > 1:
+            raise DatasetError(f"{root} has more than one {SPLIT_TITLES[split]} folder "
+                               f"({' and '.join(names)}). Keep one and move the pictures into it.")
+    dirs = {s: os.path.join(root, names[0]) for s, names in split_dirs.items()}
+    notes: list[str] = []
+    skipped: list[SkippedFile] = []
+
+    # A split folder with nothing at all in it counts as absent.
+    for s in list(dirs):
+        if not _subfolders(dirs[s]) and not _loose_files(dirs[s]):
+            if s == "train":
+                raise DatasetError(f"The training folder {dirs[s]} is empty. Put each class's pictures "
+                                   f"in its own subfolder, like {dirs[s]}/bird and {dirs[s]}/plane.")
+            notes.append(f"The folder {dirs[s]} is empty and was ignored.")
+            del dirs[s]
+    if "train" not in dirs:
+        val_name = split_dirs["val"][0]
+        raise DatasetError(f"{root} has a {val_name} folder but no train folder. Put the pictures to "
+                           f"learn from in {os.path.join(root, 'train')}, one subfolder per class "
+                           "(train/bird, train/plane, ...), or use one folder per class "
+                           f"({_short(root)}/bird, {_short(root)}/plane) so Fledge splits them automatically.")
+
+    others = [n for n in top if n.lower() not in SPLIT_FOLDER_NAMES]
+    if others:
+        notes.append(f"Ignored {plural(len(others), 'folder')} next to the split folders "
+                     f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}): with "
+                     "train/ and val/ folders, classes are read from inside them.")
+    skipped += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(root) if is_image_name(p)]
+
+    class_dirs: dict[str, list[str]] = {}
+    for s, d in dirs.items():
+        class_dirs[s] = _subfolders(d)
+        if not class_dirs[s]:
+            rel = os.path.relpath(d, root)
+            raise _no_class_folders(d, f"The folder {d}", f"{_short(root)}/{rel}")
+        skipped += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(d) if is_image_name(p)]
+
+    found = {(s, c): _collect(os.path.join(d, c)) for s, d in dirs.items() for c in class_dirs[s]}
+    usable, more_skipped = _check_all(found, verify, progress)
+    skipped += more_skipped
+
+    present = {s: {c for c in class_dirs[s] if usable[(s, c)]} for s in dirs}
+    for c in class_dirs["train"]:
+        if c not in present["train"]:
+            folder = os.path.join(dirs["train"], c)
+            folder_skips = [x for x in skipped if x.path.startswith(folder + os.sep)]
+            raise DatasetError(f"The class folder {folder} has no usable pictures"
+                               f"{_describe_skips(folder_skips)}. Add pictures to it, or remove the folder.")
+    classes = sorted(present["train"], key=_class_key)
+    if "val" in dirs:
+        for c in classes:
+            if c not in present["val"]:
+                near = [v for v in class_dirs["val"] if v != c and v.casefold() == c.casefold()]
+                hint = (f" (there is a folder '{near[0]}': class folder names must match exactly)"
+                        if near else "")
+                raise DatasetError(
+                    f"Class '{c}' has no validation pictures{hint}. Add some pictures to "
+                    f"{os.path.join(dirs['val'], c)}, or put all pictures in one folder per class "
+                    f"({_short(root)}/bird, {_short(root)}/plane, ...) so Fledge splits them automatically.")
+    for s in ("val", "test"):
+        for c in sorted(present.get(s, set()) - present["train"], key=_class_key):
+            raise DatasetError(
+                f"Class '{c}' has {SPLIT_TITLES[s]} pictures but no training pictures. Add pictures "
+                f"to {os.path.join(dirs['train'], c)}, or remove {os.path.join(dirs[s], c)}.")
+    _need_two_classes(dirs["train"], classes, f"{_short(root)}/{os.path.basename(dirs['train'])}")
+
+    splits: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}
+    for c in classes:
+        if "val" in dirs:
+            splits["train"][c] = [p for p, _ in usable[("train", c)]]
+            splits["val"][c] = [p for p, _ in usable[("val", c)]]
+        else:
+            # No validation folder: set part of train/ aside, as for class folders.
+            parts = split_class(usable[("train", c)], c, seed, val_fraction, 0.0)
+            splits["train"][c], splits["val"][c] = parts["train"], parts["val"]
+        splits["test"][c] = [p for p, _ in usable.get(("test", c), [])]
+    if "val" not in dirs:
+        notes.append(f"There is no validation folder, so {100 * val_fraction:.0f}% of the training "
+                     "pictures are set aside to check the model.")
+    if "test" in dirs:
+        missing = [c for c in classes if not splits["test"][c]]
+        if missing:
+            notes.append(f"The test folder has no pictures of {', '.join(repr(c) for c in missing)}.")
+    # In this layout test pictures come only from a test folder.
+    return _finish(root, "split-folders", classes, splits, skipped, notes, seed, val_fraction, 0.0)

@@ -1,0 +1,274 @@
+"""One file format for a trained model, a resume file for training, safe loading.
+
+Both files are dicts of plain Python values and tensors, read back with
+torch.load(weights_only=True): a file from a stranger cannot run code.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import os
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.errors import CheckpointError
+from core.fileio import atomic_write
+from core.fileio import atomic_write_text as _write_text
+
+FORMAT = "fledge-checkpoint"
+FORMAT_VERSION = 1
+RESUME_FORMAT = "fledge-resume"
+RESUME_FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def atomic_save(obj, path) -> None:
+    """torch.save to a tmp file in the same folder, fsync, os.replace."""
+    try:
+        atomic_write(path, lambda f: torch.save(obj, f))
+    except OSError as e:
+        raise CheckpointError(
+            f"Could not write {os.fspath(path)} ({e.strerror or e}). Check that the disk is not "
+            "full and that the folder can be written to.") from e
+
+
+def atomic_write_text(path, text: str) -> None:
+    try:
+        _write_text(path, text)
+    except OSError as e:
+        raise CheckpointError(
+            f"Could not write {os.fspath(path)} ({e.strerror or e}). Check that the disk is not "
+            "full and that the folder can be written to.") from e
+
+
+# ---------------------------------------------------------------- plain values
+
+def _plain(obj: Any, where: str = "value") -> Any:
+    """obj with numpy/Path values made plain; TypeError naming anything weights_only can't load."""
+    if obj is None:
+        return obj
+    if isinstance(obj, np.generic):       # before float: np.float64 subclasses float
+        return obj.item()
+    for kind in (bool, int, float, str, bytes):
+        if isinstance(obj, kind):         # subclasses (IntEnum, StrEnum...) made exact
+            return obj if type(obj) is kind else kind(obj)
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, (torch.Size, torch.dtype, torch.device)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, collections.Counter):       # MultiStepLR milestones
+        return collections.Counter({_plain(k, where): _plain(v, f"{where}[{k!r}]")
+                                    for k, v in obj.items()})
+    if isinstance(obj, collections.OrderedDict):
+        return collections.OrderedDict((k, _plain(v, f"{where}[{k!r}]")) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {_plain(k, where): _plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, tuple):
+        return tuple(_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(f"{where} has a {type(obj).__name__}, which a safe model file cannot hold")
+
+
+def _clean_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    # Unwrap torch.compile / DataParallel so the keys are the plain architecture's.
+    inner = getattr(model, "_orig_mod", model)
+    inner = getattr(inner, "module", inner) if isinstance(inner, nn.DataParallel) else inner
+    out = {}
+    for k, v in inner.state_dict().items():
+        v = v.detach().to("cpu")
+        if v.is_floating_point():
+            v = v.float()
+        out[k] = v.contiguous().clone()
+    return out
+
+
+# ---------------------------------------------------------------- reading files safely
+
+def _safe_torch_load(path, what: str = "model file") -> Any:
+    """torch.load(weights_only=True) with a plain CheckpointError for every way it can fail."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"There is no {what} at {path}. Check the path, or train a model "
+                              "first.")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path} is a folder, not a {what}. Choose the .pt file inside it.")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"Could not open {path} ({e.strerror or e}). Check that you may "
+                              "read it.") from e
+    if not head:
+        raise CheckpointError(f"{path} is empty (0 bytes): it was not saved completely. Choose "
+                              "another file or train the model again.")
+    is_zip = head.startswith(b"PK")
+    is_pickle = head[0] == 0x80          # pickle PROTO opcode: legacy torch file or a pickle
+    if not (is_zip or is_pickle):
+        raise CheckpointError(f"{path} is not a PyTorch {what}. Choose a .pt file saved by "
+                              "Fledge.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - classify every failure for the person
+        msg = str(e)
+        if "Weights only load failed" in msg or "Unsupported" in msg or "GLOBAL" in msg:
+            raise CheckpointError(
+                f"Refused to open {path}: this file tries to run code or holds objects other than "
+                "model data, so opening it could be unsafe. Only use model files saved by Fledge "
+                "or from someone you trust.") from None
+        raise CheckpointError(f"{path} is damaged or incomplete and cannot be read. Choose "
+                              "another file or train the model again.") from e
+
+
+def _check_format(obj: Any, path: str, fmt: str, version: int, what: str) -> dict:
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise CheckpointError(f"{path} is a PyTorch file but not a {what} saved by Fledge. "
+                              "Choose a .pt file from a Fledge training run.")
+    v = obj.get("format_version")
+    if not isinstance(v, int):
+        raise CheckpointError(f"{path} is damaged: it has no valid format version.")
+    if v > version:
+        raise CheckpointError(f"{path} was saved by a newer version of Fledge (format {v}). "
+                              "Update Fledge to open it.")
+    return obj
+
+
+# ---------------------------------------------------------------- model checkpoints
+
+def save_checkpoint(path, model: nn.Module, *, arch: str, classes, image_size: int, mean, std,
+                    config: dict, metrics: dict) -> None:
+    """Write the model file atomically: plain values plus a CPU fp32 state_dict."""
+    ckpt = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": str(arch),
+        "classes": [str(c) for c in classes],
+        "image_size": int(image_size),
+        "mean": [float(x) for x in mean],
+        "std": [float(x) for x in std],
+        "config": _plain(dict(config or {}), "config"),
+        "metrics": _plain(dict(metrics or {}), "metrics"),
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "torch_version": torch.__version__.split("+")[0],
+        "state_dict": _clean_state_dict(model),
+    }
+    atomic_save(ckpt, path)
+
+
+def load_checkpoint(path) -> dict:
+    """The checkpoint dict; CheckpointError (plain words) for anything unusable."""
+    from core.model.networks import ARCHITECTURES
+
+    path = os.fspath(path)
+    ckpt = _check_format(_safe_torch_load(path), path, FORMAT, FORMAT_VERSION, "model")
+    arch = ckpt.get("arch")
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"{path} uses the architecture '{arch}', which this version of "
+                              "Fledge does not know. Update Fledge to open it.")
+    classes = ckpt.get("classes")
+    ok = (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
+          and isinstance(ckpt.get("image_size"), int) and ckpt["image_size"] > 0
+          and isinstance(ckpt.get("state_dict"), dict)
+          and all(isinstance(v, torch.Tensor) for v in ckpt["state_dict"].values())
+          and len(ckpt.get("mean", ())) == 3 and len(ckpt.get("std", ())) == 3)
+    if not ok:
+        raise CheckpointError(f"{path} is damaged: parts of the model are missing. Choose "
+                              "another file or train the model again.")
+    ckpt.setdefault("config", {})
+    ckpt.setdefault("metrics", {})
+    ckpt["path"] = path
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> nn.Module:
+    """The model with the checkpoint's weights, on the CPU, in eval mode (never downloads)."""
+    from core.model.networks import build_for_checkpoint
+
+    try:
+        model = build_for_checkpoint(ckpt["arch"], len(ckpt["classes"]), int(ckpt["image_size"]),
+                                     ckpt["state_dict"])
+    except Exception as e:  # noqa: BLE001 - shape/key mismatch means a broken file
+        where = ckpt.get("path", "The model file")
+        raise CheckpointError(f"{where} is damaged: its weights do not fit the "
+                              f"{ckpt['arch']} architecture. Choose another file or train the "
+                              "model again.") from e
+    return model.eval()
+
+
+def checkpoint_info(ckpt: dict) -> dict:
+    """Everything except the weights (for showing what a model is)."""
+    return {k: v for k, v in ckpt.items() if k != "state_dict"}
+
+
+# ---------------------------------------------------------------- resume state
+
+def get_rng_state() -> dict:
+    """Torch, CUDA, numpy and Python RNG states as tensors and plain lists."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    # Only read CUDA's state when CUDA is already in use: reading it would initialize it.
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what get_rng_state returned (missing parts are left alone)."""
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "numpy" in state:
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def save_resume(path, *, epoch: int, optimizer_state: dict, scheduler_state: dict | None,
+                scaler_state: dict | None = None, rng_state: dict, best_val_acc: float,
+                best_epoch: int, extra: dict) -> None:
+    """What the trainer needs to continue a run, written atomically (no model weights:
+    those are in last.pt)."""
+    state = {
+        "format": RESUME_FORMAT,
+        "format_version": RESUME_FORMAT_VERSION,
+        "epoch": int(epoch),
+        "optimizer_state": _plain(optimizer_state, "optimizer_state"),
+        "scheduler_state": _plain(scheduler_state, "scheduler_state"),
+        "scaler_state": _plain(scaler_state, "scaler_state"),
+        "rng_state": _plain(rng_state, "rng_state"),
+        "best_val_acc": float(best_val_acc),
+        "best_epoch": int(best_epoch),
+        "extra": _plain(dict(extra or {}), "extra"),
+    }
+    atomic_save(state, path)
+
+
+def load_resume(path) -> dict:
+    path = os.fspath(path)
+    state = _check_format(_safe_torch_load(path, "resume file"), path, RESUME_FORMAT,
+                          RESUME_FORMAT_VERSION, "resume file")
+    if not isinstance(state.get("epoch"), int) or not isinstance(state.get("optimizer_state"),
+                                                                  dict):
+        raise CheckpointError(f"{path} is damaged: the training state in it is incomplete. "
+                              "Start a new run instead.")
+    return state

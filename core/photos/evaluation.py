@@ -1,0 +1,264 @@
+"""How good is a saved model on a dataset split: accuracy, per-class figures, confusion.
+
+    result = evaluate(Predictor.from_checkpoint("best.pt"), scan_dataset("DATA"), "val")
+    print(result.format_text())
+    result.cell(true_idx, pred_idx)   # the photos behind one confusion-matrix cell
+
+Classes are matched by name, so a model whose class list is in another order than
+the dataset's (or has extra classes) is evaluated correctly. Rows of the confusion
+matrix are true classes, columns predicted classes; result.classes is the dataset's
+classes followed by any model-only classes the model actually predicted.
+
+No torch here: the predictor is any object with `classes` and
+predict_many(paths, batch_size=, top_k=, progress=, should_stop=).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.errors import FledgeError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    path: str
+    true_idx: int
+    pred_idx: int
+    confidence: float      # the model's probability for its predicted class
+    true_class: str
+    pred_class: str
+
+    @property
+    def correct(self) -> bool:
+        return self.true_idx == self.pred_idx
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int           # true images of this class evaluated
+
+
+@dataclass
+class EvaluationResult:
+    classes: list[str]
+    confusion: list[list[int]]                 # [true][predicted] counts
+    images: list[ImageResult]
+    errors: list[tuple[str, str]] = field(default_factory=list)   # (path, reason) not evaluated
+    split: str = "val"
+    dataset_root: str = ""
+    total: int = 0                             # images in the split
+    stopped: bool = False                      # should_stop ended it early: figures cover part
+
+    # -- figures ------------------------------------------------------------------------
+    @property
+    def evaluated(self) -> int:
+        return len(self.images)
+
+    @property
+    def correct(self) -> int:
+        return sum(self.confusion[i][i] for i in range(len(self.classes)))
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.evaluated if self.evaluated else None
+
+    def per_class(self) -> list[ClassFigures]:
+        n = len(self.classes)
+        out = []
+        for c in range(n):
+            tp = self.confusion[c][c]
+            support = sum(self.confusion[c])
+            predicted = sum(self.confusion[r][c] for r in range(n))
+            precision = tp / predicted if predicted else 0.0
+            recall = tp / support if support else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            out.append(ClassFigures(self.classes[c], precision, recall, f1, support))
+        return out
+
+    def averages(self) -> dict[str, dict[str, float]]:
+        """Macro (every class counts the same) and weighted (by support) means."""
+        figs = self.per_class()
+        total = sum(f.support for f in figs)
+        out = {}
+        for kind in ("macro", "weighted"):
+            d = {}
+            for m in ("precision", "recall", "f1"):
+                if kind == "macro":
+                    d[m] = sum(getattr(f, m) for f in figs) / len(figs) if figs else 0.0
+                else:
+                    d[m] = sum(getattr(f, m) * f.support for f in figs) / total if total else 0.0
+            out[kind] = d
+        return out
+
+    def confusion_normalized(self) -> list[list[float]]:
+        """Each row divided by its total: the share of each true class predicted as each class."""
+        return [[v / sum(row) if sum(row) else 0.0 for v in row] for row in self.confusion]
+
+    def cell(self, true_idx: int, pred_idx: int) -> list[ImageResult]:
+        """The images behind one confusion-matrix cell.
+
+        Off the diagonal (mistakes): most confident first -- the worst mistakes, often
+        mislabelled photos. On the diagonal: least confident first -- the right answers
+        the model was least sure of.
+        """
+        items = [r for r in self.images if r.true_idx == true_idx and r.pred_idx == pred_idx]
+        sign = 1.0 if true_idx == pred_idx else -1.0
+        return sorted(items, key=lambda r: (sign * r.confidence, r.path))
+
+    def mistakes(self) -> list[ImageResult]:
+        """Every wrongly predicted image, most confident first."""
+        return sorted((r for r in self.images if not r.correct), key=lambda r: (-r.confidence, r.path))
+
+    # -- output -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "split": self.split, "dataset_root": self.dataset_root, "classes": list(self.classes),
+            "total": self.total, "evaluated": self.evaluated, "stopped": self.stopped,
+            "accuracy": self.accuracy,
+            "per_class": [f.__dict__ for f in self.per_class()],
+            "averages": self.averages(),
+            "confusion": [list(r) for r in self.confusion],
+            "confusion_normalized": self.confusion_normalized(),
+            "images": [{"path": r.path, "true": r.true_class, "predicted": r.pred_class,
+                        "confidence": r.confidence} for r in self.images],
+            "errors": [{"path": p, "reason": why} for p, why in self.errors],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EvaluationResult:
+        classes = list(d["classes"])
+        index = {c: i for i, c in enumerate(classes)}
+        images = [ImageResult(x["path"], index[x["true"]], index[x["predicted"]], float(x["confidence"]),
+                              x["true"], x["predicted"]) for x in d.get("images", [])]
+        return cls(classes=classes, confusion=[list(map(int, r)) for r in d["confusion"]], images=images,
+                   errors=[(e["path"], e["reason"]) for e in d.get("errors", [])], split=d.get("split", "val"),
+                   dataset_root=d.get("dataset_root", ""), total=int(d.get("total", len(images))),
+                   stopped=bool(d.get("stopped", False)))
+
+    def format_text(self) -> str:
+        lines = []
+        where = f" of {self.dataset_root}" if self.dataset_root else ""
+        head = f"Evaluated {self.evaluated} of {self.total} images in the {self.split} split{where}"
+        if self.errors:
+            head += f" ({len(self.errors)} could not be read)"
+        lines.append(head + ".")
+        if self.stopped:
+            lines.append("Stopped early: the figures cover only the images evaluated so far.")
+        if self.accuracy is None:
+            lines.append("No image could be evaluated.")
+            return "\n".join(lines)
+        lines.append(f"Accuracy: {self.accuracy:.1%} ({self.correct} of {self.evaluated} right)")
+        lines.append("")
+        w = max([len(c) for c in self.classes] + [len("weighted avg")])
+        lines.append(f"{'class':<{w}}  precision  recall     f1  support")
+        for f in self.per_class():
+            lines.append(f"{f.name:<{w}}  {f.precision:9.3f}  {f.recall:6.3f}  {f.f1:5.3f}  {f.support:7d}")
+        total = sum(f.support for f in self.per_class())
+        for kind, avg in self.averages().items():
+            label = f"{kind} avg"
+            lines.append(f"{label:<{w}}  {avg['precision']:9.3f}  {avg['recall']:6.3f}  {avg['f1']:5.3f}  {total:7d}")
+        lines.append("")
+        lines.append("Confusion matrix (rows: true class, columns: predicted class; counts, then % of the row)")
+        widths = [max(len(c), len(str(max([r[j] for r in self.confusion] + [0]))), 5)
+                  for j, c in enumerate(self.classes)]
+        header = " " * w + "".join(f"  {c:>{widths[j]}}" for j, c in enumerate(self.classes))
+        lines.append(header)
+        norm = self.confusion_normalized()
+        for i, c in enumerate(self.classes):
+            lines.append(f"{c:<{w}}" + "".join(f"  {v:>{widths[j]}d}" for j, v in enumerate(self.confusion[i])))
+        lines.append("")
+        lines.append(header)
+        for i, c in enumerate(self.classes):
+            lines.append(f"{c:<{w}}" + "".join(f"  {100 * v:>{widths[j] - 1}.0f}%" for j, v in enumerate(norm[i])))
+        if self.errors:
+            lines.append("")
+            lines.append("Not evaluated (could not be read):")
+            lines += [f"  {p}: {why}" for p, why in self.errors[:20]]
+            if len(self.errors) > 20:
+                lines.append(f"  ... and {len(self.errors) - 20} more")
+        return "\n".join(lines)
+
+
+def evaluate(predictor, dataset, split: str = "val", batch_size: int = 64,
+             progress: Callable[[int, int], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> EvaluationResult:
+    """Run predictor on one split of dataset (a core.data.dataset.Dataset) and collect the figures.
+
+    Raises FledgeError if the split is empty or the dataset has classes the model does
+    not know. When should_stop() turns true, the result covers the images done so far
+    (result.stopped is True).
+    """
+    if split not in SPLITS:
+        raise FledgeError(f"Unknown split '{split}'. Choose one of: {', '.join(SPLITS)}.")
+    samples = list(getattr(dataset, split))
+    root = getattr(dataset, "root", "")
+    if not samples:
+        hint = (" Put test pictures in DATA/test/<class>/, or train with a test share." if split == "test"
+                else "")
+        raise FledgeError(f"The {split} split of {root or 'the dataset'} has no images.{hint}")
+    ds_classes = list(dataset.classes)
+    model_classes = [str(c) for c in predictor.classes]
+    unknown = [c for c in ds_classes if c not in model_classes]
+    if unknown:
+        raise FledgeError(
+            f"The dataset has classes the model was not trained on: {', '.join(unknown)}. The model knows "
+            f"only {', '.join(model_classes)}. Train a new model on this dataset, or evaluate on a dataset "
+            "with only the model's classes.")
+    paths = [s.path for s in samples]
+    preds = predictor.predict_many(paths, batch_size=batch_size, top_k=1, progress=progress,
+                                   should_stop=should_stop)
+    preds = list(preds)[:len(samples)]
+
+    classes = list(ds_classes)
+    index = {c: i for i, c in enumerate(classes)}
+    answered = []
+    errors = []
+    for sample, pred in zip(samples, preds):
+        if pred.error or not pred.top:
+            errors.append((sample.path, pred.error or "the model gave no answer"))
+            continue
+        name, prob = str(pred.top[0][0]), float(pred.top[0][1])
+        if name not in index:          # a model-only class: add a column for it
+            index[name] = len(classes)
+            classes.append(name)
+        answered.append((sample, index[name], prob))
+    n = len(classes)
+    confusion = [[0] * n for _ in range(n)]
+    images = []
+    for sample, p, prob in answered:
+        t = sample.label
+        confusion[t][p] += 1
+        images.append(ImageResult(sample.path, t, p, prob, classes[t], classes[p]))
+    return EvaluationResult(classes=classes, confusion=confusion, images=images, errors=errors,
+                            split=split, dataset_root=root, total=len(samples),
+                            stopped=len(preds) < len(samples))
+
+
+__all__ = ["ImageResult", "ClassFigures", "EvaluationResult", "evaluate"]
+
+
+def training_split_settings(predictor, model_path: str | None = None) -> dict:
+    """The seed and shares the model was trained with, so class-folder datasets split the same way
+    and evaluation does not score the model on photos it learned from."""
+    config = (getattr(predictor, "info", None) or {}).get("config")
+    if not isinstance(config, dict) and model_path:
+        from core.model.checkpoints import load_checkpoint
+
+        config = load_checkpoint(model_path).get("config")
+    out: dict = {}
+    if not isinstance(config, dict):
+        return out
+    for key, kind in (("seed", int), ("val_fraction", float), ("test_fraction", float)):
+        if config.get(key) is not None:
+            try:
+                out[key] = kind(config[key])
+            except (TypeError, ValueError):
+                pass
+    return out

@@ -1,0 +1,216 @@
+"""Applying review labels: putting photos into the training dataset's class folders.
+
+    lab = Labeller("~/birds-data", move=True)
+    lab.assign("~/sorted/_review/IMG_0001.jpg", "robin")   # -> DATA/train/robin/IMG_0001.jpg
+    lab.undo_last()                                         # back to _review/
+
+Photos go to DATA/train/<class>/ when the dataset has split folders, else
+DATA/<class>/, so the next training run learns from them. Every assignment is
+journalled in DATA/.fledge-labels.jsonl (see core.photos.journal) and can be undone; a
+photo is never overwritten (a taken name gets ' (2)').
+A photo that is already inside the dataset (relabelling a training photo) is always
+moved, never copied, so it cannot end up in two classes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.data.dataset import SPLIT_FOLDER_NAMES
+from core.errors import FledgeError
+from core.photos.journal import FileJournal, _describe, is_inside, path_key
+
+LABELS_JOURNAL = ".fledge-labels.jsonl"
+
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                     *(f"lpt{i}" for i in range(1, 10))}
+
+
+@dataclass(frozen=True)
+class LabelOp:
+    """One label applied (or undone): where the photo was and where it is now."""
+    src: str               # where the photo was before it was labelled
+    dst: str               # where it went in the dataset
+    class_name: str
+    moved: bool            # False: copied (the original stayed where it was)
+    changed: bool = True   # False when the photo was already in that class folder
+    restored_to: str | None = None   # set by undo_last: where the photo is now
+    note: str = ""
+
+
+def validate_class_name(name: str) -> str:
+    """The name stripped of surrounding spaces, or FledgeError saying what is wrong with it."""
+    if not isinstance(name, str) or not name.strip():
+        raise FledgeError("A class name cannot be empty. Type a name such as 'robin'.")
+    name = name.strip()
+    if "/" in name or "\\" in name or (os.altsep and os.altsep in name) or os.sep in name:
+        raise FledgeError(f"The class name '{name}' contains a slash. Class names become folder names, "
+                          "so use a name without / or \\.")
+    if name.startswith("."):
+        raise FledgeError(f"The class name '{name}' starts with a dot, which would make a hidden folder "
+                          "that Fledge ignores. Use a name that starts with a letter or digit.")
+    if "\0" in name or any(ch in name for ch in '<>:"|?*') or any(ord(ch) < 32 for ch in name):
+        raise FledgeError(f"The class name '{name}' contains a character folders cannot have "
+                          "(< > : \" | ? * or a control character). Use letters, digits, spaces, - or _.")
+    if name.endswith("."):
+        raise FledgeError(f"The class name '{name}' ends with a dot, which some computers cannot store "
+                          "in a folder name. Remove the dot.")
+    if name.split(".")[0].lower() in _WINDOWS_RESERVED:
+        raise FledgeError(f"'{name}' is a reserved name on Windows and cannot be a folder. Choose another name.")
+    if len(name.encode("utf-8")) > 200:
+        raise FledgeError("That class name is too long for a folder name. Use a shorter one.")
+    return name
+
+
+def _subfolders(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+    except OSError:
+        return []
+
+
+class Labeller:
+    """Assign photos to classes of a training dataset, journalled and undoable.
+
+    Methods may be called from a worker thread; calls are serialized by a lock.
+    """
+
+    def __init__(self, dataset_root, move: bool = True) -> None:
+        root = os.path.abspath(os.path.expanduser(os.fspath(dataset_root)))
+        if not os.path.isdir(root):
+            raise FledgeError(f"The dataset folder {root} does not exist. Choose the folder that holds "
+                              "your class folders.")
+        self.root = root
+        self.move = bool(move)
+        self._lock = threading.RLock()
+        top = _subfolders(root)
+        splits = {SPLIT_FOLDER_NAMES.get(n.lower()): n for n in top}
+        if "train" in splits or "val" in splits:
+            self.layout = "split-folders"
+            self.class_root = os.path.join(root, splits.get("train") or "train")
+        else:
+            self.layout = "class-folders"
+            self.class_root = root
+        self.journal = FileJournal(os.path.join(root, LABELS_JOURNAL), prune_root=None)
+        self._run: str | None = None
+        try:
+            self.journal.recover()          # finish or roll back what a crash left half-done
+        except OSError:
+            pass                            # retried on the next undo
+
+    # -- classes ------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return sorted(_subfolders(self.class_root), key=lambda c: (c.casefold(), c))
+
+    def class_folder(self, class_name: str) -> str:
+        return os.path.join(self.class_root, class_name)
+
+    def add_class(self, name: str) -> str:
+        """Create the folder of a new class; returns its path."""
+        with self._lock:
+            name = validate_class_name(name)
+            if self.layout == "class-folders" and name.lower() in SPLIT_FOLDER_NAMES:
+                raise FledgeError(f"'{name}' cannot be a class name in this dataset: a folder called "
+                                  f"{name} would make Fledge read {self.root} as train/val split folders. "
+                                  "Choose another name.")
+            for existing in self.classes:
+                if existing.casefold() == name.casefold():
+                    raise FledgeError(f"There is already a class called '{existing}'.")
+            path = self.class_folder(name)
+            try:
+                os.makedirs(path)
+            except OSError as exc:
+                raise FledgeError(f"Could not create the class folder {path} ({_describe(exc)}).") from None
+            return path
+
+    # -- labelling ----------------------------------------------------------------------
+    def assign(self, path, class_name: str) -> LabelOp:
+        """Put the photo at path into class_name's folder (moved or copied, see move)."""
+        with self._lock:
+            src = os.path.abspath(os.fspath(path))
+            if class_name not in self.classes:
+                raise FledgeError(f"There is no class called '{class_name}' in {self.class_root}. "
+                                  "Add it first, or choose one of: " + ", ".join(self.classes) + ".")
+            if not os.path.isfile(src):
+                raise FledgeError(f"The photo {src} is no longer there (moved or deleted).")
+            folder = self.class_folder(class_name)
+            if path_key(os.path.dirname(src)) == path_key(folder):
+                return LabelOp(src, src, class_name, self.move, changed=False,
+                               note=f"already in class '{class_name}'")
+            move = self.move or is_inside(src, self.root)   # never duplicate a dataset photo
+            try:
+                if self._run is None:
+                    self._run = self.journal.new_run(tool="label")
+                op = self.journal.do(src, os.path.join(folder, os.path.basename(src)), move, self._run,
+                                     meta={"class": class_name})
+            except OSError as exc:
+                raise FledgeError(f"Could not {'move' if move else 'copy'} {src} into {folder} "
+                                  f"({_describe(exc)}). The photo was left where it was.") from None
+            return LabelOp(op.src, op.dst, class_name, move)
+
+    def assign_many(self, paths: Iterable, class_name: str) -> list[LabelOp]:
+        return [self.assign(p, class_name) for p in paths]
+
+    def history(self) -> list[LabelOp]:
+        """Labels in effect (not undone), oldest first."""
+        with self._lock:
+            self.journal.reload()
+            return [LabelOp(op.src, op.dst, op.meta.get("class", ""), op.kind == "move")
+                    for op in self.journal.live_ops()]
+
+    @property
+    def can_undo(self) -> bool:
+        with self._lock:
+            return bool(self.journal.live_ops())
+
+    def undo_last(self) -> LabelOp | None:
+        """Undo the most recent label still in effect; None when there is nothing to undo."""
+        with self._lock:
+            self.journal.reload()
+            self.journal.recover()
+            live = self.journal.live_ops()
+            if not live:
+                return None
+            op = live[-1]
+            try:
+                outcome = self.journal.undo_op(op)
+            except OSError as exc:
+                raise FledgeError(f"Could not put {op.dst} back to {op.src} ({_describe(exc)}). "
+                                  "Try again.") from None
+            if outcome.result == "restored":
+                where = outcome.path
+            elif outcome.result == "removed":
+                where = op.src              # the copy is gone; the original is where it was
+            else:                           # kept or missing: nothing was moved
+                where = None
+            return LabelOp(op.src, op.dst, op.meta.get("class", ""), op.kind == "move",
+                           restored_to=where, note=outcome.note)
+
+
+def review_order(predictions: Iterable, by: str = "probability") -> list:
+    """Least certain first, for the review grid.
+
+    Works on anything with .top [(class, prob), ...] and .error (core.model.predictor.Prediction,
+    core.photos.sorting.ClassifiedImage). by="probability" ranks by the top probability,
+    by="margin" by top-1 minus top-2 probability. Unreadable items come last; ties keep
+    their order.
+    """
+    if by not in ("probability", "margin"):
+        raise ValueError("by must be 'probability' or 'margin'")
+
+    def key(p):
+        top = list(getattr(p, "top", ()) or ())
+        if getattr(p, "error", None) or not top:
+            return (1, 0.0)
+        p1 = float(top[0][1])
+        p2 = float(top[1][1]) if len(top) > 1 else 0.0
+        return (0, p1 if by == "probability" else p1 - p2)
+
+    return sorted(predictions, key=key)
+
+
+__all__ = ["Labeller", "LabelOp", "LABELS_JOURNAL", "validate_class_name", "review_order"]

@@ -1,0 +1,203 @@
+"""Run folders: where each training run keeps its config, metrics and models.
+
+Light module (no torch) so the window can list past runs at start-up.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.training.config import TrainConfig
+from core.errors import FledgeError
+from core.fileio import atomic_write_text
+
+CONFIG_FILE = "config.json"
+RUN_FILE = "run.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.csv"
+BATCHES_FILE = "batches.csv"
+BEST_MODEL = "best.pt"
+LAST_MODEL = "last.pt"
+RESUME_FILE = "resume.pt"
+ERROR_LOG = "error.log"
+
+EPOCH_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+BATCH_FIELDS = ["step", "epoch", "loss", "accuracy", "images_per_s"]
+
+
+def user_data_dir() -> Path:
+    """The per-user folder Fledge keeps its runs and sample data in."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "Fledge"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Fledge"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "fledge"
+
+
+def runs_root() -> str:
+    """$FLEDGE_RUNS if set, else <user data dir>/runs."""
+    return str(Path(os.environ.get("FLEDGE_RUNS") or user_data_dir() / "runs"))
+
+
+def new_run_dir(arch: str, root: str | None = None) -> str:
+    """A fresh, unique folder <root>/<YYYYmmdd-HHMMSS>-<arch>, created."""
+    root_path = Path(root or runs_root())
+    root_path.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        name = f"{stamp}-{arch}" + ("" if n == 1 else f"-{n}")
+        path = root_path / name
+        try:
+            path.mkdir()
+            return str(path)
+        except FileExistsError:
+            continue
+    raise FledgeError(f"Could not create a new run folder in {root_path}.")
+
+
+def write_json(path, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_csv_rows(path, fields: list[str], rows: list[dict]) -> None:
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_csv_rows(path) -> list[dict]:
+    rows: list[dict] = []
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                parsed = {}
+                for k, v in row.items():
+                    if k is None:
+                        continue
+                    try:
+                        num = float(v)
+                        parsed[k] = int(num) if k in ("epoch", "step") else num
+                    except (TypeError, ValueError):
+                        parsed[k] = v
+                rows.append(parsed)
+    except OSError:
+        pass
+    return rows
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_dir: str
+    name: str
+    started: str
+    arch: str
+    status: str          # completed | stopped | failed | running | interrupted
+    message: str
+    best_val_acc: float | None
+    epochs_done: int
+    epochs: int
+    data_root: str
+    best_model: str | None
+    test_acc: float | None = None
+
+
+@dataclass
+class RunRecord:
+    info: RunInfo
+    config: TrainConfig
+    classes: list[str]
+    epochs: list[dict] = field(default_factory=list)
+    batches: list[dict] = field(default_factory=list)
+
+
+def is_run_dir(path) -> bool:
+    return (Path(path) / CONFIG_FILE).is_file() and (Path(path) / RUN_FILE).is_file()
+
+
+def run_info(run_dir) -> RunInfo:
+    run_dir = Path(run_dir)
+    run = read_json(run_dir / RUN_FILE)
+    cfg = read_json(run_dir / CONFIG_FILE)
+    status = read_json(run_dir / STATUS_FILE)
+    state = status.get("status", "interrupted")
+    if state == "running" and not _pid_alive(int(status.get("pid", -1))):
+        state = "interrupted"
+    best = run_dir / BEST_MODEL
+    epochs_done = int(status.get("epochs_done", 0))
+    if state in ("running", "interrupted"):
+        epochs_done = len(read_csv_rows(run_dir / METRICS_FILE))
+    message = status.get("message", "")
+    if state == "interrupted" and not message:
+        message = "The run was interrupted (the program was closed or crashed). It can be resumed."
+    return RunInfo(
+        run_dir=str(run_dir),
+        name=run_dir.name,
+        started=run.get("started", ""),
+        arch=cfg.get("arch", run.get("arch", "?")),
+        status=state,
+        message=message,
+        best_val_acc=status.get("best_val_acc"),
+        epochs_done=epochs_done,
+        epochs=int(cfg.get("epochs", 0)),
+        data_root=run.get("data_root", ""),
+        best_model=str(best) if best.is_file() else None,
+        test_acc=status.get("test_acc"),
+    )
+
+
+def list_runs(root: str | None = None) -> list[RunInfo]:
+    """Every run folder under root, newest first; other folders are ignored."""
+    root_path = Path(root or runs_root())
+    if not root_path.is_dir():
+        return []
+    runs = [run_info(p) for p in root_path.iterdir() if p.is_dir() and is_run_dir(p)]
+    runs.sort(key=lambda r: (r.started, r.name), reverse=True)
+    return runs
+
+
+def load_run(run_dir) -> RunRecord:
+    run_dir = Path(run_dir)
+    if not is_run_dir(run_dir):
+        raise FledgeError(f"{run_dir} is not a Fledge run folder (it has no {CONFIG_FILE}).")
+    run = read_json(run_dir / RUN_FILE)
+    return RunRecord(
+        info=run_info(run_dir),
+        config=TrainConfig.from_dict(read_json(run_dir / CONFIG_FILE)),
+        classes=list(run.get("classes", [])),
+        epochs=read_csv_rows(run_dir / METRICS_FILE),
+        batches=read_csv_rows(run_dir / BATCHES_FILE),
+    )

@@ -1,0 +1,73 @@
+"""Label and undo actions run one after another on a background thread, with an undo stack.
+
+A move to a USB disk must not freeze the window, and Backspace must undo exactly what the
+last key press did.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from core.photos.dataset_labels import DatasetLabels, LabelAction, apply_action, undo_action
+from gui.background import BackgroundRunner
+
+
+class LabelQueue(QObject):
+    """Runs label and undo actions one after another on a background thread."""
+
+    applied = Signal(object)      # LabelAction, after its labels were applied
+    undone = Signal(object)       # LabelAction, after it was undone
+    crashed = Signal(str)         # an unexpected error (a bug), as a readable message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runner = BackgroundRunner(self, threads=1)
+        self._runner.done.connect(self._on_done)
+        self._runner.failed.connect(self._on_failed)
+        self._jobs: dict[int, tuple[str, LabelAction]] = {}
+        self.history: list[LabelAction] = []
+
+    def label(self, labels: DatasetLabels, entries: list) -> LabelAction:
+        action = LabelAction(labels, list(entries))
+        self.history.append(action)
+        self._jobs[self._runner.submit(apply_action, action)] = ("apply", action)
+        return action
+
+    def can_undo(self) -> bool:
+        return bool(self.history)
+
+    def undo(self) -> LabelAction | None:
+        """Undo the latest action (queued behind any label still being applied)."""
+        if not self.history:
+            return None
+        action = self.history.pop()
+        self._jobs[self._runner.submit(undo_action, action)] = ("undo", action)
+        return action
+
+    def forget(self) -> None:
+        """Drop the undo history (the target dataset changed)."""
+        self.history.clear()
+
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._runner.wait(msecs)
+
+    def _on_done(self, token: int, action: LabelAction) -> None:
+        kind, _ = self._jobs.pop(token, (None, None))
+        if kind == "apply":
+            if not action.done and action in self.history:
+                self.history.remove(action)          # nothing happened: nothing to undo
+            self.applied.emit(action)
+        elif kind == "undo":
+            self.undone.emit(action)
+
+    def _on_failed(self, token: int, exc) -> None:
+        kind, action = self._jobs.pop(token, (None, None))
+        if kind is None:
+            return
+        from gui.background import describe_exception
+
+        if kind == "apply" and action in self.history:
+            self.history.remove(action)
+        self.crashed.emit(describe_exception(exc))

@@ -1,0 +1,257 @@
+"""Past runs: a list of run folders, with each run's plots and settings on demand."""
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from core.model.architectures import ARCH_INFO
+from core.errors import FledgeError
+
+from gui.widgets.plots import PlotsPanel
+from gui.style import make_muted
+
+STATUS_TEXT = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed",
+               "running": "Running", "interrupted": "Interrupted"}
+COLUMNS = ["Started", "Status", "Network", "Best accuracy", "Epochs", "Images"]
+
+
+def format_started(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return iso or "?"
+
+
+def format_acc(acc) -> str:
+    try:
+        a = float(acc)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if math.isnan(a) else f"{a:.1%}"
+
+
+class RunsPanel(QWidget):
+    """Lists runs (core.training.runs.list_runs) and reopens one (core.training.runs.load_run)."""
+
+    predict_requested = Signal(str)       # best.pt of the chosen run
+    settings_requested = Signal(object)   # TrainConfig of the chosen run
+    resume_requested = Signal(str)        # run folder to continue
+    status_message = Signal(str)
+
+    def __init__(self, root: str | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.root = root
+        self.runs = []
+        self.record = None
+
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setStretchLastSection(True)
+        self.tree.setToolTip("Your training runs, newest first. Select one to see its curves and settings.")
+        self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.setMinimumWidth(360)
+
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Read the runs folder again")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        make_muted(self.where)
+        top = QHBoxLayout()
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.where, 1)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addLayout(top)
+        ll.addWidget(self.tree, 1)
+
+        # Details of the selected run.
+        self.title = QLabel("Select a run to see its curves and settings.")
+        self.title.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plots = PlotsPanel()
+        self.settings_view = QWidget()
+        self.settings_form = QFormLayout(self.settings_view)
+        self.settings_form.setContentsMargins(0, 0, 0, 0)
+        self.predict_button = QPushButton("Use this model to predict")
+        self.predict_button.setToolTip("Load this run's best model in the Predict tab")
+        self.predict_button.clicked.connect(self._predict)
+        self.reuse_button = QPushButton("Use these settings")
+        self.reuse_button.setToolTip("Copy this run's settings into the Train tab")
+        self.reuse_button.clicked.connect(self._reuse)
+        self.resume_button = QPushButton("Resume training")
+        self.resume_button.setToolTip("Continue this run from its last finished epoch")
+        self.resume_button.clicked.connect(self._resume)
+        self.open_button = QPushButton("Open folder")
+        self.open_button.setToolTip("Show this run's folder in the file manager")
+        self.open_button.clicked.connect(self._open_folder)
+        buttons = QHBoxLayout()
+        for b in (self.predict_button, self.reuse_button, self.resume_button, self.open_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.title)
+        rl.addWidget(self.message)
+        rl.addLayout(buttons)
+        rl.addWidget(self.plots, 1)
+        rl.addWidget(self.settings_view)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([480, 720])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(splitter)
+        self._show_details(None)
+
+    # ------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the runs folder, keeping the selection when the run still exists."""
+        from core.training.runs import list_runs, runs_root
+
+        keep = self.current_run_dir()
+        root = self.root or runs_root()
+        self.where.setText(f"Runs are kept in {root}")
+        try:
+            self.runs = list_runs(root)
+        except (OSError, FledgeError) as exc:
+            self.runs = []
+            self.status_message.emit(f"Could not read the runs folder: {exc}")
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for info in self.runs:
+            item = QTreeWidgetItem([
+                format_started(info.started),
+                STATUS_TEXT.get(info.status, info.status),
+                ARCH_INFO[info.arch].label if info.arch in ARCH_INFO else info.arch,
+                format_acc(info.best_val_acc),
+                f"{info.epochs_done} of {info.epochs}" if info.epochs else str(info.epochs_done),
+                info.data_root,
+            ])
+            item.setData(0, Qt.ItemDataRole.UserRole, info.run_dir)
+            item.setToolTip(1, info.message or STATUS_TEXT.get(info.status, info.status))
+            item.setToolTip(5, info.data_root)
+            item.setToolTip(0, info.run_dir)
+            self.tree.addTopLevelItem(item)
+        self.tree.blockSignals(False)
+        if keep and self.select_run(keep, reload=True):
+            return
+        if self.record is not None:
+            self._show_details(None)
+
+    def current_run_dir(self) -> str:
+        item = self.tree.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else ""
+
+    def select_run(self, run_dir: str, reload: bool = False) -> bool:
+        """Select a run in the list and show it; False when it is not listed."""
+        want = os.path.normpath(run_dir)
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            path = item.data(0, Qt.ItemDataRole.UserRole)
+            if os.path.normpath(path) != want:
+                continue
+            shown = self.record is not None and os.path.normpath(self.record.info.run_dir) == want
+            self.tree.blockSignals(True)
+            self.tree.setCurrentItem(item)
+            self.tree.blockSignals(False)
+            if reload or not shown:
+                self.open_run(path)
+            return True
+        return False
+
+    def _on_current(self, item, _previous=None) -> None:
+        if item is not None:
+            self.open_run(item.data(0, Qt.ItemDataRole.UserRole))
+
+    def open_run(self, run_dir: str) -> bool:
+        """Show a run's curves and settings; False (and a message) when it cannot be read."""
+        from core.training.runs import load_run
+
+        try:
+            record = load_run(run_dir)
+        except (OSError, FledgeError) as exc:
+            self.status_message.emit(str(exc))
+            self._show_details(None)
+            return False
+        self._show_details(record)
+        return True
+
+    def _show_details(self, record) -> None:
+        self.record = record
+        while self.settings_form.rowCount():
+            self.settings_form.removeRow(0)
+        if record is None:
+            self.title.setText("Select a run to see its curves and settings.")
+            self.message.hide()
+            self.plots.clear()
+            for b in (self.predict_button, self.reuse_button, self.resume_button, self.open_button):
+                b.setEnabled(False)
+            return
+        info, c = record.info, record.config
+        label = ARCH_INFO[info.arch].label if info.arch in ARCH_INFO else info.arch
+        self.title.setText(f"<b>{info.name}</b> — {label}, {STATUS_TEXT.get(info.status, info.status).lower()}, "
+                           f"best validation accuracy {format_acc(info.best_val_acc)}"
+                           + (f", {len(record.classes)} classes" if record.classes else ""))
+        self.message.setText(info.message)
+        self.message.setVisible(bool(info.message))
+        self.plots.load_record(record)
+        rows = [
+            ("Classes", ", ".join(record.classes) or "?"),
+            ("Pretrained", "yes" if c.pretrained else "no"),
+            ("Optimizer", f"{c.optimizer}, learning rate {c.lr:g}, {c.schedule} schedule"),
+            ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
+            ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
+            ("Augmentation", "on" if c.augment else "off"),
+            ("Device", c.device),
+            ("Data", info.data_root),
+        ]
+        for k, v in rows:
+            value = QLabel(v)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.settings_form.addRow(k, value)
+        self.predict_button.setEnabled(bool(info.best_model))
+        self.reuse_button.setEnabled(True)
+        self.resume_button.setEnabled(info.status in ("stopped", "interrupted", "failed")
+                                      and info.epochs_done < info.epochs
+                                      and os.path.isfile(os.path.join(info.run_dir, "resume.pt")))
+        self.open_button.setEnabled(os.path.isdir(info.run_dir))
+
+    # ------------------------------------------------------------------
+    def _predict(self) -> None:
+        if self.record is not None and self.record.info.best_model:
+            self.predict_requested.emit(self.record.info.best_model)
+
+    def _reuse(self) -> None:
+        if self.record is not None:
+            self.settings_requested.emit(self.record.config)
+            self.status_message.emit("Settings copied to the Train tab.")
+
+    def _resume(self) -> None:
+        if self.record is not None:
+            self.resume_requested.emit(self.record.info.run_dir)
+
+    def _open_folder(self) -> None:
+        if self.record is not None and os.path.isdir(self.record.info.run_dir):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.record.info.run_dir))

@@ -1,0 +1,134 @@
+"""The "which model" row: the best model of a training run, or any Fledge model file."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSizePolicy, QStyle, QWidget
+
+from core.errors import FledgeError
+from core.photos.journal import path_key
+
+
+def _run_label(info) -> str:
+    try:
+        started = datetime.fromisoformat(info.started).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        started = info.name
+    from core.model.architectures import ARCH_INFO
+
+    arch = ARCH_INFO[info.arch].label if info.arch in ARCH_INFO else info.arch
+    acc = ""
+    if isinstance(info.best_val_acc, (int, float)) and info.best_val_acc == info.best_val_acc:
+        acc = f", {info.best_val_acc:.1%} accuracy"
+    return f"{started} · {arch}{acc}"
+
+
+class _RefreshingCombo(QComboBox):
+    """Re-reads the runs folder each time the list is opened (a run may have just ended)."""
+
+    about_to_show = Signal()
+
+    def showPopup(self) -> None:
+        self.about_to_show.emit()
+        super().showPopup()
+
+
+class ModelChooser(QWidget):
+    """Pick a model: the best model of a training run, or any Fledge model file."""
+
+    model_changed = Signal(str)          # path of the chosen .pt ('' for none)
+
+    def __init__(self, settings_key: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings_key = settings_key
+        self.combo = _RefreshingCombo(self)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(28)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.combo.setToolTip("The trained model to use: the best model of one of your training runs, "
+                              "or a model file you chose")
+        self.combo.setAccessibleName("Model")
+        self.combo.about_to_show.connect(self.refresh)
+        self.combo.currentIndexChanged.connect(self._on_index)
+        self.browse = QPushButton("&Open model…", self)
+        self.browse.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton))
+        self.browse.setToolTip("Choose a saved Fledge model file (.pt)")
+        self.browse.clicked.connect(self._choose_file)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.combo, 1)
+        lay.addWidget(self.browse)
+        self._current = ""
+        self._extra: list[str] = []        # files chosen by hand, kept in the list
+        self.refresh()
+
+    def model_path(self) -> str:
+        return self._current
+
+    def set_model(self, path: str) -> None:
+        """Select a model file (added to the list when it is not a run's best model)."""
+        path = os.path.abspath(os.fspath(path)) if path else ""
+        if path and self._find(path) < 0:
+            self._extra.append(path)
+            self.refresh(select=path)
+        else:
+            self.refresh(select=path)
+        self._set_current(path)
+
+    def refresh(self, select: str | None = None) -> None:
+        from core.training.runs import list_runs
+
+        want = self._current if select is None else select
+        try:
+            runs = [r for r in list_runs() if r.best_model]
+        except (OSError, FledgeError):
+            runs = []
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem("Choose a model…", "")
+        seen = set()
+        for info in runs:
+            self.combo.addItem(_run_label(info), info.best_model)
+            self.combo.setItemData(self.combo.count() - 1, info.best_model, Qt.ItemDataRole.ToolTipRole)
+            seen.add(path_key(info.best_model))
+        for path in self._extra:
+            if path_key(path) not in seen:
+                self.combo.addItem(f"{os.path.basename(path)} — {os.path.dirname(path)}", path)
+                self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        i = self._find(want) if want else 0
+        self.combo.setCurrentIndex(max(0, i))
+        self.combo.blockSignals(False)
+        if want and i < 0:
+            self._set_current("")        # the model file is gone
+
+    def _find(self, path: str) -> int:
+        key = path_key(path)
+        for i in range(1, self.combo.count()):
+            if path_key(str(self.combo.itemData(i))) == key:
+                return i
+        return -1
+
+    def _on_index(self, index: int) -> None:
+        self._set_current(str(self.combo.itemData(index) or ""))
+
+    def _set_current(self, path: str) -> None:
+        if path == self._current:
+            return
+        self._current = path
+        if path and self._settings_key:
+            QSettings().setValue(self._settings_key, os.path.dirname(path))
+        self.model_changed.emit(path)
+
+    def _choose_file(self) -> None:
+        from core.training.runs import runs_root
+
+        start = ""
+        if self._settings_key:
+            start = str(QSettings().value(self._settings_key, "") or "")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a Fledge model", start or runs_root(),
+                                              "Fledge models (*.pt);;All files (*)")
+        if path:
+            self.set_model(path)
+

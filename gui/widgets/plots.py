@@ -1,0 +1,298 @@
+"""Live loss and accuracy plots.
+
+Points are appended to numpy buffers that grow by doubling (appending is O(1)
+on average and never copies the whole history per point); the curves are
+redrawn by a ~30 Hz timer only when something changed, so a fast stream of
+reports costs one redraw per frame, not one per report. pyqtgraph's peak
+downsampling and clip-to-view keep a 100,000-point curve cheap to draw.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QWidget
+
+from core.training.events import BatchEnd, EpochEnd, FitStarted
+
+REDRAW_MS = 33
+
+# Series colours: mid-tones that read on light and dark backgrounds alike.
+TRAIN_COLOUR = QColor(52, 132, 228)      # blue
+VAL_COLOUR = QColor(236, 120, 36)        # orange
+
+
+class GrowingBuffer:
+    """x/y float64 arrays that double in capacity when full."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def capacity(self) -> int:
+        return len(self._x)
+
+    def append(self, x: float, y: float) -> None:
+        if self._n == len(self._x):
+            self._grow(self._n * 2)
+        self._x[self._n] = x
+        self._y[self._n] = y
+        self._n += 1
+
+    def extend(self, xs, ys) -> None:
+        xs = np.asarray(xs, dtype=float).ravel()
+        ys = np.asarray(ys, dtype=float).ravel()
+        need = self._n + len(xs)
+        if need > len(self._x):
+            cap = len(self._x)
+            while cap < need:
+                cap *= 2
+            self._grow(cap)
+        self._x[self._n:need] = xs
+        self._y[self._n:need] = ys
+        self._n = need
+
+    def _grow(self, capacity: int) -> None:
+        for name in ("_x", "_y"):
+            old = getattr(self, name)
+            new = np.empty(max(capacity, 1))
+            new[: self._n] = old[: self._n]
+            setattr(self, name, new)
+
+    def clear(self) -> None:
+        self._n = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self._n]       # a view: no copy
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self._n]
+
+
+class Series:
+    """One curve and its buffer; `dirty` until the next redraw."""
+
+    def __init__(self, curve: pg.PlotDataItem) -> None:
+        self.curve = curve
+        self.buffer = GrowingBuffer()
+        self.dirty = False
+
+    def append(self, x: float, y: float) -> None:
+        if math.isfinite(x) and math.isfinite(y):
+            self.buffer.append(x, y)
+            self.dirty = True
+
+    def extend(self, xs, ys) -> None:
+        xs = np.asarray(xs, dtype=float)
+        ys = np.asarray(ys, dtype=float)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        self.buffer.extend(xs[ok], ys[ok])
+        self.dirty = True
+
+    def clear(self) -> None:
+        self.buffer.clear()
+        self.dirty = True
+
+    def redraw(self) -> None:
+        # The buffer views stay valid until the next append that grows; pyqtgraph
+        # keeps references, so hand it the views and let it copy what it draws.
+        self.curve.setData(self.buffer.x, self.buffer.y, skipFiniteCheck=True)
+        self.dirty = False
+
+
+class MetricPlot(pg.PlotWidget):
+    """A plot with axis labels for non-experts and palette-aware colours."""
+
+    def __init__(self, title: str, y_label: str, parent: QWidget | None = None, *,
+                 legend_offset: tuple[int, int] = (-10, 10)) -> None:
+        self._legend = None
+        self._styled = False             # changeEvent fires inside the base constructor
+        super().__init__(parent=parent)
+        self._title = title
+        item = self.getPlotItem()
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setMenuEnabled(False)
+        self._legend = item.addLegend(offset=legend_offset)
+        self.setLabel("bottom", "Epoch")
+        self.setLabel("left", y_label)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            # Plain numbers: "0.5", never "500 (x0.001)".
+            axis.enableAutoSIPrefix(False)
+            # Grid lines at the labelled ticks only: the translucent minor grid cost
+            # most of each repaint, which a busy CPU turned into visible stutter.
+            axis.setStyle(maxTickLevel=0)
+        self.setMinimumSize(260, 180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._styled = True
+        self.apply_palette()
+
+    def apply_palette(self) -> None:
+        pal = self.palette()
+        base = pal.color(QPalette.ColorRole.Base)
+        text = pal.color(QPalette.ColorRole.Text)
+        self.setBackground(base)
+        item = self.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        item.setTitle(self._title, color=text.name())
+        if self._legend is not None:
+            self._legend.setLabelTextColor(text)
+            bg = QColor(base)
+            bg.setAlpha(200)
+            self._legend.setBrush(pg.mkBrush(bg))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if self._styled and event.type() in (QEvent.Type.PaletteChange,
+                                             QEvent.Type.ApplicationPaletteChange):
+            self.apply_palette()
+        super().changeEvent(event)
+
+    def add_series(self, name: str, colour: QColor, *, width: float = 2.0, alpha: int = 255,
+                   symbol: str | None = None) -> Series:
+        c = QColor(colour)
+        c.setAlpha(alpha)
+        curve = self.getPlotItem().plot(
+            [], [], name=name, pen=pg.mkPen(c, width=width),
+            symbol=symbol, symbolSize=7, symbolBrush=pg.mkBrush(colour), symbolPen=None,
+        )
+        return Series(curve)
+
+
+class PlotsPanel(QWidget):
+    """Loss and accuracy of one run, live or reopened from disk."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = MetricPlot("Loss", "Loss (lower is better)")
+        # Loss falls and accuracy rises: legends go where the curves usually are not.
+        self.acc_plot = MetricPlot("Accuracy", "Accuracy % (higher is better)", legend_offset=(-10, -10))
+        self.train_batch_loss = self.loss_plot.add_series(
+            "Training (each report)", TRAIN_COLOUR, width=1.0, alpha=110)
+        self.train_loss = self.loss_plot.add_series("Training (per epoch)", TRAIN_COLOUR, symbol="o")
+        self.val_loss = self.loss_plot.add_series("Validation", VAL_COLOUR, symbol="s")
+        self.train_acc = self.acc_plot.add_series("Training", TRAIN_COLOUR, symbol="o")
+        self.val_acc = self.acc_plot.add_series("Validation", VAL_COLOUR, symbol="s")
+        self.series = [self.train_batch_loss, self.train_loss, self.val_loss,
+                       self.train_acc, self.val_acc]
+        self.acc_plot.getPlotItem().setYRange(0, 100, padding=0.02)
+        self.acc_plot.getPlotItem().enableAutoRange(y=False)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_plot)
+        layout.addWidget(self.acc_plot)
+
+        self.redraw_count = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+
+    # -- feeding -----------------------------------------------------------
+    def clear(self) -> None:
+        for s in self.series:
+            s.clear()
+
+    def add_batch(self, epoch_x: float, loss: float) -> None:
+        """A training report; `epoch_x` is a fractional epoch (1.5 = mid-epoch 2)."""
+        self.train_batch_loss.append(epoch_x, loss)
+
+    def add_batches(self, epoch_xs, losses) -> None:
+        self.train_batch_loss.extend(epoch_xs, losses)
+
+    def add_epoch(self, epoch: int, train_loss: float, train_acc: float,
+                  val_loss: float, val_acc: float) -> None:
+        """One finished epoch; accuracies are fractions 0..1 (shown as percent)."""
+        self.train_loss.append(epoch, train_loss)
+        self.val_loss.append(epoch, val_loss)
+        self.train_acc.append(epoch, 100.0 * train_acc)
+        self.val_acc.append(epoch, 100.0 * val_acc)
+
+    def handle_event(self, event: object) -> None:
+        """Feed a core.training.events object; other kinds are ignored."""
+        if isinstance(event, BatchEnd):
+            spe = max(event.steps_per_epoch, 1)
+            self.add_batch(event.epoch - 1 + event.epoch_step / spe, event.loss)
+        elif isinstance(event, EpochEnd):
+            self.add_epoch(event.epoch, event.train_loss, event.train_acc,
+                           event.val_loss, event.val_acc)
+        elif isinstance(event, FitStarted) and event.start_epoch == 0:
+            self.clear()
+
+    def load_record(self, record) -> None:
+        """Show a finished run: a core.training.trainer.RunRecord (epochs and batches rows)."""
+        self.clear()
+        batches = [(b.get("step"), b.get("epoch"), b.get("loss")) for b in record.batches]
+        spe = _steps_per_epoch(record.batches)
+        if batches:
+            xs, ys = [], []
+            for step, epoch, loss in batches:
+                x = _fractional_epoch(step, epoch, spe)
+                if x is not None and loss is not None:
+                    xs.append(x)
+                    ys.append(float(loss))
+            self.add_batches(xs, ys)
+        for row in record.epochs:
+            try:
+                self.add_epoch(int(row["epoch"]), float(row["train_loss"]), float(row["train_acc"]),
+                               float(row["val_loss"]), float(row["val_acc"]))
+            except (KeyError, TypeError, ValueError):
+                continue                      # a damaged row: show the rest
+        self.redraw()
+        self.loss_plot.getPlotItem().enableAutoRange()
+
+    # -- drawing -------------------------------------------------------------
+    def redraw(self) -> None:
+        changed = False
+        for s in self.series:
+            if s.dirty:
+                s.redraw()
+                changed = True
+        if changed:
+            self.redraw_count += 1
+
+    def point_counts(self) -> dict[str, int]:
+        return {s.curve.name(): len(s.buffer) for s in self.series}
+
+
+def _steps_per_epoch(rows: list[dict]) -> int | None:
+    """Steps per epoch from batches.csv rows (global steps from 1).
+
+    The last step of every epoch is reported, so a finished epoch e ends at step
+    e * steps; an unfinished one gives less, so the largest ratio is the answer.
+    """
+    last: dict[int, int] = {}
+    for r in rows:
+        try:
+            e, s = int(r["epoch"]), int(r["step"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if e >= 1:
+            last[e] = max(last.get(e, 0), s)
+    ratios = [s / e for e, s in last.items()]
+    return max(1, round(max(ratios))) if ratios else None
+
+
+def _fractional_epoch(step, epoch, spe: int | None) -> float | None:
+    try:
+        step, epoch = int(step), int(epoch)
+    except (TypeError, ValueError):
+        return None
+    if spe:
+        return step / spe
+    return float(epoch)

@@ -1,0 +1,46 @@
+"""The layout's rules, checked by import-linter (contracts in pyproject.toml) and at run time."""
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import core
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_import_contracts_hold():
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0
+
+
+def test_contracts_catch_a_core_module_importing_qt(tmp_path):
+    """The contracts can fail: a copy of the tree with core importing gui is refused."""
+    import shutil
+
+    for name in ("core", "gui", "pyproject.toml"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    (tmp_path / "core" / "wording.py").write_text("import gui.style\n")
+    code = ("import sys; from importlinter.cli import lint_imports; "
+            "sys.exit(lint_imports(config_filename='pyproject.toml'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode != 0
+    assert "core.wording" in out.stdout
+
+
+def test_importing_every_core_module_leaves_qt_out():
+    modules = sorted(m.name for m in pkgutil.walk_packages(core.__path__, "core."))
+    assert "core.training.trainer" in modules and "core.cli.main" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    if not name.endswith('__main__'): importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'PyQt5', 'PyQt6'))\n"
+        "print('QT:' + ','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "QT:\n" in out.stdout, out.stdout

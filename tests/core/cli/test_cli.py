@@ -1,0 +1,106 @@
+"""The `fledge` command line end to end, through a subprocess as a user runs it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def fledge(*args, cwd=None, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "core.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=600, cwd=cwd, env=env)
+
+
+def assert_one_clear_line(proc):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """sample-data, then a one-epoch train: the path a newcomer takes."""
+    base = tmp_path_factory.mktemp("cli")
+    data = base / "sample"
+    out = fledge("sample-data", data, "--per-class", 24)
+    assert out.returncode == 0, out.stderr
+    assert (data / "train" / "bird").is_dir() and (data / "val" / "plane").is_dir()
+    run = base / "run"
+    out = fledge("train", data, "--epochs", 1, "--image-size", 32, "--batch-size", 16,
+                 "--out", run, env_extra={"FLEDGE_RUNS": str(base / "runs")})
+    assert out.returncode == 0, out.stderr
+    return data, run, out.stdout
+
+
+def test_train_prints_summary_epochs_and_best_model(trained):
+    data, run, stdout = trained
+    assert "bird" in stdout and "plane" in stdout                 # the dataset summary first
+    assert "epoch 1/1" in stdout
+    assert stdout.strip().splitlines()[-1] == f"Best model: {run / 'best.pt'}"
+    assert (run / "best.pt").is_file()
+
+
+def test_predict_prints_a_line_per_image_and_json(trained):
+    data, run, _ = trained
+    images = sorted((data / "val" / "bird").glob("*.jpg"))[:2]
+    broken = run.parent / "broken.jpg"
+    broken.write_bytes(b"not really a jpeg")
+    out = fledge("predict", run / "best.pt", *images, broken)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for line, path in zip(lines, images):
+        p, cls, prob = line.split("\t")
+        assert p == str(path) and cls in ("bird", "plane") and 0.5 <= float(prob) <= 1.0
+    assert lines[2].startswith(f"{broken}\terror\t")
+    out = fledge("predict", run / "best.pt", images[0], "--top-k", 2, "--json")
+    result = json.loads(out.stdout)
+    assert [t["class"] for t in result[0]["top"]] in (["bird", "plane"], ["plane", "bird"])
+    assert sum(t["probability"] for t in result[0]["top"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_runs_lists_the_run(trained, tmp_path):
+    data, run, _ = trained
+    out = fledge("runs", "--root", run.parent)
+    assert out.returncode == 0
+    assert "completed" in out.stdout and str(run) in out.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "/no/such/folder"], "folder"),
+    (["train", "{data}", "--lr", "-3"], "learning rate"),
+    (["train", "{data}", "--arch", "resnet9000"], "resnet9000"),
+    (["predict", "{notmodel}", "{image}"], "not"),
+    (["predict", "/no/such/model.pt", "{image}"], "model.pt"),
+    (["train", "{data}", "--epochs", "lots"], "lots"),
+])
+def test_bad_input_gives_one_clear_line(trained, tmp_path, args, words):
+    data, run, _ = trained
+    notmodel = tmp_path / "notes.pt"
+    notmodel.write_text("hello")
+    image = next((data / "val" / "bird").glob("*.jpg"))
+    args = [a.format(data=data, notmodel=notmodel, image=image) for a in args]
+    line = assert_one_clear_line(fledge(*args))
+    assert words in line
+
+
+def test_one_class_folder_says_what_to_do(tmp_path, make_image_folder):
+    root = make_image_folder(classes={"bird": 6})
+    line = assert_one_clear_line(fledge("train", root))
+    assert "class" in line.lower()
+
+
+def test_help_lists_every_subcommand():
+    out = fledge("--help")
+    assert out.returncode == 0
+    for cmd in ("sample-data", "train", "predict", "runs"):
+        assert cmd in out.stdout

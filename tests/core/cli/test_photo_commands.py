@@ -1,0 +1,200 @@
+"""`fledge evaluate / classify / undo` end to end, through a subprocess, with a real checkpoint.
+
+The checkpoint is a real small_cnn whose classifier weights are zeroed and whose bias
+is set so that it answers "bird" with probability 0.8 for every picture: the CLI's
+figures and the sort are then exactly predictable.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _start(args):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=ROOT)
+    return subprocess.Popen([sys.executable, "-m", "core.cli", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def fledge(*args):
+    return _finish(_start(args))
+
+
+def fledge_together(*commands):
+    """Run independent commands at the same time (each one imports torch: seconds)."""
+    procs = [_start(c) for c in commands]
+    return [_finish(p) for p in procs]
+
+
+def picture(path, color):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.new("RGB", (32, 32), color).save(path)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    from core.model.checkpoints import save_checkpoint
+    from core.model.networks import build_model, get_spec
+
+    net, _ = build_model("small_cnn", 2, image_size=32)
+    with torch.no_grad():
+        net.fc.weight.zero_()
+        net.fc.bias.copy_(torch.tensor([math.log(0.8), math.log(0.2)]))
+    spec = get_spec("small_cnn")
+    path = tmp_path_factory.mktemp("model") / "best.pt"
+    save_checkpoint(path, net, arch="small_cnn", classes=["bird", "plane"], image_size=32,
+                    mean=spec.mean, std=spec.std, config={"seed": 0, "val_fraction": 0.2},
+                    metrics={})
+    return str(path)
+
+
+def one_line_error(result):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_classify_csv_sort_then_undo(model, tmp_path):
+    cam = tmp_path / "cam"
+    for i in range(3):
+        picture(cam / f"IMG_{i}.jpg", (200, 30 * i, 10))
+    picture(cam / "day2" / "IMG_0.jpg", (10, 20, 200))
+    (cam / "broken.jpg").write_bytes(b"not really a jpeg")
+    out_csv, dest = tmp_path / "out.csv", tmp_path / "sorted"
+
+    r = fledge("classify", model, cam, "--csv", out_csv, "--sort-into", dest, "--threshold", "0.9",
+               "--recursive", "--keep-structure", "--move", "--device", "cpu", "--top-k", "2")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    with open(out_csv, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5
+    good = [row for row in rows if not row["error"]]
+    assert len(good) == 4
+    assert {row["class"] for row in good} == {"bird"} and {row["class_2"] for row in good} == {"plane"}
+    assert all(abs(float(row["probability"]) - 0.8) < 1e-4 for row in good)
+    bad = next(row for row in rows if row["error"])
+    assert bad["path"].endswith("broken.jpg") and bad["class"] == ""
+    # 0.8 < 0.9: every readable photo goes to review; the broken one to _unreadable.
+    assert sorted(os.listdir(dest / "_review")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg", "day2"]
+    assert os.listdir(dest / "_unreadable") == ["broken.jpg"]
+    assert not any(f.endswith(".jpg") for _, _, files in os.walk(cam) for f in files)
+    assert "Moved 5 photos" in r.stdout and "fledge undo" in r.stdout
+
+    # Re-threshold from the CSV without the model: files are in DEST now, so undo first.
+    u = fledge("undo", dest)
+    assert u.returncode == 0, u.stderr
+    assert "Moved 5 photos back" in u.stdout
+    assert sorted(os.listdir(cam)) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg", "broken.jpg", "day2"]
+    r2 = fledge("classify", "--from-csv", out_csv, "--sort-into", dest, "--threshold", "0.5")
+    assert r2.returncode == 0, r2.stderr
+    assert sorted(os.listdir(dest / "bird")) == sorted(["IMG_0.jpg", "IMG_0 (2).jpg", "IMG_1.jpg", "IMG_2.jpg"])
+    assert os.path.exists(cam / "IMG_0.jpg")                 # copied this time
+    assert fledge("undo", dest).returncode == 0
+    assert not os.path.exists(dest / "bird")
+
+
+def test_evaluate_text_and_json(model, tmp_path):
+    data = tmp_path / "data"
+    for split, n in (("train", 2), ("val", 3)):
+        for cls, color in (("bird", (220, 10, 10)), ("plane", (10, 10, 220))):
+            for i in range(n):
+                picture(data / split / cls / f"{i}.png", color)
+    r, t, e = fledge_together(("evaluate", model, data, "--json", "--device", "cpu"),
+                              ("evaluate", model, data, "--device", "cpu"),
+                              ("evaluate", model, data, "--split", "test", "--device", "cpu"))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["classes"] == ["bird", "plane"] and d["split"] == "val"
+    assert d["confusion"] == [[3, 0], [3, 0]]               # always "bird"
+    assert d["accuracy"] == pytest.approx(0.5)
+    assert d["per_class"][0]["precision"] == pytest.approx(0.5) and d["per_class"][0]["recall"] == 1.0
+    assert d["per_class"][1]["f1"] == 0.0 and d["per_class"][1]["support"] == 3
+    assert len(d["images"]) == 6 and all(x["confidence"] == pytest.approx(0.8) for x in d["images"])
+
+    assert t.returncode == 0, t.stderr
+    assert "Accuracy: 50.0% (3 of 6 right)" in t.stdout
+    assert "Confusion matrix" in t.stdout
+    lines = t.stdout.splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("Confusion matrix"))
+    assert lines[i + 2].split() == ["bird", "3", "0"] and lines[i + 3].split() == ["plane", "3", "0"]
+
+    assert "no images" in one_line_error(e)
+
+
+def test_user_errors_are_one_clear_line(model, tmp_path):
+    cam = tmp_path / "cam"
+    picture(cam / "a.jpg", (1, 2, 3))
+    missing = fledge("classify", tmp_path / "nope.pt", cam)
+    assert "does not exist" in one_line_error(missing) and "nope.pt" in missing.stderr
+    no_folder = fledge("classify", model, tmp_path / "no-such-folder")
+    assert "does not exist" in one_line_error(no_folder)
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"these are not model weights")
+    not_ckpt = fledge("evaluate", fake, cam, "--device", "cpu")
+    assert "fake.pt" in one_line_error(not_ckpt)
+    assert "journal" in one_line_error(fledge("undo", cam))
+    assert "--sort-into" in one_line_error(fledge("classify", model, cam, "--move"))
+    assert "threshold" in one_line_error(fledge("classify", model, cam, "--threshold", "2",
+                                                "--sort-into", tmp_path / "d"))
+
+
+def test_parser_and_loop_modules_do_not_import_torch():
+    code = ("import argparse, sys\n"
+            "from core.cli.photos import register\n"
+            "import core.photos.sorting, core.photos.evaluation, core.photos.labelling, core.photos.journal\n"
+            "p = argparse.ArgumentParser(); register(p.add_subparsers())\n"
+            "a = p.parse_args(['classify', 'm.pt', 'f', '--sort-into', 'd', '--threshold', '0.7'])\n"
+            "assert a.func.__name__ == 'cmd_classify' and a.threshold == 0.7\n"
+            "print('torch' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_progress_line_and_ctrl_c_stop():
+    import io
+    import signal
+
+    from core.cli.photos import _Progress, _stop_on_ctrl_c
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Tty()
+    bar = _Progress("Classifying", stream=out)
+    bar(1, 4)
+    bar(4, 4)
+    bar.close()
+    assert out.getvalue().startswith("\rClassifying 1/4 (25%)")
+    assert "\rClassifying 4/4 (100%)" in out.getvalue() and out.getvalue().endswith("\n")
+    quiet = io.StringIO()
+    _Progress("x", stream=quiet)(1, 2)
+    assert quiet.getvalue() == ""                 # not a terminal: no progress noise
+
+    before = signal.getsignal(signal.SIGINT)
+    with _stop_on_ctrl_c() as should_stop:
+        assert not should_stop()
+        os.kill(os.getpid(), signal.SIGINT)       # first Ctrl+C: stop cleanly
+        assert should_stop()
+        with pytest.raises(KeyboardInterrupt):    # second: quit at once
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -1,0 +1,174 @@
+"""Evaluation figures on a dataset whose confusion is known exactly (a fake predictor)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+
+from core.data.dataset import Sample
+from core.errors import FledgeError
+from core.photos.evaluation import EvaluationResult, evaluate
+
+
+@dataclass(frozen=True)
+class Pred:
+    source: str
+    top: list
+    error: str | None = None
+
+
+class FakePredictor:
+    """Answers from a table path -> (class, probability) or path -> error string."""
+
+    def __init__(self, classes, answers):
+        self.classes = classes
+        self.answers = answers
+        self.calls = []
+
+    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None):
+        images = list(images)
+        self.calls.append((batch_size, top_k))
+        out = []
+        for i, path in enumerate(images):
+            if should_stop is not None and should_stop():
+                break
+            a = self.answers[path]
+            if isinstance(a, str):
+                out.append(Pred(path, [], a))
+            else:
+                cls, prob = a
+                rest = [c for c in self.classes if c != cls]
+                top = [(cls, prob)] + [(c, (1 - prob) / len(rest)) for c in rest]
+                out.append(Pred(path, top[:top_k]))
+            if progress is not None:
+                progress(i + 1, len(images))
+        return out
+
+
+CLASSES = ["cat", "dog", "owl"]
+# (true class, predicted class, confidence) -> confusion [[3,1,0],[1,2,0],[0,1,2]]
+TABLE = [
+    ("cat", "cat", 0.9), ("cat", "cat", 0.8), ("cat", "cat", 0.6), ("cat", "dog", 0.7),
+    ("dog", "dog", 0.95), ("dog", "dog", 0.55), ("dog", "cat", 0.65),
+    ("owl", "owl", 0.99), ("owl", "dog", 0.51), ("owl", "owl", 0.7),
+]
+
+
+def make(table=TABLE, model_classes=("owl", "dog", "cat"), extra=()):
+    samples, answers = [], {}
+    for n, (t, p, conf) in enumerate(table):
+        path = f"/data/val/{t}/img{n:02d}.jpg"
+        samples.append(Sample(path, CLASSES.index(t)))
+        answers[path] = (p, conf)
+    for n, (t, reason) in enumerate(extra):
+        path = f"/data/val/{t}/broken{n}.jpg"
+        samples.append(Sample(path, CLASSES.index(t)))
+        answers[path] = reason
+    ds = SimpleNamespace(root="/data", classes=list(CLASSES), train=[], val=samples, test=[])
+    return ds, FakePredictor(list(model_classes), answers)
+
+
+def test_figures_match_a_known_confusion():
+    ds, pred = make(extra=[("cat", "file is truncated or damaged")])
+    r = evaluate(pred, ds, "val", batch_size=7)
+    assert pred.calls == [(7, 1)]
+    assert r.classes == CLASSES                      # dataset order, though the model's differs
+    assert r.confusion == [[3, 1, 0], [1, 2, 0], [0, 1, 2]]
+    assert r.total == 11 and r.evaluated == 10 and not r.stopped
+    assert r.errors == [("/data/val/cat/broken0.jpg", "file is truncated or damaged")]
+    assert r.accuracy == pytest.approx(0.7)
+    figs = {f.name: f for f in r.per_class()}
+    assert figs["cat"].precision == pytest.approx(3 / 4) and figs["cat"].recall == pytest.approx(3 / 4)
+    assert figs["dog"].precision == pytest.approx(2 / 4) and figs["dog"].recall == pytest.approx(2 / 3)
+    assert figs["owl"].precision == pytest.approx(1.0) and figs["owl"].recall == pytest.approx(2 / 3)
+    assert figs["dog"].f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    assert figs["owl"].f1 == pytest.approx(0.8)
+    assert [f.support for f in r.per_class()] == [4, 3, 3]
+    avg = r.averages()
+    assert avg["macro"]["precision"] == pytest.approx((0.75 + 0.5 + 1.0) / 3)
+    assert avg["weighted"]["recall"] == pytest.approx(0.7)     # weighted recall == accuracy
+    norm = r.confusion_normalized()
+    assert norm[1] == pytest.approx([1 / 3, 2 / 3, 0.0])
+    assert all(sum(row) == pytest.approx(1.0) for row in norm)
+
+
+def test_cells_sorted_most_confident_mistake_first():
+    table = [("cat", "dog", 0.6), ("cat", "dog", 0.9), ("cat", "dog", 0.75),
+             ("cat", "cat", 0.8), ("cat", "cat", 0.55), ("dog", "dog", 0.9), ("owl", "owl", 0.9)]
+    ds, pred = make(table)
+    r = evaluate(pred, ds)
+    wrong = r.cell(0, 1)
+    assert [x.confidence for x in wrong] == [0.9, 0.75, 0.6]
+    assert all(x.true_class == "cat" and x.pred_class == "dog" and not x.correct for x in wrong)
+    right = r.cell(0, 0)
+    assert [x.confidence for x in right] == [0.55, 0.8]        # least sure right answers first
+    assert r.cell(2, 0) == []
+    assert [x.confidence for x in r.mistakes()] == [0.9, 0.75, 0.6]
+
+
+def test_unknown_dataset_class_is_a_clear_error():
+    ds, pred = make(model_classes=("cat", "dog"))
+    with pytest.raises(FledgeError, match="owl") as exc:
+        evaluate(pred, ds)
+    assert "Train a new model" in str(exc.value)
+
+
+def test_model_only_class_gets_a_column():
+    table = TABLE + [("owl", "fox", 0.8)]
+    ds, pred = make(table, model_classes=("fox", "owl", "dog", "cat"))
+    r = evaluate(pred, ds)
+    assert r.classes == CLASSES + ["fox"]
+    assert r.confusion[2] == [0, 1, 2, 1] and r.confusion[3] == [0, 0, 0, 0]
+    fox = r.per_class()[3]
+    assert (fox.precision, fox.recall, fox.support) == (0.0, 0.0, 0)
+
+
+def test_empty_split_and_bad_split_name():
+    ds, pred = make()
+    with pytest.raises(FledgeError, match="test split .* no images"):
+        evaluate(pred, ds, "test")
+    with pytest.raises(FledgeError, match="Unknown split"):
+        evaluate(pred, ds, "holdout")
+
+
+def test_stop_returns_partial_consistent_result():
+    ds, pred = make()
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+
+    r = evaluate(pred, ds, progress=progress, should_stop=lambda: len(seen) >= 4)
+    assert r.stopped and r.evaluated == 4 and r.total == 10
+    assert sum(map(sum, r.confusion)) == 4
+    assert seen[-1] == (4, 10)
+    assert "Stopped early" in r.format_text()
+
+
+def test_dict_is_json_and_round_trips():
+    ds, pred = make(extra=[("owl", "empty file (0 bytes)")])
+    r = evaluate(pred, ds)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["accuracy"] == pytest.approx(0.7)
+    assert d["confusion"] == [[3, 1, 0], [1, 2, 0], [0, 1, 2]]
+    assert d["per_class"][0] == {"name": "cat", "precision": 0.75, "recall": 0.75, "f1": 0.75, "support": 4}
+    assert d["errors"] == [{"path": "/data/val/owl/broken0.jpg", "reason": "empty file (0 bytes)"}]
+    back = EvaluationResult.from_dict(d)
+    assert back.confusion == r.confusion and back.images == r.images and back.errors == r.errors
+    assert back.cell(0, 1) == r.cell(0, 1)
+
+
+def test_format_text_has_table_and_matrix_with_names():
+    ds, pred = make()
+    text = evaluate(pred, ds).format_text()
+    assert "Accuracy: 70.0% (7 of 10 right)" in text
+    lines = text.splitlines()
+    cat_row = next(line for line in lines if line.startswith("cat ") and "0.750" in line)
+    assert cat_row.split() == ["cat", "0.750", "0.750", "0.750", "4"]
+    header = next(i for i, line in enumerate(lines) if line.startswith("Confusion matrix"))
+    assert lines[header + 1].split() == CLASSES
+    assert lines[header + 2].split() == ["cat", "3", "1", "0"]
+    assert lines[header + 4].split() == ["owl", "0", "1", "2"]
+    assert "67%" in text        # dog row: 2 of 3 right

@@ -1,0 +1,164 @@
+"""Review labels go into the dataset's training class folders, journalled and undoable."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from core.photos import journal as jmod
+from core.errors import FledgeError
+from core.photos.labelling import LABELS_JOURNAL, Labeller, review_order, validate_class_name
+
+
+def write(path, data: bytes = b"photo"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return str(path)
+
+
+@pytest.fixture
+def split_data(tmp_path):
+    root = tmp_path / "data"
+    for split in ("train", "val"):
+        for c in ("bird", "plane"):
+            write(root / split / c / f"{split}_{c}.jpg", f"{split}{c}".encode())
+    return str(root)
+
+
+@pytest.fixture
+def review(tmp_path):
+    r = tmp_path / "sorted" / "_review"
+    return [write(r / f"IMG_{i}.jpg", f"review {i}".encode()) for i in range(3)]
+
+
+def test_split_layout_labels_go_to_train_and_undo_moves_back(split_data, review):
+    lab = Labeller(split_data, move=True)
+    assert lab.layout == "split-folders" and lab.classes == ["bird", "plane"]
+    op = lab.assign(review[0], "bird")
+    assert op.dst == os.path.join(split_data, "train", "bird", "IMG_0.jpg") and op.moved
+    assert not os.path.exists(review[0]) and open(op.dst, "rb").read() == b"review 0"
+    op2 = lab.assign(review[1], "plane")
+    assert [h.class_name for h in lab.history()] == ["bird", "plane"]
+    assert os.path.exists(os.path.join(split_data, LABELS_JOURNAL))
+
+    undone = lab.undo_last()
+    assert undone.dst == op2.dst and undone.restored_to == review[1]
+    assert open(review[1], "rb").read() == b"review 1" and not os.path.exists(op2.dst)
+    undone = lab.undo_last()
+    assert undone.restored_to == review[0] and os.path.exists(review[0])
+    assert lab.undo_last() is None and not lab.can_undo
+    # The class folders themselves stay (they belong to the dataset).
+    assert os.path.isdir(os.path.join(split_data, "train", "bird"))
+
+
+def test_class_folder_layout_and_copy_mode(tmp_path, review):
+    root = tmp_path / "flat"
+    write(root / "bird" / "a.jpg")
+    write(root / "plane" / "b.jpg")
+    lab = Labeller(root, move=False)
+    assert lab.layout == "class-folders"
+    op = lab.assign(review[2], "plane")
+    assert op.dst == os.path.join(str(root), "plane", "IMG_2.jpg") and not op.moved
+    assert os.path.exists(review[2])                      # copied: the original stays
+    undone = lab.undo_last()
+    assert undone.restored_to == review[2]
+    assert not os.path.exists(op.dst) and os.path.exists(review[2])
+
+
+def test_relabelling_a_dataset_photo_moves_it_even_in_copy_mode(split_data):
+    lab = Labeller(split_data, move=False)
+    photo = os.path.join(split_data, "train", "bird", "train_bird.jpg")
+    op = lab.assign(photo, "plane")
+    assert op.moved and not os.path.exists(photo)
+    assert os.path.exists(os.path.join(split_data, "train", "plane", "train_bird.jpg"))
+    same = lab.assign(op.dst, "plane")
+    assert not same.changed and same.dst == op.dst
+    lab.undo_last()
+    assert os.path.exists(photo)
+
+
+def test_collision_gets_a_new_name_and_undo_never_overwrites(split_data, tmp_path):
+    existing = write(os.path.join(split_data, "train", "bird", "IMG_0.jpg"), b"already here")
+    photo = write(tmp_path / "in" / "IMG_0.jpg", b"new one")
+    lab = Labeller(split_data)
+    op = lab.assign(photo, "bird")
+    assert os.path.basename(op.dst) == "IMG_0 (2).jpg"
+    assert open(existing, "rb").read() == b"already here"
+    write(photo, b"someone put a file here meanwhile")
+    undone = lab.undo_last()
+    assert os.path.basename(undone.restored_to) == "IMG_0 (2).jpg"
+    assert open(undone.restored_to, "rb").read() == b"new one"
+    assert open(photo, "rb").read() == b"someone put a file here meanwhile"
+    assert "restored as" in undone.note
+
+
+def test_add_class_validates_names(split_data, review):
+    lab = Labeller(split_data)
+    path = lab.add_class("  robin ")
+    assert path == os.path.join(split_data, "train", "robin") and os.path.isdir(path)
+    assert "robin" in lab.classes
+    lab.assign(review[0], "robin")
+    for bad, words in [("", "empty"), ("   ", "empty"), ("a/b", "slash"), ("a\\b", "slash"),
+                       (".hidden", "dot"), ("Robin", "already"), ("what?", "character"),
+                       ("con", "reserved"), ("bird.", "ends with a dot")]:
+        with pytest.raises(FledgeError, match=words):
+            lab.add_class(bad)
+    with pytest.raises(FledgeError, match="no class called 'owl'"):
+        lab.assign(review[1], "owl")
+    with pytest.raises(FledgeError, match="no longer there"):
+        lab.assign(review[0], "bird")        # already moved away
+    assert validate_class_name("great tit") == "great tit"
+
+
+def test_split_folder_names_refused_as_classes_only_where_they_would_change_the_layout(tmp_path, split_data):
+    flat = tmp_path / "flat"
+    write(flat / "bird" / "a.jpg")
+    with pytest.raises(FledgeError, match="train/val split folders"):
+        Labeller(flat).add_class("train")
+    assert os.path.isdir(Labeller(split_data).add_class("train"))   # inside train/: harmless
+
+
+def test_interrupted_label_is_recovered(split_data, review, monkeypatch):
+    class Crash(BaseException):
+        pass
+
+    orig = jmod._unlink
+
+    def crash_after_link(path):      # move = link + unlink; die between them
+        raise Crash()
+
+    monkeypatch.setattr(jmod, "_unlink", crash_after_link)
+    lab = Labeller(split_data, move=True)
+    with pytest.raises(Crash):
+        lab.assign(review[0], "bird")
+    monkeypatch.setattr(jmod, "_unlink", orig)
+    lab2 = Labeller(split_data, move=True)          # a new session finishes the move
+    target = os.path.join(split_data, "train", "bird", "IMG_0.jpg")
+    assert os.path.exists(target) and not os.path.exists(review[0])
+    assert [h.dst for h in lab2.history()] == [target]
+    lab2.undo_last()
+    assert os.path.exists(review[0]) and not os.path.exists(target)
+
+
+def test_missing_dataset_folder(tmp_path):
+    with pytest.raises(FledgeError, match="does not exist"):
+        Labeller(tmp_path / "nope")
+
+
+@dataclass(frozen=True)
+class P:
+    source: str
+    top: list
+    error: str | None = None
+
+
+def test_review_order_least_certain_first():
+    items = [P("a", [("bird", 0.9), ("plane", 0.1)]), P("b", [("bird", 0.5), ("plane", 0.49)]),
+             P("c", [], "damaged"), P("d", [("plane", 0.6), ("bird", 0.2), ("cat", 0.2)]),
+             P("e", [("bird", 0.55), ("plane", 0.05)])]
+    assert [p.source for p in review_order(items)] == ["b", "e", "d", "a", "c"]
+    assert [p.source for p in review_order(items, by="margin")] == ["b", "d", "e", "a", "c"]
+    with pytest.raises(ValueError):
+        review_order(items, by="size")

@@ -1,0 +1,238 @@
+"""The evaluate panel: figures, the confusion-matrix heatmap, a cell's photos, relabelling, undo."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+
+from gui.widgets.confusion_matrix import contrast
+from gui.panels.evaluate import EvaluatePanel
+
+
+@dataclass(frozen=True)
+class Pred:
+    source: str
+    top: list
+    error: str | None = None
+
+
+class FakePredictor:
+    """Answers from a table: file name -> (class, probability). on_image(i) runs after each one
+    on the job's thread (to stop a job at an exact point)."""
+
+    def __init__(self, classes, answers, on_image=None):
+        self.classes = list(classes)
+        self.answers = answers
+        self.on_image = on_image
+
+    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None, **_):
+        images = list(images)
+        out = []
+        for i, path in enumerate(images):
+            if should_stop is not None and should_stop():
+                break
+            cls, prob = self.answers[os.path.basename(path)]
+            rest = [c for c in self.classes if c != cls]
+            top = [(cls, prob)] + [(c, (1 - prob) / len(rest)) for c in rest]
+            out.append(Pred(path, top[:top_k]))
+            if progress is not None:
+                progress(i + 1, len(images))
+            if self.on_image is not None:
+                self.on_image(i)
+        return out
+
+
+# val photos: name -> (true class, predicted class, confidence)
+TABLE = {
+    "c0.png": ("cat", "cat", 0.90), "c1.png": ("cat", "dog", 0.70), "c2.png": ("cat", "dog", 0.95),
+    "c3.png": ("cat", "dog", 0.60), "d0.png": ("dog", "dog", 0.80), "d1.png": ("dog", "cat", 0.55),
+    "d2.png": ("dog", "dog", 0.99),
+}
+
+
+def _photo(path, seed):
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(path)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    root = tmp_path / "pets"
+    seed = 0
+    for cls in ("cat", "dog"):
+        (root / "train" / cls).mkdir(parents=True)
+        (root / "val" / cls).mkdir(parents=True)
+        for i in range(3):
+            seed += 1
+            _photo(root / "train" / cls / f"t{cls}{i}.png", seed)
+    for name, (true, _p, _c) in TABLE.items():
+        seed += 1
+        _photo(root / "val" / true / name, seed)
+    return root
+
+
+@pytest.fixture
+def predictor():
+    return FakePredictor(["dog", "cat"], {n: (p, c) for n, (_t, p, c) in TABLE.items()})
+
+
+@pytest.fixture
+def panel(qtbot, dataset):
+    w = EvaluatePanel()
+    qtbot.addWidget(w)
+    w.resize(1100, 800)
+    w.show()
+    w.set_dataset_folder(str(dataset))
+    w.set_split("val")
+    yield w
+    w.shutdown()
+
+
+def _evaluate(qtbot, panel):
+    with qtbot.waitSignal(panel.evaluated, timeout=20000) as blocker:
+        assert panel.evaluate()
+    return blocker.args[0]
+
+
+def test_figures_and_a_cell_click_shows_its_photos_most_confident_wrong_first(qtbot, panel, dataset, predictor):
+    panel.set_predictor(predictor, "fake")
+    result = _evaluate(qtbot, panel)
+    assert result.classes == ["cat", "dog"]
+    assert result.confusion == [[1, 3], [1, 2]]
+    assert "Accuracy 42.9%" in panel.summary.text()
+    # Per-class table: cat recall 1/4, dog precision 2/5; support 4 and 3.
+    assert [panel.table.item(r, 0).text() for r in range(2)] == ["cat", "dog"]
+    assert panel.table.item(0, 2).text() == "25.0%"
+    assert panel.table.item(1, 1).text() == "40.0%"
+    assert panel.table.item(0, 4).text() == "4" and panel.table.item(1, 4).text() == "3"
+    assert not panel.progress.isVisible()
+
+    m = panel.matrix
+    assert m.classes() == ["cat", "dog"]
+    assert [m.text_for(0, 0), m.text_for(0, 1)] == ["1", "3"]
+    qtbot.mouseClick(m, Qt.MouseButton.LeftButton, pos=m.cell_rect(0, 1).center())
+    val_cat = dataset / "val" / "cat"
+    assert panel.cell_paths() == [str(val_cat / "c2.png"), str(val_cat / "c1.png"), str(val_cat / "c3.png")]
+    assert "cat taken for dog" in panel.cell_title.text()
+
+    # Keyboard: arrows move the current cell, Enter opens it.
+    m.setFocus()
+    m.set_current_cell(0, 1)
+    qtbot.keyClick(m, Qt.Key.Key_Down)
+    qtbot.keyClick(m, Qt.Key.Key_Left)
+    qtbot.keyClick(m, Qt.Key.Key_Return)
+    assert panel.cell_paths() == [str(dataset / "val" / "dog" / "d1.png")]
+
+    # Counts / row shares toggle.
+    panel.share_radio.setChecked(True)
+    assert m.normalized() and m.text_for(0, 1) == "75%" and m.text_for(1, 1) == "67%"
+    panel.counts_radio.setChecked(True)
+    assert m.text_for(0, 1) == "3"
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_heatmap_numbers_are_readable_in_light_and_dark_themes(qtbot, panel, predictor, dark):
+    panel.set_predictor(predictor, "fake")
+    _evaluate(qtbot, panel)
+    m = panel.matrix
+    pal = QPalette(m.palette())
+    if dark:
+        pal.setColor(QPalette.ColorRole.Base, QColor(30, 30, 30))
+        pal.setColor(QPalette.ColorRole.Window, QColor(45, 45, 45))
+        pal.setColor(QPalette.ColorRole.WindowText, QColor(230, 230, 230))
+        pal.setColor(QPalette.ColorRole.Highlight, QColor(42, 130, 218))
+    else:
+        pal.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
+        pal.setColor(QPalette.ColorRole.Highlight, QColor(48, 140, 198))
+    m.setPalette(pal)
+    for t in range(2):
+        for p in range(2):
+            assert contrast(m.cell_colour(t, p), m.text_colour(t, p)) >= 4.5
+    # Fuller rows are darker/more saturated: the 3-of-4 cell differs more from Base than the 1-of-4.
+    base = pal.color(QPalette.ColorRole.Base)
+    assert contrast(m.cell_colour(0, 1), base) > contrast(m.cell_colour(0, 0), base)
+    m.grab()        # paints without error
+
+
+def test_relabel_from_a_cell_stays_in_its_split_and_undo_restores(qtbot, panel, dataset, predictor):
+    panel.set_predictor(predictor, "fake")
+    _evaluate(qtbot, panel)
+    panel.show_cell(0, 1)
+    panel.grid.select_row(0)                      # c2: labelled cat, the model says dog at 95 %
+    src = dataset / "val" / "cat" / "c2.png"
+    dst = dataset / "val" / "dog" / "c2.png"
+    content = src.read_bytes()
+    changed = []
+    panel.labels_changed.connect(changed.append)
+    qtbot.mouseClick(panel.move_predicted_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dst.exists() and not src.exists(), timeout=10000)
+    assert dst.read_bytes() == content
+    assert str(src) not in panel.cell_paths()
+    assert not (dataset / "train" / "dog" / "c2.png").exists()   # validation photos stay validation photos
+    qtbot.waitUntil(lambda: changed == [str(dataset)], timeout=10000)
+    assert panel.undo_button.isEnabled()
+    # The figures count it as a dog now, as a new evaluation would.
+    assert panel.result.confusion == [[1, 2], [1, 3]]
+    assert panel.matrix.text_for(0, 1) == "2" and "cat taken for dog: 2 photos" in panel.cell_title.text()
+    assert "Accuracy 57.1%" in panel.summary.text() and "1 photo moved" in panel.details.text()
+
+    qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: src.exists() and not dst.exists(), timeout=10000)
+    assert src.read_bytes() == content
+    qtbot.waitUntil(lambda: panel.cell_paths()[:1] == [str(src)], timeout=10000)
+    assert not panel.labels.can_undo()
+    assert panel.result.confusion == [[1, 3], [1, 2]] and "moved" not in panel.details.text()
+    # Moving to a class chosen in the list works the same way.
+    panel.grid.select_row(0)
+    panel.class_combo.setCurrentIndex(panel.class_combo.findText("dog"))
+    qtbot.mouseClick(panel.move_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dst.exists() and not src.exists(), timeout=10000)
+
+
+def test_cancel_gives_figures_for_the_photos_done(qtbot, panel, predictor):
+    predictor.on_image = lambda i: panel.runner.stop() if i == 2 else None   # on the job's thread
+    panel.set_predictor(predictor, "fake")
+    result = _evaluate(qtbot, panel)
+    assert result.stopped and result.evaluated == 3 and result.total == 7
+    assert "Stopped early" in panel.details.text()
+    assert panel.evaluate_button.isEnabled()
+
+
+def test_errors_are_shown_in_the_panel_and_it_stays_usable(qtbot, panel, tmp_path):
+    owls = FakePredictor(["owl", "bat"], {})
+    panel.set_predictor(owls, "fake")
+    with qtbot.waitSignal(panel.runner.failed, timeout=20000):
+        panel.evaluate()
+    assert "classes the model was not trained on" in panel.message_bar.text()
+    assert panel.evaluate_button.isEnabled() and not panel.is_running()
+
+    panel.set_dataset_folder(str(tmp_path / "nowhere"))
+    assert not panel.evaluate()
+    assert "does not exist" in panel.message_bar.text()
+
+
+def test_a_saved_model_is_loaded_in_the_background_and_evaluated(qtbot, panel, dataset):
+    torch = pytest.importorskip("torch")
+    from core.model.checkpoints import save_checkpoint
+    from core.model.networks import ARCHITECTURES, build_model
+
+    torch.manual_seed(0)
+    model, _ = build_model("small_cnn", 2, image_size=32)
+    spec = ARCHITECTURES["small_cnn"]
+    path = dataset.parent / "pets.pt"
+    save_checkpoint(path, model, arch="small_cnn", classes=["cat", "dog"], image_size=32,
+                    mean=spec.mean, std=spec.std, config={}, metrics={})
+    panel.set_model(str(path))
+    assert panel.model.model_path() == str(path)
+    seen = []
+    panel.runner.progress.connect(lambda ev: seen.append(ev.stage))
+    result = _evaluate(qtbot, panel)
+    assert result.evaluated == result.total == 7
+    assert sum(map(sum, result.confusion)) == 7
+    assert seen[0] == "loading" and "evaluating" in seen
+    assert str(path) in panel.details.text()

@@ -1,0 +1,234 @@
+"""Training from the window: the full path, pause/resume, stop, closing mid-run, stalls, past runs.
+
+Tiny data (2 classes x 12 pictures of 32 px) and small_cnn at 32 px keep each run
+to a few seconds on two CPU cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from core.training.config import TrainConfig
+from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
+from gui.background import JobPaused, JobResumed, running_threads
+
+TINY = dict(arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False, schedule="none")
+
+
+def window_with_data(make_window, qtbot, folder, **config):
+    w = make_window()
+    w.open_dataset(str(folder))
+    qtbot.waitUntil(lambda: w.training_panel.dataset is not None, timeout=30000)
+    w.training_panel.apply_config(TrainConfig(**{**TINY, "epochs": 2, **config}))
+    assert w.training_panel.start_button.isEnabled(), w.training_panel.start_hint.text()
+    return w
+
+
+def recorder(tp) -> list:
+    events: list = []
+    tp.runner.progress.connect(events.append)
+    return events
+
+
+def count(events, kind) -> int:
+    return sum(isinstance(e, kind) for e in events)
+
+
+def test_full_training_run_shows_plots_result_and_past_run(qtbot, make_window, two_class_folder):
+    w = window_with_data(make_window, qtbot, two_class_folder)
+    tp = w.training_panel
+    events = recorder(tp)
+    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
+        assert tp.start()
+        assert tp.is_running() and not tp.start_button.isEnabled() and tp.stop_button.isEnabled()
+        assert not tp.form_widget.isEnabled()          # settings are locked while training
+    ended = finished.args[0]
+    assert ended.reason == "completed", ended.message
+    assert not running_threads()
+
+    # Both plots hold points: every batch report, and both epochs for train and validation.
+    tp.plots.redraw()
+    n_batches = count(events, BatchEnd)
+    assert n_batches >= 2
+    assert len(tp.plots.train_batch_loss.curve.getOriginalDataset()[0]) == n_batches
+    for series in (tp.plots.train_loss, tp.plots.val_loss, tp.plots.train_acc, tp.plots.val_acc):
+        assert series.curve.getOriginalDataset()[0].tolist() == [1.0, 2.0]
+    assert 0 <= tp.plots.val_acc.curve.getOriginalDataset()[1].max() <= 100
+
+    # The result: best accuracy and where the model is, with buttons to use it.
+    assert tp.result.isVisibleTo(tp)
+    assert f"{ended.best_val_acc:.1%}" in tp.result.headline.text()
+    assert os.path.isfile(ended.best_model) and ended.best_model in tp.result.saved.text()
+    assert tp.result.open_button.isEnabled() and tp.result.predict_button.isEnabled()
+    assert tp.progress.bar.value() == tp.progress.bar.maximum()
+    assert tp.start_button.isEnabled() and not tp.stop_button.isEnabled()
+
+    # Core's notes (which data pipeline and why) are shown in the panel.
+    notes = tp.notes.texts()
+    for m in (e for e in events if isinstance(e, Message)):
+        assert m.text in notes
+    assert any("cpu" in n.lower() for n in notes)
+
+    # The Runs tab lists the run, and reopening it fills its plots and settings.
+    rp = w.runs_panel
+    assert rp.tree.topLevelItemCount() == 1
+    item = rp.tree.topLevelItem(0)
+    assert item.text(1) == "Finished" and item.text(2) == "Small CNN"
+    assert item.text(3) == f"{ended.best_val_acc:.1%}"
+    rp.tree.setCurrentItem(None)
+    rp.tree.setCurrentItem(item)
+    assert rp.record is not None and rp.record.info.run_dir == ended.run_dir
+    rp.plots.redraw()
+    assert rp.plots.val_acc.curve.getOriginalDataset()[0].tolist() == [1.0, 2.0]
+    x, _ = rp.plots.train_batch_loss.curve.getOriginalDataset()
+    assert len(x) == n_batches and x[-1] == pytest.approx(2.0)
+    assert rp.settings_form.rowCount() > 3
+
+    # "Use this model to predict" hands best.pt to the Predict tab.
+    with qtbot.waitSignal(w.predict_panel.model_loaded, timeout=60000) as loaded:
+        tp.result.predict_button.click()
+    assert os.path.samefile(loaded.args[0], ended.best_model)
+    assert w.tabs.currentWidget() is w.predict_panel
+
+
+def test_pause_then_resume(qtbot, make_window, two_class_folder):
+    w = window_with_data(make_window, qtbot, two_class_folder)
+    tp = w.training_panel
+    events = recorder(tp)
+    assert tp.start()
+    tp.pause()                      # takes effect at the loop's next batch boundary
+    assert tp.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: count(events, JobPaused) == 1, timeout=60000)
+    assert tp.progress.paused and "Paused" in tp.progress.bar.format()
+    before = count(events, BatchEnd)
+    qtbot.wait(300)                 # paused: no progress may arrive meanwhile
+    assert count(events, BatchEnd) == before
+    assert tp.is_running()
+    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
+        tp.resume()
+    assert finished.args[0].reason == "completed"
+    assert count(events, JobResumed) == 1
+    assert count(events, BatchEnd) > before
+    assert tp.pause_button.text() == "Pause"
+
+
+def test_stop_keeps_a_checkpoint_and_the_run_can_be_resumed(qtbot, make_window, two_class_folder):
+    w = window_with_data(make_window, qtbot, two_class_folder, epochs=3)
+    tp = w.training_panel
+    events = recorder(tp)
+    assert tp.start()
+    qtbot.waitUntil(lambda: count(events, EpochEnd) >= 1, timeout=60000)
+    tp.pause()                      # hold it mid-run, then stop from the paused state
+    qtbot.waitUntil(lambda: count(events, JobPaused) == 1, timeout=60000)
+    with qtbot.waitSignal(tp.run_finished, timeout=60000) as finished:
+        tp.stop()
+    ended = finished.args[0]
+    assert ended.reason == "stopped", ended.message
+    assert ended.epochs_done == 1
+    assert os.path.isfile(ended.last_model) and os.path.isfile(os.path.join(ended.run_dir, "resume.pt"))
+    with open(os.path.join(ended.run_dir, "status.json"), encoding="utf-8") as f:
+        assert json.load(f)["status"] == "stopped"
+    assert "Stopped after 1 epoch" in tp.result.headline.text()
+    assert not running_threads()
+
+    # Past runs offer to continue it; it finishes the remaining epochs in the same folder.
+    rp = w.runs_panel
+    assert rp.select_run(ended.run_dir)
+    assert rp.resume_button.isEnabled()
+    events.clear()
+    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
+        rp.resume_button.click()
+    resumed = finished.args[0]
+    assert resumed.reason == "completed", resumed.message
+    assert resumed.run_dir == ended.run_dir and resumed.epochs_done == 3
+    started = next(e for e in events if isinstance(e, FitStarted))
+    assert started.start_epoch == 1
+    tp.plots.redraw()
+    assert tp.plots.val_acc.curve.getOriginalDataset()[0].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_closing_during_training_asks_and_stops_cleanly(qtbot, make_window, two_class_folder):
+    w = window_with_data(make_window, qtbot, two_class_folder, epochs=20)
+    tp = w.training_panel
+    events = recorder(tp)
+    assert tp.start()
+    tp.pause()
+    qtbot.waitUntil(lambda: count(events, JobPaused) == 1, timeout=60000)
+
+    asked = []
+    w.ask_stop_on_close = lambda: asked.append("keep") or False      # "Keep training"
+    assert not w.close()
+    assert w.isVisible() and tp.is_running() and not tp.runner.control.stop_requested
+
+    w.ask_stop_on_close = lambda: asked.append("stop") or True       # "Stop and close"
+    w.close()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=60000)
+    assert asked == ["keep", "stop"]
+    assert not tp.is_running() and not running_threads()
+    assert tp.last_result is not None and tp.last_result.reason == "stopped"
+    with open(os.path.join(tp.last_result.run_dir, "status.json"), encoding="utf-8") as f:
+        assert json.load(f)["status"] == "stopped"
+
+
+def test_window_stays_responsive_while_training(qtbot, make_window, two_class_folder):
+    """Measures the GUI thread's event-loop stalls while a model trains; prints them, bound is generous."""
+    w = window_with_data(make_window, qtbot, two_class_folder, epochs=6, batch_size=4, image_size=64)
+    # PyTorch's one-off imports (start-up) hold the interpreter lock; measure training itself.
+    qtbot.waitUntil(lambda: not w._warmup_runner.is_running(), timeout=60000)
+    tp = w.training_panel
+    ticks: list[float] = []
+    started: list[float] = []
+    tp.runner.progress.connect(lambda e: started.append(time.perf_counter()) if isinstance(e, FitStarted) else None)
+    reports = recorder(tp)
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
+        assert tp.start()
+    timer.stop()
+    assert finished.args[0].reason == "completed"
+    t = np.array(ticks)
+    t = t[t >= started[0]]
+    gaps_ms = np.diff(t) * 1000
+    assert len(gaps_ms) > 10
+    max_gap, p99 = float(gaps_ms.max()), float(np.percentile(gaps_ms, 99))
+    print(f"\n[bench] GUI event loop while training ({t[-1] - t[0]:.1f} s, {count(reports, BatchEnd)} "
+          f"batch reports, {len(t)} ticks of a 10 ms timer): max gap {max_gap:.1f} ms, "
+          f"p99 {p99:.1f} ms, median {float(np.median(gaps_ms)):.1f} ms")
+    assert max_gap < 500
+
+
+def test_a_failed_run_is_explained_and_the_window_stays_usable(qtbot, make_window, two_class_folder,
+                                                               monkeypatch):
+    import core.training.trainer
+    from core.training.events import FitEnded
+
+    w = window_with_data(make_window, qtbot, two_class_folder)
+    tp = w.training_panel
+
+    # Core reports a failure it understood: its message says what to do.
+    advice = "The loss became NaN in epoch 1: training diverged. Try a lower learning rate, e.g. 0.0001."
+    monkeypatch.setattr(core.training.trainer.Trainer, "fit", lambda self: FitEnded("failed", advice))
+    with qtbot.waitSignal(tp.run_finished, timeout=30000) as finished:
+        assert tp.start()
+    assert finished.args[0].reason == "failed"
+    assert tp.result.message.text() == advice and "failed" in tp.result.headline.text().lower()
+    assert advice in tp.notes.texts()
+
+    # An unexpected exception becomes a readable message too, and Start works again.
+    def crash(self):
+        raise ValueError("shapes (3,) and (4,) do not match")
+
+    monkeypatch.setattr(core.training.trainer.Trainer, "fit", crash)
+    with qtbot.waitSignal(tp.run_finished, timeout=30000) as finished:
+        assert tp.start()
+    assert finished.args[0].reason == "failed"
+    assert "ValueError" in tp.result.message.text() and "Try again" in tp.result.message.text()
+    assert tp.start_button.isEnabled() and tp.form_widget.isEnabled()
+    assert not running_threads()
