@@ -3,8 +3,34 @@ a file: write a temporary file in the same folder, fsync, then os.replace."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from typing import BinaryIO, Callable
+
+
+class NotARegularFile(OSError):
+    """The path is a FIFO, a device, a socket or a folder: reading it could block forever."""
+
+
+def open_regular(path, what: str = "file") -> BinaryIO:
+    """Open path for reading only if it is a regular file (a FIFO would block open() itself).
+
+    O_NONBLOCK makes open() return at once even on a FIFO; fstat on the open descriptor then
+    says what it really is, with no window for the path to be swapped in between.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(os.fspath(path), flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not an ordinary file (a pipe or a device)"
+            raise NotARegularFile(f"{os.fspath(path)} is {kind}, not a {what}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def atomic_write(path, write: Callable[[BinaryIO], object]) -> None:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError
-from core.fileio import atomic_write
+from core.fileio import NotARegularFile, atomic_write, open_regular
 from core.fileio import atomic_write_text as _write_text
 
 FORMAT = "fledge-checkpoint"
@@ -32,18 +32,24 @@ def atomic_save(obj, path) -> None:
     try:
         atomic_write(path, lambda f: torch.save(obj, f))
     except OSError as e:
-        raise CheckpointError(
-            f"Could not write {os.fspath(path)} ({e.strerror or e}). Check that the disk is not "
-            "full and that the folder can be written to.") from e
+        raise CheckpointError(_write_failed(path, e.strerror or str(e))) from e
+    except RuntimeError as e:
+        # A failed write inside torch's zip writer surfaces as "[enforce fail at inline_container.cc]".
+        if "inline_container" not in str(e) and "PytorchStreamWriter" not in str(e):
+            raise
+        raise CheckpointError(_write_failed(path, "the write failed")) from e
+
+
+def _write_failed(path, why: str) -> str:
+    return (f"Could not write {os.fspath(path)} ({why}). Check that the disk is not full and that "
+            "the folder can be written to.")
 
 
 def atomic_write_text(path, text: str) -> None:
     try:
         _write_text(path, text)
     except OSError as e:
-        raise CheckpointError(
-            f"Could not write {os.fspath(path)} ({e.strerror or e}). Check that the disk is not "
-            "full and that the folder can be written to.") from e
+        raise CheckpointError(_write_failed(path, e.strerror or str(e))) from e
 
 
 # ---------------------------------------------------------------- plain values
@@ -103,8 +109,10 @@ def _safe_torch_load(path, what: str = "model file") -> Any:
     if os.path.isdir(path):
         raise CheckpointError(f"{path} is a folder, not a {what}. Choose the .pt file inside it.")
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, what) as f:
             head = f.read(4)
+    except NotARegularFile as e:
+        raise CheckpointError(f"{e}. Choose the .pt file saved by Fledge.") from None
     except OSError as e:
         raise CheckpointError(f"Could not open {path} ({e.strerror or e}). Check that you may "
                               "read it.") from e
@@ -117,7 +125,8 @@ def _safe_torch_load(path, what: str = "model file") -> Any:
         raise CheckpointError(f"{path} is not a PyTorch {what}. Choose a .pt file saved by "
                               "Fledge.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, what) as f:
+            return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - classify every failure for the person
         msg = str(e)
         if "Weights only load failed" in msg or "Unsupported" in msg or "GLOBAL" in msg:
@@ -164,6 +173,44 @@ def save_checkpoint(path, model: nn.Module, *, arch: str, classes, image_size: i
     atomic_save(ckpt, path)
 
 
+MAX_MODEL_IMAGE_SIZE = 1024          # as TrainConfig allows; larger would allocate gigabytes per photo
+_WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64)
+
+
+def _model_fields_problem(ckpt: dict) -> str | None:
+    """What makes a model file's fields unusable, in words; None when they are fine.
+
+    Checked before anything is built from them: a file with image_size 10**6 must be refused,
+    not make the predictor allocate terabytes.
+    """
+    from core.model.architectures import ARCH_INFO, check_image_size
+
+    classes = ckpt.get("classes")
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)):
+        return "its list of classes is missing or has fewer than two names"
+    if len(set(classes)) != len(classes):
+        return "its list of classes names one class twice"
+    size = ckpt.get("image_size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= MAX_MODEL_IMAGE_SIZE:
+        return f"its image size ({size!r}) is not a whole number from 16 to {MAX_MODEL_IMAGE_SIZE}"
+    if ckpt.get("arch") in ARCH_INFO and (why := check_image_size(ckpt["arch"], size)):
+        return f"its image size does not fit its network ({why})"
+    for key in ("mean", "std"):
+        v = ckpt.get(key)
+        if not (isinstance(v, (list, tuple)) and len(v) == 3
+                and all(isinstance(x, (int, float)) and x == x and abs(x) < 1e3 for x in v)):
+            return f"its normalisation ({key}) is not three numbers"
+    if not all(x > 0 for x in ckpt["std"]):
+        return "its normalisation (std) has a value that is not above zero"
+    sd = ckpt.get("state_dict")
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        return "its weights are missing"
+    odd = sorted({str(v.dtype) for v in sd.values() if v.dtype not in _WEIGHT_DTYPES})
+    if odd:
+        return f"its weights are stored as {', '.join(odd)}, which Fledge cannot run"
+    return None
+
+
 def load_checkpoint(path) -> dict:
     """The checkpoint dict; CheckpointError (plain words) for anything unusable."""
     from core.model.networks import ARCHITECTURES
@@ -174,15 +221,12 @@ def load_checkpoint(path) -> dict:
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"{path} uses the architecture '{arch}', which this version of "
                               "Fledge does not know. Update Fledge to open it.")
-    classes = ckpt.get("classes")
-    ok = (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
-          and isinstance(ckpt.get("image_size"), int) and ckpt["image_size"] > 0
-          and isinstance(ckpt.get("state_dict"), dict)
-          and all(isinstance(v, torch.Tensor) for v in ckpt["state_dict"].values())
-          and len(ckpt.get("mean", ())) == 3 and len(ckpt.get("std", ())) == 3)
-    if not ok:
-        raise CheckpointError(f"{path} is damaged: parts of the model are missing. Choose "
-                              "another file or train the model again.")
+    problem = _model_fields_problem(ckpt)
+    if problem:
+        raise CheckpointError(f"{path} is damaged or not usable: {problem}. Choose another file or "
+                              "train the model again.")
+    ckpt["state_dict"] = {k: v.float() if v.is_floating_point() else v
+                          for k, v in ckpt["state_dict"].items()}      # fp16/bf16 files run in fp32
     ckpt.setdefault("config", {})
     ckpt.setdefault("metrics", {})
     ckpt["path"] = path
