@@ -40,7 +40,9 @@ def atomic_write(path, write: Callable[[BinaryIO], object]) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    # The writer's pid is in the name, so a later write can tell a killed writer's leftover.
+    prefix = f".{os.path.basename(path)}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -53,6 +55,7 @@ def atomic_write(path, write: Callable[[BinaryIO], object]) -> None:
         except OSError:
             pass
         raise
+    _remove_leftovers(folder, os.path.basename(path))
     if os.name == "posix":   # make the rename itself durable
         try:
             dfd = os.open(folder, os.O_RDONLY)
@@ -66,3 +69,35 @@ def atomic_write(path, write: Callable[[BinaryIO], object]) -> None:
 
 def atomic_write_text(path, text: str, encoding: str = "utf-8") -> None:
     atomic_write(path, lambda f: f.write(text.encode(encoding)))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_leftovers(folder: str, name: str) -> None:
+    """Delete tmp files of earlier writes of `name` whose writer died (kill -9 mid-write).
+
+    Only files named as atomic_write names them, for this target, from a process that is
+    gone: a live writer's tmp file is never touched.
+    """
+    start = f".{name}."
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(start) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(start):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, entry))
+            except OSError:
+                pass

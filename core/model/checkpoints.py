@@ -208,6 +208,8 @@ def _model_fields_problem(ckpt: dict) -> str | None:
     odd = sorted({str(v.dtype) for v in sd.values() if v.dtype not in _WEIGHT_DTYPES})
     if odd:
         return f"its weights are stored as {', '.join(odd)}, which Fledge cannot run"
+    if any(v.is_floating_point() and not bool(torch.isfinite(v).all()) for v in sd.values()):
+        return "some of its weights are not numbers (the training diverged before it was saved)"
     return None
 
 

@@ -23,6 +23,8 @@ from core.model.networks import main_logits
 
 _PIL_LABEL = "<image>"
 _BYTES_LABEL = "<image data>"
+NO_ANSWER = ("the model gave no answer for this photo (its output is not a number); the model is "
+             "broken: train it again")
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,9 @@ class Predictor:
             return None, f"could not be read ({type(e).__name__}: {e})"
 
     def _top(self, source: str, probs: torch.Tensor, top_k: int) -> Prediction:
+        if not bool(torch.isfinite(probs).all()):
+            # Never a class for a photo the model gave no number for (a diverged or broken model).
+            return Prediction(source, [], NO_ANSWER)
         k = max(1, min(int(top_k), len(self.classes)))
         values, indices = torch.topk(probs, k)
         return Prediction(source, [(self.classes[i], float(v))

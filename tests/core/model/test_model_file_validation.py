@@ -90,3 +90,27 @@ def test_zip_writer_failure_is_the_full_disk_message(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="disk is not full"):
         atomic_save({"v": 1}, tmp_path / "x.pt")
     assert os.listdir(tmp_path) == []
+
+
+def test_weights_that_are_not_numbers_are_refused(tmp_path):
+    path = tmp_path / "m.pt"
+    _save(path, _trained_looking())
+    ckpt = torch.load(path, weights_only=True)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.is_floating_point())
+    ckpt["state_dict"][name] = torch.full_like(ckpt["state_dict"][name], float("nan"))
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="not numbers"):
+        load_checkpoint(path)
+
+
+def test_a_model_output_that_is_not_a_number_is_no_answer(tmp_path):
+    """A photo the model gives NaN for gets no class (sorting then never files it as one)."""
+    from tests.core.conftest import draw_class_image
+
+    path = tmp_path / "m.pt"
+    _save(path, _trained_looking())
+    predictor = Predictor.from_checkpoint(path, device="cpu")
+    predictor.model.register_forward_hook(lambda m, i, out: out * float("nan"))
+    photos = [draw_class_image(0), draw_class_image(1)]
+    for pred in [predictor.predict(photos[0]), *predictor.predict_many(photos)]:
+        assert pred.top == [] and pred.label is None and "not a number" in pred.error
