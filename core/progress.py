@@ -1,4 +1,10 @@
-"""The one progress protocol of core operations: a callback taking JobProgress, throttled."""
+"""How core operations report progress.
+
+A one-step operation takes ``progress(done, total)``; an operation of several steps
+(e.g. core.photos.sorting.sort_folder) takes ``report(JobProgress)``. Throttled turns
+the first into the second for a named stage, at most every ~50 ms -- the reports a
+front end's background task passes on (gui.background).
+"""
 from __future__ import annotations
 
 import time
@@ -8,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class JobProgress:
     """What a panel job reports: a stage name and how far it is."""
-    stage: str              # "loading" | "scanning" | "classifying" | "sorting" | "undoing" | "predicting"
+    stage: str   # "loading" | "scanning" | "evaluating" | "classifying" | "sorting" | "undoing" | "predicting"
     done: int = 0
     total: int = 0
 

@@ -1,42 +1,52 @@
-"""Run long `core` jobs on a QThread and bring their reports back as Qt signals.
+"""The one way the GUI runs work off the main thread: tasks, on a job thread or a pool.
 
-A job is any callable ``job(report, control) -> result``:
+A *task* is any callable ``task(report, control) -> result``:
 
-* ``report(obj)`` may be called from the job's thread any number of times; each
-  object arrives on the GUI thread through :attr:`JobRunner.progress` (Qt queues
-  signals that cross threads, so widgets are only touched on the GUI thread);
-* ``control`` is a :class:`core.training.events.TrainControl`; the job polls it to stop or
-  pause. The job's thread runs no Qt event loop while the job works, so the GUI
-  steers it only through this object, never through queued slot calls.
+* ``report(obj)`` may be called from the worker thread any number of times; each
+  object arrives on the GUI thread as a ``progress`` signal (Qt queues signals that
+  cross threads, so widgets are only touched on the GUI thread). Panels report
+  ``core.progress.JobProgress``; core operations take ``progress(done, total)``,
+  which ``core.progress.Throttled`` turns into those reports;
+* ``control`` is a :class:`core.training.events.TrainControl`; the task polls it to
+  stop or pause. A worker thread runs no Qt event loop while a task works, so the
+  GUI steers a task only through this object, never through queued slot calls.
 
-When the job returns, :attr:`JobRunner.finished` carries its result; when it
-raises, :attr:`JobRunner.failed` carries a readable message. Either signal is
-emitted only after the thread has been joined, so a handler may start the next
-job or close the window at once.
+:func:`call` makes a plain ``fn(*args)`` into a task. A task runs either
+
+* on :class:`JobRunner`: one long job at a time on a thread of its own (training,
+  evaluating, sorting), with ``started``, ``progress``, ``finished``/``failed`` and
+  ``ended`` signals; or
+* on :class:`TaskPool`: many short calls on a small private pool (scans, model
+  loads, thumbnails, single predictions); ``submit`` returns a token and the same
+  signals carry it.
+
+Either way a task that raises is logged (unless it raised a FledgeError, whose text
+is meant for people) and reported as :func:`describe_exception`'s message; both
+runners stop with ``shutdown(msecs)`` and join with ``wait(msecs)``.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import traceback
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import itertools
-
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from core.errors import FledgeError
-from core.training.events import TrainControl
 from core.priority import lower_thread_priority
+from core.training.events import TrainControl
 
 log = logging.getLogger(__name__)
 
 JOB_NICE = 5     # decoding threads sit lower still (core.data.pipeline.DECODE_NICE_CPU)
 
-Job = Callable[[Callable[[Any], None], TrainControl], Any]
+Report = Callable[[Any], None]
+Task = Callable[[Report, TrainControl], Any]
 
-# Every thread this module has started, so tests (and shutdown code) can check
+# Every job thread this module has started, so tests (and shutdown code) can check
 # that none is left running.
 _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 
@@ -52,15 +62,15 @@ class JobResumed:
 
 
 class ReportingControl(TrainControl):
-    """A TrainControl that reports when the job really pauses and resumes.
+    """A TrainControl that reports when the task really pauses and resumes.
 
-    pause() only asks; the job notices at its next batch boundary. Reporting from
+    pause() only asks; the task notices at its next batch boundary. Reporting from
     inside wait_while_paused lets the window say "Paused" only once it is true.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, report: Report | None = None) -> None:
         super().__init__()
-        self.report: Callable[[Any], None] | None = None
+        self.report = report
 
     def wait_while_paused(self) -> None:
         if not self.paused or self.stop_requested:
@@ -70,6 +80,13 @@ class ReportingControl(TrainControl):
         super().wait_while_paused()
         if self.report is not None and not self.stop_requested:
             self.report(JobResumed())
+
+
+def call(fn: Callable, *args, **kwargs) -> Task:
+    """A plain call fn(*args, **kwargs) as a task (it neither reports nor polls)."""
+    def task(report: Report, control: TrainControl):
+        return fn(*args, **kwargs)
+    return task
 
 
 def running_threads() -> list[QThread]:
@@ -85,16 +102,34 @@ def running_threads() -> list[QThread]:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """A message a person can read for an error that escaped a job."""
+    """A message a person can read for an error that escaped a task."""
     if isinstance(exc, FledgeError):
         return str(exc)
     if isinstance(exc, MemoryError):
         return ("The computer ran out of memory. Try a smaller batch size, a smaller image size "
                 "or a smaller architecture.")
+    if isinstance(exc, PermissionError):
+        where = f" {exc.filename}" if exc.filename else " a file or folder it needs"
+        return f"Fledge may not open{where}. Check its permissions or choose another one."
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename}" if exc.filename else " a file"
+        return f"Fledge could not read or write{where} ({exc.strerror}). Check the disk and try again."
     text = str(exc) or type(exc).__name__
     return (f"Something went wrong that Fledge did not expect ({type(exc).__name__}: {text}). "
             "Try again; if it keeps happening, please report it with the details from the log.")
 
+
+def _execute(task: Task, report: Report, control: TrainControl) -> tuple[bool, Any]:
+    """Run a task: (True, result) or (False, a readable message). Every runner uses this."""
+    try:
+        return True, task(report, control)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+        if not isinstance(exc, FledgeError):
+            log.error("background task failed:\n%s", traceback.format_exc())
+        return False, describe_exception(exc)
+
+
+# -- one long job on a thread of its own ---------------------------------------------------
 
 class _Worker(QObject):
     """Lives on the job's thread; its run slot executes the job once."""
@@ -102,13 +137,12 @@ class _Worker(QObject):
     progress = Signal(object)
     done = Signal(bool, object)        # ok, result or message
 
-    def __init__(self, job: Job, control: TrainControl, home: QThread) -> None:
+    def __init__(self, job: Task, control: ReportingControl, home: QThread) -> None:
         super().__init__()
         self._job = job
         self._control = control
         self._home = home
-        if isinstance(control, ReportingControl):
-            control.report = self.progress.emit
+        control.report = self.progress.emit
 
     @Slot()
     def run(self) -> None:
@@ -116,12 +150,7 @@ class _Worker(QObject):
         # starts): the window keeps a core's worth of time when it needs it, and the
         # job still gets every cycle the window leaves idle.
         lower_thread_priority(JOB_NICE)
-        try:
-            outcome = (True, self._job(self.progress.emit, self._control))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-            if not isinstance(exc, FledgeError):
-                log.error("job failed:\n%s", traceback.format_exc())
-            outcome = (False, describe_exception(exc))
+        outcome = _execute(self._job, self.progress.emit, self._control)
         # Hand this object back to the GUI thread (only its own thread may push
         # it), so that it is destroyed there once the runner drops it.
         self.moveToThread(self._home)
@@ -133,6 +162,8 @@ class JobRunner(QObject):
 
     Signals: ``started()``, ``progress(object)`` for each report, then exactly
     one of ``finished(object)`` (the result) or ``failed(str)``, then ``ended()``.
+    Either of the last is emitted only after the thread has been joined, so a
+    handler may start the next job or close the window at once.
     """
 
     started = Signal()
@@ -158,7 +189,7 @@ class JobRunner(QObject):
         return self.is_running() and self.control.paused
 
     # -- starting --------------------------------------------------------
-    def start(self, job: Job) -> None:
+    def start(self, job: Task) -> None:
         if self._thread is not None:
             raise RuntimeError("a job is already running")
         self.control = ReportingControl()
@@ -188,7 +219,7 @@ class JobRunner(QObject):
     def resume(self) -> None:
         self.control.resume()
 
-    def wait(self, timeout_ms: int = -1) -> bool:
+    def wait(self, msecs: int = -1) -> bool:
         """Block until the thread has ended; True when it has (or none runs).
 
         Used at shutdown. Results still queued for the GUI thread are delivered
@@ -197,12 +228,12 @@ class JobRunner(QObject):
         thread = self._thread
         if thread is None:
             return True
-        return thread.wait() if timeout_ms < 0 else thread.wait(timeout_ms)
+        return thread.wait() if msecs < 0 else thread.wait(msecs)
 
-    def shutdown(self, timeout_ms: int = -1) -> bool:
+    def shutdown(self, msecs: int = -1) -> bool:
         """Ask the job to stop and join its thread (for closing the window)."""
         self.stop()
-        return self.wait(timeout_ms)
+        return self.wait(msecs)
 
     # -- completion (GUI thread) ------------------------------------------------
     @Slot(bool, object)
@@ -228,61 +259,93 @@ class JobRunner(QObject):
         self.ended.emit()
 
 
-# -- short calls on a thread pool ------------------------------------------------------
+# -- short tasks on a pool ------------------------------------------------------------------
 
-class _CallSignals(QObject):
-    done = Signal(int, object)      # token, result
-    failed = Signal(int, object)    # token, exception
+class _PoolSignals(QObject):
+    """Carries a pool task's reports to the GUI thread; outlives the pool if need be."""
+
+    progress = Signal(int, object)      # token, report
+    done = Signal(int, bool, object)    # token, ok, result or message
 
 
-class _Call(QRunnable):
-    def __init__(self, signals: _CallSignals, token: int, fn: Callable, args: tuple) -> None:
+class _PoolTask(QRunnable):
+    def __init__(self, signals: _PoolSignals, token: int, task: Task, control: ReportingControl) -> None:
         super().__init__()
-        self._signals = signals     # kept alive by this reference even if the runner is gone
+        self._signals = signals     # held here: the pool may be gone before the task ends
         self._token = token
-        self._fn = fn
-        self._args = args
+        self._task = task
+        self._control = control
 
     def run(self) -> None:
-        try:
-            result = self._fn(*self._args)
-        except Exception as exc:    # reported to the GUI thread, never lost
-            self._signals.failed.emit(self._token, exc)
-            return
-        self._signals.done.emit(self._token, result)
+        if self._control.stop_requested:
+            return                  # cancelled while queued: nobody waits for the answer
+        report = lambda obj: self._signals.progress.emit(self._token, obj)  # noqa: E731
+        self._control.report = report
+        self._signals.done.emit(self._token, *_execute(self._task, report, self._control))
 
 
-class BackgroundRunner(QObject):
-    """Run callables on a private thread pool; done/failed arrive on the GUI thread.
+class TaskPool(QObject):
+    """Runs tasks on a private thread pool; answers arrive on the GUI thread by token.
 
-    submit() returns a token; callers keep the token of the request they still care
-    about and ignore answers carrying older ones. With threads=1 calls run one after
-    another in submission order (used for the model: load first, then predict).
+    ``submit(task)`` returns a token; ``progress(token, object)`` carries its reports,
+    then ``finished(token, result)`` or ``failed(token, message)``. Callers keep the
+    token of the request they still care about. ``cancel()`` forgets every task
+    submitted so far: queued ones never run, running ones are asked to stop, and no
+    answer of theirs is delivered. With threads=1 tasks run one after another in
+    submission order.
     """
 
-    done = Signal(int, object)
-    failed = Signal(int, object)
+    progress = Signal(int, object)
+    finished = Signal(int, object)
+    failed = Signal(int, str)
 
     _tokens = itertools.count(1)
 
     def __init__(self, parent: QObject | None = None, threads: int = 1) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
-        self._signals = _CallSignals()
-        self._signals.done.connect(self.done)
-        self._signals.failed.connect(self.failed)
+        self._pool.setMaxThreadCount(max(1, threads))
+        self._live: dict[int, ReportingControl] = {}
+        self._signals = _PoolSignals()
+        self._signals.progress.connect(self._on_progress)
+        self._signals.done.connect(self._on_done)
 
-    def submit(self, fn: Callable, *args) -> int:
+    def submit(self, task: Task) -> int:
         token = next(self._tokens)
-        self._pool.start(_Call(self._signals, token, fn, args))
+        control = ReportingControl()
+        self._live[token] = control
+        self._pool.start(_PoolTask(self._signals, token, task, control))
         return token
 
-    def clear(self) -> None:
-        """Drop calls that have not started yet."""
+    def is_busy(self) -> bool:
+        """True while a submitted task has not answered (and was not cancelled)."""
+        return bool(self._live)
+
+    def cancel(self) -> None:
+        """Forget every task submitted so far (see the class docstring)."""
+        for control in self._live.values():
+            control.stop()
+        self._live.clear()
         self._pool.clear()
 
     def wait(self, msecs: int = -1) -> bool:
-        """Block until every started call has finished (used when closing)."""
+        """Block until every started task has returned (used when closing)."""
         return self._pool.waitForDone(msecs)
 
+    def shutdown(self, msecs: int = -1) -> bool:
+        self.cancel()
+        return self.wait(msecs)
+
+    @Slot(int, object)
+    def _on_progress(self, token: int, obj: Any) -> None:
+        if token in self._live:
+            self.progress.emit(token, obj)
+
+    @Slot(int, bool, object)
+    def _on_done(self, token: int, ok: bool, value: Any) -> None:
+        if self._live.pop(token, None) is None:
+            return                  # cancelled: its answer is no longer wanted
+        if ok:
+            self.finished.emit(token, value)
+        else:
+            self.failed.emit(token, str(value))

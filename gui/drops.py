@@ -1,10 +1,18 @@
-"""Files dropped or pasted on the window: local paths only."""
+"""Files dropped or pasted on the window: local paths only, sorted into what they can be."""
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
 
 from PySide6.QtCore import QMimeData
 
+from core.data.imageio import is_image_name
 
-def local_paths(mime: QMimeData) -> tuple[list[str], int]:
+READABLE = "JPEG, PNG, GIF, BMP, TIFF or WebP"
+SHOWN_PROBLEMS = 3
+
+
+def local_paths(mime: QMimeData | None) -> tuple[list[str], int]:
     """Local file paths from dropped or pasted data, and how many URLs were not local."""
     paths, remote = [], 0
     if mime is None or not mime.hasUrls():
@@ -16,3 +24,44 @@ def local_paths(mime: QMimeData) -> tuple[list[str], int]:
             remote += 1
     return paths, remote
 
+
+@dataclass(frozen=True)
+class Dropped:
+    """What dropped paths are to the window: dataset folders, model files, pictures."""
+    folders: list[str]
+    models: list[str]
+    pictures: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.folders or self.models or self.pictures)
+
+
+def sort_dropped(paths: list[str]) -> Dropped:
+    return Dropped(
+        folders=[p for p in paths if os.path.isdir(p)],
+        models=[p for p in paths if p.lower().endswith(".pt") and os.path.isfile(p)],
+        pictures=[p for p in paths if os.path.isfile(p) and is_image_name(os.path.basename(p))])
+
+
+def photos_among(paths: list[str], limit: int) -> tuple[list[str], list[str]]:
+    """The photo files among dropped paths (the first `limit`), and what to tell about the rest."""
+    problems: list[str] = []
+    photos: list[str] = []
+    for p in paths:
+        name = os.path.basename(os.path.normpath(p)) or p
+        if os.path.isdir(p):
+            problems.append(f"“{name}” is a folder. Drop the photo files themselves "
+                            "(open the folder, select the photos, then drag them here).")
+        elif not os.path.exists(p):
+            problems.append(f"“{name}” no longer exists.")
+        elif not is_image_name(p):
+            problems.append(f"“{name}” is not a photo Fledge can read; use {READABLE} files.")
+        else:
+            photos.append(p)
+    shown = problems[:SHOWN_PROBLEMS]
+    if len(problems) > SHOWN_PROBLEMS:
+        shown.append(f"…and {len(problems) - SHOWN_PROBLEMS} more items that are not photos.")
+    if len(photos) > limit:
+        shown.append(f"Only the first {limit} of {len(photos)} photos are shown here.")
+        photos = photos[:limit]
+    return photos, shown

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from core.photos.dataset_labels import DatasetLabels, LabelAction, apply_action, undo_action
-from gui.background import BackgroundRunner
+from gui.background import TaskPool, call
 
 
 class LabelQueue(QObject):
@@ -20,8 +20,8 @@ class LabelQueue(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._runner = BackgroundRunner(self, threads=1)
-        self._runner.done.connect(self._on_done)
+        self._runner = TaskPool(self, threads=1)
+        self._runner.finished.connect(self._on_done)
         self._runner.failed.connect(self._on_failed)
         self._jobs: dict[int, tuple[str, LabelAction]] = {}
         self.history: list[LabelAction] = []
@@ -29,7 +29,7 @@ class LabelQueue(QObject):
     def label(self, labels: DatasetLabels, entries: list) -> LabelAction:
         action = LabelAction(labels, list(entries))
         self.history.append(action)
-        self._jobs[self._runner.submit(apply_action, action)] = ("apply", action)
+        self._jobs[self._runner.submit(call(apply_action, action))] = ("apply", action)
         return action
 
     def can_undo(self) -> bool:
@@ -40,7 +40,7 @@ class LabelQueue(QObject):
         if not self.history:
             return None
         action = self.history.pop()
-        self._jobs[self._runner.submit(undo_action, action)] = ("undo", action)
+        self._jobs[self._runner.submit(call(undo_action, action))] = ("undo", action)
         return action
 
     def forget(self) -> None:
@@ -62,12 +62,10 @@ class LabelQueue(QObject):
         elif kind == "undo":
             self.undone.emit(action)
 
-    def _on_failed(self, token: int, exc) -> None:
+    def _on_failed(self, token: int, message: str) -> None:
         kind, action = self._jobs.pop(token, (None, None))
         if kind is None:
             return
-        from gui.background import describe_exception
-
         if kind == "apply" and action in self.history:
             self.history.remove(action)
-        self.crashed.emit(describe_exception(exc))
+        self.crashed.emit(message)

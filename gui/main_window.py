@@ -1,11 +1,12 @@
 """The main window: assembles the panels, menus and status bar; no business logic.
 
-Panels are tabs registered with add_panel(key, title, widget), so a new feature
-(evaluation, sorting and review) is one more call and, if it needs a menu entry,
-one more action.
+Every tab is a gui.panel.Panel registered with add_panel(key, title, panel); the
+window owns the one ModelStore every tab is handed, and gui.workflow's small named
+functions connect the tabs to each other.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable
 
@@ -14,19 +15,22 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
 
-from core.errors import FledgeError
-
-from gui.panels.data import DatasetPanel
-from gui.workflow import install_loop_panels
-from gui.panels.predict import PredictPanel
-from gui.panels.runs import RunsPanel
-from gui.style import app_icon
-from gui.panels.train import TrainingPanel
+from gui import workflow
 from gui.background import JobRunner
+from gui.drops import local_paths, sort_dropped
 from gui.engine import EngineInfo, load_engine, warm_up
+from gui.model_store import MODEL_FILTER, ModelStore
+from gui.panel import Panel
+from gui.panels.data import DatasetPanel
+from gui.panels.evaluate import EvaluatePanel
+from gui.panels.predict import PredictPanel
+from gui.panels.review import ReviewPanel
+from gui.panels.runs import RunsPanel
+from gui.panels.sort import SortPanel
+from gui.panels.train import TrainingPanel
+from gui.style import app_icon
 
-MODEL_FILTER = "Fledge models (*.pt);;All files (*)"
-
+log = logging.getLogger(__name__)
 
 def _ask_stop(parent: QWidget) -> bool:
     box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
@@ -64,19 +68,29 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.panels: dict[str, QWidget] = {}
+        self.panels: dict[str, Panel] = {}
+        self.view_menu = None
 
+        self.models = ModelStore(self)        # the loaded model, shared by every tab
         self.dataset_panel = DatasetPanel()
         self.training_panel = TrainingPanel(self.settings)
-        self.predict_panel = PredictPanel()
+        self.predict_panel = PredictPanel(self.models)
         self.runs_panel = RunsPanel()
+        self.evaluate_panel = EvaluatePanel(self.models)
+        self.sort_panel = SortPanel(self.models)
+        self.review_panel = ReviewPanel(self.models)
         self.add_panel("data", "&Data", self.dataset_panel, "Choose the photos to learn from")
         self.add_panel("train", "&Train", self.training_panel, "Train a model and watch it learn")
         self.add_panel("predict", "&Predict", self.predict_panel, "Try a trained model on photos")
         self.add_panel("runs", "&Runs", self.runs_panel, "Past training runs")
+        self.add_panel("evaluate", "&Evaluate", self.evaluate_panel, "How good is a model: accuracy, "
+                       "per-class figures, a confusion matrix, and the photos it gets wrong")
+        self.add_panel("sort", "&Sort", self.sort_panel,
+                       "Sort a folder of photos into class folders with a model")
+        self.add_panel("review", "Revie&w", self.review_panel, "Label photos with the keyboard, least certain "
+                       "first, and retrain with your corrections")
 
-        self._wire()
-        install_loop_panels(self)          # Evaluate, Sort, Review
+        self._connect()
         self._build_menus()
         self._build_status_bar()
         self._restore_geometry()
@@ -90,33 +104,37 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.load_engine)
 
     # ------------------------------------------------------------------ panels
-    def add_panel(self, key: str, title: str, widget: QWidget, tooltip: str = "") -> int:
-        index = self.tabs.addTab(widget, title)
+    def add_panel(self, key: str, title: str, panel: Panel, tooltip: str = "") -> int:
+        if not isinstance(panel, Panel):
+            raise TypeError(f"{type(panel).__name__} cannot be a tab: it needs a status_message "
+                            "signal and a shutdown(msecs) method (gui.panel.Panel)")
+        index = self.tabs.addTab(panel, title)
         if tooltip:
             self.tabs.setTabToolTip(index, tooltip)
-        self.panels[key] = widget
-        if hasattr(self, "view_menu"):
+        self.panels[key] = panel
+        panel.status_message.connect(self.status)
+        if self.view_menu is not None:
             self._add_view_action(key, title, index)
         return index
 
     def show_panel(self, key: str) -> None:
         self.tabs.setCurrentWidget(self.panels[key])
 
-    def _wire(self) -> None:
-        tp, rp = self.training_panel, self.runs_panel
-        self.dataset_panel.dataset_changed.connect(self._on_dataset_changed)
-        tp.status_message.connect(self.status)
+    def _connect(self) -> None:
+        """How the tabs hand work to each other (gui.workflow) and what the window does itself."""
+        data, tp, rp = self.dataset_panel, self.training_panel, self.runs_panel
+        ev, so, rv = self.evaluate_panel, self.sort_panel, self.review_panel
+        workflow.share_dataset(data, tp, ev, rv)
+        workflow.share_models(self.models, tp, ev, so, rv)
+        workflow.reuse_runs(self, tp, rp)
+        workflow.review_what_needs_it(self, ev, so, rv)
+        stale = workflow.rescan_after_labelling(self, data, ev, rv)
+        workflow.connect_retrain(self, tp, data, rv, stale)
         tp.predict_requested.connect(self.use_model)
+        rp.predict_requested.connect(self.use_model)
         tp.run_finished.connect(self._on_run_finished)
         tp.run_started.connect(lambda _d: self.runs_panel.refresh() if self.engine else None)
         tp.running_changed.connect(self._on_running_changed)
-        rp.status_message.connect(self.status)
-        rp.predict_requested.connect(self.use_model)
-        rp.settings_requested.connect(self._use_settings)
-        rp.resume_requested.connect(self._resume_run)
-        if hasattr(self.predict_panel, "model_loaded"):
-            self.predict_panel.model_loaded.connect(
-                lambda path: self.status(f"Model loaded: {path}"))
 
     # ------------------------------------------------------------------ menus
     def _build_menus(self) -> None:
@@ -211,17 +229,11 @@ class MainWindow(QMainWindow):
     def open_dataset(self, path: str) -> None:
         self.settings.setValue("paths/dataset", path)
         self.show_panel("data")
-        try:
-            self.dataset_panel.open_folder(path)
-        except FledgeError as exc:
-            self.show_error("Cannot use this folder", str(exc))
+        self.dataset_panel.open_folder(path)
 
     def use_sample_data(self) -> None:
         self.show_panel("data")
-        try:
-            self.dataset_panel.use_sample_data()
-        except FledgeError as exc:
-            self.show_error("Cannot make the sample data", str(exc))
+        self.dataset_panel.use_sample_data()
 
     def choose_model(self) -> None:
         start = str(self.settings.value("paths/model", ""))
@@ -234,35 +246,15 @@ class MainWindow(QMainWindow):
             self.use_model(path)
 
     def use_model(self, path: str) -> None:
-        """Load a model file in the Predict panel and show it."""
+        """Make a model file the window's model and show it in the Predict tab."""
         self.settings.setValue("paths/model", os.path.dirname(path))
         self.show_panel("predict")
-        try:
-            self.predict_panel.load_model(path)
-        except FledgeError as exc:
-            self.show_error("Cannot open this model", str(exc))
+        self.models.load(path)
 
     def about(self) -> None:
         QMessageBox.about(self, "About Fledge",
                           "<b>Fledge</b><br>Train an image classifier on your own photo folders, "
                           "watch it learn, then use it to sort and review your pictures.")
-
-    def _on_dataset_changed(self, dataset) -> None:
-        self.training_panel.set_dataset(dataset)
-        if dataset is not None:
-            n = len(dataset.train) + len(dataset.val) + len(dataset.test)
-            self.status(f"Dataset: {n} images in {len(dataset.classes)} classes from {dataset.root}")
-
-    def _use_settings(self, config) -> None:
-        if self.training_panel.is_running():
-            self.status("Settings can be changed when the current training has ended.")
-            return
-        self.training_panel.apply_config(config)
-        self.show_panel("train")
-
-    def _resume_run(self, run_dir: str) -> None:
-        if self.training_panel.resume_run(run_dir):
-            self.show_panel("train")
 
     def _on_run_finished(self, ended) -> None:
         if self.engine is not None:
@@ -275,32 +267,28 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ drops
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if _local_paths(event.mimeData()):
+        if local_paths(event.mimeData())[0]:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        if self.open_paths(_local_paths(event.mimeData())):
+        if self.open_paths(local_paths(event.mimeData())[0]):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def open_paths(self, paths: list[str]) -> bool:
         """A folder opens as the dataset, a .pt file as the model, pictures go to Predict."""
-        from core.data.imageio import is_image_name
-
-        folders = [p for p in paths if os.path.isdir(p)]
-        models = [p for p in paths if p.lower().endswith(".pt") and os.path.isfile(p)]
-        pictures = [p for p in paths if os.path.isfile(p) and is_image_name(os.path.basename(p))]
-        if folders:
-            self.open_dataset(folders[0])
-        if models:
-            self.use_model(models[0])
-        if pictures and hasattr(self.predict_panel, "predict_files"):
+        dropped = sort_dropped(paths)
+        if dropped.folders:
+            self.open_dataset(dropped.folders[0])
+        if dropped.models:
+            self.use_model(dropped.models[0])
+        if dropped.pictures:
             self.show_panel("predict")
-            self.predict_panel.predict_files(pictures)
-        if not (folders or models or pictures):
+            self.predict_panel.predict_files(dropped.pictures)
+        if not dropped:
             self.status("Drop a folder of photos (one subfolder per class), a trained model (.pt) "
                         "or photos to classify.")
             return False
@@ -329,16 +317,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self, timeout_ms: int = -1) -> None:
-        """Stop every job of every panel and join its thread."""
-        self.training_panel.shutdown(timeout_ms)
+        """Stop every job of every panel and join its threads."""
+        for key, panel in self.panels.items():
+            try:
+                panel.shutdown(timeout_ms)
+            except Exception:  # noqa: BLE001 - closing must go on
+                log.exception("the %s tab did not shut down cleanly", key)
         self._engine_runner.wait(timeout_ms)
         self._warmup_runner.wait(timeout_ms)
-        for panel in self.panels.values():
-            if panel is not self.training_panel and hasattr(panel, "shutdown"):
-                try:
-                    panel.shutdown()
-                except Exception:  # noqa: BLE001 - closing must go on
-                    pass
+        self.models.shutdown(timeout_ms)
         self.settings.sync()
 
     def save_geometry(self) -> None:
@@ -357,8 +344,3 @@ class MainWindow(QMainWindow):
     def _error_dialog(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
 
-
-def _local_paths(mime) -> list[str]:
-    if mime is None or not mime.hasUrls():
-        return []
-    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]

@@ -1,90 +1,104 @@
-"""How the tabs hand work to each other: the Evaluate, Sort and Review tabs and the loop
+"""How the tabs hand work to each other: small named connections the window makes once.
 
 train -> evaluate (the model just trained) -> sort a folder -> review the unsure photos
--> retrain with the corrections. The panels know nothing of each other; this module
-connects their signals to each other and to the window's own panels.
+-> retrain with the corrections. The panels know nothing of each other; each function
+here connects a few of their signals (the window calls them, see MainWindow._connect).
 """
 from __future__ import annotations
 
 import os
 
-from gui.panels.evaluate import EvaluatePanel
-from gui.panels.review import ReviewPanel
-from gui.panels.sort import SortPanel
+from gui.model_store import ModelStore
 
 
-def install_loop_panels(window) -> None:
-    """Create the three panels, add them as tabs and connect them (call once)."""
-    ev, so, rv = EvaluatePanel(), SortPanel(), ReviewPanel()
-    window.evaluate_panel, window.sort_panel, window.review_panel = ev, so, rv
-    window.add_panel("evaluate", "&Evaluate", ev, "How good is a model: accuracy, per-class figures, "
-                     "a confusion matrix, and the photos it gets wrong")
-    window.add_panel("sort", "&Sort", so, "Sort a folder of photos into class folders with a model")
-    window.add_panel("review", "Revie&w", rv, "Label photos with the keyboard, least certain first, "
-                     "and retrain with your corrections")
+def _key(root: str) -> str:
+    return os.path.normcase(os.path.abspath(root))
 
-    status = getattr(window, "status", None)
-    for panel in (ev, so, rv):
-        if status is not None:
-            panel.status_message.connect(status)
 
-    # The dataset chosen in the Data tab is the one to evaluate on and to label into.
-    data = getattr(window, "dataset_panel", None)
-    if data is not None:
-        data.dataset_changed.connect(ev.set_dataset)
-        data.dataset_changed.connect(rv.set_dataset)
-        if getattr(data, "dataset", None) is not None:
-            ev.set_dataset(data.dataset)
-            rv.set_dataset(data.dataset)
+def share_dataset(data, training, evaluate, review) -> None:
+    """The dataset chosen in the Data tab is the one to train on, evaluate on and label into."""
+    for panel in (training, evaluate, review):
+        data.dataset_changed.connect(panel.set_dataset)
+        if data.dataset is not None:
+            panel.set_dataset(data.dataset)
 
-    # The model just trained (or loaded in the Predict tab) becomes the one to use.
-    training = getattr(window, "training_panel", None)
-    if training is not None and hasattr(training, "run_finished"):
-        def on_run_finished(ended) -> None:
-            model = getattr(ended, "best_model", "") or getattr(ended, "last_model", "")
-            if model and os.path.isfile(model):
-                for panel in (ev, so, rv):
-                    panel.set_model(model)
-        training.run_finished.connect(on_run_finished)
-    predict = getattr(window, "predict_panel", None)
-    if predict is not None and hasattr(predict, "model_loaded"):
-        def on_model_loaded(path: str) -> None:
-            for panel in (ev, so, rv):
-                if not panel.model.model_path():
-                    panel.set_model(path)
-        predict.model_loaded.connect(on_model_loaded)
 
-    # Sort -> review the unsure photos; evaluate -> review a confusion-matrix cell.
+def share_models(models: ModelStore, training, evaluate, sort, review) -> None:
+    """The model just trained becomes the one to evaluate, sort and review with; a model opened
+    in the window (the Predict tab) is used by those tabs that have none yet."""
+    panels = (evaluate, sort, review)
+
+    def on_run_finished(ended) -> None:
+        model = ended.best_model or ended.last_model
+        if model and os.path.isfile(model):
+            for panel in panels:
+                panel.set_model(model)
+    training.run_finished.connect(on_run_finished)
+
+    def on_model_changed(path: str) -> None:
+        for panel in panels:
+            if not panel.model.model_path():
+                panel.set_model(path)
+    models.changed.connect(on_model_changed)
+
+
+def reuse_runs(window, training, runs) -> None:
+    """A past run's settings, or the run itself, continue in the Train tab."""
+    def use_settings(config) -> None:
+        if training.is_running():
+            window.status("Settings can be changed when the current training has ended.")
+            return
+        training.form.apply_config(config)
+        window.show_panel("train")
+    runs.settings_requested.connect(use_settings)
+
+    def resume(run_dir: str) -> None:
+        if training.resume_run(run_dir):
+            window.show_panel("train")
+    runs.resume_requested.connect(resume)
+
+
+def review_what_needs_it(window, evaluate, sort, review) -> None:
+    """Sort -> review the unsure photos; Evaluate -> review a confusion-matrix cell."""
     def review_folder(folder: str, known, model_path: str) -> None:
-        rv.open_folder(folder, recursive=False, known=known, model_path=model_path)
+        review.open_folder(folder, recursive=False, known=known, model_path=model_path)
         window.show_panel("review")
-    so.review_requested.connect(review_folder)
+    sort.review_requested.connect(review_folder)
 
     def review_cell(items, dataset_root: str) -> None:
-        if ev.model.model_path():
-            rv.set_model(ev.model.model_path())
-        rv.set_items(items, "the confusion-matrix cell", dataset_root)
+        if evaluate.model.model_path():
+            review.set_model(evaluate.model.model_path())
+        review.set_items(items, "the confusion-matrix cell", dataset_root)
         window.show_panel("review")
-    ev.review_requested.connect(review_cell)
+    evaluate.review_requested.connect(review_cell)
 
-    # Labels change the dataset: the Data tab reads it again when it is next shown.
+
+def rescan_after_labelling(window, data, evaluate, review) -> set[str]:
+    """Labels change the dataset: the Data tab reads it again when it is next shown.
+
+    Returns the set of dataset roots (normalised) waiting to be read again.
+    """
     stale: set[str] = set()
 
     def labels_changed(root: str) -> None:
-        stale.add(os.path.normcase(os.path.abspath(root)))
-    ev.labels_changed.connect(labels_changed)
-    rv.labels_changed.connect(labels_changed)
+        stale.add(_key(root))
+    evaluate.labels_changed.connect(labels_changed)
+    review.labels_changed.connect(labels_changed)
 
     def rescan_if_stale(_index: int) -> None:
-        if data is None or window.tabs.currentWidget() is not data:
+        if window.tabs.currentWidget() is not data or data.dataset is None:
             return
-        ds = getattr(data, "dataset", None)
-        key = os.path.normcase(os.path.abspath(ds.root)) if ds is not None else ""
-        if key in stale and not data.is_busy():
-            stale.discard(key)
-            data.open_folder(ds.root)
-    if data is not None and hasattr(window, "tabs"):
-        window.tabs.currentChanged.connect(rescan_if_stale)
+        root = data.dataset.root
+        if _key(root) in stale and not data.is_busy():
+            stale.discard(_key(root))
+            data.open_folder(root)
+    window.tabs.currentChanged.connect(rescan_if_stale)
+    return stale
+
+
+def connect_retrain(window, training, data, rv, stale: set[str]) -> None:
+    """Review's "Retrain with corrections" (stale: see rescan_after_labelling)."""
+    status = window.status
 
     # Retrain with corrections: the run's settings, the corrected dataset read afresh, Start.
     def retrain(run_dir: str) -> None:
@@ -98,7 +112,7 @@ def install_loop_panels(window) -> None:
             from core.training.runs import load_run
 
             try:
-                training.apply_config(load_run(run_dir).config)
+                training.form.apply_config(load_run(run_dir).config)
             except (OSError, FledgeError) as exc:
                 rv.message_bar.show_message(f"Could not read the settings of {run_dir}: {exc} "
                                             "The Train tab's current settings are used instead.", "warning")

@@ -5,7 +5,6 @@ runs (through core.model.predictor), so building the parser stays quick.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -15,6 +14,8 @@ import threading
 import time
 
 from core.errors import FledgeError
+from core.progress import JobProgress, Throttled
+from core.wording import plural
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -40,24 +41,31 @@ def _guarded(func):
 
 
 class _Progress:
-    """A single self-overwriting line on stderr when it is a terminal; silent otherwise."""
+    """A single self-overwriting line on stderr when it is a terminal; silent otherwise.
 
-    def __init__(self, label: str, stream=None) -> None:
+    Called with core.progress.JobProgress; labels names the stages to show ("Classifying").
+    """
+
+    def __init__(self, labels: dict[str, str], stream=None) -> None:
         self.stream = stream or sys.stderr
-        self.label = label
+        self.labels = labels
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.stage = ""
         self.last = 0.0
         self.drawn = False
 
-    def __call__(self, done: int, total: int) -> None:
-        if not self.tty:
+    def __call__(self, event: JobProgress) -> None:
+        label = self.labels.get(event.stage)
+        if not self.tty or label is None or not event.total:
             return
+        if event.stage != self.stage:
+            self.close()             # the next stage gets a line of its own
+            self.stage, self.last = event.stage, 0.0
         now = time.monotonic()
-        if done < total and now - self.last < 0.1:
+        if event.done < event.total and now - self.last < 0.1:
             return
         self.last = now
-        pct = f" ({done / total:.0%})" if total else ""
-        self.stream.write(f"\r{self.label} {done}/{total}{pct}   ")
+        self.stream.write(f"\r{label} {event.done}/{event.total} ({event.done / event.total:.0%})   ")
         self.stream.flush()
         self.drawn = True
 
@@ -110,23 +118,19 @@ def _load_predictor(path: str, device: str):
     return Predictor.from_checkpoint(path, device=device)
 
 
-
-
 # -- evaluate -----------------------------------------------------------------------------
 
 @_guarded
 def cmd_evaluate(args) -> int:
-    from core.data.dataset import scan_dataset
-    from core.photos.evaluation import evaluate, training_split_settings
+    from core.photos.evaluation import evaluate_folder
 
     model_path = _model_path(args.model)
     predictor = _load_predictor(model_path, args.device)
-    dataset = scan_dataset(args.data, verify=False, **training_split_settings(predictor, model_path))
-    progress = _Progress("Evaluating")
+    progress = _Progress({"evaluating": "Evaluating"})
     with _stop_on_ctrl_c() as should_stop:
         try:
-            result = evaluate(predictor, dataset, split=args.split, batch_size=args.batch_size,
-                              progress=progress, should_stop=should_stop)
+            result = evaluate_folder(predictor, args.data, args.split, model_path=model_path,
+                                     batch_size=args.batch_size, report=progress, should_stop=should_stop)
         finally:
             progress.close()
     if args.json:
@@ -140,108 +144,169 @@ def cmd_evaluate(args) -> int:
 
 @_guarded
 def cmd_classify(args) -> int:
-    from core.photos.sorting import (RESERVED, apply_sort, classify_folder, plan_sort, read_csv,
-                          write_csv)
+    from core.photos.answers_csv import common_folder, read_csv
 
-    if not (0.0 <= args.threshold <= 1.0):
-        return _fail(f"--threshold must be from 0 to 1 (for example 0.8), not {args.threshold}.", 2)
-    if args.top_k < 1:
-        return _fail("--top-k must be at least 1.", 2)
-    if not args.sort_into and (args.move or args.keep_structure):
-        return _fail("--move and --keep-structure need --sort-into DEST.", 2)
+    problem = _classify_usage_problem(args)
+    if problem:
+        return _fail(problem, 2)
     if args.from_csv:
-        if args.folder:
-            return _fail("give either MODEL FOLDER or --from-csv FILE, not both.", 2)
-        model_or_folder = args.model
-        if model_or_folder:
-            return _fail("with --from-csv, give no MODEL (the CSV already holds the answers).", 2)
         results = read_csv(args.from_csv)
         if not results:
             return _fail(f"{args.from_csv} lists no photos.")
-        dirs = [os.path.dirname(os.path.abspath(r.path)) for r in results]
-        try:
-            folder = os.path.commonpath(dirs)
-        except ValueError:          # different drives (Windows)
-            folder = dirs[0]
-        stopped = False
-    else:
-        if not args.model or not args.folder:
-            return _fail("classify needs MODEL and FOLDER (or --from-csv FILE with --sort-into DEST).", 2)
-        model_path = _model_path(args.model)
-        folder = os.path.abspath(os.path.expanduser(args.folder))
-        if not os.path.isdir(folder):
-            what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
-            return _fail(f"The folder {folder} {what}. Give the folder that holds the photos to classify.")
-        predictor = _load_predictor(model_path, args.device)
-        exclude = []
-        if args.sort_into:
-            dest = os.path.abspath(os.path.expanduser(args.sort_into))
-            exclude = [os.path.join(dest, c) for c in [*predictor.classes, *RESERVED]]
-        progress = _Progress("Classifying")
-        with _stop_on_ctrl_c() as should_stop:
-            try:
-                results = classify_folder(predictor, folder, recursive=args.recursive,
-                                          batch_size=args.batch_size, top_k=args.top_k,
-                                          progress=progress, should_stop=should_stop, exclude=exclude)
-            finally:
-                progress.close()
-            stopped = should_stop()
-        if not results:
-            hint = "" if args.recursive else " (add --recursive to include subfolders)"
-            return _fail(f"No pictures found in {folder}{hint}.")
+        _print_answers(args, results, stopped=False)
+        return _sort_answers(args, results, common_folder(results)) if args.sort_into else 0
+    model_path = _model_path(args.model)
+    folder = os.path.abspath(os.path.expanduser(args.folder))
+    if not os.path.isdir(folder):
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        return _fail(f"The folder {folder} {what}. Give the folder that holds the photos to classify.")
+    predictor = _load_predictor(model_path, args.device)
+    if args.sort_into:
+        return _classify_and_sort(args, predictor, folder)
+    return _classify(args, predictor, folder)
 
-    unreadable = sum(1 for r in results if r.error)
+
+def _classify_usage_problem(args) -> str:
+    """What is wrong with the options given to classify ('' when nothing)."""
+    if not (0.0 <= args.threshold <= 1.0):
+        return f"--threshold must be from 0 to 1 (for example 0.8), not {args.threshold}."
+    if args.top_k < 1:
+        return "--top-k must be at least 1."
+    if not args.sort_into and (args.move or args.keep_structure):
+        return "--move and --keep-structure need --sort-into DEST."
+    if args.from_csv and args.folder:
+        return "give either MODEL FOLDER or --from-csv FILE, not both."
+    if args.from_csv and args.model:
+        return "with --from-csv, give no MODEL (the CSV already holds the answers)."
+    if not args.from_csv and not (args.model and args.folder):
+        return "classify needs MODEL and FOLDER (or --from-csv FILE with --sort-into DEST)."
+    return ""
+
+
+def _no_pictures(folder: str, recursive: bool) -> str:
+    return f"No pictures found in {folder}{'' if recursive else ' (add --recursive to include subfolders)'}."
+
+
+def _classify(args, predictor, folder: str) -> int:
+    from core.photos.classify import classify_folder
+
+    progress = _Progress({"classifying": "Classifying"})
+    with _stop_on_ctrl_c() as should_stop:
+        try:
+            results = classify_folder(predictor, folder, recursive=args.recursive, batch_size=args.batch_size,
+                                      top_k=args.top_k, progress=Throttled(progress, "classifying"),
+                                      should_stop=should_stop)
+        finally:
+            progress.close()
+        stopped = should_stop()
+    if not results:
+        return _fail(_no_pictures(folder, args.recursive))
+    _print_answers(args, results, stopped)
+    return 130 if stopped else 0
+
+
+def _classify_and_sort(args, predictor, folder: str) -> int:
+    from core.photos.sorting import sort_folder
+
+    progress = _Progress({"classifying": "Classifying", "sorting": "Moving" if args.move else "Copying"})
+    with _stop_on_ctrl_c() as should_stop:
+        try:
+            out = sort_folder(predictor, folder, args.sort_into, threshold=args.threshold, move=args.move,
+                              keep_structure=args.keep_structure, recursive=args.recursive,
+                              batch_size=args.batch_size, top_k=args.top_k, csv_path=args.csv,
+                              report=progress, should_stop=should_stop)
+        finally:
+            progress.close()
+    if out.stopped_while == "classifying":
+        _print_answers(args, out.results, stopped=True)
+        print("Stopped before sorting: no photo was copied or moved. Run the same command again to sort them.")
+        return 130
+    if not out.results:
+        return _fail(_no_pictures(folder, args.recursive))
+    _print_answers(args, out.results, stopped=False, csv_path=out.csv_path)
+    print(_sort_report_text(out.report))
+    return _sort_exit_code(out.report)
+
+
+def _sort_answers(args, results, folder: str) -> int:
+    from core.photos.sorting import sort_classified
+
+    progress = _Progress({"sorting": "Moving" if args.move else "Copying"})
+    with _stop_on_ctrl_c() as should_stop:
+        try:
+            report = sort_classified(results, folder, args.sort_into, threshold=args.threshold, move=args.move,
+                                     keep_structure=args.keep_structure, report=progress,
+                                     should_stop=should_stop)
+        finally:
+            progress.close()
+    print(_sort_report_text(report))
+    return _sort_exit_code(report)
+
+
+def _sort_exit_code(report) -> int:
+    if report.stopped:
+        return 130
+    return 1 if report.failed or report.disk_full else 0
+
+
+def _print_answers(args, results, stopped: bool, csv_path: str = "") -> None:
+    """The CSV (written here unless csv_path says where it already is) or, with neither --csv
+    nor --sort-into, one line per photo; then a summary on stderr."""
+    from core.photos.answers_csv import write_csv
+
     if args.csv:
-        path = write_csv(results, args.csv)
-        print(f"Wrote {path} ({len(results)} photos).")
-    if not args.csv and not args.sort_into:
+        print(f"Wrote {csv_path or write_csv(results, args.csv)} ({len(results)} photos).")
+    elif not args.sort_into:
         for r in results:
             if r.error:
                 print(f"{r.path}\terror\t{r.error}")
             else:
                 extra = "".join(f"\t{c}\t{p:.4f}" for c, p in r.top[1:])
                 print(f"{r.path}\t{r.label}\t{r.probability:.4f}{extra}")
-    summary = f"Classified {len(results)} photo{'s' if len(results) != 1 else ''}"
+    unreadable = sum(1 for r in results if r.error)
+    summary = f"Classified {plural(len(results), 'photo')}"
     if unreadable:
         summary += f"; {unreadable} could not be read"
-    print(summary + "." + (" Stopped early: the rest were not classified." if stopped else ""),
-          file=sys.stderr)
+    print(summary + "." + (" Stopped early: the rest were not classified." if stopped else ""), file=sys.stderr)
 
-    code = 130 if stopped else 0
-    if args.sort_into:
-        ops = plan_sort(results, folder, args.sort_into, threshold=args.threshold,
-                        keep_structure=args.keep_structure)
-        progress = _Progress("Moving" if args.move else "Copying")
-        with _stop_on_ctrl_c() as should_stop:
-            try:
-                report = apply_sort(ops, args.sort_into, move=args.move, progress=progress,
-                                    should_stop=should_stop)
-            finally:
-                progress.close()
-        print(report.format_text())
-        if report.stopped:
-            code = 130
-        elif report.failed or report.aborted:
-            code = 1
-    return code
+
+def _phrases(dest):
+    """How the command line names the follow-up actions of a sort into dest."""
+    from core.photos.sort_wording import Phrases
+
+    return Phrases(again="run the same command again", undo_again="run undo again",
+                   undo_first=f"To sort them again with new settings, run 'fledge undo {dest}' first.",
+                   put_back=f"To put everything back: fledge undo {dest}")
+
+
+def _sort_report_text(report) -> str:
+    from core.photos.sort_wording import sort_lines
+
+    return "\n".join(sort_lines(report, _phrases(report.dest)))
 
 
 # -- undo ---------------------------------------------------------------------------------
 
 @_guarded
 def cmd_undo(args) -> int:
-    from core.photos.sorting import undo
+    from core.photos.sort_undo import undo
 
-    progress = _Progress("Undoing")
+    progress = _Progress({"undoing": "Undoing"})
     with _stop_on_ctrl_c() as should_stop:
         try:
-            report = undo(args.dest, progress=progress, should_stop=should_stop)
+            report = undo(args.dest, progress=Throttled(progress, "undoing"), should_stop=should_stop)
         finally:
             progress.close()
-    print(report.format_text())
+    print(_undo_report_text(report))
     if report.stopped:
         return 130
     return 1 if report.failed else 0
+
+
+def _undo_report_text(report) -> str:
+    from core.photos.sort_wording import undo_lines
+
+    return "\n".join(undo_lines(report, _phrases(report.dest)))
 
 
 # -- parsers ------------------------------------------------------------------------------

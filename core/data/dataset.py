@@ -13,19 +13,18 @@ Files that cannot be used are listed with the reason, never silently dropped.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from core.errors import DatasetError
 from core.wording import plural
 from core.data.imageio import check_image, is_image_name, iter_files
+from core.data.split import SPLITS, split_class
 
-SPLITS = ("train", "val", "test")
 SPLIT_TITLES = {"train": "training", "val": "validation", "test": "test"}
 
 # Folder name (lower case) -> split.
@@ -59,6 +58,48 @@ SUMMARY_PATHS_PER_REASON = 10
 
 
 @dataclass(frozen=True)
+class SplitSettings:
+    """How the pictures of a folder without its own val/ (or test/) folder are shared out.
+
+    Decided once, when the folder is scanned; the Dataset carries them and every model and
+    run trained on it records them, so Evaluate and resume rebuild the very same split. The
+    seed is the split's own: the training seed (TrainConfig.seed) never moves a photo.
+    """
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+
+    def problem(self) -> str:
+        """Why these shares cannot split a dataset, in plain words; '' when they can."""
+        v, t = self.val_fraction, self.test_fraction
+        if not (0 < v < 1) or not (0 <= t < 1) or v + t >= 1:
+            return ("The validation and test shares must be between 0 and 1 and leave "
+                    "some pictures for training (for example 0.2 and 0.0).")
+        return ""
+
+    def to_dict(self) -> dict:
+        """Plain values, named as scan_dataset's keyword arguments."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record, legacy_config=None) -> SplitSettings:
+        """The settings a run folder or model file recorded ("split").
+
+        Files written before that record existed split with their training config's seed
+        and shares, as Fledge did then; missing or unreadable values take the defaults.
+        """
+        source = record if isinstance(record, dict) else legacy_config
+        source = source if isinstance(source, dict) else {}
+        values = {}
+        for f in fields(cls):
+            try:
+                values[f.name] = type(f.default)(source[f.name])
+            except (KeyError, TypeError, ValueError):
+                values[f.name] = f.default
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Sample:
     path: str
     label: int
@@ -80,10 +121,16 @@ class Dataset:
     skipped: list[SkippedFile]
     layout: str                      # "split-folders" | "class-folders"
     warnings: list[str]
-    # How the automatic split was made (class-folders, or val carved out of train/).
+    # How the automatic split was made (class-folders, or val carved out of train/): see
+    # SplitSettings, which split_settings returns.
     seed: int = 0
     val_fraction: float = 0.2
     test_fraction: float = 0.0
+
+    @property
+    def split_settings(self) -> SplitSettings:
+        """The settings this dataset was split with (recorded with every model trained on it)."""
+        return SplitSettings(self.seed, self.val_fraction, self.test_fraction)
 
     def split(self, name: str) -> list[Sample]:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
@@ -199,55 +246,6 @@ def _loose_files(folder: str) -> list[str]:
     return list(iter_files(folder, recursive=False))
 
 
-# -- the automatic split ---------------------------------------------------------------
-
-def _unit_hash(seed: int, cls: str, rel: str) -> float:
-    """A number in [0, 1) that depends only on seed, class and the file's path in its class."""
-    h = hashlib.blake2b(f"{seed}\0{cls}\0{rel}".encode("utf-8", "surrogatepass"), digest_size=8)
-    return int.from_bytes(h.digest(), "big") / 2.0 ** 64
-
-
-def split_class(items: list[tuple[str, str]], cls: str, seed: int, val_fraction: float,
-                test_fraction: float) -> dict[str, list[str]]:
-    """Share one class's files (path, path relative to the class folder) out to splits.
-
-    Each file's split is decided by its own hash, so adding files never moves the
-    files already there. Afterwards small classes are topped up: training keeps at
-    least one file, validation gets one from two files on, test one from three on.
-    """
-    scored = sorted((_unit_hash(seed, cls, rel.replace(os.sep, "/")), path) for path, rel in items)
-    buckets: dict[str, list[tuple[float, str]]] = {s: [] for s in SPLITS}
-    for u, path in scored:
-        if u < test_fraction:
-            buckets["test"].append((u, path))
-        elif u < test_fraction + val_fraction:
-            buckets["val"].append((u, path))
-        else:
-            buckets["train"].append((u, path))
-    train, val, test = buckets["train"], buckets["val"], buckets["test"]
-    n = len(scored)
-
-    # Move the file whose hash lies nearest the boundary, so the fix-up is as stable as can be.
-    def move(src: list, dst: list, highest: bool) -> None:
-        item = max(src) if highest else min(src)
-        src.remove(item)
-        dst.append(item)
-
-    if n >= 1 and not train:
-        move(val if val else test, train, highest=True)
-    if n >= 2 and val_fraction > 0 and not val:
-        if len(train) > 1:
-            move(train, val, highest=False)
-        elif test:             # validation matters more than an optional test split
-            move(test, val, highest=True)
-    if n >= 3 and test_fraction > 0 and not test:
-        if len(train) > 1:
-            move(train, test, highest=False)
-        elif len(val) > 1:
-            move(val, test, highest=False)
-    return {s: sorted(p for _, p in b) for s, b in buckets.items()}
-
-
 # -- scanning --------------------------------------------------------------------------
 
 @dataclass
@@ -332,9 +330,8 @@ def scan_dataset(root, val_fraction: float = 0.2, test_fraction: float = 0.0, se
     files are listed now rather than failing during training.
     progress(done, total) is called now and then while pictures are checked.
     """
-    if not (0 < val_fraction < 1) or not (0 <= test_fraction < 1) or val_fraction + test_fraction >= 1:
-        raise DatasetError("The validation and test shares must be between 0 and 1 and leave "
-                           "some pictures for training (for example 0.2 and 0.0).")
+    if problem := SplitSettings(seed, val_fraction, test_fraction).problem():
+        raise DatasetError(problem)
     if root is None or os.fspath(root) == "":
         raise DatasetError("No folder was chosen. Choose the folder that holds your class folders.")
     root = os.path.abspath(os.path.expanduser(os.fspath(root)))
@@ -432,14 +429,14 @@ def _need_two_classes(root: str, classes: list[str], example: str) -> None:
             "are deeper inside, choose the folder that holds them directly.")
 
 
-def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
+def _split_dirs_in_use(root: str, split_dirs: dict[str, list[str]]) -> tuple[dict[str, str], list[str]]:
+    """split -> its folder (empty ones left out, with a note); DatasetError without train/."""
     for split, names in split_dirs.items():
         if len(names) > 1:
             raise DatasetError(f"{root} has more than one {SPLIT_TITLES[split]} folder "
                                f"({' and '.join(names)}). Keep one and move the pictures into it.")
     dirs = {s: os.path.join(root, names[0]) for s, names in split_dirs.items()}
     notes: list[str] = []
-    skipped: list[SkippedFile] = []
 
     # A split folder with nothing at all in it counts as absent.
     for s in list(dirs):
@@ -455,26 +452,25 @@ def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed
                            f"learn from in {os.path.join(root, 'train')}, one subfolder per class "
                            "(train/bird, train/plane, ...), or use one folder per class "
                            f"({_short(root)}/bird, {_short(root)}/plane) so Fledge splits them automatically.")
+    return dirs, notes
 
-    others = [n for n in top if n.lower() not in SPLIT_FOLDER_NAMES]
-    if others:
-        notes.append(f"Ignored {plural(len(others), 'folder')} next to the split folders "
-                     f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}): with "
-                     "train/ and val/ folders, classes are read from inside them.")
-    skipped += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(root) if is_image_name(p)]
 
+def _class_dirs_of_splits(root: str, dirs: dict[str, str]) -> tuple[dict[str, list[str]], list[SkippedFile]]:
+    """split -> its class folder names, and the pictures lying loose in the split folders."""
+    loose: list[SkippedFile] = []
     class_dirs: dict[str, list[str]] = {}
     for s, d in dirs.items():
         class_dirs[s] = _subfolders(d)
         if not class_dirs[s]:
             rel = os.path.relpath(d, root)
             raise _no_class_folders(d, f"The folder {d}", f"{_short(root)}/{rel}")
-        skipped += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(d) if is_image_name(p)]
+        loose += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(d) if is_image_name(p)]
+    return class_dirs, loose
 
-    found = {(s, c): _collect(os.path.join(d, c)) for s, d in dirs.items() for c in class_dirs[s]}
-    usable, more_skipped = _check_all(found, verify, progress)
-    skipped += more_skipped
 
+def _split_folder_classes(root: str, dirs: dict[str, str], class_dirs: dict[str, list[str]],
+                          usable: dict, skipped: list[SkippedFile]) -> list[str]:
+    """The classes, once every split's class folders agree with train/'s; else DatasetError."""
     present = {s: {c for c in class_dirs[s] if usable[(s, c)]} for s in dirs}
     for c in class_dirs["train"]:
         if c not in present["train"]:
@@ -499,6 +495,24 @@ def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed
                 f"Class '{c}' has {SPLIT_TITLES[s]} pictures but no training pictures. Add pictures "
                 f"to {os.path.join(dirs['train'], c)}, or remove {os.path.join(dirs[s], c)}.")
     _need_two_classes(dirs["train"], classes, f"{_short(root)}/{os.path.basename(dirs['train'])}")
+    return classes
+
+
+def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
+    dirs, notes = _split_dirs_in_use(root, split_dirs)
+    others = [n for n in top if n.lower() not in SPLIT_FOLDER_NAMES]
+    if others:
+        notes.append(f"Ignored {plural(len(others), 'folder')} next to the split folders "
+                     f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}): with "
+                     "train/ and val/ folders, classes are read from inside them.")
+    skipped = [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(root) if is_image_name(p)]
+    class_dirs, loose = _class_dirs_of_splits(root, dirs)
+    skipped += loose
+
+    found = {(s, c): _collect(os.path.join(d, c)) for s, d in dirs.items() for c in class_dirs[s]}
+    usable, more_skipped = _check_all(found, verify, progress)
+    skipped += more_skipped
+    classes = _split_folder_classes(root, dirs, class_dirs, usable, skipped)
 
     splits: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}
     for c in classes:

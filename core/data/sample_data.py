@@ -290,3 +290,22 @@ def write_sample_data(dest, per_class: int = 150, size: int = 64, seed: int = 0)
         atomic_write(os.path.join(dest, *rel.split("/")),
                       lambda f, img=img: img.save(f, "JPEG", quality=90))
     return dest
+
+
+def sample_data_complete(dest) -> bool:
+    """True when dest holds every picture its marker lists (an earlier, finished sample)."""
+    dest = os.fspath(dest)
+    files = (_read_marker(dest) or {}).get("files") or []
+    return bool(files) and all(
+        isinstance(rel, str) and os.path.isfile(os.path.join(dest, *rel.split("/"))) for rel in files)
+
+
+def ensure_sample_data(dest) -> str:
+    """The sample in dest: the one written earlier when it is complete, else written anew.
+
+    Refuses (DatasetError) to write among other files, as write_sample_data does.
+    Returns the absolute path of dest.
+    """
+    if sample_data_complete(dest):
+        return os.path.abspath(os.path.expanduser(os.fspath(dest)))
+    return write_sample_data(dest)

@@ -15,7 +15,7 @@ class ArchInfo:
     description: str
     input_size: int           # the size it was designed for (the default image size)
     min_size: int             # smallest image size it accepts
-    has_pretrained: bool      # ImageNet weights exist for it in torchvision
+    has_pretrained: bool      # ImageNet weights exist for it (torchvision's, or installed with Fledge)
     max_size: int | None = None   # only simplenet: its pixel count fixes its weight count
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
@@ -36,6 +36,8 @@ _ALL = [
     ArchInfo("mobilenet_v3_small", "MobileNet v3 Small", "Very small and fast, made for phones; good on a CPU.", 224, 32, True),
     ArchInfo("mobilenet_v3_large", "MobileNet v3 Large", "Small and fast with good accuracy; a good CPU choice with pretrained weights.", 224, 32, True),
     ArchInfo("efficientnet_b0", "EfficientNet-B0", "Very accurate for its size; trains more slowly than ResNet-18.", 224, 32, True),
+    ArchInfo("efficientnet_lite0", "EfficientNet-Lite0", "A small, accurate network whose ImageNet weights come installed with Fledge, so it needs no internet; quick to train on a CPU.", 224, 32, True,
+             mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ArchInfo("convnext_tiny", "ConvNeXt Tiny", "A modern, very accurate network; needs a good GPU.", 224, 32, True),
 ]
 

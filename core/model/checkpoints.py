@@ -154,8 +154,9 @@ def _check_format(obj: Any, path: str, fmt: str, version: int, what: str) -> dic
 # ---------------------------------------------------------------- model checkpoints
 
 def save_checkpoint(path, model: nn.Module, *, arch: str, classes, image_size: int, mean, std,
-                    config: dict, metrics: dict) -> None:
-    """Write the model file atomically: plain values plus a CPU fp32 state_dict."""
+                    config: dict, metrics: dict, split: dict | None = None) -> None:
+    """Write the model file atomically: plain values plus a CPU fp32 state_dict.
+    split: how the dataset was split (core.data.dataset.SplitSettings.to_dict())."""
     ckpt = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -166,6 +167,7 @@ def save_checkpoint(path, model: nn.Module, *, arch: str, classes, image_size: i
         "std": [float(x) for x in std],
         "config": _plain(dict(config or {}), "config"),
         "metrics": _plain(dict(metrics or {}), "metrics"),
+        **({"split": _plain(dict(split), "split")} if split is not None else {}),
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "torch_version": torch.__version__.split("+")[0],
         "state_dict": _clean_state_dict(model),

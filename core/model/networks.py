@@ -1,22 +1,20 @@
-"""Architecture registry: builders, head replacement, pretrained ImageNet weights.
+"""Architecture registry: builders, head replacement, build_model (pretrained ImageNet
+weights load through core.model.pretrained_weights).
 
 Every model takes normalized RGB images (ImageNet mean/std) of a square size that
 is at least the architecture's ``min_size`` and returns logits of shape (N, classes).
 """
 from __future__ import annotations
 
-import os
-import re
-import socket
-import threading
-import urllib.parse
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from core.model.architectures import ARCH_INFO, IMAGENET_MEAN, IMAGENET_STD, check_image_size  # noqa: F401 (re-exported)
-from core.errors import CheckpointError, FledgeError
+from core.model.architectures import ARCH_INFO, check_image_size
+from core.errors import FledgeError
+from core.model import offline_backbone
+from core.model.pretrained_weights import load_chosen_file, load_pretrained
 
 # torchvision's Inception v3 auxiliary head (5x5 pooling then a 5x5 conv on the
 # 17x17 Mixed_6e map) only fits images of at least 299 px; below that it is left out.
@@ -30,7 +28,8 @@ _HEADS: dict[str, tuple[str, ...]] = {
     "densenet121": ("classifier",), "squeezenet1_1": ("classifier.1",),
     "alexnet": ("classifier.6",), "inception_v3": ("fc", "AuxLogits.fc"),
     "mobilenet_v3_small": ("classifier.3",), "mobilenet_v3_large": ("classifier.3",),
-    "efficientnet_b0": ("classifier.1",), "convnext_tiny": ("classifier.2",),
+    "efficientnet_b0": ("classifier.1",), "efficientnet_lite0": ("classifier",),
+    "convnext_tiny": ("classifier.2",),
 }
 
 
@@ -142,185 +141,35 @@ def _build_bare(arch: str, num_classes: int, image_size: int) -> nn.Module:
         return SimpleNet(num_classes, image_size)
     if arch == "small_cnn":
         return SmallCNN(num_classes)
+    if arch == offline_backbone.ARCH:         # timm's network; its weights ship in a package
+        return offline_backbone.build_network(num_classes)
     from torchvision import models as tvm
 
     model = tvm.get_model(arch, weights=None, **_tv_kwargs(arch, image_size))
-    for path in get_spec(arch).head:
-        try:
-            old = _get_module(model, path)
-        except AttributeError:
-            continue                          # inception without its aux head
-        if old is None:
-            continue
+    for path, old in _head_modules(model, arch):
         _set_module(model, path, _new_head(old, num_classes))
     if arch == "squeezenet1_1":
         model.num_classes = num_classes
     return model
 
 
-def _head_modules(model: nn.Module, arch: str) -> list[nn.Module]:
-    mods = []
+def _head_modules(model: nn.Module, arch: str) -> list[tuple[str, nn.Module]]:
+    """(path, module) of each classifier head the model has (inception below 299 px
+    has no aux head)."""
+    found = []
     for path in get_spec(arch).head:
         try:
             m = _get_module(model, path)
         except AttributeError:
             continue
         if m is not None:
-            mods.append(m)
-    return mods
+            found.append((path, m))
+    return found
 
 
 def classifier_parameters(model: nn.Module, arch: str) -> list[nn.Parameter]:
     """Parameters of the new classifier head(s)."""
-    return [p for m in _head_modules(model, arch) for p in m.parameters()]
-
-
-# ---------------------------------------------------------------- pretrained weights
-
-def _weights_enum(arch: str):
-    from torchvision import models as tvm
-
-    return tvm.get_model_weights(arch).DEFAULT
-
-
-def weights_url(arch: str) -> str | None:
-    if not get_spec(arch).pretrained_available:
-        return None
-    return _weights_enum(arch).url
-
-
-def weights_filename(arch: str) -> str | None:
-    """File name of the ImageNet weights, e.g. 'resnet18-f37072fd.pth' (what to look for)."""
-    url = weights_url(arch)
-    return os.path.basename(urllib.parse.urlparse(url).path) if url else None
-
-
-def cached_weights_path(arch: str) -> str | None:
-    """Where torch keeps the downloaded ImageNet weights for arch (may not exist)."""
-    name = weights_filename(arch)
-    return os.path.join(torch.hub.get_dir(), "checkpoints", name) if name else None
-
-
-_reachable: dict[tuple[str, int], bool] = {}
-_reachable_lock = threading.Lock()
-
-
-def _host_reachable(url: str, timeout: float = 1.5) -> bool:
-    """Can a TCP connection be opened to the URL's host (or the https proxy)? Cached."""
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
-    parsed = urllib.parse.urlparse(proxy or url)
-    host = parsed.hostname
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    if not host:
-        return False
-    key = (host, port)
-    with _reachable_lock:
-        if key in _reachable:
-            return _reachable[key]
-    try:
-        with socket.create_connection(key, timeout=timeout):
-            ok = True
-    except OSError:
-        ok = False
-    with _reachable_lock:
-        _reachable[key] = ok
-    return ok
-
-
-def weights_status(arch: str) -> str:
-    """'cached' | 'downloadable' | 'unavailable' | 'none' (no pretrained weights exist)."""
-    if not get_spec(arch).pretrained_available:
-        return "none"
-    path = cached_weights_path(arch)
-    if path and os.path.isfile(path) and os.path.getsize(path) > 0:
-        return "cached"
-    return "downloadable" if _host_reachable(weights_url(arch)) else "unavailable"
-
-
-def _download_state_dict(arch: str) -> dict:
-    """Download into torch's hub cache (hash checked) and load it; raises on any failure."""
-    return torch.hub.load_state_dict_from_url(weights_url(arch), progress=False,
-                                              check_hash=True, map_location="cpu",
-                                              weights_only=True)
-
-
-_DENSENET_OLD_KEY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
-
-
-def _extract_state_dict(obj) -> dict:
-    """A state_dict from what a weights file holds: the dict itself, or under a known key."""
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model", "model_state_dict"):
-            inner = obj.get(key)
-            if isinstance(inner, dict):
-                return _extract_state_dict(inner)
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ValueError("it does not contain model weights")
-
-
-def _normalize_keys(sd: dict) -> dict:
-    out = {}
-    for k, v in sd.items():
-        for prefix in ("module.", "_orig_mod."):   # DataParallel / torch.compile wrappers
-            if k.startswith(prefix):
-                k = k[len(prefix):]
-        m = _DENSENET_OLD_KEY.match(k)          # torchvision's old densenet key names
-        if m:
-            k = m.group(1) + m.group(2)
-        out[k] = v
-    return out
-
-
-def _load_backbone(model: nn.Module, arch: str, state_dict: dict, source: str) -> None:
-    """Load weights strictly except for the head (skipped when its shape differs)."""
-    head = get_spec(arch).head
-    ignorable = tuple(h + "." for h in head)
-    if arch == "inception_v3":
-        ignorable += ("AuxLogits.",)            # the aux branch is dropped below 299 px
-    own = model.state_dict()
-    sd = {}
-    for k, v in _normalize_keys(state_dict).items():
-        if k.startswith(ignorable) and (k not in own or own[k].shape != v.shape):
-            continue
-        sd[k] = v
-    # Old ImageNet files predate BatchNorm's num_batches_tracked; torch fills it in.
-    missing = [k for k in own if k not in sd and not k.startswith(ignorable)
-               and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in sd if k not in own]
-    wrong = [k for k in sd if k in own and own[k].shape != sd[k].shape]
-    if missing or unexpected or wrong:
-        detail = []
-        if missing:
-            detail.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if wrong:
-            detail.append(f"{len(wrong)} of the wrong shape (e.g. {wrong[0]})")
-        raise CheckpointError(
-            f"The weights in {source} do not fit {arch} ({'; '.join(detail)} weights). "
-            f"Choose the ImageNet weights file for {arch}"
-            + (f" ({weights_filename(arch)})." if weights_filename(arch) else "."))
-    model.load_state_dict(sd, strict=False)
-
-
-def load_weights_file(path: str) -> dict:
-    """A state_dict from a user-chosen weights file; CheckpointError in plain words."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"The weights file {path} does not exist. Choose another file.")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure means the file is unusable
-        raise CheckpointError(
-            f"The weights file {path} could not be read safely ({type(e).__name__}). "
-            "Choose a PyTorch .pth weights file, such as the ones torchvision downloads.") from e
-    try:
-        return _extract_state_dict(obj)
-    except ValueError:
-        raise CheckpointError(f"The file {path} does not contain model weights. "
-                              "Choose a PyTorch .pth weights file.") from None
+    return [p for _, m in _head_modules(model, arch) for p in m.parameters()]
 
 
 # ---------------------------------------------------------------- the public builder
@@ -347,12 +196,12 @@ def build_model(arch: str, num_classes: int, image_size: int | None = None,
     loaded = False
     if pretrained and not spec.pretrained_available:
         if weights_path:                      # e.g. a model trained earlier with Fledge
-            _load_backbone(model, arch, load_weights_file(weights_path), os.fspath(weights_path))
+            load_chosen_file(model, spec, weights_path)
             loaded = True
         else:
             warnings.append(f"{arch} has no pretrained weights: training from scratch.")
     elif pretrained:
-        loaded = _load_pretrained(model, arch, weights_path, warnings)
+        loaded = load_pretrained(model, spec, weights_path, warnings)
 
     if freeze_backbone:
         if loaded:
@@ -363,42 +212,6 @@ def build_model(arch: str, num_classes: int, image_size: int | None = None,
             warnings.append("The backbone was not frozen because it has no pretrained weights "
                             "to keep: all layers will train.")
     return model, warnings
-
-
-def _load_pretrained(model: nn.Module, arch: str, weights_path: str | None,
-                     warnings: list[str]) -> bool:
-    cached = cached_weights_path(arch)
-    if cached and os.path.isfile(cached):
-        try:
-            sd = torch.load(cached, map_location="cpu", weights_only=True)
-            _load_backbone(model, arch, _extract_state_dict(sd), cached)
-            return True
-        except Exception as e:  # noqa: BLE001 - a broken cache file: fall through
-            warnings.append(f"The saved ImageNet weights for {arch} ({cached}) could not be "
-                            f"used ({e}); trying other sources.")
-    if weights_path:
-        # The person chose this file: a bad file is an error to show, not to hide.
-        _load_backbone(model, arch, load_weights_file(weights_path), os.fspath(weights_path))
-        return True
-    reason = None
-    if _host_reachable(weights_url(arch)):
-        try:
-            _load_backbone(model, arch, _extract_state_dict(_download_state_dict(arch)),
-                           weights_url(arch))
-            return True
-        except CheckpointError as e:
-            reason = str(e)
-        except Exception as e:  # noqa: BLE001 - every network/disk failure means "no weights"
-            reason = f"{type(e).__name__}: {e}"
-    if reason:
-        warnings.append(f"Could not download the ImageNet weights for {arch} ({reason}): "
-                        f"training from scratch. Choose a weights file "
-                        f"({weights_filename(arch)}) to use them.")
-    else:
-        warnings.append(f"No ImageNet weights for {arch} on this computer and no internet: "
-                        f"training from scratch. Choose a weights file "
-                        f"({weights_filename(arch)}) to use them.")
-    return False
 
 
 # ---------------------------------------------------------------- training helpers

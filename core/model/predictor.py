@@ -1,7 +1,8 @@
 """Using a trained model: one photo, or many in batches with decoding in parallel.
 
-Preprocessing is the training pipeline's own evaluation path (core.data.pipeline:
-decode_square then eval_batch), so a photo is seen exactly as validation saw it.
+Preprocessing is the training pipeline's own evaluation path (core.data.decoder's
+decode_or_reason, then core.data.transforms' eval_batch), so a photo is seen exactly as
+validation saw it.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.data import pipeline
+from core.data.decoder import decode_or_reason
+from core.data.transforms import cache_size_for, eval_batch
 from core.model.devices import resolve_device
-from core.errors import FledgeError, ImageError
+from core.errors import FledgeError
 from core.model.networks import main_logits
 
 _PIL_LABEL = "<image>"
@@ -90,7 +92,7 @@ class Predictor:
         self.std = tuple(float(x) for x in std)
         self.arch = arch
         self.info = dict(info or {})           # checkpoint metadata (config, metrics, ...)
-        self.cache_size = int(pipeline.cache_size_for(self.image_size))
+        self.cache_size = int(cache_size_for(self.image_size))
         self.cuda = self.device.type == "cuda"
         # channels_last: measured faster for convolutions on CPU (oneDNN) as on CUDA.
         self._channels_last = self.device.type in ("cuda", "cpu")
@@ -145,7 +147,7 @@ class Predictor:
                 x = x.to(self.device, non_blocking=True)
             elif x.device != self.device:
                 x = x.to(self.device)
-            x = pipeline.eval_batch(x, self.image_size, self.mean, self.std)
+            x = eval_batch(x, self.image_size, self.mean, self.std)
             if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             try:
@@ -163,14 +165,7 @@ class Predictor:
 
     def _decode(self, image) -> tuple[np.ndarray | None, str | None]:
         """(C, C, 3) uint8 array, or (None, reason) -- never raises for a bad image."""
-        try:
-            return pipeline.decode_square(image, self.cache_size), None
-        except ImageError as e:
-            return None, e.reason
-        except MemoryError:
-            return None, "not enough memory to open this image"
-        except Exception as e:  # noqa: BLE001 - any failure is that image's problem only
-            return None, f"could not be read ({type(e).__name__}: {e})"
+        return decode_or_reason(image, self.cache_size)
 
     def _top(self, source: str, probs: torch.Tensor, top_k: int) -> Prediction:
         if not bool(torch.isfinite(probs).all()):

@@ -39,6 +39,20 @@ class DatasetLabels:
     def layout(self) -> str:
         return self.train.layout
 
+    @property
+    def has_validation_folder(self) -> bool:
+        """Whether the dataset keeps its validation photos in a folder of their own (val/)."""
+        from core.data.dataset import SPLIT_FOLDER_NAMES
+
+        if self.layout != "split-folders":
+            return False
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return False
+        return any(SPLIT_FOLDER_NAMES.get(d.lower()) == "val" and os.path.isdir(os.path.join(self.root, d))
+                   for d in names)
+
     def _split_folder(self, path: str) -> str | None:
         """The val/test folder of this dataset that holds path, if any."""
         if self.layout != "split-folders":

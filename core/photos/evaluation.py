@@ -1,8 +1,9 @@
 """How good is a saved model on a dataset split: accuracy, per-class figures, confusion.
 
-    result = evaluate(Predictor.from_checkpoint("best.pt"), scan_dataset("DATA"), "val")
+    result = evaluate_folder(Predictor.from_checkpoint("best.pt"), "DATA", "val")
     print(result.format_text())
     result.cell(true_idx, pred_idx)   # the photos behind one confusion-matrix cell
+    result = relabel(result, [(old_path, new_path, "owl")])   # after moving a photo to owl/
 
 Classes are matched by name, so a model whose class list is in another order than
 the dataset's (or has extra classes) is evaluated correctly. Rows of the confusion
@@ -14,10 +15,13 @@ predict_many(paths, batch_size=, top_k=, progress=, should_stop=).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
+from core.data.dataset import scan_dataset
 from core.errors import FledgeError
+from core.photos.file_transfer import path_key
+from core.progress import JobProgress, Throttled
 
 SPLITS = ("train", "val", "test")
 
@@ -241,24 +245,59 @@ def evaluate(predictor, dataset, split: str = "val", batch_size: int = 64,
                             stopped=len(preds) < len(samples))
 
 
-__all__ = ["ImageResult", "ClassFigures", "EvaluationResult", "evaluate"]
+def evaluate_folder(predictor, root, split: str = "val", *, model_path: str | None = None,
+                    batch_size: int = 64, report: Callable[[JobProgress], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> EvaluationResult:
+    """Read the dataset at root, split the way the model was trained (so it is not scored on
+    photos it learned from), and evaluate one split of it.
+
+    model_path: the model file, to read the split from when the predictor does not carry it.
+    report gets JobProgress("scanning"), then ("evaluating", done, total), throttled.
+    """
+    tell = report or (lambda _event: None)
+    tell(JobProgress("scanning"))
+    dataset = scan_dataset(root, verify=False, **training_split_settings(predictor, model_path))
+    tell(JobProgress("evaluating", 0, len(getattr(dataset, split, ()))))
+    return evaluate(predictor, dataset, split, batch_size=batch_size,
+                    progress=Throttled(tell, "evaluating"), should_stop=should_stop)
+
+
+def relabel(result: EvaluationResult, moves: Iterable[tuple[str, str, str]]) -> EvaluationResult:
+    """The result as a new evaluation would give it after photos were given other classes.
+
+    moves: (old path, new path, class name) for each photo moved to another class folder
+    (or put back). Photos the result does not hold and classes it does not have are left
+    out; the model's answers stay as they were.
+    """
+    index = {c: i for i, c in enumerate(result.classes)}
+    moved = {path_key(old): (new, name) for old, new, name in moves if name in index}
+    confusion = [list(row) for row in result.confusion]
+    images = []
+    for im in result.images:
+        new, name = moved.get(path_key(im.path), (None, None))
+        if new is None:
+            images.append(im)
+            continue
+        t = index[name]
+        confusion[im.true_idx][im.pred_idx] -= 1
+        confusion[t][im.pred_idx] += 1
+        images.append(replace(im, path=new, true_idx=t, true_class=name))
+    return replace(result, classes=list(result.classes), confusion=confusion, images=images,
+                   errors=list(result.errors))
+
+
+__all__ = ["ImageResult", "ClassFigures", "EvaluationResult", "evaluate", "evaluate_folder", "relabel"]
 
 
 def training_split_settings(predictor, model_path: str | None = None) -> dict:
-    """The seed and shares the model was trained with, so class-folder datasets split the same way
-    and evaluation does not score the model on photos it learned from."""
-    config = (getattr(predictor, "info", None) or {}).get("config")
-    if not isinstance(config, dict) and model_path:
+    """The split the model was trained on (seed and shares, as scan_dataset's keywords), so a
+    class-folder dataset splits the same way and evaluation does not score the model on photos
+    it learned from. Model files from before the split was recorded use their config's."""
+    from core.data.dataset import SplitSettings
+
+    info = getattr(predictor, "info", None) or {}
+    if not isinstance(info.get("split"), dict) and not isinstance(info.get("config"), dict) and model_path:
         from core.model.checkpoints import load_checkpoint
 
-        config = load_checkpoint(model_path).get("config")
-    out: dict = {}
-    if not isinstance(config, dict):
-        return out
-    for key, kind in (("seed", int), ("val_fraction", float), ("test_fraction", float)):
-        if config.get(key) is not None:
-            try:
-                out[key] = kind(config[key])
-            except (TypeError, ValueError):
-                pass
-    return out
+        info = load_checkpoint(model_path)
+    return SplitSettings.from_record(info.get("split"), info.get("config")).to_dict()

@@ -1,192 +1,38 @@
-"""Crash-safe, undoable file transfers recorded in an append-only journal.
+"""An append-only journal of the copies and moves Fledge makes, with recovery and undo.
 
 Sorting photos into class folders and applying review labels both copy or move a
 user's files. Every such operation goes through a FileJournal:
 
 * an "intent" record (source, destination) is appended and fsynced *before* the file
-  is touched, and a "done" record (size, SHA-256) after it is in place;
-* copies are written to a hidden part file next to the destination, fsynced, then put
-  in place without ever replacing an existing file (hard link, or rename after a
-  check where links are not supported);
-* a move on one file system is a link + unlink (or rename); across file systems it is
-  copy, verify size + hash of the placed file, then delete the source;
+  is touched (core.photos.file_transfer does the copying), and a "done" record
+  (size, SHA-256) after it is in place;
 * an operation left half-done by a crash is finished or rolled back by recover(),
-  judging from what is actually on disk -- at every step at least one complete copy
-  of the photo exists;
+  judging from what is actually on disk;
 * undo_op() puts a file back where it was, never over another file (a free name is
   chosen and reported instead), and removes a copy only when an identical original
   still exists.
 
 The journal is JSON lines; a torn last line (crash while appending) is ignored.
-File-system primitives are module-level functions (_copy_data, _link, _rename,
-_unlink) so tests can simulate a crash at any point.
 """
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import json
 import os
-import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass, field
 
 from core.errors import FledgeError
+from core.photos.file_transfer import (describe_os_error, digest_or_none, file_digest, fsync_dir,
+                                       is_inside, missing_dirs, part_path, path_key, remove_file,
+                                       settle, transfer, unique_path)
 
-PART_PREFIX = ".fledge-part-"
 JOURNAL_VERSION = 1
-_CHUNK = 1 << 20
 
 # Op states. "done" ops are live (can be undone); the others are finished with.
 PENDING, DONE, ROLLED_BACK = "pending", "done", "rolled-back"
 UNDO_PENDING, UNDONE, KEPT, MISSING = "undo-pending", "undone", "kept", "missing"
-
-
-class TransferError(OSError):
-    """A placed copy did not match its source; the source was left alone."""
-
-
-# -- file-system primitives (patched by tests to simulate crashes) ----------------------
-
-def _copy_data(src: str, tmp: str) -> tuple[int, str]:
-    """Copy src's bytes to the new file tmp, fsync it; return (size, sha256)."""
-    h = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fin, open(tmp, "xb") as fout:
-        while True:
-            chunk = fin.read(_CHUNK)
-            if not chunk:
-                break
-            h.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-        fout.flush()
-        os.fsync(fout.fileno())
-    with contextlib.suppress(OSError):
-        shutil.copystat(src, tmp)      # keep the photo's dates
-    return size, h.hexdigest()
-
-
-def _link(src: str, dst: str) -> None:
-    os.link(src, dst)
-
-
-def _rename(src: str, dst: str) -> None:
-    os.rename(src, dst)
-
-
-def _unlink(path: str) -> None:
-    os.unlink(path)
-
-
-def _same_device(path: str, folder: str) -> bool:
-    try:
-        return os.stat(path).st_dev == os.stat(folder).st_dev
-    except OSError:
-        return False
-
-
-def file_digest(path: str) -> tuple[int, str]:
-    """(size, sha256 hex) of a file."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(_CHUNK)
-            if not chunk:
-                break
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make a rename/new name in folder durable (POSIX; a no-op where unsupported)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _same_content(a: str, b: str) -> bool:
-    try:
-        if os.path.getsize(a) != os.path.getsize(b):
-            return False
-        return file_digest(a) == file_digest(b)
-    except OSError:
-        return False
-
-
-def _digest_or_none(path: str) -> tuple[int, str] | None:
-    try:
-        return file_digest(path)
-    except OSError:
-        return None
-
-
-def _place(tmp_or_src: str, dst: str) -> None:
-    """Give the file a new name dst without ever replacing an existing file."""
-    try:
-        _link(tmp_or_src, dst)       # fails with FileExistsError if dst exists
-    except FileExistsError:
-        raise
-    except OSError:
-        # No hard links here (FAT/exFAT cards, some network shares): check, then rename.
-        if os.path.lexists(dst):
-            raise FileExistsError(errno.EEXIST, "a file with this name already exists", dst) from None
-        _rename(tmp_or_src, dst)
-        return
-    _unlink(tmp_or_src)
-
-
-def unique_path(path: str) -> str:
-    """path itself if free, else 'name (2).ext', 'name (3).ext', ... (first free)."""
-    if not os.path.lexists(path):
-        return path
-    folder, base = os.path.split(path)
-    stem, ext = os.path.splitext(base)
-    m = re.fullmatch(r"(.*) \((\d+)\)", stem)
-    n = 2
-    if m:
-        stem, n = m.group(1), int(m.group(2)) + 1
-    while True:
-        candidate = os.path.join(folder, f"{stem} ({n}){ext}")
-        if not os.path.lexists(candidate):
-            return candidate
-        n += 1
-
-
-def _missing_dirs(folder: str) -> list[str]:
-    """The folders makedirs(folder) would create, outermost first."""
-    out = []
-    d = os.path.abspath(folder)
-    while not os.path.isdir(d):
-        out.append(d)
-        parent = os.path.dirname(d)
-        if parent == d:
-            break
-        d = parent
-    return out[::-1]
-
-
-def path_key(path: str) -> str:
-    return os.path.normcase(os.path.abspath(path))
-
-
-def is_inside(path: str, folder: str) -> bool:
-    p, f = path_key(path), path_key(folder)
-    return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
 
 
 # -- operations -------------------------------------------------------------------------
@@ -212,15 +58,11 @@ class Op:
 
     @property
     def part_path(self) -> str:
-        return _part_path(self.dst, self.id)
+        return part_path(self.dst, self.id)
 
     @property
     def undo_part_path(self) -> str:
-        return _part_path(self.undo_to or self.src, self.id + "-undo")
-
-
-def _part_path(dst: str, op_id: str) -> str:
-    return os.path.join(os.path.dirname(dst), f"{PART_PREFIX}{op_id}{os.path.splitext(dst)[1]}")
+        return part_path(self.undo_to or self.src, self.id + "-undo")
 
 
 @dataclass(frozen=True)
@@ -229,50 +71,6 @@ class UndoOutcome:
     result: str        # "removed" | "restored" | "kept" | "missing"
     path: str          # where the file is now (restored/kept) or the removed copy
     note: str = ""     # plain words when something unusual happened
-
-
-def transfer(src: str, dst: str, move: bool, op_id: str) -> tuple[int, str | None]:
-    """Copy or move src to the free name dst; return (size, sha256 or None).
-
-    On an OSError the file system is put back as it was before (best effort) and the
-    error re-raised; the caller's recover() then judges from the disk.
-    """
-    folder = os.path.dirname(dst)
-    os.makedirs(folder, exist_ok=True)
-    if move and _same_device(src, folder):
-        size = os.path.getsize(src)
-        try:
-            _place(src, dst)
-        except OSError:
-            # A link was made but the original could not be removed: take the link back.
-            with contextlib.suppress(OSError):
-                if os.path.exists(src) and os.path.exists(dst) and os.path.samefile(src, dst):
-                    _unlink(dst)
-            raise
-        _fsync_dir(folder)
-        return size, None
-    tmp = _part_path(dst, op_id)
-    try:
-        size, digest = _copy_data(src, tmp)
-        _place(tmp, dst)
-    except OSError:
-        with contextlib.suppress(OSError):
-            if os.path.lexists(tmp):
-                _unlink(tmp)
-        raise
-    _fsync_dir(folder)
-    if move:
-        try:
-            if file_digest(dst) != (size, digest):
-                raise TransferError(errno.EIO, "the copy did not match the original (size or hash); "
-                                    "the original was left in place", dst)
-            _unlink(src)
-        except OSError:
-            with contextlib.suppress(OSError):
-                if os.path.exists(src):
-                    _unlink(dst)   # the original is still whole; drop the copy
-            raise
-    return size, digest
 
 
 class FileJournal:
@@ -364,7 +162,7 @@ class FileJournal:
             if sync:
                 os.fsync(f.fileno())
         if new:
-            _fsync_dir(folder)
+            fsync_dir(folder)
         self._apply(rec)
 
     # -- locking ----------------------------------------------------------------------
@@ -421,13 +219,13 @@ class FileJournal:
         op_id = self._next_id(run)
         self.append({"t": "intent", "op": op_id, "run": run, "kind": "move" if move else "copy",
                      "src": src, "dst": dst, "src_size": st.st_size, "src_mtime_ns": st.st_mtime_ns,
-                     "meta": meta or {}, "made_dirs": _missing_dirs(os.path.dirname(dst))})
+                     "meta": meta or {}, "made_dirs": missing_dirs(os.path.dirname(dst))})
         op = self.ops[op_id]
         try:
             size, digest = transfer(src, dst, move, op_id)
         except OSError as exc:
             with contextlib.suppress(OSError):
-                self._recover_forward(op, reason=_describe(exc))
+                self._recover_forward(op, reason=describe_os_error(exc))
             raise
         self.append({"t": "done", "op": op_id, "size": size, "sha256": digest}, sync=False)
         return op
@@ -444,13 +242,13 @@ class FileJournal:
                     messages.append(self._recover_undo(op))
             except OSError as exc:
                 messages.append(f"Could not finish an interrupted operation on {op.src}: "
-                                f"{_describe(exc)}. It will be tried again next time.")
+                                f"{describe_os_error(exc)}. It will be tried again next time.")
         return [m for m in messages if m]
 
     def _recover_forward(self, op: Op, reason: str = "") -> str:
         verb = "move" if op.kind == "move" else "copy"
         original = (op.src_size, op.src_mtime_ns) if op.src_size is not None else None
-        result = _settle(op.src, op.dst, op.part_path, op.kind == "move", original)
+        result = settle(op.src, op.dst, op.part_path, op.kind == "move", original)
         if result == "done":
             size, digest = file_digest(op.dst)
             self.append({"t": "done", "op": op.id, "size": size, "sha256": digest})
@@ -468,7 +266,7 @@ class FileJournal:
                 return f"Finished removing the copy {op.dst}"
             self.append({"t": "undo-rollback", "op": op.id})
             return ""
-        result = _settle(op.dst, op.undo_to, op.undo_part_path, True)
+        result = settle(op.dst, op.undo_to, op.undo_part_path, True)
         if result == "done":
             self.append({"t": "undone", "op": op.id, "action": "move", "to": op.undo_to})
             return f"Finished putting back {op.undo_to}"
@@ -491,9 +289,9 @@ class FileJournal:
                 self.append({"t": KEPT, "op": op.id, "reason": reason})
                 return UndoOutcome(op, KEPT, op.dst, reason)
             if os.path.lexists(op.src):
-                if _digest_or_none(op.src) == copy_digest:
+                if digest_or_none(op.src) == copy_digest:
                     self.append({"t": "undo-intent", "op": op.id, "action": "delete", "to": None})
-                    _unlink(op.dst)
+                    remove_file(op.dst)
                     self.append({"t": "undone", "op": op.id, "action": "delete", "to": None}, sync=False)
                     self._prune(op)
                     return UndoOutcome(op, "removed", op.dst)
@@ -535,49 +333,3 @@ class FileJournal:
                 os.rmdir(d)            # only succeeds when empty
             except OSError:
                 break
-
-
-def _settle(a: str, b: str, part: str, move: bool, original: tuple | None = None) -> str:
-    """Judge a half-done transfer a -> b from the disk and finish it safely.
-
-    original: (size, mtime_ns) the source had when the intent was written, if known.
-    Returns "done" when b now holds the file (and, for a move, a is gone), else a
-    plain reason why it was rolled back. Never deletes the only copy of anything.
-    """
-    a_there, b_there = os.path.lexists(a), os.path.lexists(b)
-    if os.path.lexists(part) and a_there:
-        _unlink(part)                       # a partial copy; the original is whole
-    if a_there and b_there:
-        if _same_content(a, b):
-            if move:
-                _unlink(a)
-            return "done"
-        if original is not None and _stat_key(a) != tuple(original):
-            # The source is not the file the intent saw: ours was moved (or the original
-            # edited) and something new took its name. b, placed only after a full,
-            # fsynced (and for moves verified) copy, is ours; a is left alone.
-            return "done"
-        return "a different file is at the destination; both were left alone"
-    if b_there:
-        return "done"
-    if a_there:
-        return "nothing had changed yet"
-    if os.path.lexists(part):
-        return f"the file was not found, but a copy of it was kept at {part}"
-    return "the file was no longer there"
-
-
-def _stat_key(path: str) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
-
-
-def _describe(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return exc.strerror or str(exc)

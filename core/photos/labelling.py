@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
-from core.photos.journal import FileJournal, _describe, is_inside, path_key
+from core.photos.file_transfer import describe_os_error, is_inside, path_key
+from core.photos.journal import FileJournal
 
 LABELS_JOURNAL = ".fledge-labels.jsonl"
 
@@ -124,7 +125,7 @@ class Labeller:
             try:
                 os.makedirs(path)
             except OSError as exc:
-                raise FledgeError(f"Could not create the class folder {path} ({_describe(exc)}).") from None
+                raise FledgeError(f"Could not create the class folder {path} ({describe_os_error(exc)}).") from None
             return path
 
     # -- labelling ----------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Labeller:
                                      meta={"class": class_name})
             except OSError as exc:
                 raise FledgeError(f"Could not {'move' if move else 'copy'} {src} into {folder} "
-                                  f"({_describe(exc)}). The photo was left where it was.") from None
+                                  f"({describe_os_error(exc)}). The photo was left where it was.") from None
             return LabelOp(op.src, op.dst, class_name, move)
 
     def assign_many(self, paths: Iterable, class_name: str) -> list[LabelOp]:
@@ -179,7 +180,7 @@ class Labeller:
             try:
                 outcome = self.journal.undo_op(op)
             except OSError as exc:
-                raise FledgeError(f"Could not put {op.dst} back to {op.src} ({_describe(exc)}). "
+                raise FledgeError(f"Could not put {op.dst} back to {op.src} ({describe_os_error(exc)}). "
                                   "Try again.") from None
             if outcome.result == "restored":
                 where = outcome.path
@@ -191,26 +192,4 @@ class Labeller:
                            restored_to=where, note=outcome.note)
 
 
-def review_order(predictions: Iterable, by: str = "probability") -> list:
-    """Least certain first, for the review grid.
-
-    Works on anything with .top [(class, prob), ...] and .error (core.model.predictor.Prediction,
-    core.photos.sorting.ClassifiedImage). by="probability" ranks by the top probability,
-    by="margin" by top-1 minus top-2 probability. Unreadable items come last; ties keep
-    their order.
-    """
-    if by not in ("probability", "margin"):
-        raise ValueError("by must be 'probability' or 'margin'")
-
-    def key(p):
-        top = list(getattr(p, "top", ()) or ())
-        if getattr(p, "error", None) or not top:
-            return (1, 0.0)
-        p1 = float(top[0][1])
-        p2 = float(top[1][1]) if len(top) > 1 else 0.0
-        return (0, p1 if by == "probability" else p1 - p2)
-
-    return sorted(predictions, key=key)
-
-
-__all__ = ["Labeller", "LabelOp", "LABELS_JOURNAL", "validate_class_name", "review_order"]
+__all__ = ["Labeller", "LabelOp", "LABELS_JOURNAL", "validate_class_name"]

@@ -1,15 +1,29 @@
-"""Training configuration: one frozen dataclass with readable validation."""
+"""Training configuration: one frozen dataclass with readable validation.
+
+Each field carries an Option (its label, help, CLI flag, choices, range and form widget), so
+the `fledge train` options and the Train tab's settings form are both built from this one
+table. A new setting is one more field here; both front ends pick it up.
+
+How the photos are split into training and validation is not a training setting: the
+Dataset owns it (core.data.dataset.SplitSettings) and every run records it.
+"""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import typing
 from dataclasses import dataclass
+
+from core.model.architectures import ARCH_INFO, ARCH_NAMES, check_image_size
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "rprop")
 SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16")
 PIPELINES = ("auto", "cached", "stream")
 
+OPTIMIZER_LABELS = {"sgd": "SGD (momentum)", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+                    "adagrad": "Adagrad", "adadelta": "Adadelta", "rprop": "Rprop"}
 OPTIMIZER_HELP = {
     "sgd": "SGD with momentum (Nesterov): steady and well understood; likes a higher learning rate (about 0.01-0.1).",
     "adam": "Adam: adapts the step per weight; a safe default at about 0.001.",
@@ -19,6 +33,8 @@ OPTIMIZER_HELP = {
     "adadelta": "Adadelta: needs little tuning; a learning rate of 1.0 is normal for it.",
     "rprop": "Rprop: uses only the sign of the gradient; best with large batches.",
 }
+SCHEDULE_LABELS = {"none": "Constant", "step": "Step (÷10 every third)",
+                   "multistep": "Steps at 50% and 75%", "cosine": "Cosine", "onecycle": "One-cycle"}
 SCHEDULE_HELP = {
     "none": "Keep the learning rate constant.",
     "step": "Divide the learning rate by 10 every third of the epochs.",
@@ -29,38 +45,129 @@ SCHEDULE_HELP = {
 
 
 @dataclass(frozen=True)
+class Option:
+    """How one TrainConfig field is shown and typed in.
+
+    widget names the settings form's editor: "check", "int", "float", "choice" and
+    "learning_rate" are built from this entry alone; "arch", "pretrained", "weights_file",
+    "image_size" and "device" have editors of their own; "" keeps the field out of the form
+    (it keeps the value of the configuration the form was given). name, kind, optional and
+    default are filled in from the field itself (config_options()).
+    """
+    label: str                               # the form's row label; a short noun phrase
+    help: str                                # tooltip and --help text, in full sentences
+    widget: str = ""
+    flag: str = ""                           # "" -> --field-name
+    metavar: str = ""
+    choices: tuple = ()                      # the allowed values, in the order shown
+    choice_labels: dict = dataclasses.field(default_factory=dict)
+    choice_help: dict = dataclasses.field(default_factory=dict)
+    text: str = ""                           # a check box's own words
+    minimum: float | None = None             # the form's range (validation is errors())
+    maximum: float | None = None
+    step: float | None = None
+    decimals: int | None = None
+    suffix: str = ""
+    advanced: bool = False                   # folded away under "Advanced settings"
+    name: str = ""
+    kind: type = str                         # bool, int, float or str
+    optional: bool = False                   # None is allowed (and means "automatic")
+    default: typing.Any = None
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+
+def _setting(default, **option) -> typing.Any:
+    return dataclasses.field(default=default, metadata={"option": Option(**option)})
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "small_cnn"
-    pretrained: bool = False
-    weights_path: str | None = None      # a local ImageNet weights file, when offline
-    freeze_backbone: bool = False
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    batch_size: int = 32
-    epochs: int = 10
-    schedule: str = "cosine"
-    image_size: int | None = None        # None: the architecture's own input size
-    augment: bool = True
-    label_smoothing: float = 0.0
-    seed: int = 0
-    device: str = "auto"                 # auto | cpu | cuda | cuda:N | mps
-    precision: str = "auto"              # auto (bf16 on CUDA) | fp32 | bf16
-    val_fraction: float = 0.2            # used when the folder has no val/ split
-    test_fraction: float = 0.0
-    pipeline: str = "auto"               # auto | cached | stream
-    memory_budget_mb: int | None = None  # cache budget; None: a share of free memory
-    workers: int | None = None           # decoding processes; None: all cores
+    arch: str = _setting(
+        "small_cnn", label="Network", widget="arch", choices=tuple(ARCH_NAMES), metavar="A",
+        help="The kind of neural network to train; bigger ones learn more but need more time and a GPU.")
+    pretrained: bool = _setting(
+        False, label="Pretrained", widget="pretrained", text="Start from ImageNet weights",
+        help="Start from a network already trained on a million photos (ImageNet): learns far "
+             "faster from few images.")
+    weights_path: str | None = _setting(
+        None, label="Weights file", widget="weights_file", flag="--weights", metavar="FILE",
+        help="Use an ImageNet weights file you downloaded yourself, for computers without internet.")
+    freeze_backbone: bool = _setting(
+        False, label="Freeze backbone", widget="check", text="Train only the last layer",
+        help="Train only the last layer and keep the pretrained rest fixed: very fast, good with few images.")
+    optimizer: str = _setting(
+        "adamw", label="Optimizer", widget="choice", choices=OPTIMIZERS, metavar="O",
+        choice_labels=OPTIMIZER_LABELS, choice_help=OPTIMIZER_HELP,
+        help="The method that adjusts the network's weights after each batch of images.")
+    lr: float = _setting(
+        1e-3, label="Learning rate", widget="learning_rate", minimum=1e-6, maximum=10.0,
+        help="How big each adjustment is: too high and training goes wild, too low and it crawls.")
+    batch_size: int = _setting(
+        32, label="Batch size", widget="int", minimum=1, maximum=4096,
+        help="How many images the network looks at before each adjustment; lower it if memory runs out.")
+    epochs: int = _setting(
+        10, label="Epochs", widget="int", minimum=1, maximum=10000,
+        help="How many times training goes through all the training images.")
+    image_size: int | None = _setting(
+        None, label="Image size", widget="image_size", minimum=16, maximum=1024, step=16,
+        suffix=" px", metavar="PX",
+        help="The size in pixels that images are scaled to; larger sees more detail but is slower. "
+             "Automatic: the size the network was designed for.")
+    schedule: str = _setting(
+        "cosine", label="LR schedule", widget="choice", choices=SCHEDULES, metavar="S",
+        choice_labels=SCHEDULE_LABELS, choice_help=SCHEDULE_HELP,
+        help="How the learning rate changes during training.")
+    augment: bool = _setting(
+        True, label="Augmentation", widget="check", text="Random crops and flips",
+        help="Show the images slightly cropped and mirrored each time, so the network learns the "
+             "subject, not the picture.")
+    device: str = _setting(
+        "auto", label="Device", widget="device",
+        help="Which processor trains the network (auto, cpu, cuda, cuda:N or mps); a GPU is many "
+             "times faster than the CPU.")
+    weight_decay: float = _setting(
+        1e-4, label="Weight decay", widget="float", minimum=0.0, maximum=0.5, step=1e-4, decimals=6,
+        advanced=True,
+        help="A gentle pull of all weights towards zero that helps against learning the training "
+             "images by heart.")
+    momentum: float = _setting(
+        0.9, label="Momentum", widget="float", minimum=0.0, maximum=0.999, step=0.05, decimals=3,
+        advanced=True,
+        help="How much each adjustment keeps going in the direction of the previous ones (SGD and RMSprop).")
+    nesterov: bool = _setting(
+        True, label="Nesterov momentum",
+        help="SGD only: look ahead along the momentum before each adjustment (Nesterov); usually "
+             "a little better.")
+    label_smoothing: float = _setting(
+        0.0, label="Label smoothing", widget="float", minimum=0.0, maximum=0.5, step=0.05, decimals=2,
+        advanced=True,
+        help="Teaches the network to be a little less sure of itself; 0.1 often helps on messy labels.")
+    seed: int = _setting(
+        0, label="Random seed", widget="int", minimum=0, maximum=2**31 - 1, advanced=True,
+        help="The starting point of the random choices in training (starting weights, image order, "
+             "augmentation); the same seed and settings repeat the same run. It does not change "
+             "which photos are set aside for validation.")
+    precision: str = _setting(
+        "auto", label="Precision", choices=PRECISIONS,
+        help="Number format for the arithmetic: auto uses bf16 on a GPU that has it, else fp32.")
+    pipeline: str = _setting(
+        "auto", label="Data pipeline", choices=PIPELINES,
+        help="auto: keep decoded images in memory when they fit, else stream them from disk.")
+    memory_budget_mb: int | None = _setting(
+        None, label="Memory budget", metavar="MB",
+        help="Memory for the decoded images, in MB; automatic: a share of the free memory.")
+    workers: int | None = _setting(
+        None, label="Decoding processes", metavar="N",
+        help="How many processes decode images when they are streamed; automatic: all cores.")
 
     def errors(self) -> dict[str, str]:
         """Field name -> readable message, for every invalid value."""
-        from core.model.architectures import ARCH_INFO as ARCHITECTURES, check_image_size
-
         e: dict[str, str] = {}
-        if self.arch not in ARCHITECTURES:
-            e["arch"] = f"Unknown architecture '{self.arch}'. Choose one of: {', '.join(ARCHITECTURES)}."
+        if self.arch not in ARCH_INFO:
+            e["arch"] = f"Unknown architecture '{self.arch}'. Choose one of: {', '.join(ARCH_INFO)}."
         if self.optimizer not in OPTIMIZERS:
             e["optimizer"] = f"Unknown optimizer '{self.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}."
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
@@ -83,10 +190,6 @@ class TrainConfig:
             e["label_smoothing"] = "Label smoothing must be at least 0 and below 1 (0.1 is usual)."
         if self.precision not in PRECISIONS:
             e["precision"] = f"Precision must be one of: {', '.join(PRECISIONS)}."
-        if not (0 < self.val_fraction < 1):
-            e["val_fraction"] = "The validation share must be between 0 and 1 (0.2 is usual)."
-        if not (0 <= self.test_fraction < 1) or self.val_fraction + self.test_fraction >= 0.9:
-            e["test_fraction"] = "The test share must be at least 0, and validation plus test must leave most images for training."
         if self.pipeline not in PIPELINES:
             e["pipeline"] = f"The data pipeline must be one of: {', '.join(PIPELINES)}."
         if self.memory_budget_mb is not None and self.memory_budget_mb < 0:
@@ -114,6 +217,19 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def config_options() -> tuple[Option, ...]:
+    """Every TrainConfig field's Option, in field order, with its name, type and default."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = []
+    for f in dataclasses.fields(TrainConfig):
+        kinds = [t for t in typing.get_args(hints[f.name]) if t is not type(None)] or [hints[f.name]]
+        out.append(dataclasses.replace(f.metadata["option"], name=f.name, kind=kinds[0],
+                                       optional=type(None) in typing.get_args(hints[f.name]),
+                                       default=f.default))
+    return tuple(out)
 
 
 class ConfigError(ValueError):

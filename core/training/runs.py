@@ -148,6 +148,14 @@ def is_run_dir(path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file() and (Path(path) / RUN_FILE).is_file()
 
 
+def run_dir_of(model_path) -> str:
+    """The training run folder a model file belongs to ('' for a model file on its own)."""
+    if not model_path:
+        return ""
+    folder = Path(os.path.abspath(os.fspath(model_path))).parent
+    return str(folder) if (folder / CONFIG_FILE).is_file() else ""
+
+
 def run_info(run_dir) -> RunInfo:
     run_dir = Path(run_dir)
     run = read_json(run_dir / RUN_FILE)

@@ -1,14 +1,14 @@
 """The evaluate panel: how good is a model on a dataset split, and which photos does it get wrong?
 
-The work is core.photos.evaluation.evaluate on a JobRunner (progress bar, Cancel). The
-result shows the accuracy, a per-class table and a confusion matrix; clicking a cell
-lists its photos (mistakes most confident first) and a photo can be moved to its
-right class folder -- journalled by core.photos.labelling, and undone with Ctrl+Z.
+The work is core.photos.evaluation.evaluate_folder on a JobRunner (progress bar, Cancel),
+the function `fledge evaluate` calls. The result shows the accuracy, a per-class table
+and a confusion matrix; clicking a cell lists its photos (mistakes most confident first)
+and a photo can be moved to its right class folder -- journalled by core.photos.labelling,
+undone with Ctrl+Z, and counted anew by core.photos.evaluation.relabel.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
@@ -18,50 +18,42 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QForm
                                QWidget)
 
 from core.errors import FledgeError
-from core.photos.journal import path_key
-
-from gui.widgets.confusion_matrix import ConfusionMatrixView
 from core.photos.dataset_labels import DatasetLabels
-from core.photos.review_queue import ReviewItem
-from core.progress import JobProgress, Throttled
-from core.wording import rounded_percent as percent
-from gui.label_queue import LabelQueue
-from gui.loaded_model import load_predictor
-from gui.widgets.folder_field import FolderField
-from gui.widgets.model_chooser import ModelChooser
+from core.photos.evaluation import evaluate_folder, relabel
+from core.photos.file_transfer import path_key
+from core.photos.review_queue import ReviewItem, evaluated_items
+from core.progress import JobProgress
 from core.wording import plural
-from gui.widgets.message_bar import MessageBar
-from gui.widgets.photo_grid import PhotoGrid
+from core.wording import rounded_percent as percent
 from gui.background import JobRunner
+from gui.label_queue import LabelQueue
+from gui.model_store import ModelStore
+from gui.widgets.confusion_matrix import ConfusionMatrixView
+from gui.widgets.folder_field import FolderField
+from gui.widgets.message_bar import MessageBar
+from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.photo_grid import PhotoGrid
 
 SPLIT_NAMES = {"val": "Validation", "test": "Test", "train": "Training"}
 
 
 class EvaluationJob:
-    """A job (gui.background): load the model, read the dataset, evaluate one split."""
+    """A job (gui.background): load the model, then evaluate one split of the dataset."""
 
-    def __init__(self, model_path: str, root: str, split: str, predictor=None) -> None:
+    def __init__(self, model_path: str, root: str, split: str, predictor=None, *, models: ModelStore) -> None:
         self.model_path = model_path
+        self.models = models
         self.root = root
         self.split = split
         self.predictor = predictor
 
     def __call__(self, report, control):
-        from core.data.dataset import scan_dataset
-        from core.photos.evaluation import evaluate, training_split_settings
-
         predictor = self.predictor
         if predictor is None:
             report(JobProgress("loading"))
-            predictor = load_predictor(self.model_path)
-        report(JobProgress("scanning"))
-        # Split the way the model was trained, so it is not scored on photos it learned from.
-        dataset = scan_dataset(self.root, verify=False, **training_split_settings(predictor))
-        total = len(getattr(dataset, self.split))
-        report(JobProgress("evaluating", 0, total))
-        return evaluate(predictor, dataset, self.split,
-                        progress=Throttled(report, "evaluating"),
-                        should_stop=lambda: control.stop_requested)
+            predictor = self.models.predictor_for(self.model_path)
+        return evaluate_folder(predictor, self.root, self.split, report=report,
+                               should_stop=lambda: control.stop_requested)
 
 
 def _cell_caption(item: ReviewItem) -> tuple[str, str]:
@@ -80,8 +72,9 @@ class EvaluatePanel(QWidget):
     labels_changed = Signal(str)          # a dataset root whose class folders changed
     status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.setMinimumSize(640, 460)
         self.result = None
         self._moved = 0                   # photos relabelled since the evaluation
@@ -150,7 +143,8 @@ class EvaluatePanel(QWidget):
             return False
         self.message_bar.clear()
         split = self.split_combo.currentData()
-        job = EvaluationJob(self.model.model_path(), self.dataset_field.path(), split, self._predictor)
+        job = EvaluationJob(self.model.model_path(), self.dataset_field.path(), split, self._predictor,
+                            models=self.models)
         self.progress.setRange(0, 0)
         self.progress.setFormat("Starting…")
         self.progress.show()
@@ -170,8 +164,7 @@ class EvaluatePanel(QWidget):
         if self.result is None:
             return
         self._cell = (t, p)
-        items = [ReviewItem(r.path, ((r.pred_class, r.confidence),), None, r.true_class)
-                 for r in self.result.cell(t, p)]
+        items = evaluated_items(self.result.cell(t, p))
         self._show_items(items, self._cell_title(len(items)), self.result.classes[p])
 
     def _cell_title(self, n: int) -> str:
@@ -188,8 +181,7 @@ class EvaluatePanel(QWidget):
         if self.result is None:
             return
         self._cell = None
-        items = [ReviewItem(r.path, ((r.pred_class, r.confidence),), None, r.true_class)
-                 for r in self.result.mistakes()]
+        items = evaluated_items(self.result.mistakes())
         self._show_items(items, self._cell_title(len(items)), None)
 
     def cell_paths(self) -> list[str]:
@@ -197,38 +189,29 @@ class EvaluatePanel(QWidget):
 
     def move_selected(self, class_name: str) -> bool:
         """Move the selected photos into class_name's folder of their dataset split."""
-        items = self.grid.selected()
-        if not items:
-            self.message_bar.show_message("Select a photo first.", "info")
-            return False
-        items = [it for it in items if it.true_class != class_name]
-        if not items:
-            self.message_bar.show_message(f"The selected photos are already in {class_name}.", "info")
-            return False
-        labels = self._dataset_labels()
-        if labels is None:
-            return False
-        entries = [(it, class_name, row) for it, row in zip(items, self.grid.take(items))]
-        self.labels.label(labels, entries)
-        self._refresh_state()
-        return True
+        return self._move(lambda it: class_name if it.true_class != class_name else None,
+                          f"The selected photos are already in {class_name}.")
 
     def move_to_predicted(self) -> bool:
         """The model was right and the label wrong: move each selected photo to its predicted class."""
+        return self._move(lambda it: it.suggestion if it.suggestion != it.true_class else None,
+                          "The model agrees with the labels of the selected photos: there is nothing to move.")
+
+    def _move(self, target, nothing_to_move: str) -> bool:
+        """Move each selected photo to the class target(photo) names (None: leave it), undoably."""
         items = self.grid.selected()
         if not items:
             self.message_bar.show_message("Select a photo first.", "info")
             return False
-        items = [it for it in items if it.suggestion and it.suggestion != it.true_class]
-        if not items:
-            self.message_bar.show_message("The model agrees with the labels of the selected photos: "
-                                          "there is nothing to move.", "info")
+        moves = [(it, target(it)) for it in items if target(it)]
+        if not moves:
+            self.message_bar.show_message(nothing_to_move, "info")
             return False
         labels = self._dataset_labels()
         if labels is None:
             return False
-        entries = [(it, it.suggestion, row) for it, row in zip(items, self.grid.take(items))]
-        self.labels.label(labels, entries)
+        rows = self.grid.take([it for it, _cls in moves])
+        self.labels.label(labels, [(it, cls, row) for (it, cls), row in zip(moves, rows)])
         self._refresh_state()
         return True
 
@@ -550,29 +533,15 @@ class EvaluatePanel(QWidget):
             self.grid.insert(item, row)
         if action.failed:
             self.message_bar.show_message(action.failed[0][2])
-        for _item, cls, _row, _lab, op in action.done:
-            self._move_in_result(op.src, op.dst, cls)
-        if action.done:
+        if action.done and self.result is not None:
+            moved = [(op.src, op.dst, cls) for _item, cls, _row, _lab, op in action.done]
+            self.result = relabel(self.result, moved)
             self._moved += len(action.done)
             self.status_message.emit(f"Moved {plural(len(action.done), 'photo')} (Ctrl+Z puts "
                                      f"{'it' if len(action.done) == 1 else 'them'} back).")
             self._figures_changed()
             self.labels_changed.emit(action.labels.root)
         self._refresh_state()
-
-    def _move_in_result(self, old: str, new: str, class_name: str) -> None:
-        """Count a relabelled photo in its new class, as a new evaluation would."""
-        r = self.result
-        if r is None or class_name not in r.classes:
-            return
-        key = path_key(old)
-        for i, im in enumerate(r.images):
-            if path_key(im.path) == key:
-                nt = r.classes.index(class_name)
-                r.confusion[im.true_idx][im.pred_idx] -= 1
-                r.confusion[nt][im.pred_idx] += 1
-                r.images[i] = replace(im, path=new, true_idx=nt, true_class=class_name)
-                return
 
     def _figures_changed(self) -> None:
         current = self.matrix.current_cell()
@@ -584,10 +553,12 @@ class EvaluatePanel(QWidget):
 
     def _on_undone(self, action) -> None:
         placed = {id(item): op.dst for item, _cls, _row, _lab, op in action.done}
+        back = [(placed[id(item)], where, item.true_class) for item, _row, where in action.restored
+                if id(item) in placed and item.true_class]
+        if back and self.result is not None:
+            self.result = relabel(self.result, back)
+            self._moved -= len(back)
         for item, row, where in sorted(action.restored, key=lambda x: x[1]):
-            if id(item) in placed and item.true_class:
-                self._move_in_result(placed[id(item)], where, item.true_class)
-                self._moved -= 1
             item.path = where
             self.grid.insert(item, row)
         if action.restored:

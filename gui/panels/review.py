@@ -5,7 +5,8 @@ cell. Each shows the model's suggestion (predicted on a JobRunner when not alrea
 known). Keys: 1–9 give the class with that number, Enter accepts the suggestion,
 Backspace (or Ctrl+Z) undoes the last label, arrows move. A label moves (or copies)
 the photo into the target dataset's class folder with core.photos.labelling -- journalled,
-undoable -- so the next training run learns from it.
+undoable -- so the next training run learns from it. Which photos, in which order, with
+which answers, is core.photos.review_queue; this module only shows them and takes keys.
 """
 from __future__ import annotations
 
@@ -17,15 +18,13 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGridLayout, QHBoxLayout,
                                QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from core.errors import FledgeError
-from core.data.imageio import iter_image_files
-from core.photos.labelling import review_order
-
 from core.photos.dataset_labels import DatasetLabels
-from core.photos.review_queue import ReviewItem
-from core.progress import JobProgress, Throttled
+from core.photos.review_queue import ReviewItem, ask_model, folder_items, legend_order, review_order
+from core.progress import JobProgress
 from core.wording import rounded_percent as percent
 from gui.label_queue import LabelQueue
-from gui.loaded_model import load_predictor, run_dir_of
+from core.training.runs import run_dir_of
+from gui.model_store import ModelStore
 from gui.widgets.folder_field import FolderField
 from gui.widgets.model_chooser import ModelChooser
 from core.wording import plural
@@ -33,7 +32,6 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.photo_grid import PhotoGrid
 from gui.background import JobRunner
 
-TOP_K = 3
 MAX_KEYED = 9
 _DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
 
@@ -41,23 +39,18 @@ _DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
 class PredictJob:
     """A job (gui.background): the model's answers for photos that have none yet."""
 
-    def __init__(self, paths: list[str], model_path: str, predictor=None) -> None:
+    def __init__(self, paths: list[str], model_path: str, predictor=None, *, models: ModelStore) -> None:
         self.paths = list(paths)
         self.model_path = model_path
+        self.models = models
         self.predictor = predictor
 
     def __call__(self, report, control) -> dict:
         predictor = self.predictor
         if predictor is None:
             report(JobProgress("loading"))
-            predictor = load_predictor(self.model_path)
-        total = len(self.paths)
-        report(JobProgress("predicting", 0, total))
-        preds = predictor.predict_many(self.paths, top_k=min(TOP_K, max(1, len(predictor.classes))),
-                                       progress=Throttled(report, "predicting"),
-                                       should_stop=lambda: control.stop_requested)
-        return {path: (tuple((str(c), float(p)) for c, p in pred.top), pred.error)
-                for path, pred in zip(self.paths, preds)}
+            predictor = self.models.predictor_for(self.model_path)
+        return ask_model(predictor, self.paths, report=report, should_stop=lambda: control.stop_requested)
 
 
 class _Keys(QObject):
@@ -93,8 +86,9 @@ class ReviewPanel(QWidget):
     labelled = Signal(object)             # core.photos.dataset_labels.LabelAction, once applied
     status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.setMinimumSize(560, 440)
         self._predictor = None
         self._predictor_path = ""
@@ -128,11 +122,7 @@ class ReviewPanel(QWidget):
             return False
         if model_path:
             self.set_model(model_path)
-        answers = {os.path.normcase(os.path.abspath(it.path)): it for it in (known or [])}
-        items = []
-        for path in iter_image_files(folder, recursive=self.recursive_box.isChecked()):
-            item = answers.get(os.path.normcase(os.path.abspath(path)))
-            items.append(ReviewItem(path, item.top, item.error) if item is not None else ReviewItem(path))
+        items = folder_items(folder, self.recursive_box.isChecked(), known or ())
         self.folder_field.set_path(folder, notify=False)
         self._show(items, folder)
         if not items:
@@ -253,9 +243,7 @@ class ReviewPanel(QWidget):
             return None
         self._refresh_classes()
         note = f"Added the class “{name}”."
-        if labels.layout == "split-folders" and any(
-                os.path.isdir(os.path.join(labels.root, d)) for d in os.listdir(labels.root)
-                if d.lower() in ("val", "valid", "validation")):
+        if labels.has_validation_folder:
             note += (" Put a few photos of it into the dataset's validation folder too, so that "
                      "training can check the model on it.")
         self.message_bar.show_message(note, "info")
@@ -402,9 +390,7 @@ class ReviewPanel(QWidget):
             b.hide()
             b.deleteLater()
         self.legend_buttons = []
-        # A class added later gets the next number: the numbers people have learnt stay put.
-        current = self._labels.classes if self._labels is not None else []
-        self._order = [c for c in self._order if c in current] + [c for c in current if c not in self._order]
+        self._order = legend_order(self._order, self._labels.classes if self._labels is not None else [])
         classes = self._order
         columns = 5
         for i, name in enumerate(classes):
@@ -514,7 +500,8 @@ class ReviewPanel(QWidget):
         self.progress.setFormat("Asking the model…")
         self.progress.show()
         self.cancel_button.show()
-        self.runner.start(PredictJob(todo, self.model.model_path(), self._predictor))
+        self.runner.start(PredictJob(todo, self.model.model_path(), self._predictor,
+                                    models=self.models))
         self._refresh_state()
 
     def _on_progress(self, ev) -> None:

@@ -1,9 +1,7 @@
 """Past runs: a list of run folders, with each run's plots and settings on demand."""
 from __future__ import annotations
 
-import math
 import os
-from datetime import datetime
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -11,30 +9,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
                                QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
-from core.model.architectures import ARCH_INFO
 from core.errors import FledgeError
 
 from gui.widgets.plots import PlotsPanel
+from gui.run_text import STATUS_TEXT, accuracy_text, network_text, started_text
 from gui.style import make_muted
 
-STATUS_TEXT = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed",
-               "running": "Running", "interrupted": "Interrupted"}
 COLUMNS = ["Started", "Status", "Network", "Best accuracy", "Epochs", "Images"]
-
-
-def format_started(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
-    except (TypeError, ValueError):
-        return iso or "?"
-
-
-def format_acc(acc) -> str:
-    try:
-        a = float(acc)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if math.isnan(a) else f"{a:.1%}"
 
 
 class RunsPanel(QWidget):
@@ -125,6 +106,9 @@ class RunsPanel(QWidget):
         self._show_details(None)
 
     # ------------------------------------------------------------------
+    def shutdown(self, msecs: int = -1) -> None:
+        """Nothing to stop: the runs folder is read on the GUI thread (it is small)."""
+
     def refresh(self) -> None:
         """Re-read the runs folder, keeping the selection when the run still exists."""
         from core.training.runs import list_runs, runs_root
@@ -141,10 +125,10 @@ class RunsPanel(QWidget):
         self.tree.clear()
         for info in self.runs:
             item = QTreeWidgetItem([
-                format_started(info.started),
+                started_text(info.started),
                 STATUS_TEXT.get(info.status, info.status),
-                ARCH_INFO[info.arch].label if info.arch in ARCH_INFO else info.arch,
-                format_acc(info.best_val_acc),
+                network_text(info.arch),
+                accuracy_text(info.best_val_acc),
                 f"{info.epochs_done} of {info.epochs}" if info.epochs else str(info.epochs_done),
                 info.data_root,
             ])
@@ -209,9 +193,8 @@ class RunsPanel(QWidget):
                 b.setEnabled(False)
             return
         info, c = record.info, record.config
-        label = ARCH_INFO[info.arch].label if info.arch in ARCH_INFO else info.arch
-        self.title.setText(f"<b>{info.name}</b> — {label}, {STATUS_TEXT.get(info.status, info.status).lower()}, "
-                           f"best validation accuracy {format_acc(info.best_val_acc)}"
+        self.title.setText(f"<b>{info.name}</b> — {network_text(info.arch)}, {STATUS_TEXT.get(info.status, info.status).lower()}, "
+                           f"best validation accuracy {accuracy_text(info.best_val_acc)}"
                            + (f", {len(record.classes)} classes" if record.classes else ""))
         self.message.setText(info.message)
         self.message.setVisible(bool(info.message))

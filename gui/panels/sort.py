@@ -1,14 +1,14 @@
 """The sort panel: `fledge classify --sort-into` in the app.
 
-Sort runs core.photos.sorting on a JobRunner: classify_folder, the predictions CSV (into
-DEST), plan_sort and apply_sort. Cancel stops between photos; every copy or move
-already made is in DEST's journal, so nothing is half-done and "Undo this sort"
-(core.photos.sorting.undo, also on the JobRunner) puts everything back.
+Sort runs core.photos.sorting.sort_folder on a JobRunner (classify, the answers CSV into
+DEST, copy or move), the same function the command line calls. Cancel stops between
+photos; every copy or move already made is in DEST's journal, so nothing is half-done
+and "Undo this sort" (core.photos.sort_undo.undo, also on the JobRunner) puts everything
+back. The panel words core's reports in its own terms (its buttons, not commands).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont
@@ -18,22 +18,17 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QForm
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.errors import FledgeError
-
 from core.photos import sorting
-from core.data.imageio import iter_image_files
-
-from core.photos.review_queue import ReviewItem
-
+from core.photos.review_queue import has_photos
+from core.photos.sort_undo import UndoReport, undo
+from core.photos.sort_wording import Phrases, disk_full_line, sort_lines, undo_lines
 from core.progress import JobProgress, Throttled
-
-from gui.loaded_model import load_predictor
-
-from gui.widgets.folder_field import FolderField
-
-from gui.widgets.model_chooser import ModelChooser
 from core.wording import plural
-from gui.widgets.message_bar import MessageBar
 from gui.background import JobRunner
+from gui.model_store import ModelStore
+from gui.widgets.folder_field import FolderField
+from gui.widgets.message_bar import MessageBar
+from gui.widgets.model_chooser import ModelChooser
 
 CSV_NAME = "fledge-predictions.csv"
 REVIEW = sorting.REVIEW            # DEST/_review: photos the model was unsure about
@@ -41,37 +36,13 @@ UNREADABLE = sorting.UNREADABLE
 DEFAULT_THRESHOLD = 80
 
 
-@dataclass
-class SortOutcome:
-    """What a Sort run did."""
-    folder: str
-    dest: str
-    move: bool
-    model_path: str
-    results: list = field(default_factory=list)     # core.photos.sorting.ClassifiedImage
-    csv_path: str = ""
-    report: object | None = None                     # core.photos.sorting.SortReport
-    stopped_while: str = ""                          # "" | "classifying" | "sorting"
-
-    def review_items(self) -> list[ReviewItem]:
-        """The photos put in DEST/_review, with the model's answers."""
-        if self.report is None:
-            return []
-        by_src = {os.path.abspath(r.path): r for r in self.results}
-        out = []
-        for f in self.report.done:
-            if f.category == REVIEW:
-                r = by_src.get(os.path.abspath(f.src))
-                out.append(ReviewItem(f.dst, tuple(r.top) if r else (), r.error if r else None))
-        return out
-
-
 class SortJob:
     """A job (gui.background): classify a folder, write the CSV, then copy/move into DEST."""
 
     def __init__(self, model_path: str, folder: str, dest: str, *, recursive: bool, threshold: float,
-                 move: bool, keep_structure: bool, predictor=None) -> None:
+                 move: bool, keep_structure: bool, predictor=None, models: ModelStore) -> None:
         self.model_path = model_path
+        self.models = models
         self.folder = os.path.abspath(folder)
         self.dest = os.path.abspath(dest)
         self.recursive = recursive
@@ -80,47 +51,20 @@ class SortJob:
         self.keep_structure = keep_structure
         self.predictor = predictor
 
-    def __call__(self, report, control) -> SortOutcome:
-        from core.photos.journal import unique_path
-
-        stop = lambda: control.stop_requested      # noqa: E731 - polled between photos
-        out = SortOutcome(self.folder, self.dest, self.move, self.model_path)
+    def __call__(self, report, control) -> sorting.FolderSort:
         predictor = self.predictor
         if predictor is None:
             report(JobProgress("loading"))
-            predictor = load_predictor(self.model_path)
-        if stop():
-            out.stopped_while = "classifying"
-            return out
-        report(JobProgress("classifying"))
-        # Photos already sorted into DEST (when DEST is inside the folder) are not classified again.
-        exclude = [os.path.join(self.dest, c) for c in [*predictor.classes, *sorting.RESERVED]]
-        out.results = sorting.classify_folder(
-            predictor, self.folder, recursive=self.recursive, exclude=exclude,
-            progress=Throttled(report, "classifying"), should_stop=stop)
-        if stop():
-            out.stopped_while = "classifying"      # nothing was copied or moved
-            return out
-        if not out.results:
+            predictor = self.models.predictor_for(self.model_path)
+        out = sorting.sort_folder(
+            predictor, self.folder, self.dest, threshold=self.threshold, move=self.move,
+            keep_structure=self.keep_structure, recursive=self.recursive,
+            # Never replace the CSV of an earlier sort: a free name next to it is taken.
+            csv_path=os.path.join(self.dest, CSV_NAME), replace_csv=False,
+            report=report, should_stop=lambda: control.stop_requested)
+        if not out.results and not out.stopped_while:
             hint = "" if self.recursive else " Tick “Include subfolders” to look inside its subfolders."
             raise FledgeError(f"There are no photos in {self.folder}.{hint}")
-        if os.path.exists(self.dest) and not os.path.isdir(self.dest):
-            raise FledgeError(f"{self.dest} is a file. Choose a folder to sort the photos into.")
-        try:
-            os.makedirs(self.dest, exist_ok=True)
-        except OSError as exc:
-            raise FledgeError(f"Could not create the folder {self.dest} ({exc.strerror}). "
-                              "Choose another destination.") from None
-        # Never replace the CSV of an earlier sort: take a free name next to it.
-        out.csv_path = sorting.write_csv(out.results, unique_path(os.path.join(self.dest, CSV_NAME)))
-        ops = sorting.plan_sort(out.results, self.folder, self.dest, threshold=self.threshold,
-                                keep_structure=self.keep_structure)
-        report(JobProgress("sorting", 0, len(ops)))
-        out.report = sorting.apply_sort(ops, self.dest, move=self.move,
-                                        progress=Throttled(report, "sorting"),
-                                        should_stop=stop)
-        if out.report.stopped:
-            out.stopped_while = "sorting"
         return out
 
 
@@ -130,48 +74,34 @@ class UndoSortJob:
     def __init__(self, dest: str) -> None:
         self.dest = dest
 
-    def __call__(self, report, control):
+    def __call__(self, report, control) -> UndoReport:
         report(JobProgress("undoing"))
-        return sorting.undo(self.dest, progress=Throttled(report, "undoing"),
-                            should_stop=lambda: control.stop_requested)
+        return undo(self.dest, progress=Throttled(report, "undoing"), should_stop=lambda: control.stop_requested)
 
 
-def _in_app_words(text: str, dest: str) -> str:
-    """core's reports speak of `fledge` commands; say which button does the same here."""
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("To put everything back: fledge undo"):
-            lines.append("To put everything back, press “Undo this sort”.")
-            continue
-        line = line.replace(f"run 'fledge undo {dest}' first", "press “Undo this sort” first")
-        line = line.replace("run the same command again to continue", "press “Start sorting” again to continue")
-        line = line.replace("run undo again to continue", "press “Undo this sort” again to continue")
-        line = line.replace("Run undo again to retry", "Press “Undo this sort” again to retry")
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _has_photos(folder: str) -> bool:
-    try:
-        return next(iter_image_files(folder, recursive=True), None) is not None
-    except OSError:
-        return False
+# How this tab names the follow-up actions in core's account of a sort: its buttons.
+PHRASES = Phrases(again="press “Start sorting” again", undo_again="press “Undo this sort” again",
+                  undo_first="To sort them again with new settings, press “Undo this sort” first.",
+                  put_back="To put everything back, press “Undo this sort”.")
 
 
 class SortPanel(QWidget):
     """Sort a folder of photos into class folders with a model; undo; review the unsure ones."""
 
-    sort_finished = Signal(object)        # SortOutcome
-    undo_finished = Signal(object)        # core.photos.sorting.UndoReport
+    sort_finished = Signal(object)        # core.photos.sorting.FolderSort
+    undo_finished = Signal(object)        # core.photos.sort_undo.UndoReport
     review_requested = Signal(str, object, str)   # review folder, [ReviewItem] known, model path
     status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.setMinimumSize(560, 440)
-        self.outcome: SortOutcome | None = None
+        self.outcome: sorting.FolderSort | None = None
         self.undo_report = None
         self._predictor = None
+        self._sorted_with = ""              # the model file of the sort shown
+        self._pending_model = ""            # ... and of the sort running
         self._job_kind = ""
         self.runner = JobRunner(self, name="fledge-sort")
         self.runner.progress.connect(self._on_progress)
@@ -233,15 +163,16 @@ class SortPanel(QWidget):
             return False
         self.message_bar.clear()
         self._save()
+        self._pending_model = self.model.model_path()
         job = SortJob(self.model.model_path(), self.folder_field.path(), self.dest_field.path(),
                       recursive=self.recursive_box.isChecked(), threshold=self.threshold(),
                       move=self.move_radio.isChecked(), keep_structure=self.keep_box.isChecked(),
-                      predictor=self._predictor)
+                      predictor=self._predictor, models=self.models)
         self._start("sort", job, "Starting…")
         return True
 
     def undo_sort(self) -> bool:
-        """Put back every photo sorted into the destination (core.photos.sorting.undo)."""
+        """Put back every photo sorted into the destination (core.photos.sort_undo.undo)."""
         dest = self.outcome.dest if self.outcome is not None else self.dest_field.path()
         if self.is_running() or not dest:
             return False
@@ -268,7 +199,7 @@ class SortPanel(QWidget):
         model = self.model.model_path()
         if self.outcome is not None and self.outcome.report is not None:
             known = self.outcome.review_items()
-            model = self.outcome.model_path or model
+            model = self._sorted_with or model
         self.review_requested.emit(folder, known, model)
 
     def shutdown(self, msecs: int = 10000) -> None:
@@ -461,6 +392,7 @@ class SortPanel(QWidget):
         self.progress.hide()
         if self._job_kind == "sort":
             self.outcome = result
+            self._sorted_with = self._pending_model
             self.undo_report = None
             self._show_outcome(result)
             self.sort_finished.emit(result)
@@ -477,7 +409,7 @@ class SortPanel(QWidget):
                                  else "Undo failed: see the Sort tab.")
         self._refresh_state()
 
-    def _show_outcome(self, out: SortOutcome) -> None:
+    def _show_outcome(self, out: sorting.FolderSort) -> None:
         rep = out.report
         if rep is None:
             self.headline.setText(f"Stopped while classifying ({plural(len(out.results), 'photo')} done). "
@@ -496,8 +428,8 @@ class SortPanel(QWidget):
         head += f". {review} to review, {unreadable} unreadable."
         if out.stopped_while == "sorting":
             head += " Stopped before the end: press Sort again to continue, or Undo to put everything back."
-        if rep.aborted:
-            head += " " + rep.aborted
+        if rep.disk_full:
+            head += " " + disk_full_line(rep, PHRASES)
         self.headline.setText(head)
         rows = sorted(classes.items()) + [("To review (unsure)", review), ("Could not be read", unreadable)]
         self.counts.setRowCount(len(rows))
@@ -506,10 +438,10 @@ class SortPanel(QWidget):
             it = QTableWidgetItem(f"{n:,}")
             it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.counts.setItem(r, 1, it)
-        text = _in_app_words(rep.format_text(), out.dest)
+        lines = sort_lines(rep, PHRASES)
         if out.csv_path:
-            text += f"\nThe model's answer for every photo is in {out.csv_path}."
-        self.details.setPlainText(text)
+            lines.append(f"The model's answer for every photo is in {out.csv_path}.")
+        self.details.setPlainText("\n".join(lines))
         if rep.failed:
             self.message_bar.show_message(f"{plural(len(rep.failed), 'photo')} could not be "
                                           f"{verb.lower()}: {rep.failed[0][1]}. See the details.", "warning")
@@ -524,7 +456,7 @@ class SortPanel(QWidget):
             head = "Undone: every photo is back where it was."
         self.headline.setText(head)
         self.counts.setRowCount(0)
-        self.details.setPlainText(_in_app_words(rep.format_text(), rep.dest))
+        self.details.setPlainText("\n".join(undo_lines(rep, PHRASES)))
         self.status_message.emit(self.headline.text())
 
     def _open_dest(self) -> None:
@@ -547,5 +479,5 @@ class SortPanel(QWidget):
         self.undo_button.setEnabled(not running and has_journal)
         review = self.review_folder()
         self.review_button.setEnabled(not running and bool(review) and os.path.isdir(review)
-                                      and _has_photos(review))
+                                      and has_photos(review))
         self.open_button.setEnabled(bool(dest) and os.path.isdir(dest))

@@ -2,102 +2,29 @@
 
 Training runs through core.training.trainer.Trainer on a job thread (gui.background); the
 panel only reads the events it sends and steers it through the control object.
-The settings themselves live in gui.widgets.settings_form.
+The settings themselves live in gui.widgets.settings_form, the result box in
+gui.widgets.training_result.
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QFont, QKeySequence
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QSizePolicy, QSplitter, QStyle, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSizePolicy,
+                               QSplitter, QStyle, QVBoxLayout, QWidget)
 
 from core.training.config import TrainConfig
 from core.training.events import CheckpointSaved, EpochEnd, FitEnded, FitStarted, Message
 
 from gui.widgets.plots import PlotsPanel
 from gui.widgets.training_progress import TrainingProgress
-from gui.widgets.settings_form import LearningRateBox, SettingsForm, _as_int, default_config, has_gpu
-from gui.style import make_muted, set_text_colour, success_colour, warning_colour
+from gui.widgets.settings_form import SettingsForm
+from gui.widgets.training_result import ResultBox
+from gui.style import make_muted
 from gui.background import JobPaused, JobResumed, JobRunner
 from gui.engine import EngineInfo
-
-# LearningRateBox, default_config and has_gpu moved to gui.widgets.settings_form; still importable from here.
-__all__ = ["LearningRateBox", "NotesList", "ResultBox", "ResumeJob", "TrainingJob", "TrainingPanel",
-           "default_config", "has_gpu"]
-
-
-class ResultBox(QGroupBox):
-    """What the last run achieved, where its model is, and what to do next."""
-
-    open_folder = Signal(str)
-    use_model = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Result", parent)
-        self.headline = QLabel()
-        f = QFont(self.headline.font())
-        f.setBold(True)
-        self.headline.setFont(f)
-        self.headline.setWordWrap(True)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.saved = QLabel()
-        self.saved.setWordWrap(True)
-        self.saved.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open folder")
-        self.open_button.setToolTip("Show the run's folder (models, settings, metrics) in the file manager")
-        self.predict_button = QPushButton("Use this model to predict")
-        self.predict_button.setToolTip("Load the best model of this run in the Predict tab")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.predict_button)
-        buttons.addStretch(1)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.headline)
-        lay.addWidget(self.message)
-        lay.addWidget(self.saved)
-        lay.addLayout(buttons)
-        self.run_dir = ""
-        self.best_model = ""
-        self.open_button.clicked.connect(lambda: self.open_folder.emit(self.run_dir))
-        self.predict_button.clicked.connect(lambda: self.use_model.emit(self.best_model))
-        self.hide()
-
-    def show_result(self, ev: FitEnded) -> None:
-        self.run_dir, self.best_model = ev.run_dir, ev.best_model or ev.last_model
-        acc = "" if math.isnan(ev.best_val_acc) else (
-            f"best validation accuracy {ev.best_val_acc:.1%} (epoch {ev.best_epoch})")
-        if ev.reason == "completed":
-            head, colour = f"Finished: {acc}." if acc else "Finished.", success_colour(self.palette())
-            text = "" if ev.test_acc is None else f"Accuracy on the test images: {ev.test_acc:.1%}."
-        elif ev.reason == "stopped":
-            head = f"Stopped after {ev.epochs_done} epoch{'s' if ev.epochs_done != 1 else ''}" + (
-                f": {acc}." if acc else ".")
-            colour, text = warning_colour(self.palette()), ev.message
-        else:
-            head, colour, text = "Training failed.", warning_colour(self.palette()), ev.message
-        self.headline.setText(head)
-        set_text_colour(self.headline, colour)
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
-        if ev.best_model:
-            saved = f"Best model saved to: {ev.best_model}"
-        elif ev.last_model:
-            saved = f"The model so far is saved to: {ev.last_model}"
-        else:
-            saved = "No model was saved."
-        self.saved.setText(saved)
-        self.open_button.setEnabled(bool(ev.run_dir) and os.path.isdir(ev.run_dir))
-        self.predict_button.setEnabled(bool(self.best_model))
-        self.show()
-
-    def show_failure(self, message: str) -> None:
-        self.show_result(FitEnded(reason="failed", message=message))
 
 
 class NotesList(QListWidget):
@@ -285,7 +212,7 @@ class TrainingPanel(QWidget):
         self.form.apply_config(record.config)
         # The run restarts after its last finished epoch: hide reports of the partial one.
         done = len(record.epochs)
-        record.batches = [b for b in record.batches if _as_int(b.get("epoch"), 0) <= done]
+        record.batches = [b for b in record.batches if not (isinstance(b.get("epoch"), int) and b["epoch"] > done)]
         self.plots.load_record(record)
         return self._start_job(ResumeJob(run_dir), fresh=False)
 
@@ -431,23 +358,3 @@ class ResumeJob:
         from core.training.trainer import Trainer
 
         return Trainer.resume_from(self.run_dir, callbacks=[report], control=control).fit()
-
-
-# The form's fields and methods, reachable as the panel's own (tp.device, tp.config(), ...).
-FORM_ATTRIBUTES = (
-    "settings", "devices", "architectures", "ready", "errors",
-    "arch", "arch_desc", "pretrained", "weights_state", "weights_button", "weights_clear", "weights_file",
-    "freeze", "optimizer", "lr", "batch_size", "epochs", "image_default", "image_size", "schedule",
-    "augment", "device", "advanced_toggle", "advanced", "weight_decay", "momentum", "label_smoothing",
-    "seed", "reset_button",
-    "settings_defaults", "save_settings", "apply_config", "reset_defaults", "config", "field_errors",
-    "choose_weights_file", "set_weights_file",
-)
-
-
-def _from_form(name: str) -> property:
-    return property(lambda self: getattr(self.form, name), doc=f"The settings form's {name}.")
-
-
-for _name in FORM_ATTRIBUTES:
-    setattr(TrainingPanel, _name, _from_form(_name))

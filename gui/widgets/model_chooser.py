@@ -2,27 +2,14 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSizePolicy, QStyle, QWidget
 
 from core.errors import FledgeError
 from core.photos.journal import path_key
-
-
-def _run_label(info) -> str:
-    try:
-        started = datetime.fromisoformat(info.started).strftime("%Y-%m-%d %H:%M")
-    except (TypeError, ValueError):
-        started = info.name
-    from core.model.architectures import ARCH_INFO
-
-    arch = ARCH_INFO[info.arch].label if info.arch in ARCH_INFO else info.arch
-    acc = ""
-    if isinstance(info.best_val_acc, (int, float)) and info.best_val_acc == info.best_val_acc:
-        acc = f", {info.best_val_acc:.1%} accuracy"
-    return f"{started} · {arch}{acc}"
+from gui.model_store import MODEL_FILTER
+from gui.run_text import run_label
 
 
 class _RefreshingCombo(QComboBox):
@@ -90,7 +77,7 @@ class ModelChooser(QWidget):
         self.combo.addItem("Choose a model…", "")
         seen = set()
         for info in runs:
-            self.combo.addItem(_run_label(info), info.best_model)
+            self.combo.addItem(run_label(info), info.best_model)
             self.combo.setItemData(self.combo.count() - 1, info.best_model, Qt.ItemDataRole.ToolTipRole)
             seen.add(path_key(info.best_model))
         for path in self._extra:
@@ -128,7 +115,7 @@ class ModelChooser(QWidget):
         if self._settings_key:
             start = str(QSettings().value(self._settings_key, "") or "")
         path, _ = QFileDialog.getOpenFileName(self, "Choose a Fledge model", start or runs_root(),
-                                              "Fledge models (*.pt);;All files (*)")
+                                              MODEL_FILTER)
         if path:
             self.set_model(path)
 

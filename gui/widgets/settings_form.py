@@ -1,62 +1,35 @@
 """The training-settings form of the Train tab: every knob of a run, with tooltips,
 per-field errors, defaults for this computer and the choices kept in QSettings.
 
-config() reads the form as a core.training.config.TrainConfig and apply_config() shows one;
+The rows are built from TrainConfig's table of fields (core.training.config.config_options):
+label, help, range, choices and widget come from there. config() is the configuration the
+form was last given (apply_config) with the form's values put in, so a field the form has
+no widget for (precision, pipeline, workers, Nesterov, ...) is never lost.
 `changed` fires after each edit (settings saved, errors updated).
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 import sys
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
+                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from core.model.architectures import ARCH_INFO
-from core.training.config import OPTIMIZER_HELP, OPTIMIZERS, SCHEDULE_HELP, SCHEDULES, TrainConfig
+from core.training.config import Option, TrainConfig, config_options
 
-from gui.style import ErrorLabel, make_muted, set_text_colour, success_colour, warning_colour
-from gui.background import JobRunner
 from gui.engine import EngineInfo
+from gui.style import ErrorLabel, make_muted
+from gui.widgets.pretrained_weights_box import PretrainedWeightsBox
+from gui.widgets.setting_editors import editor, from_settings, select, show_value, value_changed, value_of
 
 SETTINGS_GROUP = "train"
-
-OPTIMIZER_LABELS = {"sgd": "SGD (momentum)", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-                    "adagrad": "Adagrad", "adadelta": "Adadelta", "rprop": "Rprop"}
-SCHEDULE_LABELS = {"none": "Constant", "step": "Step (÷10 every third)",
-                   "multistep": "Steps at 50% and 75%", "cosine": "Cosine", "onecycle": "One-cycle"}
-
-TIPS = {
-    "arch": "The kind of neural network to train; bigger ones learn more but need more time and a GPU.",
-    "pretrained": "Start from a network already trained on a million photos (ImageNet): learns far faster from few images.",
-    "weights": "Use an ImageNet weights file you downloaded yourself, for computers without internet.",
-    "freeze": "Train only the last layer and keep the pretrained rest fixed: very fast, good with few images.",
-    "optimizer": "The method that adjusts the network's weights after each batch of images.",
-    "lr": "How big each adjustment is: too high and training goes wild, too low and it crawls.",
-    "batch_size": "How many images the network looks at before each adjustment; lower it if memory runs out.",
-    "epochs": "How many times training goes through all the training images.",
-    "image_size": "The size in pixels that images are scaled to; larger sees more detail but is slower.",
-    "schedule": "How the learning rate changes during training.",
-    "augment": "Show the images slightly cropped and mirrored each time, so the network learns the subject, not the picture.",
-    "device": "Which processor trains the network; a GPU is many times faster than the CPU.",
-    "weight_decay": "A gentle pull of all weights towards zero that helps against learning the training images by heart.",
-    "momentum": "How much each adjustment keeps going in the direction of the previous ones (SGD and RMSprop).",
-    "label_smoothing": "Teaches the network to be a little less sure of itself; 0.1 often helps on messy labels.",
-    "seed": "The starting point of the random choices; the same seed and settings repeat the same run.",
-}
-
-WEIGHTS_STATUS_TEXT = {
-    "cached": ("ok", "ImageNet weights are on this computer."),
-    "downloadable": ("info", "ImageNet weights will be downloaded when training starts."),
-    "unavailable": ("warn", "No ImageNet weights on this computer and no internet: it would train from "
-                            "scratch. Choose a weights file to use them."),
-    "none": ("info", "This network has no pretrained weights; it always trains from scratch."),
-}
+OPTIONS = {opt.name: opt for opt in config_options()}
+# The fields with a widget; weights_path is edited inside the Pretrained row.
+FORM_FIELDS = [opt.name for opt in config_options() if opt.widget]
 
 
 def has_gpu(devices: list[tuple[str, str]]) -> bool:
@@ -71,57 +44,11 @@ def default_config(devices: list[tuple[str, str]]) -> TrainConfig:
     return TrainConfig(arch="small_cnn", pretrained=False, device="cpu")
 
 
-class LearningRateBox(QDoubleSpinBox):
-    """A learning rate field: shows 0.001 or 3e-05, steps 1-2-5 per decade."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDecimals(10)
-        self.setRange(1e-6, 10.0)
-        self.setValue(1e-3)
-        self.setKeyboardTracking(False)
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:.3g}"
-
-    def valueFromText(self, text: str) -> float:
-        try:
-            return float(text.strip())
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> QValidator.State:
-        t = text.strip()
-        try:
-            v = float(t)
-        except ValueError:
-            # Partial entries like "", "1e", "0." are fine while typing.
-            ok = all(c in "0123456789.eE-+" for c in t)
-            return QValidator.State.Intermediate if ok else QValidator.State.Invalid
-        if self.minimum() <= v <= self.maximum():
-            return QValidator.State.Acceptable
-        return QValidator.State.Intermediate
-
-    def stepBy(self, steps: int) -> None:
-        v = self.value()
-        for _ in range(abs(steps)):
-            v = _next_125(v, up=steps > 0)
-        self.setValue(min(max(v, self.minimum()), self.maximum()))
-
-
-def _next_125(v: float, up: bool) -> float:
-    """The next value of the 1, 2, 5, 10, 20, ... series above or below v."""
-    exp = math.floor(math.log10(v))
-    candidates = sorted(m * 10.0 ** e for e in (exp - 1, exp, exp + 1) for m in (1, 2, 5))
-    if up:
-        return next(c for c in candidates if c > v * 1.0001)
-    return next(c for c in reversed(candidates) if c < v * 0.9999)
-
-
 class SettingsForm(QScrollArea):
     """The settings of the next run, one row per field with its error label under it.
 
     A scroll area around the fields (widget()): lock the fields, not the scroll bar.
+    fields: field name -> the widget that edits it; errors: field name -> its error label.
     """
 
     changed = Signal()                    # after an edit: settings saved, errors updated
@@ -134,13 +61,9 @@ class SettingsForm(QScrollArea):
         self.ready = False                  # True once torch and the models are loaded
         self._restoring = False
         self._constructed = False          # nothing is saved until the form is built
-        self._weights_status: dict[str, str] = {}
-        self._status_arch: str | None = None
         self._field_errors: dict[str, str] = {}
-
-        self._status_runner = JobRunner(self, name="fledge-weights-status")
-        self._status_runner.finished.connect(self._on_weights_status)
-        self._status_runner.failed.connect(lambda msg: self._on_weights_status(None))
+        self._base = TrainConfig()         # what config() starts from (see apply_config)
+        self._pending_device: str | None = None
 
         self.settings.beginGroup(SETTINGS_GROUP)
         self._stored_keys = set(self.settings.childKeys())   # what the user chose before
@@ -157,94 +80,27 @@ class SettingsForm(QScrollArea):
         fields = QWidget()
         form = QFormLayout(fields)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # Less common knobs, folded away.
+        self.advanced = QWidget()
+        adv = QFormLayout(self.advanced)
+        adv.setContentsMargins(0, 0, 0, 0)
+        self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, ErrorLabel] = {}
-
-        self.arch = QComboBox()
-        self.arch.setMinimumContentsLength(14)
-        self.arch_desc = QLabel()
-        self.arch_desc.setWordWrap(True)
-        make_muted(self.arch_desc)
-        self._row(form, "Network", self.arch, "arch", extra=self.arch_desc)
-
-        self.pretrained = QCheckBox("Start from ImageNet weights")
-        self.weights_state = QLabel()
-        self.weights_state.setWordWrap(True)
-        self.weights_button = QPushButton("Weights file…")
-        self.weights_button.setToolTip(TIPS["weights"])
-        self.weights_clear = QToolButton()
-        self.weights_clear.setText("✕")
-        self.weights_clear.setToolTip("Forget the weights file")
-        self.weights_clear.setAccessibleName("Forget weights file")
-        self.weights_file = QLabel()
-        self.weights_file.setWordWrap(True)
-        self.weights_file.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._weights_path = ""
-        wrow = QHBoxLayout()
-        wrow.setContentsMargins(0, 0, 0, 0)
-        wrow.addWidget(self.weights_button)
-        wrow.addWidget(self.weights_clear)
-        wrow.addStretch(1)
-        wbox = QWidget()
-        wl = QVBoxLayout(wbox)
-        wl.setContentsMargins(0, 0, 0, 0)
-        wl.addWidget(self.pretrained)
-        wl.addWidget(self.weights_state)
-        wl.addLayout(wrow)
-        wl.addWidget(self.weights_file)
-        self.pretrained.setToolTip(TIPS["pretrained"])
-        self._row(form, "Pretrained", wbox, "pretrained", tip=False)
+        special = {"arch": self._arch_row, "pretrained": self._pretrained_row,
+                   "image_size": self._image_size_row, "device": self._device_row}
+        for name in FORM_FIELDS:
+            opt = OPTIONS[name]
+            if opt.widget == "weights_file":
+                continue                    # part of the Pretrained row
+            if opt.widget in special:
+                widget, row, extra = special[opt.widget](opt)
+            else:
+                widget = row = editor(opt)
+                extra = None
+            self.fields[name] = widget
+            self._row(adv if opt.advanced else form, opt, widget, row, extra)
         self.errors["weights_path"] = self.errors["pretrained"]
 
-        self.freeze = QCheckBox("Train only the last layer")
-        self._row(form, "Freeze backbone", self.freeze, "freeze_backbone", tip_key="freeze")
-
-        self.optimizer = QComboBox()
-        for name in OPTIMIZERS:
-            self.optimizer.addItem(OPTIMIZER_LABELS.get(name, name), name)
-            self.optimizer.setItemData(self.optimizer.count() - 1, OPTIMIZER_HELP.get(name, ""),
-                                       Qt.ItemDataRole.ToolTipRole)
-        self._row(form, "Optimizer", self.optimizer, "optimizer")
-
-        self.lr = LearningRateBox()
-        self._row(form, "Learning rate", self.lr, "lr")
-
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 4096)
-        self._row(form, "Batch size", self.batch_size, "batch_size")
-
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10000)
-        self._row(form, "Epochs", self.epochs, "epochs")
-
-        self.image_default = QCheckBox()
-        self.image_size = QSpinBox()
-        self.image_size.setRange(16, 1024)
-        self.image_size.setSingleStep(16)
-        self.image_size.setSuffix(" px")
-        isrow = QWidget()
-        il = QHBoxLayout(isrow)
-        il.setContentsMargins(0, 0, 0, 0)
-        il.addWidget(self.image_default)
-        il.addWidget(self.image_size, 1)
-        self.image_default.setToolTip("Use the size the network was designed for")
-        self._row(form, "Image size", isrow, "image_size", tip=False)
-        self.image_size.setToolTip(TIPS["image_size"])
-
-        self.schedule = QComboBox()
-        for name in SCHEDULES:
-            self.schedule.addItem(SCHEDULE_LABELS.get(name, name), name)
-            self.schedule.setItemData(self.schedule.count() - 1, SCHEDULE_HELP.get(name, ""),
-                                      Qt.ItemDataRole.ToolTipRole)
-        self._row(form, "LR schedule", self.schedule, "schedule")
-
-        self.augment = QCheckBox("Random crops and flips")
-        self._row(form, "Augmentation", self.augment, "augment")
-
-        self.device = QComboBox()
-        self.device.addItem("Looking for devices…", "auto")
-        self._row(form, "Device", self.device, "device")
-
-        # Less common knobs, folded away.
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced settings")
         self.advanced_toggle.setCheckable(True)
@@ -252,27 +108,6 @@ class SettingsForm(QScrollArea):
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_toggle.setAutoRaise(True)
         form.addRow(self.advanced_toggle)
-        self.advanced = QWidget()
-        adv = QFormLayout(self.advanced)
-        adv.setContentsMargins(0, 0, 0, 0)
-        self.weight_decay = QDoubleSpinBox()
-        self.weight_decay.setDecimals(6)
-        self.weight_decay.setRange(0.0, 0.5)
-        self.weight_decay.setSingleStep(1e-4)
-        self._row(adv, "Weight decay", self.weight_decay, "weight_decay")
-        self.momentum = QDoubleSpinBox()
-        self.momentum.setDecimals(3)
-        self.momentum.setRange(0.0, 0.999)
-        self.momentum.setSingleStep(0.05)
-        self._row(adv, "Momentum", self.momentum, "momentum")
-        self.label_smoothing = QDoubleSpinBox()
-        self.label_smoothing.setDecimals(2)
-        self.label_smoothing.setRange(0.0, 0.5)
-        self.label_smoothing.setSingleStep(0.05)
-        self._row(adv, "Label smoothing", self.label_smoothing, "label_smoothing")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self._row(adv, "Random seed", self.seed, "seed")
         form.addRow(self.advanced)
         self.advanced.hide()
         self.advanced_toggle.toggled.connect(self._toggle_advanced)
@@ -288,27 +123,53 @@ class SettingsForm(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMinimumWidth(330)
 
-        self.weights_button.clicked.connect(self.choose_weights_file)
-        self.weights_clear.clicked.connect(lambda: self.set_weights_file(""))
+    def _arch_row(self, opt: Option):
+        self.arch = QComboBox()
+        self.arch.setMinimumContentsLength(14)
+        self.arch_desc = QLabel()
+        self.arch_desc.setWordWrap(True)
+        make_muted(self.arch_desc)
+        return self.arch, self.arch, self.arch_desc
 
-    def _row(self, form: QFormLayout, label: str, widget: QWidget, key: str, *, extra: QWidget | None = None,
-             tip: bool = True, tip_key: str | None = None) -> None:
+    def _pretrained_row(self, opt: Option):
+        self.weights = PretrainedWeightsBox(opt.text, OPTIONS["weights_path"].help)
+        self.weights.file_changed.connect(self._on_changed)
+        self.pretrained = self.weights.checkbox
+        return self.pretrained, self.weights, None
+
+    def _image_size_row(self, opt: Option):
+        self.image_default = QCheckBox()
+        self.image_default.setToolTip("Use the size the network was designed for")
+        self.image_size = editor(dataclasses.replace(opt, widget="int"))
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.image_default)
+        lay.addWidget(self.image_size, 1)
+        return self.image_size, row, None
+
+    def _device_row(self, opt: Option):
+        self.device = QComboBox()
+        self.device.addItem("Looking for devices…", "auto")
+        return self.device, self.device, None
+
+    def _row(self, form: QFormLayout, opt: Option, widget: QWidget, row: QWidget,
+             extra: QWidget | None) -> None:
         """A form row: the field, an optional note under it, and its error label."""
-        if tip:
-            widget.setToolTip(TIPS[tip_key or key])
+        widget.setToolTip(opt.help)
         err = ErrorLabel()
-        self.errors[key] = err
+        self.errors[opt.name] = err
         box = QWidget()
         bl = QVBoxLayout(box)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.setSpacing(2)
-        bl.addWidget(widget)
+        bl.addWidget(row)
         if extra is not None:
             bl.addWidget(extra)
         bl.addWidget(err)
-        lab = QLabel(label)
+        lab = QLabel(opt.label)
         lab.setBuddy(widget)
-        lab.setToolTip(TIPS[tip_key or key] if (tip_key or key) in TIPS else "")
+        lab.setToolTip(opt.help)
         form.addRow(lab, box)
 
     def _toggle_advanced(self, on: bool) -> None:
@@ -325,7 +186,7 @@ class SettingsForm(QScrollArea):
                                   f"{info.description} Designed for {info.input_size}-pixel images.",
                                   Qt.ItemDataRole.ToolTipRole)
         if current is not None:
-            self._select(self.arch, current)
+            select(self.arch, current)
         self.arch.blockSignals(False)
 
     # ------------------------------------------------------------ settings
@@ -336,68 +197,52 @@ class SettingsForm(QScrollArea):
         s = self.settings
         s.beginGroup(SETTINGS_GROUP)
         try:
-            self.apply_config(TrainConfig(
-                arch=str(s.value("arch", defaults.arch)),
-                pretrained=_as_bool(s.value("pretrained", defaults.pretrained)),
-                weights_path=str(s.value("weights_path", "")) or None,
-                freeze_backbone=_as_bool(s.value("freeze_backbone", defaults.freeze_backbone)),
-                optimizer=str(s.value("optimizer", defaults.optimizer)),
-                lr=_as_float(s.value("lr"), defaults.lr),
-                batch_size=_as_int(s.value("batch_size"), defaults.batch_size),
-                epochs=_as_int(s.value("epochs"), defaults.epochs),
-                image_size=_as_int(s.value("image_size"), 0) or None,
-                schedule=str(s.value("schedule", defaults.schedule)),
-                augment=_as_bool(s.value("augment", defaults.augment)),
-                device=str(s.value("device", defaults.device)),
-                weight_decay=_as_float(s.value("weight_decay"), defaults.weight_decay),
-                momentum=_as_float(s.value("momentum"), defaults.momentum),
-                label_smoothing=_as_float(s.value("label_smoothing"), defaults.label_smoothing),
-                seed=_as_int(s.value("seed"), defaults.seed),
-            ))
+            stored = {name: from_settings(s.value(name), OPTIONS[name], getattr(defaults, name))
+                      for name in FORM_FIELDS if s.contains(name)}
         finally:
             s.endGroup()
+        self.apply_config(dataclasses.replace(defaults, **stored))
+
+    def _shown(self) -> dict[str, Any]:
+        """Every form field as its widgets show it (before the pretrained rules apply)."""
+        values = {name: value_of(w) for name, w in self.fields.items()}
+        values = {k: OPTIONS[k].default if v is None else v for k, v in values.items()}
+        if self.image_default.isChecked():
+            values["image_size"] = None
+        values["weights_path"] = self.weights.path or None
+        return values
 
     def save_settings(self) -> None:
         if self._restoring or not self._constructed:
             return
-        c = self.config()
+        values = self._shown()
+        values.update(image_size=values["image_size"] or 0, weights_path=values["weights_path"] or "")
+        if not self.ready:               # before the device list exists the choice is unknown
+            values.pop("device")
         s = self.settings
         s.beginGroup(SETTINGS_GROUP)
-        for key, value in (("arch", c.arch), ("pretrained", self.pretrained.isChecked()),
-                           ("weights_path", self._weights_path), ("freeze_backbone", self.freeze.isChecked()),
-                           ("optimizer", c.optimizer), ("lr", c.lr), ("batch_size", c.batch_size),
-                           ("epochs", c.epochs), ("image_size", c.image_size or 0), ("schedule", c.schedule),
-                           ("augment", c.augment), ("weight_decay", c.weight_decay), ("momentum", c.momentum),
-                           ("label_smoothing", c.label_smoothing), ("seed", c.seed)):
+        for key, value in values.items():
             s.setValue(key, value)
-        if self.ready:                   # before the device list exists the choice is unknown
-            s.setValue("device", c.device)
         s.endGroup()
 
     def apply_config(self, c: TrainConfig) -> None:
-        """Show a configuration in the form (from settings, defaults or a past run)."""
+        """Show a configuration in the form (from settings, defaults or a past run); config()
+        returns it with the form's edits, every other field as it is here."""
         self._restoring = True
         try:
-            if not self._select(self.arch, c.arch):
-                self._select(self.arch, TrainConfig().arch)
-            self.pretrained.setChecked(bool(c.pretrained))
-            self.set_weights_file(c.weights_path or "", save=False)
-            self.freeze.setChecked(bool(c.freeze_backbone))
-            self._select(self.optimizer, c.optimizer)
-            self.lr.setValue(float(c.lr))
-            self.batch_size.setValue(int(c.batch_size))
-            self.epochs.setValue(int(c.epochs))
-            self.image_default.setChecked(not c.image_size)
-            if c.image_size:
-                self.image_size.setValue(int(c.image_size))
-            self._select(self.schedule, c.schedule)
-            self.augment.setChecked(bool(c.augment))
-            self._pending_device = c.device
-            self._select(self.device, c.device)
-            self.weight_decay.setValue(float(c.weight_decay))
-            self.momentum.setValue(float(c.momentum))
-            self.label_smoothing.setValue(float(c.label_smoothing))
-            self.seed.setValue(int(c.seed))
+            self._base = c
+            for name, widget in self.fields.items():
+                value = getattr(c, name)
+                if name == "arch" and self.arch.findData(value) < 0:
+                    value = TrainConfig().arch
+                elif name == "image_size":
+                    self.image_default.setChecked(not value)
+                    if not value:
+                        continue
+                elif name == "device":
+                    self._pending_device = value
+                show_value(widget, value)
+            self.weights.set_file(c.weights_path or "", by_user=False)
         finally:
             self._restoring = False
         self._on_arch_changed()
@@ -406,46 +251,20 @@ class SettingsForm(QScrollArea):
     def reset_defaults(self) -> None:
         self.apply_config(self.settings_defaults())
 
-    @staticmethod
-    def _select(combo: QComboBox, data: Any) -> bool:
-        i = combo.findData(data)
-        if i >= 0:
-            combo.setCurrentIndex(i)
-        return i >= 0
-
     def _connect_changes(self) -> None:
-        for w in (self.arch, self.optimizer, self.schedule, self.device):
-            w.currentIndexChanged.connect(self._on_changed)
-        for w in (self.pretrained, self.freeze, self.image_default, self.augment):
-            w.toggled.connect(self._on_changed)
-        for w in (self.lr, self.batch_size, self.epochs, self.image_size, self.weight_decay,
-                  self.momentum, self.label_smoothing, self.seed):
-            w.valueChanged.connect(self._on_changed)
+        for widget in self.fields.values():
+            value_changed(widget).connect(self._on_changed)
+        self.image_default.toggled.connect(self._on_changed)
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
 
     def config(self) -> TrainConfig:
         """The configuration the form shows now."""
-        arch = self.arch.currentData() or "small_cnn"
-        info = self.architectures.get(arch)
-        can_pretrain = bool(info and info.has_pretrained)
-        return TrainConfig(
-            arch=arch,
-            pretrained=self.pretrained.isChecked() and can_pretrain,
-            weights_path=(self._weights_path or None) if can_pretrain and self.pretrained.isChecked() else None,
-            freeze_backbone=self.freeze.isChecked() and self.pretrained.isChecked() and can_pretrain,
-            optimizer=self.optimizer.currentData() or "adamw",
-            lr=float(self.lr.value()),
-            batch_size=int(self.batch_size.value()),
-            epochs=int(self.epochs.value()),
-            image_size=None if self.image_default.isChecked() else int(self.image_size.value()),
-            schedule=self.schedule.currentData() or "cosine",
-            augment=self.augment.isChecked(),
-            device=self.device.currentData() or "auto",
-            weight_decay=float(self.weight_decay.value()),
-            momentum=float(self.momentum.value()),
-            label_smoothing=float(self.label_smoothing.value()),
-            seed=int(self.seed.value()),
-        )
+        values = self._shown()
+        info = self.architectures.get(values["arch"])
+        pretrained = values["pretrained"] and bool(info and info.has_pretrained)
+        values.update(pretrained=pretrained, weights_path=values["weights_path"] if pretrained else None,
+                      freeze_backbone=values["freeze_backbone"] and pretrained)
+        return dataclasses.replace(self._base, **values)
 
     def field_errors(self) -> dict[str, str]:
         """Field -> message for what is wrong now (core's checks once loaded, plus file checks)."""
@@ -466,11 +285,9 @@ class SettingsForm(QScrollArea):
         if self._restoring:
             return
         info = self.architectures.get(self.arch.currentData())
-        can_pretrain = bool(info and info.has_pretrained)
-        pretrained_on = self.pretrained.isChecked() and can_pretrain
-        self.freeze.setEnabled(pretrained_on)
+        self.fields["freeze_backbone"].setEnabled(self.pretrained.isChecked() and bool(info and info.has_pretrained))
         self.image_size.setEnabled(not self.image_default.isChecked())
-        self.momentum.setEnabled((self.optimizer.currentData() or "") in ("sgd", "rmsprop"))
+        self.fields["momentum"].setEnabled((self.fields["optimizer"].currentData() or "") in ("sgd", "rmsprop"))
         if info is not None:
             self.image_default.setText(f"Default ({info.input_size} px)" if self.image_default.isChecked()
                                        else "Default")
@@ -479,113 +296,38 @@ class SettingsForm(QScrollArea):
                 self.image_size.blockSignals(True)
                 self.image_size.setValue(info.input_size)
                 self.image_size.blockSignals(False)
-        self.optimizer.setToolTip(f"{TIPS['optimizer']} {OPTIMIZER_HELP.get(self.optimizer.currentData(), '')}")
-        self.schedule.setToolTip(f"{TIPS['schedule']} {SCHEDULE_HELP.get(self.schedule.currentData(), '')}")
-        errs = self.field_errors()
-        shown = set()
-        for key, label in self.errors.items():
-            if id(label) in shown and not errs.get(key):
-                continue
-            label.set_error(errs.get(key))
-            shown.add(id(label))
-        self._field_errors = errs
+        for name, widget in self.fields.items():
+            opt = OPTIONS[name]
+            if opt.choice_help:           # the chosen entry explains itself too
+                widget.setToolTip(f"{opt.help} {opt.choice_help.get(widget.currentData(), '')}")
+        self._show_errors(self.field_errors())
         self.save_settings()
         self.changed.emit()
 
+    def _show_errors(self, errs: dict[str, str]) -> None:
+        shown = set()
+        for key, label in self.errors.items():
+            if id(label) in shown and not errs.get(key):
+                continue                  # a label shared by two fields (pretrained, weights)
+            label.set_error(errs.get(key))
+            shown.add(id(label))
+        self._field_errors = errs
+
     def _on_arch_changed(self, *_: Any) -> None:
-        name = self.arch.currentData()
-        info = self.architectures.get(name)
+        info = self.architectures.get(self.arch.currentData())
         if info is None:
             self.arch_desc.setText("")
             return
         self.arch_desc.setText(f"{info.description} Designed for {info.input_size}-pixel images.")
-        self.arch.setToolTip(f"{TIPS['arch']}\n\n{info.label}: {info.description}")
-        self.pretrained.setEnabled(info.has_pretrained)
-        self.weights_button.setEnabled(info.has_pretrained)
-        self._show_weights_state()
-        self._check_weights_status(name)
-
-    def _show_weights_state(self) -> None:
-        name = self.arch.currentData()
-        info = self.architectures.get(name)
-        if info is None:
-            return
-        if not info.has_pretrained:
-            key = "none"
-        elif self._weights_path:
-            self._set_weights_text("ok", "Using the weights file below.")
-            return
-        else:
-            key = self._weights_status.get(name, "")
-        if not key:
-            self._set_weights_text("info", "Checking for ImageNet weights…" if self.ready else "")
-            return
-        level, text = WEIGHTS_STATUS_TEXT.get(key, ("info", key))
-        self._set_weights_text(level, text)
-
-    def _set_weights_text(self, level: str, text: str) -> None:
-        self.weights_state.setText(text)
-        pal = self.palette()
-        if level == "ok":
-            set_text_colour(self.weights_state, success_colour(pal))
-        elif level == "warn":
-            set_text_colour(self.weights_state, warning_colour(pal))
-        else:
-            make_muted(self.weights_state)
-        self.weights_state.setVisible(bool(text))
-
-    def _check_weights_status(self, name: str | None) -> None:
-        """Ask core.model.networks.weights_status in the background (it may touch the network)."""
-        if not self.ready or name is None or name in self._weights_status:
-            return
-        info = self.architectures.get(name)
-        if info is None or not info.has_pretrained:
-            return
-        if self._status_runner.is_running():
-            return                        # re-checked when the current answer arrives
-        self._status_arch = name
-
-        def job(report, control, arch=name):
-            from core.model.networks import weights_status
-
-            return weights_status(arch)
-
-        self._status_runner.start(job)
-
-    def _on_weights_status(self, status: str | None) -> None:
-        arch = self._status_arch
-        if arch is not None:
-            self._weights_status[arch] = status or "unavailable"
-        self._status_arch = None
-        self._show_weights_state()
-        current = self.arch.currentData()
-        if current not in self._weights_status:
-            self._check_weights_status(current)
-
-    def choose_weights_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose an ImageNet weights file", os.path.dirname(self._weights_path or ""),
-            "PyTorch weights (*.pth *.pt);;All files (*)")
-        if path:
-            self.set_weights_file(path)
-
-    def set_weights_file(self, path: str, save: bool = True) -> None:
-        self._weights_path = path or ""
-        self.weights_file.setText(os.path.basename(path) if path else "")
-        self.weights_file.setToolTip(path)
-        self.weights_file.setVisible(bool(path))
-        self.weights_clear.setVisible(bool(path))
-        if path and save:
-            self.pretrained.setChecked(True)
-        self._show_weights_state()
-        if save:
-            self._on_changed()
+        self.arch.setToolTip(f"{OPTIONS['arch'].help}\n\n{info.label}: {info.description}")
+        self.weights.show_arch(self.arch.currentData(), info)
 
     # ------------------------------------------------------------- engine
     def set_engine(self, engine: EngineInfo) -> None:
         """Called once torch and the models are loaded: fill devices and real lists."""
         first = not self.ready
         self.ready = True
+        self.weights.set_ready()
         self.devices = list(engine.devices)
         if engine.architectures:
             self.architectures = dict(engine.architectures)
@@ -599,13 +341,12 @@ class SettingsForm(QScrollArea):
         if first and "arch" not in self._stored_keys:
             # Never chosen: this computer's defaults (a pretrained resnet18 with a GPU).
             self._restoring = True
-            self._select(self.arch, defaults.arch)
+            select(self.arch, defaults.arch)
             self.pretrained.setChecked(defaults.pretrained)
-            self.batch_size.setValue(defaults.batch_size)
+            self.fields["batch_size"].setValue(defaults.batch_size)
             self._restoring = False
-        want = getattr(self, "_pending_device", None)
-        if "device" not in self._stored_keys or not self._select(self.device, want):
-            self._select(self.device, defaults.device)
+        if "device" not in self._stored_keys or not select(self.device, self._pending_device):
+            select(self.device, defaults.device)
         self._on_arch_changed()
         self._on_changed()
 
@@ -619,25 +360,4 @@ class SettingsForm(QScrollArea):
 
     def shutdown(self, timeout_ms: int = -1) -> bool:
         """Stop the weights check and join its thread."""
-        return self._status_runner.shutdown(timeout_ms)
-
-
-def _as_bool(v: Any) -> bool:
-    if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes", "on")
-    return bool(v)
-
-
-def _as_int(v: Any, default: int) -> int:
-    try:
-        return int(float(v))
-    except (TypeError, ValueError):
-        return default
-
-
-def _as_float(v: Any, default: float) -> float:
-    try:
-        f = float(v)
-        return f if math.isfinite(f) else default
-    except (TypeError, ValueError):
-        return default
+        return self.weights.shutdown(timeout_ms)

@@ -4,7 +4,7 @@ Decoding is the slow part of showing a photo (a 12-megapixel JPEG takes far long
 decode than to draw), so a pool of worker threads decodes each file with PIL in JPEG
 draft mode at about the size it will be shown and converts it to a QImage there.
 Only the QImage -> QPixmap step, which Qt requires on the GUI thread, happens in the
-receiving widget. Used by the dataset panel's class grid and any later review grid.
+receiving widget. Used by the dataset panel's class grid, the photo grid and Predict.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import os
 from collections import OrderedDict
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
-from core.errors import ImageError
+from core.errors import FledgeError, ImageError
 from core.data.imageio import load_rgb
+from gui.background import TaskPool, call
 
 
 def pil_to_qimage(im: Image.Image) -> QImage:
@@ -61,36 +62,12 @@ def pixmap_for(image: QImage, device_pixel_ratio: float) -> QPixmap:
     return pm
 
 
-class _Signals(QObject):
-    # key, path, image   /   key, path, reason
-    loaded = Signal(object, str, object)
-    failed = Signal(object, str, str)
-
-
-class _ThumbTask(QRunnable):
-    def __init__(self, loader: "ThumbnailLoader", generation: int, key, path: str, px: int):
-        super().__init__()
-        # Hold the signal object itself: it must outlive the loader if the widget goes away.
-        self._signals = loader._signals
-        self._loader_state = loader._state
-        self._generation = generation
-        self._key = key
-        self._path = path
-        self._px = px
-
-    def run(self) -> None:
-        if self._loader_state["generation"] != self._generation:
-            return      # cancelled while queued: the grid shows something else now
-        try:
-            image = decode_scaled(self._path, self._px)
-        except ImageError as exc:
-            self._signals.failed.emit(self._key, self._path, exc.reason)
-            return
-        except Exception as exc:  # never let a worker die silently
-            self._signals.failed.emit(self._key, self._path, f"could not be shown ({exc})")
-            return
-        if self._loader_state["generation"] == self._generation:
-            self._signals.loaded.emit(self._key, self._path, image)
+def _decode_for_display(path: str, max_side: int) -> QImage:
+    """decode_scaled, failing with the reason alone (the caller shows which file it was)."""
+    try:
+        return decode_scaled(path, max_side)
+    except ImageError as exc:
+        raise FledgeError(exc.reason) from None
 
 
 class ThumbnailLoader(QObject):
@@ -98,8 +75,9 @@ class ThumbnailLoader(QObject):
 
     loaded(key, path, QImage) / failed(key, path, reason) are emitted on the GUI thread.
     key is any value the caller chooses (e.g. the grid item's row). cancel() drops
-    everything queued, e.g. when the grid switches to another class. Decoded images
-    are kept in a small in-memory cache, so going back to a class is instant.
+    everything not yet delivered, e.g. when the grid switches to another class. Decoded
+    images are kept in a small in-memory cache, so going back to a class is instant.
+    The decoding runs as gui.background tasks on a pool of its own.
     """
 
     loaded = Signal(object, str, object)    # key, path, QImage
@@ -108,13 +86,10 @@ class ThumbnailLoader(QObject):
     def __init__(self, parent: QObject | None = None, threads: int | None = None,
                  cache_size: int = 600) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        n = threads or max(1, min(4, (os.cpu_count() or 2)))
-        self._pool.setMaxThreadCount(n)
-        self._state = {"generation": 0}
-        self._signals = _Signals()
-        self._signals.loaded.connect(self._on_loaded)
-        self._signals.failed.connect(self._on_failed)
+        self._pool = TaskPool(self, threads=threads or max(1, min(4, (os.cpu_count() or 2))))
+        self._pool.finished.connect(self._on_loaded)
+        self._pool.failed.connect(self._on_failed)
+        self._requests: dict[int, tuple[object, str, int]] = {}     # token -> key, path, px
         self._cache: OrderedDict[tuple[str, int], QImage] = OrderedDict()
         self._cache_size = cache_size
 
@@ -128,8 +103,8 @@ class ThumbnailLoader(QObject):
             self._cache.move_to_end((path, px))
             self.loaded.emit(key, path, cached)
             return
-        generation = self._state["generation"]
-        self._pool.start(_ThumbTask(self, generation, (key, px, generation), path, px))
+        token = self._pool.submit(call(_decode_for_display, path, px))
+        self._requests[token] = (key, path, px)
 
     def clear_cache(self) -> None:
         """Forget decoded pictures (files may have changed since)."""
@@ -137,28 +112,25 @@ class ThumbnailLoader(QObject):
 
     def cancel(self) -> None:
         """Forget every request not yet delivered."""
-        self._state["generation"] += 1
-        self._pool.clear()
+        self._pool.cancel()
+        self._requests.clear()
 
     def wait(self, msecs: int = -1) -> bool:
         """Block until the worker threads are idle (used when closing)."""
-        return self._pool.waitForDone(msecs)
+        return self._pool.wait(msecs)
 
     def shutdown(self, msecs: int = 5000) -> bool:
         self.cancel()
         return self.wait(msecs)
 
-    def _on_loaded(self, tag, path: str, image: QImage) -> None:
-        key, px, generation = tag
+    def _on_loaded(self, token: int, image: QImage) -> None:
+        key, path, px = self._requests.pop(token)
         self._cache[(path, px)] = image
         self._cache.move_to_end((path, px))
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        # A result emitted just before cancel() is still cached but not delivered.
-        if generation == self._state["generation"]:
-            self.loaded.emit(key, path, image)
+        self.loaded.emit(key, path, image)
 
-    def _on_failed(self, tag, path: str, reason: str) -> None:
-        key, _px, generation = tag
-        if generation == self._state["generation"]:
-            self.failed.emit(key, path, reason)
+    def _on_failed(self, token: int, reason: str) -> None:
+        key, path, _px = self._requests.pop(token)
+        self.failed.emit(key, path, reason)

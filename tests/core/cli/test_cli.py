@@ -104,3 +104,34 @@ def test_help_lists_every_subcommand():
     assert out.returncode == 0
     for cmd in ("sample-data", "train", "predict", "runs"):
         assert cmd in out.stdout
+
+
+def test_every_training_setting_is_an_option_of_train():
+    """The options come from TrainConfig's own table: each field, its default, its type."""
+    from core.cli.main import build_parser
+    from core.training.config import TrainConfig, config_options
+
+    args = build_parser().parse_args(["train", "DATA"])
+    assert {o.name: getattr(args, o.name) for o in config_options()} == TrainConfig().to_dict()
+    args = build_parser().parse_args([
+        "train", "DATA", "--no-augment", "--no-nesterov", "--pretrained", "--precision", "bf16",
+        "--workers", "2", "--weights", "w.pth", "--image-size", "48", "--lr", "0.01", "--split-seed", "5"])
+    assert (args.augment, args.nesterov, args.pretrained, args.precision, args.workers, args.weights_path,
+            args.image_size, args.lr, args.split_seed) == (False, False, True, "bf16", 2, "w.pth", 48, 0.01, 5)
+
+
+def test_train_records_the_split_of_the_folder_not_the_training_seed(tmp_path, make_image_folder):
+    from core.data.dataset import scan_dataset
+    from core.photos.evaluation import training_split_settings
+
+    root = make_image_folder(classes={"bird": 10, "plane": 10}, size=32)
+    run = tmp_path / "run"
+    out = fledge("train", root, "--epochs", 1, "--image-size", 32, "--batch-size", 8, "--workers", 0,
+                 "--seed", 7, "--val-fraction", 0.3, "--out", run, env_extra={"FLEDGE_RUNS": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    split = {"seed": 0, "val_fraction": 0.3, "test_fraction": 0.0}
+    assert json.loads((run / "run.json").read_text())["split"] == split
+    assert json.loads((run / "config.json").read_text())["seed"] == 7
+    assert training_split_settings(None, str(run / "best.pt")) == split
+    assert "30% validation; seed 0" in out.stdout
+    assert scan_dataset(root, **split).val != scan_dataset(root, seed=7, val_fraction=0.3).val

@@ -174,20 +174,25 @@ def test_progress_line_and_ctrl_c_stop():
     import signal
 
     from core.cli.photos import _Progress, _stop_on_ctrl_c
+    from core.progress import JobProgress
 
     class Tty(io.StringIO):
         def isatty(self):
             return True
 
     out = Tty()
-    bar = _Progress("Classifying", stream=out)
-    bar(1, 4)
-    bar(4, 4)
+    bar = _Progress({"classifying": "Classifying", "sorting": "Moving"}, stream=out)
+    bar(JobProgress("classifying"))               # no count yet: nothing to draw
+    bar(JobProgress("classifying", 1, 4))
+    bar(JobProgress("classifying", 4, 4))
+    bar(JobProgress("scanning"))                  # a stage not named: not shown
+    bar(JobProgress("sorting", 2, 2))
     bar.close()
     assert out.getvalue().startswith("\rClassifying 1/4 (25%)")
-    assert "\rClassifying 4/4 (100%)" in out.getvalue() and out.getvalue().endswith("\n")
+    assert "\rClassifying 4/4 (100%)   \n\rMoving 2/2 (100%)" in out.getvalue()
+    assert out.getvalue().endswith("\n")
     quiet = io.StringIO()
-    _Progress("x", stream=quiet)(1, 2)
+    _Progress({"x": "x"}, stream=quiet)(JobProgress("x", 1, 2))
     assert quiet.getvalue() == ""                 # not a terminal: no progress noise
 
     before = signal.getsignal(signal.SIGINT)
@@ -198,3 +203,57 @@ def test_progress_line_and_ctrl_c_stop():
         with pytest.raises(KeyboardInterrupt):    # second: quit at once
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.fixture
+def in_process(tmp_path, monkeypatch):
+    """Run `fledge classify` in this process with a fake model that answers "bird" (0.8) for
+    every photo; on_image(i) runs after each photo."""
+    import argparse
+
+    from core.cli import photos
+    from tests.fakes import FakePredictor
+
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"not read: the predictor is a fake")
+    fake = FakePredictor(["bird", "plane"])
+    fake.answer = lambda path: ("bird", 0.8)
+    monkeypatch.setattr(photos, "_load_predictor", lambda path, device: fake)
+    parser = argparse.ArgumentParser()
+    photos.register(parser.add_subparsers())
+
+    def run(*args):
+        parsed = parser.parse_args(["classify", str(model), *map(str, args)])
+        return parsed.func(parsed)
+    run.predictor = fake
+    return run
+
+
+def test_classify_and_sort_in_process_words_the_report_for_the_command_line(in_process, tmp_path, capsys):
+    cam, dest = tmp_path / "cam", tmp_path / "sorted"
+    for i in range(3):
+        picture(cam / f"IMG_{i}.jpg", (200, 10, 10))
+    assert in_process(cam, "--sort-into", dest, "--csv", tmp_path / "a.csv") == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"Wrote {tmp_path / 'a.csv'} (3 photos).",
+                                f"Copied 3 photos into {dest}: 3 to bird.", f"To put everything back: fledge undo {dest}"]
+    assert err == "Classified 3 photos.\n"
+    assert in_process(cam, "--sort-into", dest) == 0          # the same again: nothing left to do
+    assert ("3 were already sorted by an earlier run and were skipped. To sort them again with new "
+            f"settings, run 'fledge undo {dest}' first.") in capsys.readouterr().out
+
+
+def test_ctrl_c_while_classifying_copies_nothing(in_process, tmp_path, capsys):
+    import signal
+
+    cam, dest = tmp_path / "cam", tmp_path / "sorted"
+    for i in range(4):
+        picture(cam / f"IMG_{i}.jpg", (200, 10, 10))
+    in_process.predictor.on_image = lambda i: os.kill(os.getpid(), signal.SIGINT) if i == 1 else None
+    assert in_process(cam, "--sort-into", dest, "--csv", tmp_path / "a.csv") == 130
+    out, err = capsys.readouterr()
+    assert not dest.exists()
+    assert "Stopped before sorting: no photo was copied or moved." in out
+    assert "Classified 2 photos. Stopped early: the rest were not classified." in err
+    with open(tmp_path / "a.csv", encoding="utf-8-sig") as f:     # the answers so far are kept
+        assert len(f.read().splitlines()) == 3

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from core.data import imageio
-from core.data.dataset import NOT_IN_CLASS, Dataset, Sample, scan_dataset, split_class
+from core.data.dataset import NOT_IN_CLASS, Dataset, Sample, scan_dataset
+from core.data.split import split_class
 from core.errors import DatasetError, FledgeError
 
 

@@ -1,4 +1,4 @@
-"""The data pipeline: decoding, the cached and stream sources, augmentation, plans."""
+"""The data pipeline: the cached and stream sources a run's batches come from."""
 from __future__ import annotations
 
 import multiprocessing
@@ -11,12 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from core.data import decode_cache
-
-from core.data import pipeline
+from core.data import decoder
+from core.data.batch_sources import CachedSource, StreamSource, epoch_generators
 from core.data.dataset import Dataset, Sample, scan_dataset
-from core.data.pipeline import (build_sources, cache_size_for, decode_square, eval_batch, plan_pipeline,
-                           train_batch)
+from core.data.decode_cache import release_cache
+from core.data.pipeline import build_sources
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SIZE = 32                       # training size in these tests; cache size 37
@@ -24,9 +23,9 @@ SIZE = 32                       # training size in these tests; cache size 37
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    pipeline.release_cache()
+    release_cache()
     yield
-    pipeline.release_cache()
+    release_cache()
 
 
 def _levels(n: int) -> list[int]:
@@ -75,117 +74,17 @@ def collect(src, epoch):
     return xs, ys
 
 
-# -- decoding and batch transforms ----------------------------------------------------------
-
-def test_cache_size_is_a_little_above_training_size():
-    assert cache_size_for(64) == 73
-    assert cache_size_for(128) == 146
-    assert cache_size_for(224) == 256
-
-
-def test_decode_square_keeps_the_centre_square(tmp_path):
-    # 90x30: left third red, middle green, right third blue -> the centre square is green.
-    arr = np.zeros((30, 90, 3), np.uint8)
-    arr[:, :30, 0] = 255
-    arr[:, 30:60, 1] = 255
-    arr[:, 60:, 2] = 255
-    p = tmp_path / "wide.png"
-    Image.fromarray(arr).save(p)
-    out = decode_square(str(p), 37)
-    assert out.shape == (37, 37, 3) and out.dtype == np.uint8
-    mean = out[2:-2, 2:-2].reshape(-1, 3).mean(0)
-    assert mean[1] > 240 and mean[0] < 15 and mean[2] < 15
-
-
-def test_decode_square_of_a_photo_sized_jpeg_uses_draft_size(tmp_path):
-    p = tmp_path / "photo.jpg"
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)).save(p, quality=90)
-    out = decode_square(str(p), 73)
-    assert out.shape == (73, 73, 3) and out.dtype == np.uint8
-    # PIL images and bytes work too (the predictor passes both).
-    assert decode_square(Image.open(p), 73).shape == (73, 73, 3)
-    assert decode_square(p.read_bytes(), 73).shape == (73, 73, 3)
-
-
-def test_eval_batch_accepts_both_layouts_and_normalizes_exactly():
-    x = torch.zeros((2, 37, 37, 3), dtype=torch.uint8)
-    x[0] = 51
-    x[1, 10:27, 10:27] = 255               # a bright centre, cut from the dark border
-    out = eval_batch(x, SIZE, MEAN, STD)
-    assert out.shape == (2, 3, SIZE, SIZE) and out.dtype == torch.float32
-    assert torch.equal(out, eval_batch(x.permute(0, 3, 1, 2).contiguous(), SIZE, MEAN, STD))
-    expected0 = (torch.tensor(51 / 255) - torch.tensor(MEAN)) / torch.tensor(STD)
-    assert torch.allclose(out[0, :, 5, 5], expected0)
-    # Centre crop: offset (37-32)//2 = 2, so pixel (8, 8) of the crop is pixel (10, 10).
-    assert torch.allclose(out[1, :, 8, 8], (1 - torch.tensor(MEAN)) / torch.tensor(STD))
-    assert torch.allclose(out[1, :, 7, 7], -torch.tensor(MEAN) / torch.tensor(STD))
-
-
-def test_train_batch_shape_range_and_determinism():
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.integers(0, 256, (6, 37, 37, 3), dtype=np.uint8))
-    g = lambda s: torch.Generator().manual_seed(s)   # noqa: E731
-    a = train_batch(x, SIZE, MEAN, STD, g(1), True)
-    assert a.shape == (6, 3, SIZE, SIZE) and a.dtype == torch.float32
-    lo = -torch.tensor(MEAN) / torch.tensor(STD)
-    hi = (1 - torch.tensor(MEAN)) / torch.tensor(STD)
-    per_channel = a.transpose(0, 1).reshape(3, -1)
-    assert (per_channel.min(1).values >= lo - 1e-5).all() and (per_channel.max(1).values <= hi + 1e-5).all()
-    assert torch.equal(a, train_batch(x, SIZE, MEAN, STD, g(1), True))
-    assert not torch.equal(a, train_batch(x, SIZE, MEAN, STD, g(2), True))
-    assert torch.equal(train_batch(x, SIZE, MEAN, STD, g(1), False), eval_batch(x, SIZE, MEAN, STD))
-
-
-def test_train_batch_crops_and_flips_at_random():
-    # Dark left half, bright right half: a flip puts the bright side on the left.
-    x = torch.zeros((200, 37, 37, 3), dtype=torch.uint8)
-    x[:, :, 19:] = 255
-    out = train_batch(x, SIZE, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), torch.Generator().manual_seed(0), True)
-    left, right = out[:, 0, :, :8].mean((1, 2)), out[:, 0, :, -8:].mean((1, 2))
-    flipped = int((left > right).sum())
-    assert 60 < flipped < 140
-    # Crops differ in size and place: the bright share of the picture varies.
-    assert out[:, 0].mean((1, 2)).std() > 0.05
-
-
-# -- the plan ---------------------------------------------------------------------------------
-
-def test_plan_streams_when_the_budget_is_too_small_and_says_why():
-    need = 1000 * 73 * 73 * 3
-    plan = plan_pipeline(1000, 64, torch.device("cpu"), memory_budget_mb=1, workers=2)
-    assert plan.kind == "stream" and plan.where == "workers"
-    assert plan.cache_bytes == need and plan.budget_bytes == 2 ** 20
-    assert "1,000 images" in plan.reason and "more than" in plan.reason and "budget" in plan.reason
-    assert "2 worker processes" in plan.reason
-
-    plan = plan_pipeline(1000, 64, torch.device("cpu"), memory_budget_mb=100)
-    assert plan.kind == "cached" and plan.where == "host memory"
-    assert "fit in the memory budget" in plan.reason and "decoded once" in plan.reason
-
-    default = plan_pipeline(1000, 64, torch.device("cpu"))
-    assert default.kind == "cached" and 0 < default.budget_bytes < pipeline.host_available_bytes()
-
-
-def test_plan_can_be_forced():
-    forced = plan_pipeline(10, 64, torch.device("cpu"), kind="stream", workers=0)
-    assert forced.kind == "stream" and "as set in the settings" in forced.reason
-    assert "in the training process" in forced.reason
-    big = plan_pipeline(1000, 64, torch.device("cpu"), kind="cached", memory_budget_mb=1)
-    assert big.kind == "cached" and "may run out of memory" in big.reason
-
-
 def test_build_sources_follows_the_plan(tmp_path):
     ds = flat_dataset(tmp_path, n_train=8, n_val=4, n_test=3)
     tr, va, te, plan = build(ds, "auto", memory_budget_mb=0.001)
     try:
-        assert plan.kind == "stream" and isinstance(tr, pipeline.StreamSource)
+        assert plan.kind == "stream" and isinstance(tr, StreamSource)
         assert te is not None and te.num_images == 3
     finally:
         close_all(tr, va, te)
     tr, va, te, plan = build(flat_dataset(tmp_path / "b", n_test=0), "auto")
     try:
-        assert plan.kind == "cached" and isinstance(tr, pipeline.CachedSource) and te is None
+        assert plan.kind == "cached" and isinstance(tr, CachedSource) and te is None
     finally:
         close_all(tr, va, te)
 
@@ -284,7 +183,7 @@ def test_a_batch_shrunk_to_one_picture_is_not_trained_on(tmp_path):
 def test_first_batch_arrives_while_the_rest_is_still_decoding(tmp_path, monkeypatch):
     ds = flat_dataset(tmp_path, n_train=16, n_val=4)
     gate = threading.Event()
-    real = decode_cache.decode_or_reason
+    real = decoder.decode_or_reason
     first_paths: set[str] = set()
 
     def gated(path, size):
@@ -293,10 +192,10 @@ def test_first_batch_arrives_while_the_rest_is_still_decoding(tmp_path, monkeypa
         return real(path, size)
 
     # The first epoch's first batch, from the same seeded order the source uses.
-    order = torch.randperm(16, generator=pipeline._generators(3, 0, torch.device("cpu"))[0]).tolist()
+    order = torch.randperm(16, generator=epoch_generators(3, 0, torch.device("cpu"))[0]).tolist()
     first_paths.update(ds.train[i].path for i in order[:4])
-    monkeypatch.setattr(decode_cache, "decode_or_reason", gated)
-    monkeypatch.setattr(decode_cache.Decoder, "CHUNK", 1)   # no blocked picture shares a task
+    monkeypatch.setattr(decoder, "decode_or_reason", gated)
+    monkeypatch.setattr(decoder.Decoder, "CHUNK", 1)   # no blocked picture shares a task
     tr, va, te, _ = build(ds)
     try:
         it = tr.batches(0)
@@ -313,13 +212,13 @@ def test_first_batch_arrives_while_the_rest_is_still_decoding(tmp_path, monkeypa
 def test_should_stop_ends_a_wait_for_decoding(tmp_path, monkeypatch):
     ds = flat_dataset(tmp_path, n_train=8, n_val=2)
     gate, stop = threading.Event(), threading.Event()
-    real = decode_cache.decode_or_reason
+    real = decoder.decode_or_reason
 
     def blocked(path, size):
         gate.wait(30)
         return real(path, size)
 
-    monkeypatch.setattr(decode_cache, "decode_or_reason", blocked)
+    monkeypatch.setattr(decoder, "decode_or_reason", blocked)
     tr, va, te, _ = build(ds, should_stop=stop.is_set)
     try:
         stop.set()
@@ -333,13 +232,13 @@ def test_changed_file_is_decoded_again_and_unchanged_ones_are_reused(tmp_path, m
     ds = flat_dataset(tmp_path, n_train=8, n_val=4)
     levels = _levels(12)
     calls = Counter()
-    real = decode_cache.decode_or_reason
+    real = decoder.decode_or_reason
 
     def counting(path, size):
         calls[path] += 1
         return real(path, size)
 
-    monkeypatch.setattr(decode_cache, "decode_or_reason", counting)
+    monkeypatch.setattr(decoder, "decode_or_reason", counting)
     tr, va, te, _ = build(ds)
     assert sum(len(x) for x, _ in tr.batches(0)) == 8
     assert [v for x in collect(va, 0)[0] for v in levels_of(x)] == levels[8:]

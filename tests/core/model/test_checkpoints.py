@@ -15,7 +15,8 @@ from core.model.checkpoints import (FORMAT, FORMAT_VERSION, atomic_save, atomic_
                               get_rng_state, load_checkpoint, load_resume, model_from_checkpoint,
                               save_checkpoint, save_resume, set_rng_state)
 from core.errors import CheckpointError, FledgeError
-from core.model.networks import IMAGENET_MEAN, IMAGENET_STD, build_model
+from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
+from core.model.networks import build_model
 
 CLASSES = ["cat", "dog", "owl"]
 
@@ -37,6 +38,16 @@ def _save(path, model, arch="small_cnn", size=32, **kw):
                 metrics={"val_acc": np.float64(0.75), "epoch": 3})
     args.update(kw)
     save_checkpoint(path, model, **args)
+
+
+def _edited(tmp_path, **changes):
+    """A saved model file with some of its fields changed, as a damaged or foreign file has."""
+    path = tmp_path / "m.pt"
+    _save(path, _trained_looking())
+    ckpt = torch.load(path, weights_only=True)
+    ckpt.update(changes)
+    torch.save(ckpt, path)
+    return path
 
 
 @pytest.mark.parametrize("arch,size", [("small_cnn", 32), ("simplenet", 48),
@@ -158,31 +169,19 @@ def test_torch_file_that_is_not_a_fledge_model(tmp_path, obj):
 
 
 def test_newer_format_version(tmp_path):
-    path = tmp_path / "m.pt"
-    _save(path, _trained_looking())
-    ckpt = torch.load(path, weights_only=True)
-    ckpt["format_version"] = FORMAT_VERSION + 1
-    torch.save(ckpt, path)
+    path = _edited(tmp_path, format_version=FORMAT_VERSION + 1)
     with pytest.raises(CheckpointError, match="newer version of Fledge"):
         load_checkpoint(path)
 
 
 def test_unknown_architecture(tmp_path):
-    path = tmp_path / "m.pt"
-    _save(path, _trained_looking())
-    ckpt = torch.load(path, weights_only=True)
-    ckpt["arch"] = "hypernet9"
-    torch.save(ckpt, path)
+    path = _edited(tmp_path, arch="hypernet9")
     with pytest.raises(CheckpointError, match="'hypernet9'"):
         load_checkpoint(path)
 
 
 def test_weights_that_do_not_fit_the_arch(tmp_path):
-    path = tmp_path / "m.pt"
-    _save(path, _trained_looking())
-    ckpt = torch.load(path, weights_only=True)
-    ckpt["arch"] = "resnet18"
-    torch.save(ckpt, path)
+    path = _edited(tmp_path, arch="resnet18")
     with pytest.raises(CheckpointError, match="do not fit"):
         model_from_checkpoint(load_checkpoint(path))
 

@@ -10,16 +10,7 @@ import torch
 from core.errors import CheckpointError
 from core.model.checkpoints import atomic_save, load_checkpoint, model_from_checkpoint
 from core.model.predictor import Predictor
-from tests.core.model.test_checkpoints import CLASSES, _save, _trained_looking
-
-
-def _edited(tmp_path, **changes):
-    path = tmp_path / "m.pt"
-    _save(path, _trained_looking())
-    ckpt = torch.load(path, weights_only=True)
-    ckpt.update(changes)
-    torch.save(ckpt, path)
-    return path
+from tests.core.model.test_checkpoints import CLASSES, _edited, _save, _trained_looking
 
 
 @pytest.mark.parametrize("size", [1, 15, 20000, 10**6, -3, 32.0, True])

@@ -8,10 +8,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core.data import pipeline
+from core.data.decoder import decode_square
+from core.data.transforms import cache_size_for, eval_batch
 from core.model.checkpoints import save_checkpoint
 from core.model.predictor import Prediction, Predictor
-from core.model.networks import IMAGENET_MEAN, IMAGENET_STD, build_model
+from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
+from core.model.networks import build_model
 
 CLASSES = ["circle", "square", "stripe"]
 SIZE = 32
@@ -57,8 +59,8 @@ def photos(tmp_path):
 
 def _reference(model, path) -> np.ndarray:
     """What validation computes: the pipeline's decode + eval transform, then the model."""
-    arr = pipeline.decode_square(path, pipeline.cache_size_for(SIZE))
-    x = pipeline.eval_batch(torch.from_numpy(arr[None]), SIZE, IMAGENET_MEAN, IMAGENET_STD)
+    arr = decode_square(path, cache_size_for(SIZE))
+    x = eval_batch(torch.from_numpy(arr[None]), SIZE, IMAGENET_MEAN, IMAGENET_STD)
     with torch.inference_mode():
         return model(x).softmax(1)[0].numpy()
 

@@ -2,49 +2,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
 
 from core.data.dataset import Sample
 from core.errors import FledgeError
-from core.photos.evaluation import EvaluationResult, evaluate
-
-
-@dataclass(frozen=True)
-class Pred:
-    source: str
-    top: list
-    error: str | None = None
-
-
-class FakePredictor:
-    """Answers from a table path -> (class, probability) or path -> error string."""
-
-    def __init__(self, classes, answers):
-        self.classes = classes
-        self.answers = answers
-        self.calls = []
-
-    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None):
-        images = list(images)
-        self.calls.append((batch_size, top_k))
-        out = []
-        for i, path in enumerate(images):
-            if should_stop is not None and should_stop():
-                break
-            a = self.answers[path]
-            if isinstance(a, str):
-                out.append(Pred(path, [], a))
-            else:
-                cls, prob = a
-                rest = [c for c in self.classes if c != cls]
-                top = [(cls, prob)] + [(c, (1 - prob) / len(rest)) for c in rest]
-                out.append(Pred(path, top[:top_k]))
-            if progress is not None:
-                progress(i + 1, len(images))
-        return out
+from core.photos.evaluation import EvaluationResult, evaluate, evaluate_folder, relabel
+from tests.fakes import FakePredictor
 
 
 CLASSES = ["cat", "dog", "owl"]
@@ -172,3 +137,44 @@ def test_format_text_has_table_and_matrix_with_names():
     assert lines[header + 2].split() == ["cat", "3", "1", "0"]
     assert lines[header + 4].split() == ["owl", "0", "1", "2"]
     assert "67%" in text        # dog row: 2 of 3 right
+
+
+def test_relabel_counts_moved_photos_in_their_new_class_and_back():
+    ds, pred = make()
+    r = evaluate(pred, ds)
+    cat_as_dog = r.cell(0, 1)[0]                    # img03: labelled cat, the model says dog
+    new_path = "/data/val/dog/img03.jpg"
+    moved = relabel(r, [(cat_as_dog.path, new_path, "dog"), ("/not/evaluated.jpg", "/x.jpg", "dog"),
+                        (r.images[0].path, "/y.jpg", "no such class")])
+    assert moved.confusion == [[3, 0, 0], [1, 3, 0], [0, 1, 2]] and moved.accuracy == pytest.approx(0.8)
+    assert new_path in [x.path for x in moved.cell(1, 1)] and cat_as_dog.path not in [x.path for x in moved.images]
+    assert moved.images[0].path == r.images[0].path
+    # The result relabelled is left as it was (the window may still show it).
+    assert r.confusion == [[3, 1, 0], [1, 2, 0], [0, 1, 2]] and r.cell(0, 1)[0].path == cat_as_dog.path
+    back = relabel(moved, [(new_path, cat_as_dog.path, "cat")])
+    assert back.confusion == r.confusion and back.images == r.images
+
+
+def test_evaluate_folder_splits_the_way_the_model_was_trained(tmp_path):
+    from PIL import Image
+
+    from core.data.dataset import scan_dataset
+    from core.progress import JobProgress
+
+    root = tmp_path / "pets"
+    for cls in ("cat", "dog"):
+        for i in range(10):
+            (root / cls).mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (8, 8), (25 * i, 100 * (cls == "dog"), 0)).save(root / cls / f"{cls}{i}.png")
+    split = {"seed": 7, "val_fraction": 0.5, "test_fraction": 0.0}
+    pred = FakePredictor(["cat", "dog"], {f"{c}{i}.png": (c, 0.9) for c in ("cat", "dog") for i in range(10)})
+    pred.info = {"split": split, "config": dict(split)}
+    events = []
+    r = evaluate_folder(pred, str(root), "val", report=events.append)
+    expected = sorted(s.path for s in scan_dataset(str(root), verify=False, **split).val)
+    assert expected != sorted(s.path for s in scan_dataset(str(root), verify=False).val)   # the seed matters
+    assert sorted(x.path for x in r.images) == expected
+    n = len(expected)
+    assert r.total == n and r.accuracy == 1.0
+    assert events[0] == JobProgress("scanning") and events[1] == JobProgress("evaluating", 0, n)
+    assert events[-1] == JobProgress("evaluating", n, n)

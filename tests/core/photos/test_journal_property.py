@@ -19,42 +19,33 @@ import errno
 import os
 import random
 from collections import Counter
-from dataclasses import dataclass
 
 import pytest
 
+from core.photos import file_transfer
 from core.photos import journal as jmod
-from core.photos.sorting import JOURNAL_NAME, apply_sort, classify_folder, plan_sort, undo
+from core.photos.classify import classify_folder
+from core.photos.sort_undo import undo
+from core.photos.sorting import JOURNAL_NAME, apply_sort, plan_sort
+from tests.fakes import FakePredictor
 from tests.file_trees import digest, tree
 
 SEEDS = range(30)
 CLASSES = ["bird", "plane", "cat"]
 
 
-@dataclass(frozen=True)
-class Pred:
-    source: str
-    top: list
-    error: str | None = None
-
-
-class BytePredictor:
+class BytePredictor(FakePredictor):
     """Answers from the file's first bytes: fast and deterministic; b'BAD' means unreadable."""
-    classes = CLASSES
 
-    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None):
-        out = []
-        for p in images:
-            with open(p, "rb") as f:
-                head = f.read(2)
-            if head.startswith(b"BA"):
-                out.append(Pred(p, [], "not an image Pillow can read"))
-                continue
-            cls = CLASSES[head[0] % 3]
-            prob = 0.34 + 0.66 * head[1] / 255
-            rest = [(c, (1 - prob) / 2) for c in CLASSES if c != cls]
-            out.append(Pred(p, ([(cls, prob)] + rest)[:top_k]))
-        return out
+    def __init__(self):
+        super().__init__(CLASSES)
+
+    def answer(self, path):
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head.startswith(b"BA"):
+            return "not an image Pillow can read"
+        return CLASSES[head[0] % 3], 0.34 + 0.66 * head[1] / 255
 
 
 class Crash(BaseException):
@@ -62,7 +53,7 @@ class Crash(BaseException):
 
 
 class Faults:
-    """Wraps the journal's file-system steps; raises Crash on the n-th step when armed."""
+    """Wraps the file-system steps and the journal's appends; raises Crash on the n-th when armed."""
 
     STEPS = ("_copy_data", "_link", "_rename", "_unlink")
 
@@ -73,10 +64,10 @@ class Faults:
         self.fired = False
         self.no_links = False
         self.cross_device = False
-        orig = {name: getattr(jmod, name) for name in self.STEPS}
+        orig = {name: getattr(file_transfer, name) for name in self.STEPS}
         for name in self.STEPS:
-            monkeypatch.setattr(jmod, name, self._wrap(name, orig[name]))
-        monkeypatch.setattr(jmod, "_same_device", lambda a, b: not self.cross_device)
+            monkeypatch.setattr(file_transfer, name, self._wrap(name, orig[name]))
+        monkeypatch.setattr(file_transfer, "_same_device", lambda a, b: not self.cross_device)
         orig_append = jmod.FileJournal.append
         faults = self
 
@@ -119,7 +110,7 @@ class Faults:
 
 def parts(*roots) -> list[str]:
     return [os.path.join(d, f) for r in roots for d, _, files in os.walk(r) for f in files
-            if f.startswith(jmod.PART_PREFIX)]
+            if f.startswith(file_transfer.PART_PREFIX)]
 
 
 def build(rng, root):

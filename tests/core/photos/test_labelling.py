@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import pytest
 
-from core.photos import journal as jmod
 from core.errors import FledgeError
-from core.photos.labelling import LABELS_JOURNAL, Labeller, review_order, validate_class_name
+from core.photos import file_transfer
+from core.photos.labelling import LABELS_JOURNAL, Labeller, validate_class_name
 
 
 def write(path, data: bytes = b"photo"):
@@ -124,16 +123,16 @@ def test_interrupted_label_is_recovered(split_data, review, monkeypatch):
     class Crash(BaseException):
         pass
 
-    orig = jmod._unlink
+    orig = file_transfer._unlink
 
     def crash_after_link(path):      # move = link + unlink; die between them
         raise Crash()
 
-    monkeypatch.setattr(jmod, "_unlink", crash_after_link)
+    monkeypatch.setattr(file_transfer, "_unlink", crash_after_link)
     lab = Labeller(split_data, move=True)
     with pytest.raises(Crash):
         lab.assign(review[0], "bird")
-    monkeypatch.setattr(jmod, "_unlink", orig)
+    monkeypatch.setattr(file_transfer, "_unlink", orig)
     lab2 = Labeller(split_data, move=True)          # a new session finishes the move
     target = os.path.join(split_data, "train", "bird", "IMG_0.jpg")
     assert os.path.exists(target) and not os.path.exists(review[0])
@@ -145,20 +144,3 @@ def test_interrupted_label_is_recovered(split_data, review, monkeypatch):
 def test_missing_dataset_folder(tmp_path):
     with pytest.raises(FledgeError, match="does not exist"):
         Labeller(tmp_path / "nope")
-
-
-@dataclass(frozen=True)
-class P:
-    source: str
-    top: list
-    error: str | None = None
-
-
-def test_review_order_least_certain_first():
-    items = [P("a", [("bird", 0.9), ("plane", 0.1)]), P("b", [("bird", 0.5), ("plane", 0.49)]),
-             P("c", [], "damaged"), P("d", [("plane", 0.6), ("bird", 0.2), ("cat", 0.2)]),
-             P("e", [("bird", 0.55), ("plane", 0.05)])]
-    assert [p.source for p in review_order(items)] == ["b", "e", "d", "a", "c"]
-    assert [p.source for p in review_order(items, by="margin")] == ["b", "d", "e", "a", "c"]
-    with pytest.raises(ValueError):
-        review_order(items, by="size")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings
 
+import core.data.sample_data as sample_data
 import gui.panels.data as dataset_panel
 from gui.panels.data import MAX_RECENT, RECENT_KEY, THUMBS_PER_CLASS, DatasetPanel
 from tests.gui.qt_drops import send_drop
@@ -55,7 +56,7 @@ def test_open_folder_shows_classes_counts_thumbnails_and_skipped(qtbot, panel, i
     assert not panel.busy_bar.isVisibleTo(panel)
 
     counts = ds.counts()
-    rows = panel.counts_rows()
+    rows = panel.counts_table.rows()
     assert [r[0] for r in rows] == ds.classes
     for name, train, val, test in rows:
         assert (train, val, test) == (counts["train"][name], counts["val"][name], counts["test"][name])
@@ -66,14 +67,14 @@ def test_open_folder_shows_classes_counts_thumbnails_and_skipped(qtbot, panel, i
 
     # Thumbnails of the first class arrive from the worker pool.
     assert panel.class_combo.currentIndex() == 0
-    qtbot.waitUntil(lambda: panel.thumbnail_count() == 5, timeout=10000)
+    qtbot.waitUntil(lambda: panel.thumb_list.loaded_count() == 5, timeout=10000)
     assert panel.thumb_list.count() == 5
     icon = panel.thumb_list.item(0).icon()
     assert not icon.isNull()
     # Choosing another class in the table shows its pictures instead.
     panel.counts_table.setCurrentCell(2, 0)
     assert panel.class_combo.currentIndex() == 2
-    qtbot.waitUntil(lambda: panel.thumbnail_count() == 3, timeout=10000)
+    qtbot.waitUntil(lambda: panel.thumb_list.loaded_count() == 3, timeout=10000)
     assert panel.thumb_list.count() == 3
     assert all("cherry" in panel.thumb_list.item(i).toolTip() for i in range(3))
 
@@ -106,7 +107,7 @@ def test_thumbnails_are_capped_per_class(qtbot, panel, tmp_path):
         panel.open_folder(str(root))
     assert panel.thumb_list.count() == THUMBS_PER_CLASS
     assert panel.thumbs_caption.text() == f"first {THUMBS_PER_CLASS} of {THUMBS_PER_CLASS + 6}"
-    qtbot.waitUntil(lambda: panel.thumbnail_count() == THUMBS_PER_CLASS, timeout=10000)
+    qtbot.waitUntil(lambda: panel.thumb_list.loaded_count() == THUMBS_PER_CLASS, timeout=10000)
 
 
 def test_bad_folder_shows_message_and_panel_stays_usable(qtbot, panel, image_folder, tmp_path):
@@ -170,13 +171,13 @@ def test_sample_data_is_written_once_then_reused(qtbot, panel, tmp_path, monkeyp
     dest = tmp_path / "appdata" / "sample-data"
     monkeypatch.setattr(dataset_panel, "sample_data_dir", lambda: str(dest))
     calls = []
-    real_write = dataset_panel.write_sample_data
+    real_write = sample_data.write_sample_data
 
     def small_write(path):
         calls.append(path)
         return real_write(path, per_class=6, size=32)
 
-    monkeypatch.setattr(dataset_panel, "write_sample_data", small_write)
+    monkeypatch.setattr(sample_data, "write_sample_data", small_write)
     with qtbot.waitSignal(panel.dataset_changed, timeout=20000) as blocker:
         panel.use_sample_data()
     ds = blocker.args[0]

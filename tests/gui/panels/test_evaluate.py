@@ -1,51 +1,13 @@
 """The evaluate panel: figures, the confusion-matrix heatmap, a cell's photos, relabelling, undo."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
-import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 
 from gui.widgets.confusion_matrix import contrast
 from gui.panels.evaluate import EvaluatePanel
-
-
-@dataclass(frozen=True)
-class Pred:
-    source: str
-    top: list
-    error: str | None = None
-
-
-class FakePredictor:
-    """Answers from a table: file name -> (class, probability). on_image(i) runs after each one
-    on the job's thread (to stop a job at an exact point)."""
-
-    def __init__(self, classes, answers, on_image=None):
-        self.classes = list(classes)
-        self.answers = answers
-        self.on_image = on_image
-
-    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None, **_):
-        images = list(images)
-        out = []
-        for i, path in enumerate(images):
-            if should_stop is not None and should_stop():
-                break
-            cls, prob = self.answers[os.path.basename(path)]
-            rest = [c for c in self.classes if c != cls]
-            top = [(cls, prob)] + [(c, (1 - prob) / len(rest)) for c in rest]
-            out.append(Pred(path, top[:top_k]))
-            if progress is not None:
-                progress(i + 1, len(images))
-            if self.on_image is not None:
-                self.on_image(i)
-        return out
-
+from tests.fakes import FakePredictor, noise_photo
 
 # val photos: name -> (true class, predicted class, confidence)
 TABLE = {
@@ -53,11 +15,6 @@ TABLE = {
     "c3.png": ("cat", "dog", 0.60), "d0.png": ("dog", "dog", 0.80), "d1.png": ("dog", "cat", 0.55),
     "d2.png": ("dog", "dog", 0.99),
 }
-
-
-def _photo(path, seed):
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(path)
 
 
 @pytest.fixture
@@ -69,10 +26,10 @@ def dataset(tmp_path):
         (root / "val" / cls).mkdir(parents=True)
         for i in range(3):
             seed += 1
-            _photo(root / "train" / cls / f"t{cls}{i}.png", seed)
+            noise_photo(root / "train" / cls / f"t{cls}{i}.png", seed)
     for name, (true, _p, _c) in TABLE.items():
         seed += 1
-        _photo(root / "val" / true / name, seed)
+        noise_photo(root / "val" / true / name, seed)
     return root
 
 

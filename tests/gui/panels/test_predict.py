@@ -84,22 +84,22 @@ def loaded(qtbot, panel, checkpoint):
 def assert_shows(panel, expected):
     """The headline and the bars show expected (a core Prediction), in order."""
     label, p = expected.top[0]
-    assert panel.headline.text().startswith(f"{label} — ")
-    values = panel.chart.values()
+    assert panel.view.headline.text().startswith(f"{label} — ")
+    values = panel.view.chart.values()
     assert [n for n, _ in values] == [n for n, _ in expected.top]
     assert np.allclose([v for _, v in values], [v for _, v in expected.top], atol=1e-5)
 
 
 def test_drop_image_shows_top_classes(qtbot, loaded, reference, photos, tmp_path):
     panel = loaded
-    assert "small_cnn" in panel.model_label.text() and "cat, dog" in panel.model_label.text()
+    assert "small_cnn" in panel.model_bar.label.text() and "cat, dog" in panel.model_bar.label.text()
     with qtbot.waitSignal(panel.prediction_shown, timeout=10000) as blocker:
         assert send_drop(panel, [photos["one.png"]]).isAccepted()
     expected = reference.predict(str(photos["one.png"]), top_k=5)
     assert [n for n, _ in blocker.args[0].top] == [n for n, _ in expected.top]
     assert_shows(panel, expected)
-    qtbot.waitUntil(panel.image_view.has_image, timeout=10000)   # decoded alongside, may come second
-    assert panel.time_label.text() == f"answered in {panel.last_answer_ms:.0f} ms"
+    qtbot.waitUntil(panel.view.image_view.has_image, timeout=10000)   # decoded alongside, may come second
+    assert panel.view.time_label.text() == f"answered in {panel.last_answer_ms:.0f} ms"
     print(f"\ndrop-to-result, 32 px PNG (first photo after loading): {panel.last_answer_ms:.1f} ms")
 
     with qtbot.waitSignal(panel.prediction_shown, timeout=10000):
@@ -130,19 +130,19 @@ def test_several_photos_can_be_stepped_through(qtbot, loaded, reference, photos)
         panel.strip.setCurrentRow(row)
         expected = reference.predict(str(photos[name]), top_k=5)
         assert_shows(panel, expected)
-        assert panel.name_label.text() == name
-        qtbot.waitUntil(panel.image_view.has_image, timeout=10000)
+        assert panel.view.name_label.text() == name
+        qtbot.waitUntil(panel.view.image_view.has_image, timeout=10000)
         assert expected.top[0][0] in panel.strip.item(row).text()
 
 
 def test_broken_file_shows_message(qtbot, loaded, photos):
     panel = loaded
     send_drop(panel, [photos["broken"]])
-    qtbot.waitUntil(lambda: panel.headline.text().startswith("Could not read"), timeout=10000)
-    assert "broken.jpg" in panel.headline.text()
-    assert "damaged" in panel.headline.text() or "not an image" in panel.headline.text()
-    assert panel.chart.values() == []
-    assert panel.time_label.text() == ""
+    qtbot.waitUntil(lambda: panel.view.headline.text().startswith("Could not read"), timeout=10000)
+    assert "broken.jpg" in panel.view.headline.text()
+    assert "damaged" in panel.view.headline.text() or "not an image" in panel.view.headline.text()
+    assert panel.view.chart.values() == []
+    assert panel.view.time_label.text() == ""
 
 
 def test_folder_and_non_image_are_explained(qtbot, loaded, photos):
@@ -162,8 +162,8 @@ def test_folder_and_non_image_are_explained(qtbot, loaded, photos):
 def test_drop_before_model_explains_then_answers_when_loaded(qtbot, panel, checkpoint, reference, photos):
     send_drop(panel, [photos["one.png"]])
     assert panel.message_bar.text() == NO_MODEL
-    qtbot.waitUntil(panel.image_view.has_image, timeout=10000)     # the photo is shown anyway
-    assert panel.headline.text() == "No model loaded"
+    qtbot.waitUntil(panel.view.image_view.has_image, timeout=10000)     # the photo is shown anyway
+    assert panel.view.headline.text() == "No model loaded"
     with qtbot.waitSignals([panel.model_loaded, panel.prediction_shown], timeout=30000):
         panel.load_model(checkpoint)
     assert_shows(panel, reference.predict(str(photos["one.png"]), top_k=5))
@@ -172,8 +172,8 @@ def test_drop_before_model_explains_then_answers_when_loaded(qtbot, panel, check
 
 def test_broken_file_without_model_is_explained(qtbot, panel, photos):
     send_drop(panel, [photos["broken"]])
-    qtbot.waitUntil(lambda: panel.headline.text().startswith("Could not read"), timeout=10000)
-    assert panel.image_view.text() == "This file could not be shown."
+    qtbot.waitUntil(lambda: panel.view.headline.text().startswith("Could not read"), timeout=10000)
+    assert panel.view.image_view.text() == "This file could not be shown."
 
 
 def test_paste_image_from_clipboard(qtbot, loaded, reference, photos):
@@ -183,7 +183,7 @@ def test_paste_image_from_clipboard(qtbot, loaded, reference, photos):
     QGuiApplication.clipboard().setImage(image)
     with qtbot.waitSignal(panel.prediction_shown, timeout=10000):
         qtbot.keyClick(panel, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
-    assert panel.name_label.text() == "Pasted picture"
+    assert panel.view.name_label.text() == "Pasted picture"
     assert_shows(panel, reference.predict(qimage_to_pil(image), top_k=5))
     # The clipboard round trip keeps the pixels exactly.
     assert np.array_equal(np.asarray(qimage_to_pil(image)), np.asarray(Image.open(photos["two.png"]).convert("RGB")))

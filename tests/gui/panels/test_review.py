@@ -4,58 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 
 from core.photos.review_queue import ReviewItem
 from gui.panels.review import ReviewPanel
-
-
-@dataclass(frozen=True)
-class Pred:
-    source: str
-    top: list
-    error: str | None = None
-
-
-class FakePredictor:
-    """Answers by file name: (class, probability) or an error string."""
-
-    def __init__(self, classes, answers):
-        self.classes = list(classes)
-        self.answers = answers
-        self.asked: list[str] = []
-
-    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None, **_):
-        out = []
-        images = list(images)
-        for i, path in enumerate(images):
-            if should_stop is not None and should_stop():
-                break
-            self.asked.append(os.path.basename(path))
-            a = self.answers[os.path.basename(path)]
-            if isinstance(a, str):
-                out.append(Pred(path, [], a))
-            else:
-                cls, prob = a
-                rest = [c for c in self.classes if c != cls]
-                out.append(Pred(path, ([(cls, prob)] + [(c, (1 - prob) / len(rest)) for c in rest])[:top_k]))
-            if progress is not None:
-                progress(i + 1, len(images))
-        return out
+from tests.fakes import FakePredictor, noise_photo
 
 
 ANSWERS = {"p0.png": ("cat", 0.55), "p1.png": ("dog", 0.95), "p2.png": ("cat", 0.99),
            "p3.png": ("dog", 0.60), "p4.png": "file is truncated or damaged"}
-
-
-def _photo(path, seed):
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(path)
 
 
 @pytest.fixture
@@ -67,7 +26,7 @@ def dataset(tmp_path):
             (root / split / cls).mkdir(parents=True)
             for i in range(3):
                 n += 1
-                _photo(root / split / cls / f"{split}{cls}{i}.png", 100 + n)
+                noise_photo(root / split / cls / f"{split}{cls}{i}.png", 100 + n)
     return root
 
 
@@ -76,7 +35,7 @@ def review_dir(tmp_path):
     folder = tmp_path / "sorted" / "_review"
     folder.mkdir(parents=True)
     for i, name in enumerate(ANSWERS):
-        _photo(folder / name, i)
+        noise_photo(folder / name, i)
     return folder
 
 
@@ -118,18 +77,12 @@ def test_photos_are_ordered_least_certain_first_with_a_numbered_legend(qtbot, sh
 def test_cancel_stops_asking_the_model_and_labelling_by_number_still_works(qtbot, panel, review_dir, dataset):
     import threading
 
-    gate, entered = threading.Event(), threading.Event()
-
-    class Gated(FakePredictor):
-        def predict_many(self, images, **kw):
-            entered.set()
-            assert gate.wait(20)
-            return super().predict_many(images, **kw)
-
-    panel.set_predictor(Gated(["cat", "dog"], ANSWERS))
+    gate = threading.Event()
+    gated = FakePredictor(["cat", "dog"], ANSWERS, gate=gate)
+    panel.set_predictor(gated)
     panel.open_folder(str(review_dir))
     try:
-        qtbot.waitUntil(entered.is_set, timeout=10000)
+        qtbot.waitUntil(gated.entered.is_set, timeout=10000)
         assert panel.progress.isVisible() and len(panel.remaining_paths()) == 5   # photos show at once
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     finally:
@@ -247,10 +200,7 @@ def test_retrain_asks_for_the_models_run(qtbot, shown, tmp_path):
 
 
 def test_loop_panels_in_the_main_window(qtbot, make_window, dataset, review_dir, tmp_path):
-    from gui.workflow import install_loop_panels
-
     w = make_window(engine=False)
-    install_loop_panels(w)
     assert {"evaluate", "sort", "review"} <= set(w.panels)
     rv, so = w.review_panel, w.sort_panel
 
@@ -270,7 +220,7 @@ def test_loop_panels_in_the_main_window(qtbot, make_window, dataset, review_dir,
     run = _fake_run(tmp_path, arch="resnet18", epochs=3)
     with qtbot.waitSignal(w.dataset_panel.dataset_changed, timeout=20000):
         rv.retrain_requested.emit(str(run))
-    config = w.training_panel.config()
+    config = w.training_panel.form.config()
     assert config.arch == "resnet18" and config.epochs == 3
     assert w.training_panel.dataset is w.dataset_panel.dataset
     assert w.tabs.currentWidget() is w.training_panel
@@ -282,15 +232,13 @@ def test_loop_panels_in_the_main_window(qtbot, make_window, dataset, review_dir,
 def test_the_whole_loop_train_evaluate_retrain_with_the_same_settings(qtbot, make_window, two_class_folder):
     from core.training.config import TrainConfig
     from core.training.runs import load_run
-    from gui.workflow import install_loop_panels
 
     w = make_window()
-    install_loop_panels(w)
     tp, ev, rv = w.training_panel, w.evaluate_panel, w.review_panel
     w.open_dataset(str(two_class_folder))
     qtbot.waitUntil(lambda: tp.dataset is not None, timeout=30000)
-    tp.apply_config(TrainConfig(arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False,
-                                schedule="none", epochs=1, lr=0.002))
+    tp.form.apply_config(TrainConfig(arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False,
+                                     schedule="none", epochs=1, lr=0.002))
     with qtbot.waitSignal(tp.run_finished, timeout=120000) as first:
         assert tp.start()
     ended = first.args[0]

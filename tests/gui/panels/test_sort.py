@@ -1,58 +1,18 @@
 """The sort panel: sort on a worker thread, cancel part-way without losing a photo, undo."""
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import Counter
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 
 import core.photos.sorting
 from core.progress import JobProgress
 from gui.panels.sort import CSV_NAME, SortPanel
-
-
-@dataclass(frozen=True)
-class Pred:
-    source: str
-    top: list
-    error: str | None = None
-
-
-class FakePredictor:
-    """Answers by file name: (class, probability) or an error string. gate: a threading.Event
-    the first call waits for (entered is set when it starts waiting)."""
-
-    def __init__(self, classes, answers, gate=None):
-        self.classes = list(classes)
-        self.answers = answers
-        self.gate = gate
-        self.entered = threading.Event()
-
-    def predict_many(self, images, batch_size=64, top_k=5, progress=None, should_stop=None, **_):
-        images = list(images)
-        if self.gate is not None:
-            self.entered.set()
-            assert self.gate.wait(20), "the test never opened the gate"
-        out = []
-        for i, path in enumerate(images):
-            if should_stop is not None and should_stop():
-                break
-            a = self.answers[os.path.basename(path)]
-            if isinstance(a, str):
-                out.append(Pred(path, [], a))
-            else:
-                cls, prob = a
-                rest = [c for c in self.classes if c != cls]
-                out.append(Pred(path, ([(cls, prob)] + [(c, (1 - prob) / len(rest)) for c in rest])[:top_k]))
-            if progress is not None:
-                progress(i + 1, len(images))
-        return out
+from tests.fakes import FakePredictor, full_disk_at, noise_photo
+from tests.file_trees import digest
 
 
 ANSWERS = {
@@ -62,17 +22,13 @@ ANSWERS = {
 }
 
 
-def _digest(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
 def _photos(folder) -> Counter:
     """The multiset of picture contents under folder (journals and CSVs left out)."""
     out = Counter()
     for dirpath, _dirs, files in os.walk(folder):
         for f in files:
             if f.endswith((".png", ".jpg")):
-                out[_digest(os.path.join(dirpath, f))] += 1
+                out[digest(os.path.join(dirpath, f))] += 1
     return out
 
 
@@ -81,8 +37,7 @@ def camera(tmp_path):
     src = tmp_path / "camera"
     src.mkdir()
     for i, name in enumerate(n for n in ANSWERS if n.endswith(".png")):
-        rng = np.random.default_rng(i)
-        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(src / name)
+        noise_photo(src / name, i, size=20)
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a photo")
     return src
 
@@ -118,6 +73,9 @@ def test_sort_copies_into_class_folders_with_a_report_and_undo_restores(qtbot, p
     assert "3 robin, 3 wren. 2 to review, 1 unreadable" in panel.headline.text()
     rows = {panel.counts.item(r, 0).text(): panel.counts.item(r, 1).text() for r in range(panel.counts.rowCount())}
     assert rows == {"robin": "3", "wren": "3", "To review (unsure)": "2", "Could not be read": "1"}
+    details = panel.details.toPlainText()            # in the tab's words: its buttons, not commands
+    assert "To put everything back, press “Undo this sort”." in details and "fledge undo" not in details
+    assert f"The model's answer for every photo is in {dest / CSV_NAME}." in details
     assert panel.undo_button.isEnabled() and panel.review_button.isEnabled()
 
     # "Review the unsure photos" hands over the _review folder with the answers already known.
@@ -136,6 +94,7 @@ def test_sort_copies_into_class_folders_with_a_report_and_undo_restores(qtbot, p
     with qtbot.waitSignal(panel.undo_finished, timeout=20000) as undone:
         qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
     assert not undone.args[0].failed
+    assert panel.details.toPlainText() == "Removed 9 copies (the originals are where they were)."
     assert _photos(dest) == Counter() and _photos(camera) == before
     assert not panel.review_button.isEnabled()
 
@@ -167,6 +126,7 @@ def test_cancel_part_way_loses_no_photo_and_undo_restores(qtbot, panel, camera, 
     assert any(stage == "sorting" for stage, *_ in shown) and all(visible for *_, visible in shown)
     assert not panel.progress.isVisible()
     assert "Stopped before the end" in panel.headline.text()
+    assert "press “Start sorting” again to continue" in panel.details.toPlainText()
     # Nothing lost, nothing duplicated: the photos are in the camera folder or in DEST, once each.
     assert _photos(camera) + _photos(dest) == before
     assert sum(_photos(dest).values()) == 3
@@ -201,6 +161,17 @@ def test_window_stays_usable_while_sorting_and_cancel_while_classifying(qtbot, p
     assert "No photo was copied or moved" in panel.headline.text()
     assert _photos(camera) == before and not (tmp_path / "sorted").exists()
     assert panel.sort_button.isEnabled()
+
+
+def test_a_full_disk_is_explained_in_the_tabs_own_words(qtbot, panel, monkeypatch):
+    full_disk_at(monkeypatch, 3)
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000) as blocker:
+        assert panel.sort()
+    assert blocker.args[0].report.disk_full and len(blocker.args[0].report.done) == 2
+    for text in (panel.headline.text(), panel.details.toPlainText()):
+        assert "is full; stopped. Free some space and press “Start sorting” again to continue." in text
+        assert "command" not in text
+    assert "could not be copied: the disk is full" in panel.message_bar.text()
 
 
 def test_problems_are_explained_in_the_panel(qtbot, panel, tmp_path):

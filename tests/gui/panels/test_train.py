@@ -24,7 +24,7 @@ def window_with_data(make_window, qtbot, folder, **config):
     w = make_window()
     w.open_dataset(str(folder))
     qtbot.waitUntil(lambda: w.training_panel.dataset is not None, timeout=30000)
-    w.training_panel.apply_config(TrainConfig(**{**TINY, "epochs": 2, **config}))
+    w.training_panel.form.apply_config(TrainConfig(**{**TINY, "epochs": 2, **config}))
     assert w.training_panel.start_button.isEnabled(), w.training_panel.start_hint.text()
     return w
 
@@ -232,3 +232,31 @@ def test_a_failed_run_is_explained_and_the_window_stays_usable(qtbot, make_windo
     assert "ValueError" in tp.result.message.text() and "Try again" in tp.result.message.text()
     assert tp.start_button.isEnabled() and tp.form_widget.isEnabled()
     assert not running_threads()
+
+
+def test_evaluate_and_resume_split_the_photos_as_training_did(qtbot, make_window, two_class_folder):
+    """A training seed other than 0 must not move photos between the splits: Evaluate scores
+    the model on the photos it was validated on, and a resumed run trains on the same split."""
+    from core.training.trainer import Trainer
+
+    w = window_with_data(make_window, qtbot, two_class_folder, epochs=1, seed=7)
+    tp = w.training_panel
+    assert tp.form.config().seed == 7
+    validated = sorted(s.path for s in tp.dataset.val)
+    learnt = sorted(s.path for s in tp.dataset.train)
+    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
+        assert tp.start()
+    ended = finished.args[0]
+    assert ended.reason == "completed", ended.message
+
+    ev = w.evaluate_panel
+    assert ev.model.model_path() == ended.best_model
+    with qtbot.waitSignal(ev.evaluated, timeout=60000) as evaluated:
+        assert ev.evaluate()
+    result = evaluated.args[0]
+    assert result.split == "val"
+    assert sorted([i.path for i in result.images] + [p for p, _ in result.errors]) == validated
+
+    resumed = Trainer.resume_from(ended.run_dir)
+    assert sorted(s.path for s in resumed.dataset.val) == validated
+    assert sorted(s.path for s in resumed.dataset.train) == learnt

@@ -1,0 +1,165 @@
+"""`fledge train`: its options come from TrainConfig's table of fields (core.training.config),
+plus the dataset split, which the scanned Dataset owns."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from core.cli.main import _fail
+from core.training.config import Option, config_options
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; one line per epoch otherwise."""
+
+    def __init__(self, stream=sys.stdout) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_draw = 0.0
+
+    def __call__(self, ev) -> None:
+        from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
+
+        out = self.stream
+        if isinstance(ev, FitStarted):
+            print(f"Training on {ev.device} ({ev.precision}), {ev.epochs} epochs of {ev.steps_per_epoch} steps. "
+                  f"Run folder: {ev.run_dir}", file=out, flush=True)
+        elif isinstance(ev, Message):
+            self._clear()
+            print(("Warning: " if ev.level == "warning" else "") + ev.text, file=out, flush=True)
+        elif isinstance(ev, BatchEnd) and self.tty:
+            self._draw(ev)
+        elif isinstance(ev, EpochEnd):
+            self._clear()
+            print(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.1%} | "
+                  f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.1%} | lr {ev.lr:.2g} | "
+                  f"{ev.images_per_s:.0f} img/s, {ev.seconds:.1f}s", file=out, flush=True)
+
+    def _draw(self, ev) -> None:
+        now = time.monotonic()
+        if now - self.last_draw < 0.1 and ev.epoch_step != ev.steps_per_epoch:
+            return
+        self.last_draw = now
+        width = 24
+        done = int(width * ev.epoch_step / max(1, ev.steps_per_epoch))
+        bar = "#" * done + "-" * (width - done)
+        self.stream.write(f"\repoch {ev.epoch} [{bar}] {ev.epoch_step}/{ev.steps_per_epoch} "
+                          f"loss {ev.loss:.3f} acc {ev.accuracy:.1%} {ev.images_per_s:.0f} img/s "
+                          f"ETA {_duration(ev.eta_s)}   ")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _new_trainer(args, progress, control):
+    """A Trainer for a new run from the command line, or an error line and exit status."""
+    from core.data.dataset import SplitSettings, scan_dataset
+    from core.training.config import TrainConfig
+    from core.training.trainer import Trainer
+
+    if not args.data:
+        return _fail("train needs a DATA folder (or --resume RUN_DIR).", 2)
+    config = TrainConfig(**{opt.name: getattr(args, opt.name) for opt in config_options()})
+    split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
+    problems = list(config.errors().values()) + [p for p in [split.problem()] if p]
+    if problems:
+        return _fail(" ".join(problems), 2)
+    dataset = scan_dataset(args.data, **split.to_dict())
+    print(dataset.summary())
+    return Trainer(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
+
+
+def cmd_train(args) -> int:
+    from core.training.events import TrainControl
+    from core.training.trainer import Trainer
+
+    control = TrainControl()
+    progress = _Progress()
+
+    def on_sigint(signum, frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nStopping after this batch (press Ctrl+C again to quit at once)...", file=sys.stderr)
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        if args.resume:
+            trainer = Trainer.resume_from(args.resume, callbacks=[progress], control=control)
+            print(trainer.dataset.summary())
+        else:
+            trainer = _new_trainer(args, progress, control)
+            if isinstance(trainer, int):
+                return trainer
+        ended = trainer.fit()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if ended.reason == "failed":
+        return _fail(ended.message)
+    print(ended.message)
+    if ended.test_acc is not None:
+        print(f"Test accuracy: {ended.test_acc:.1%}")
+    if ended.best_model:
+        print(f"Best model: {ended.best_model}")
+    return 0 if ended.reason == "completed" else 3
+
+
+def _help(opt: Option) -> str:
+    """The option's help for --help: its sentence, the choices its metavar hides, the default."""
+    text = opt.help
+    if opt.choices and opt.metavar:
+        text += f" Choose from: {', '.join(map(str, opt.choices))}."
+    if opt.default is not None and opt.kind is not bool:
+        text += f" (default {opt.default:g})" if opt.kind is float else f" (default {opt.default})"
+    return text.replace("%", "%%")          # argparse formats help with %
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field, named, typed and explained by the field's Option;
+    a yes/no field gets --name and --no-name."""
+    for opt in config_options():
+        if opt.kind is bool:
+            flag = opt.cli_flag
+            on = f"{_help(opt)} (default {'on' if opt.default else 'off'})".replace("%", "%%")
+            parser.add_argument(flag, dest=opt.name, action="store_true", default=opt.default, help=on)
+            parser.add_argument("--no-" + flag[2:], dest=opt.name, action="store_false",
+                                help=f"the opposite of {flag}")
+            continue
+        parser.add_argument(opt.cli_flag, dest=opt.name, type=opt.kind, default=opt.default,
+                            choices=opt.choices or None, metavar=opt.metavar or None, help=_help(opt))
+
+
+def add_split_options(parser: argparse.ArgumentParser) -> None:
+    """How a folder without its own val/ (or test/) folder is split; recorded with the model."""
+    from core.data.dataset import SplitSettings
+
+    d = SplitSettings()
+    g = parser.add_argument_group("dataset split (for a folder without val/ or test/ folders)")
+    g.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help=f"share of each class set aside for validation (default {d.val_fraction:g})")
+    g.add_argument("--test-fraction", type=float, default=d.test_fraction,
+                   help=f"share of each class set aside for a final test (default {d.test_fraction:g})")
+    g.add_argument("--split-seed", type=int, default=d.seed,
+                   help=f"which photos go to which share; separate from --seed (default {d.seed})")
+
+
+def register(subparsers) -> None:
+    """Add the train command to an argparse subparsers object."""
+    t = subparsers.add_parser("train", help="train a model on a folder with one subfolder per class")
+    t.add_argument("data", nargs="?", help="dataset folder: DATA/<class>/ or DATA/train|val/<class>/")
+    t.add_argument("--out", default=None, metavar="RUN_DIR", help="run folder (default: a new one under the runs folder)")
+    t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
+    add_config_options(t)
+    add_split_options(t)
+    t.set_defaults(func=cmd_train)

@@ -1,0 +1,58 @@
+"""The automatic split: sharing one class's files out to training, validation and test.
+
+Each file's split follows from a hash of the seed, its class and its path in the class
+folder alone, so adding files never moves the files already there.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+SPLITS = ("train", "val", "test")
+
+
+def _unit_hash(seed: int, cls: str, rel: str) -> float:
+    """A number in [0, 1) that depends only on seed, class and the file's path in its class."""
+    h = hashlib.blake2b(f"{seed}\0{cls}\0{rel}".encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(h.digest(), "big") / 2.0 ** 64
+
+
+def split_class(items: list[tuple[str, str]], cls: str, seed: int, val_fraction: float,
+                test_fraction: float) -> dict[str, list[str]]:
+    """Share one class's files (path, path relative to the class folder) out to splits.
+
+    Each file's split is decided by its own hash, so adding files never moves the
+    files already there. Afterwards small classes are topped up: training keeps at
+    least one file, validation gets one from two files on, test one from three on.
+    """
+    scored = sorted((_unit_hash(seed, cls, rel.replace(os.sep, "/")), path) for path, rel in items)
+    buckets: dict[str, list[tuple[float, str]]] = {s: [] for s in SPLITS}
+    for u, path in scored:
+        if u < test_fraction:
+            buckets["test"].append((u, path))
+        elif u < test_fraction + val_fraction:
+            buckets["val"].append((u, path))
+        else:
+            buckets["train"].append((u, path))
+    train, val, test = buckets["train"], buckets["val"], buckets["test"]
+    n = len(scored)
+
+    # Move the file whose hash lies nearest the boundary, so the fix-up is as stable as can be.
+    def move(src: list, dst: list, highest: bool) -> None:
+        item = max(src) if highest else min(src)
+        src.remove(item)
+        dst.append(item)
+
+    if n >= 1 and not train:
+        move(val if val else test, train, highest=True)
+    if n >= 2 and val_fraction > 0 and not val:
+        if len(train) > 1:
+            move(train, val, highest=False)
+        elif test:             # validation matters more than an optional test split
+            move(test, val, highest=True)
+    if n >= 3 and test_fraction > 0 and not test:
+        if len(train) > 1:
+            move(train, test, highest=False)
+        elif len(val) > 1:
+            move(val, test, highest=False)
+    return {s: sorted(p for _, p in b) for s, b in buckets.items()}

@@ -1,0 +1,82 @@
+"""Undoing sorts: every photo sorting copied or moved into DEST goes back where it was.
+
+    report = undo("~/sorted")
+    report.restored, report.removed, report.kept, report.failed
+
+Moved photos go back to their old place (a free " (n)" name when a new file took the
+old one); copies are removed only while an identical original still exists. Like the
+sort itself, it works from DEST's journal and can be stopped and run again.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from core.errors import FledgeError
+from core.photos.file_transfer import describe_os_error, path_key
+from core.photos.journal import KEPT, MISSING, UndoOutcome
+from core.photos.sorting import Progress, ShouldStop, journal_path, open_journal
+
+
+@dataclass
+class UndoReport:
+    """What undo did, file by file."""
+    dest: str
+    restored: list[tuple[str, str]] = field(default_factory=list)   # (from, to) moved back
+    removed: list[str] = field(default_factory=list)                # copies removed
+    renamed: list[tuple[str, str]] = field(default_factory=list)    # (original path, name used instead)
+    kept: list[tuple[str, str]] = field(default_factory=list)       # (path, reason)
+    missing: list[tuple[str, str]] = field(default_factory=list)    # (path, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
+    recovered: list[str] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.restored or self.removed or self.kept or self.missing or self.failed
+                    or self.recovered)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def undo(dest, progress: Progress = None, should_stop: ShouldStop = None) -> UndoReport:
+    """Put every photo that sorting copied or moved into dest back where it was, newest first."""
+    dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
+    if not os.path.isdir(dest):
+        raise FledgeError(f"The folder {dest} does not exist, so there is nothing to undo there.")
+    if not os.path.exists(journal_path(dest)):
+        raise FledgeError(f"{dest} has no Fledge journal, so Fledge did not sort photos into it "
+                          "(or the journal was deleted). Nothing was changed.")
+    report = UndoReport(dest)
+    journal = open_journal(dest)
+    with journal.locked():
+        journal.reload()
+        report.recovered = journal.recover()
+        todo = list(reversed(journal.live_ops()))
+        for i, op in enumerate(todo):
+            if should_stop is not None and should_stop():
+                report.stopped = True
+                break
+            try:
+                outcome = journal.undo_op(op)
+            except OSError as exc:
+                report.failed.append((op.dst, describe_os_error(exc)))
+            else:
+                _record_outcome(report, outcome)
+            if progress is not None:
+                progress(i + 1, len(todo))
+    return report
+
+
+def _record_outcome(report: UndoReport, o: UndoOutcome) -> None:
+    if o.result == "removed":
+        report.removed.append(o.path)
+    elif o.result == "restored":
+        report.restored.append((o.op.dst, o.path))
+        if path_key(o.path) != path_key(o.op.src):
+            report.renamed.append((o.op.src, o.path))
+    elif o.result == KEPT:
+        report.kept.append((o.path, o.note))
+    elif o.result == MISSING:
+        report.missing.append((o.path, o.note))

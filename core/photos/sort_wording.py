@@ -1,0 +1,79 @@
+"""What a sort or an undo did, in sentences: the same in the window and on the command line.
+
+    say = Phrases(again="run the same command again", undo_again="run undo again",
+                  undo_first=f"To sort them again with new settings, run 'fledge undo {dest}' first.",
+                  put_back=f"To put everything back: fledge undo {dest}")
+    print("\n".join(sort_lines(report, say)))
+
+The facts (counts, files renamed, skipped or failed, and why) are worded here once; each
+front end names its own follow-up actions -- a command to run, a button to press --
+through Phrases, so neither has to rewrite the other's text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.photos.sort_undo import UndoReport
+from core.photos.sorting import SortReport
+from core.wording import plural
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """How one front end tells people to do the follow-up actions."""
+    again: str          # sort again to continue, e.g. "run the same command again"
+    undo_again: str     # undo again to continue, e.g. "run undo again"
+    undo_first: str     # a sentence: undo before sorting again with new settings
+    put_back: str       # a sentence: how to put everything back
+
+
+def disk_full_line(report: SortReport, say: Phrases) -> str:
+    return f"The disk holding {report.dest} is full; stopped. Free some space and {say.again} to continue."
+
+
+def sort_lines(report: SortReport, say: Phrases) -> list[str]:
+    """A core.photos.sorting.SortReport in sentences, one a line."""
+    verb = "Moved" if report.move else "Copied"
+    lines = list(report.recovered)
+    counts = report.counts()
+    if counts:
+        parts = ", ".join(f"{n} to {c}" for c, n in sorted(counts.items()))
+        lines.append(f"{verb} {plural(len(report.done), 'photo')} into {report.dest}: {parts}.")
+    else:
+        lines.append(f"No photos were {verb.lower()} into {report.dest}.")
+    renamed = report.renamed
+    if renamed:
+        lines.append(f"{len(renamed)} got a new name because the name was taken, e.g. {renamed[0].dst}.")
+    already = report.already_sorted
+    if already:
+        lines.append(f"{len(already)} were already sorted by an earlier run and were skipped. {say.undo_first}")
+    lines += [f"Skipped {src}: {reason}" for src, reason in report.other_skips]
+    lines += [f"Failed {src}: {reason} (left where it was)" for src, reason in report.failed]
+    if report.disk_full:
+        lines.append(disk_full_line(report, say))
+    elif report.stopped:
+        lines.append(f"Stopped before the end; {say.again} to continue.")
+    if report.done:
+        lines.append(say.put_back)
+    return lines
+
+
+def undo_lines(report: UndoReport, say: Phrases) -> list[str]:
+    """A core.photos.sort_undo.UndoReport in sentences, one a line."""
+    if report.nothing_to_do:
+        return [f"Nothing to undo in {report.dest}."]
+    lines = list(report.recovered)
+    if report.removed:
+        lines.append(f"Removed {plural(len(report.removed), 'copy', 'copies')} "
+                     "(the originals are where they were).")
+    if report.restored:
+        lines.append(f"Moved {plural(len(report.restored), 'photo')} back to where they were.")
+    lines += [f"{original} was taken by another file, so the photo was restored as {used}."
+              for original, used in report.renamed]
+    lines += [f"Kept {path}: {reason}." for path, reason in report.kept]
+    lines += [f"Could not restore a photo: {reason}." for _path, reason in report.missing]
+    retry = say.undo_again[:1].upper() + say.undo_again[1:]
+    lines += [f"Failed to restore {path}: {reason}. {retry} to retry." for path, reason in report.failed]
+    if report.stopped:
+        lines.append(f"Stopped before the end; {say.undo_again} to continue.")
+    return lines

@@ -1,0 +1,146 @@
+"""The window's loaded models: each model file loaded once and shared by every tab.
+
+The window makes one ModelStore and hands it to each tab. ``load(path)`` makes a file
+the window's current model (Predict shows it), loading it in the background;
+``predictor_for(path)``, called from the tabs' jobs on worker threads, hands out the
+same Predictor object for the same unchanged file instead of reading it again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import traceback
+from collections import OrderedDict
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import CheckpointError, FledgeError
+from core.photos.journal import path_key
+from gui.background import TaskPool, call
+
+log = logging.getLogger(__name__)
+
+MODEL_FILTER = "Fledge models (*.pt);;All files (*)"      # for file dialogs
+RECENT = 2          # models kept loaded besides the current one (e.g. Sort's and Evaluate's)
+
+
+def _file_key(path: str) -> tuple | None:
+    """What identifies a model file's contents: its path, modification time and size."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None         # Predictor.from_checkpoint says what is wrong in plain words
+    return path_key(path), st.st_mtime_ns, st.st_size
+
+
+def read_predictor(path: str):
+    """Load a model file into a Predictor (worker threads only: imports torch).
+
+    Errors are CheckpointErrors that name the file, whatever went wrong inside.
+    """
+    from core.model.predictor import Predictor
+
+    try:
+        return Predictor.from_checkpoint(path)
+    except (FledgeError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
+        log.error("loading %s failed:\n%s", path, traceback.format_exc())
+        raise CheckpointError(f"The model file {os.path.basename(path)} could not be loaded "
+                              f"({type(exc).__name__}: {exc}).") from exc
+
+
+class ModelStore(QObject):
+    """The current model (path and Predictor) plus a few recently used ones.
+
+    Signals (GUI thread): ``loading(path)`` when load() starts, then ``changed(path)``
+    once the file is the current model, or ``failed(path, message)`` (the current
+    model stays). When load() is called again before the first has finished, only
+    the last call counts.
+    """
+
+    loading = Signal(str)
+    changed = Signal(str)
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()          # predictor_for runs on worker threads
+        self._current: tuple = (None, "", None)    # file key, path, predictor
+        self._recent: OrderedDict[tuple, object] = OrderedDict()
+        self._pool = TaskPool(self, threads=1)
+        self._pool.finished.connect(self._on_loaded)
+        self._pool.failed.connect(self._on_failed)
+        self._token = 0
+        self._loading_path = ""
+
+    # -- the current model (GUI thread) -------------------------------------------------
+    def path(self) -> str:
+        return self._current[1]
+
+    def predictor(self):
+        return self._current[2]
+
+    def is_loading(self) -> bool:
+        return bool(self._token)
+
+    def loading_path(self) -> str:
+        return self._loading_path if self._token else ""
+
+    def load(self, path: str) -> None:
+        """Make this model file the current model, loading it in the background."""
+        path = os.path.abspath(os.fspath(path))
+        self._loading_path = path
+        self._token = self._pool.submit(call(self._load, path))
+        self.loading.emit(path)
+
+    def shutdown(self, msecs: int = -1) -> bool:
+        self._token = 0
+        return self._pool.shutdown(msecs)
+
+    # -- any thread ---------------------------------------------------------------------
+    def predictor_for(self, path: str):
+        """The loaded Predictor for a model file, loading it (on this thread) when needed."""
+        path = os.path.abspath(os.fspath(path))
+        key = _file_key(path)
+        if key is not None:
+            with self._lock:
+                if self._current[0] == key:
+                    return self._current[2]
+                hit = self._recent.get(key)
+                if hit is not None:
+                    self._recent.move_to_end(key)
+                    return hit
+        predictor = read_predictor(path)
+        if key is not None:
+            with self._lock:
+                self._recent[key] = predictor
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        return predictor
+
+    def _load(self, path: str) -> tuple:
+        return _file_key(path), path, self.predictor_for(path)
+
+    # -- answers (GUI thread) -------------------------------------------------------------
+    def _on_loaded(self, token: int, loaded: tuple) -> None:
+        if token != self._token:
+            return          # a later load() was asked for
+        self._token = 0
+        key, path, predictor = loaded
+        with self._lock:
+            old_key, _old_path, old = self._current
+            self._current = loaded
+            self._recent.pop(key, None)
+            if old is not None and old_key is not None and old_key != key:
+                self._recent[old_key] = old         # still at hand if a tab uses it again
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        self.changed.emit(path)
+
+    def _on_failed(self, token: int, message: str) -> None:
+        if token != self._token:
+            return
+        self._token = 0
+        self.failed.emit(self._loading_path, message)
