@@ -5,7 +5,7 @@ the `fledge train` options and the Train tab's settings form are both built from
 table. A new setting is one more field here; both front ends pick it up.
 
 How the photos are split into training and validation is not a training setting: the
-Dataset owns it (core.data.dataset.SplitSettings) and every run records it.
+Dataset owns it (core.data.split.SplitSettings) and every run records it.
 """
 from __future__ import annotations
 
@@ -196,9 +196,28 @@ class TrainConfig:
             e["memory_budget_mb"] = "The memory budget cannot be negative."
         if self.workers is not None and self.workers < 0:
             e["workers"] = "The number of workers cannot be negative."
+        e.update({k: v for k, v in self._range_errors().items() if k not in e})
         dev = self.device
         if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
             e["device"] = f"Unknown device '{dev}'. Use auto, cpu, cuda, cuda:N or mps."
+        return e
+
+    def _range_errors(self) -> dict[str, str]:
+        """The table's own ranges, for every field that has one (a 100-digit seed included)."""
+        e = {}
+        for opt in config_options():
+            if opt.minimum is None and opt.maximum is None:
+                continue
+            v = getattr(self, opt.name)
+            if v is None and opt.optional:
+                continue
+            number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            whole = opt.kind is int
+            low = -math.inf if opt.minimum is None else opt.minimum
+            high = math.inf if opt.maximum is None else opt.maximum
+            if not number or (whole and not isinstance(v, int)) or not low <= v <= high:
+                kind = "a whole number" if whole else "a number"
+                e[opt.name] = f"{opt.label} must be {kind} from {opt.minimum} to {opt.maximum}."
         return e
 
     def validate(self) -> None:

@@ -63,7 +63,8 @@ class Trainer:
             raise FledgeError(f"{run_dir} is not a Fledge run folder, so it cannot be resumed.")
         raw_config = runs.read_json(Path(run_dir) / runs.CONFIG_FILE)
         if dataset is None:
-            from core.data.dataset import SplitSettings, scan_dataset
+            from core.data.dataset import scan_dataset
+            from core.data.split import SplitSettings
 
             run = runs.read_json(Path(run_dir) / runs.RUN_FILE)
             split = SplitSettings.from_record(run.get("split"), raw_config)
@@ -166,6 +167,8 @@ class Trainer:
             self.run_dir = runs.new_run_dir(cfg.arch, self.runs_root)
         folder = RunFolder(self.run_dir)
         resume_state = folder.load_resume_state() if self.resume else None
+        if resume_state is not None:
+            _check_same_classes(folder.path, self.dataset.classes)
         folder.describe(cfg, self.dataset, image_size, spec.mean, spec.std)
         _seed_everything(cfg.seed, device)
 
@@ -296,3 +299,20 @@ class Trainer:
         learner.model.load_state_dict(load_checkpoint(str(best))["state_dict"])
         _, self._test_acc = evaluate(learner, test_src, self.control)
         self._emit(Message("info", f"Accuracy on the test images (never seen in training): {self._test_acc:.1%}."))
+
+
+def _check_same_classes(run_dir, classes) -> None:
+    """A run continues only with the classes it started with: the network's last layer has one
+    output per class, so a class added or removed since cannot be resumed into."""
+    before = runs.read_json(Path(run_dir) / runs.RUN_FILE).get("classes")
+    if not isinstance(before, list) or list(before) == list(classes):
+        return
+    added = [c for c in classes if c not in before]
+    gone = [c for c in before if c not in classes]
+    change = "; ".join(part for part in (
+        f"added: {', '.join(added)}" if added else "",
+        f"no longer there: {', '.join(gone)}" if gone else "") if part) or "their order changed"
+    raise FledgeError(f"The dataset's classes changed since this run started ({change}). A run can only be "
+                      "continued with the classes it started with: start a new run to train on the new "
+                      "classes (the model of this run stays usable).")
+

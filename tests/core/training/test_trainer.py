@@ -230,3 +230,23 @@ def test_a_killed_run_is_listed_as_interrupted(dataset, tmp_path):
     (run / "status.json").write_text(json.dumps({"status": "running", "pid": dead.pid}))
     info = list_runs(str(tmp_path))[0]
     assert info.status == "interrupted" and "resumed" in info.message
+
+
+def test_resume_after_a_class_was_added_says_what_changed(make_image_folder, tmp_path):
+    root = make_image_folder(classes={"bird": 12, "plane": 12}, size=40)
+    run = str(tmp_path / "run")
+    first = Trainer(TrainConfig(epochs=1, **FAST), scan_dataset(root, val_fraction=0.25), run_dir=run).fit()
+    assert first.reason == "completed"
+    grown = make_image_folder(name="data", classes={"bird": 12, "plane": 12, "owl": 12}, size=40)
+    assert grown == root
+    ended = Trainer(TrainConfig(epochs=2, **FAST), scan_dataset(root, val_fraction=0.25), run_dir=run,
+                    resume=True).fit()
+    assert ended.reason == "failed"
+    assert "classes changed" in ended.message and "added: owl" in ended.message
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 10**30, 1.5])
+def test_a_seed_out_of_range_is_a_readable_failure(dataset, tmp_path, seed):
+    ended = Trainer(TrainConfig(epochs=1, **{**FAST, "seed": seed}), dataset, run_dir=str(tmp_path / "run")).fit()
+    assert ended.reason == "failed"
+    assert "Random seed must be a whole number" in ended.message
