@@ -22,6 +22,25 @@ SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16")
 PIPELINES = ("auto", "cached", "stream")
 
+# How a model is trained. "quick": the offline pretrained backbone stays frozen, each photo's
+# features are computed once (and cached), and only the classifier head trains — seconds.
+# "thorough": quick first, then every layer fine-tuned at a lower learning rate (fastai's
+# fine_tune). "custom": the network and every setting as chosen. Files from before recipes
+# existed load as "custom", which is what they were.
+RECIPES = ("quick", "thorough", "custom")
+RECIPE_LABELS = {"quick": "Quick — a pretrained network, seconds",
+                 "thorough": "Thorough — then fine-tune the whole network",
+                 "custom": "Custom — choose the network and every setting"}
+RECIPE_HELP = {
+    "quick": "Start from a network that already knows a million photos and teach it only your classes: "
+             "good results in seconds, even on a laptop and with a few dozen photos per class.",
+    "thorough": "Quick first, then adjust every layer of the network a little: more accurate, takes "
+                "minutes on a CPU.",
+    "custom": "Choose the network, whether it starts pretrained, and every training setting yourself.",
+}
+CLASS_WEIGHTING = ("auto", "on", "off")
+CLASS_WEIGHTING_LABELS = {"auto": "When the classes are uneven", "on": "Always", "off": "Never"}
+
 OPTIMIZER_LABELS = {"sgd": "SGD (momentum)", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
                     "adagrad": "Adagrad", "adadelta": "Adadelta", "rprop": "Rprop"}
 OPTIMIZER_HELP = {
@@ -85,6 +104,11 @@ def _setting(default, **option) -> typing.Any:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    recipe: str = _setting(
+        "custom", label="Recipe", widget="choice", choices=RECIPES, choice_labels=RECIPE_LABELS,
+        choice_help=RECIPE_HELP, metavar="R",
+        help="How to train: quick (a pretrained network, only the last layer learns: seconds), thorough "
+             "(quick, then the whole network is fine-tuned) or custom (every setting as you choose).")
     arch: str = _setting(
         "small_cnn", label="Network", widget="arch", choices=tuple(ARCH_NAMES), metavar="A",
         help="The kind of neural network to train; bigger ones learn more but need more time and a GPU.")
@@ -145,6 +169,17 @@ class TrainConfig:
         0.0, label="Label smoothing", widget="float", minimum=0.0, maximum=0.5, step=0.05, decimals=2,
         advanced=True,
         help="Teaches the network to be a little less sure of itself; 0.1 often helps on messy labels.")
+    auto_lr: bool = _setting(
+        False, label="Find the learning rate", widget="check", text="Suggest it with a short test first",
+        advanced=True, flag="--auto-lr",
+        help="Before training, try a sweep of learning rates for a few steps and use the one where the "
+             "loss falls fastest ('--lr auto' on the command line).")
+    class_weighting: str = _setting(
+        "auto", label="Weigh classes", widget="choice", choices=CLASS_WEIGHTING,
+        choice_labels=CLASS_WEIGHTING_LABELS, advanced=True,
+        help="Give the photos of small classes more weight, so the network does not learn to ignore a "
+             "class that has few photos. Auto: when the largest class has more than three times the "
+             "photos of the smallest.")
     seed: int = _setting(
         0, label="Random seed", widget="int", minimum=0, maximum=2**31 - 1, advanced=True,
         help="The starting point of the random choices in training (starting weights, image order, "
@@ -188,6 +223,10 @@ class TrainConfig:
             e["image_size"] = problem
         if not (0 <= self.label_smoothing < 1):
             e["label_smoothing"] = "Label smoothing must be at least 0 and below 1 (0.1 is usual)."
+        if self.recipe not in RECIPES:
+            e["recipe"] = f"Unknown recipe '{self.recipe}'. Choose one of: {', '.join(RECIPES)}."
+        if self.class_weighting not in CLASS_WEIGHTING:
+            e["class_weighting"] = f"Class weighting must be one of: {', '.join(CLASS_WEIGHTING)}."
         if self.precision not in PRECISIONS:
             e["precision"] = f"Precision must be one of: {', '.join(PRECISIONS)}."
         if self.pipeline not in PIPELINES:
