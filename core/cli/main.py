@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample_data)
 
     from core.bench import command as bench
-    from core.cli import photos, train
+    from core.cli import export, photos, train
 
     train.register(sub)
 
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--root", default=None, help="runs folder (default: Fledge's own)")
     r.set_defaults(func=cmd_runs)
 
-    for module in (photos, bench):
+    for module in (photos, bench, export):
         module.register(sub)
     return p
 
@@ -112,6 +112,9 @@ def wants_window(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand (the window is started by gui.launcher, never from here)."""
+    from core.cli.console import safe_console
+
+    safe_console()          # print any file name (even one that is not UTF-8) without crashing
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted.", 130)
 
 
-_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "bench"}
+_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "bench", "export"}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,14 +44,15 @@ def destination(model_path: str, fmt: str, out: str | None) -> tuple[str, str]:
     """(parent folder, preferred name) of the export folder.
 
     out None: beside the model file, named <model>-<format>. out an existing folder: inside
-    it, with that name. Otherwise out itself (its parent must exist)."""
+    it, with that name, unless it is an earlier export (then beside it: publish picks out-2).
+    Otherwise out itself (its parent must exist)."""
     default = f"{os.path.splitext(os.path.basename(model_path))[0]}-{fmt}"
     if out is None:
         return os.path.dirname(os.path.abspath(model_path)), default
     out = os.path.abspath(os.path.expanduser(os.fspath(out)))
-    if os.path.isdir(out):
+    if os.path.isdir(out) and not os.path.isfile(os.path.join(out, META_FILE)):
         return out, default
-    if os.path.exists(out):
+    if os.path.exists(out) and not os.path.isdir(out):
         raise FledgeError(f"{out} is a file. Give a folder to export into, or a new folder's name.")
     parent = os.path.dirname(out)
     if not os.path.isdir(parent):

@@ -207,6 +207,7 @@ def test_predict_py_csv_of_a_folder_equals_fledge_classify(onnx_export, model_pa
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (folder / "empty.png").write_bytes(b"")
     (folder / "notes.txt").write_text("not a photo")
+    save_image(draw_class_image(0, 70, seed=15), folder / "50% off\tnow.png")   # an odd name
     ours, theirs = tmp_path / "predict.csv", tmp_path / "classify.csv"
     proc = _standalone(tmp_path, Path(onnx_export.folder) / "predict.py", folder, "--csv", ours)
     assert proc.returncode == 0, proc.stderr
@@ -223,7 +224,7 @@ def test_predict_py_csv_of_a_folder_equals_fledge_classify(onnx_export, model_pa
 
     (cols_a, a), (cols_b, b) = rows(ours), rows(theirs)
     assert cols_a == cols_b
-    assert [r["path"] for r in a] == [r["path"] for r in b] and len(a) == 6
+    assert [r["path"] for r in a] == [r["path"] for r in b] and len(a) == 7
     for ra, rb in zip(a, b):
         for col in cols_a:
             if col.startswith("probability") and ra[col]:
@@ -293,6 +294,9 @@ def test_an_existing_export_folder_is_never_replaced(tmp_path):
     assert bundle.destination(str(model), "onnx", None) == (str(tmp_path), "best-onnx")
     assert bundle.destination(str(model), "onnx", str(tmp_path)) == (str(tmp_path), "best-onnx")
     assert bundle.destination(str(model), "onnx", str(tmp_path / "cam")) == (str(tmp_path), "cam")
+    (tmp_path / "cam").mkdir()
+    (tmp_path / "cam" / "export.json").write_text("{}")               # an earlier export: beside it
+    assert bundle.destination(str(model), "onnx", str(tmp_path / "cam")) == (str(tmp_path), "cam")
     (tmp_path / "best-onnx").mkdir()
     (tmp_path / "best-onnx" / "model.onnx").write_text("an earlier export")
     names = []
@@ -302,7 +306,7 @@ def test_an_existing_export_folder_is_never_replaced(tmp_path):
         names.append(os.path.basename(bundle.publish(staging, str(tmp_path), "best-onnx")))
     assert names == ["best-onnx-2", "best-onnx-3"]
     assert (tmp_path / "best-onnx" / "model.onnx").read_text() == "an earlier export"
-    assert _entries(tmp_path) == {"best-onnx", "best-onnx-2", "best-onnx-3"}
+    assert _entries(tmp_path) == {"cam", "best-onnx", "best-onnx-2", "best-onnx-3"}
 
 
 # -- the command ----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ def test_every_hyperparameter_has_a_tooltip(qtbot):
     qtbot.addWidget(tp)
     form = tp.form
     names = ("arch", "pretrained", "freeze_backbone", "optimizer", "lr", "batch_size", "epochs", "image_size",
-             "schedule", "augment", "device", "weight_decay", "momentum", "label_smoothing", "seed")
+             "schedule", "augment", "device", "weight_decay", "momentum", "label_smoothing", "seed",
+             "recipe", "auto_lr", "class_weighting")
     assert set(form.fields) == set(names)
     for name in names:
         assert form.fields[name].toolTip().strip(), name

@@ -12,7 +12,8 @@ Needs numpy, Pillow and onnxruntime:  pip install onnxruntime numpy pillow
 Each photo is prepared exactly as Fledge prepares it (export.json says how): turned the
 right way up from its EXIF orientation, made 8-bit RGB (transparency on white), its
 centre square resized, the centre cropped, scaled and normalised. The CSV has the
-columns of `fledge classify --csv`.
+columns of `fledge classify --csv`. (This file mirrors Fledge's own reading code, which it
+cannot import; Fledge checks at every export that the two give the same answers.)
 """
 from __future__ import annotations
 
@@ -331,20 +332,34 @@ def classify(model: Model, paths: list, top_k: int = 3, batch_size: int = 32) ->
     return rows
 
 
-def write_csv(rows: list, out) -> None:
+_ESCAPE = re.compile(r"[%\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def encode_path(path: str) -> str:
+    """path as Fledge's CSV writes it: "%", control and separator characters and undecodable
+    bytes as %XX of the file system's bytes, a trailing space as %20, so any name round-trips."""
+    text = _ESCAPE.sub(lambda m: "".join(f"%{b:02X}" for b in os.fsencode(m.group(0))), path)
+    return text[:-1] + "%20" if text.endswith(" ") else text
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def write_csv(rows: list, out, folder: str) -> None:
     """The columns of `fledge classify --csv`: path, class, probability, class_2, ...,
-    captured, error."""
+    captured, error, folder (the folder that was classified)."""
     k = max([len(r["top"]) for r in rows] + [1])
     header = ["path", "class", "probability"]
     for i in range(2, k + 1):
         header += [f"class_{i}", f"probability_{i}"]
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(header + ["captured", "error"])
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(header + ["captured", "error", "folder"])
     for r in rows:
-        cells = [r["path"]]
+        cells = [encode_path(r["path"])]
         for i in range(k):
-            cells += [r["top"][i][0], f"{r['top'][i][1]:.6f}"] if i < len(r["top"]) else ["", ""]
-        w.writerow(cells + [r["captured"] or "", r["error"] or ""])
+            cells += [_text(r["top"][i][0]), f"{r['top'][i][1]:.6f}"] if i < len(r["top"]) else ["", ""]
+        w.writerow(cells + [_text(r["captured"]), _text(r["error"]), encode_path(folder)])
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -380,12 +395,12 @@ def main(argv=None) -> int:
         return 1
     if args.csv:
         buf = io.StringIO()
-        write_csv(rows, buf)
+        write_csv(rows, buf, path)
         with open(args.csv, "w", encoding="utf-8-sig", newline="") as f:
             f.write(buf.getvalue())
         print(f"Wrote {os.path.abspath(args.csv)} ({len(rows)} photos).", file=sys.stderr)
     else:
-        write_csv(rows, sys.stdout)
+        write_csv(rows, sys.stdout, path)
     return 0
 
 
