@@ -1,15 +1,34 @@
-"""Files dropped or pasted on the window: local paths only, sorted into what they can be."""
+"""Files dropped or pasted on the window: local paths only, sorted into what they can be.
+
+Every drop target accepts drags and drops through accept_copy: as a copy, whatever the
+source proposed, since a source told that its files were *moved* (Windows Explorer,
+for one) deletes the originals.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from PySide6.QtCore import QMimeData
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QDropEvent
 
 from core.data.imageio import is_image_name
 
 READABLE = "JPEG, PNG, GIF, BMP, TIFF or WebP"
 SHOWN_PROBLEMS = 3
+
+
+def accept_copy(event: QDropEvent) -> bool:
+    """Accept a drag-enter, drag-move or drop event as a copy; refuse one that cannot be.
+
+    (Qt's acceptProposedAction would take the source's proposal, which may be a move.)
+    """
+    if not event.possibleActions() & Qt.DropAction.CopyAction:
+        event.ignore()          # the source allows only a move (or a link): never that
+        return False
+    event.setDropAction(Qt.DropAction.CopyAction)
+    event.accept()
+    return True
 
 
 def local_paths(mime: QMimeData | None) -> tuple[list[str], int]:

@@ -1,7 +1,8 @@
 """Label and undo actions run one after another on a background thread, with an undo stack.
 
 A move to a USB disk must not freeze the window, and Backspace must undo exactly what the
-last key press did.
+last key press did. label_from and put_back keep a PhotoGrid in step: labelled photos leave
+it at once and come back to their rows when a label fails or is undone.
 """
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ class LabelQueue(QObject):
         self.history.append(action)
         self._jobs[self._runner.submit(call(apply_action, action))] = ("apply", action)
         return action
+
+    def label_from(self, grid, labels: DatasetLabels, pairs: list) -> LabelAction:
+        """Take these (photo, class) pairs out of a PhotoGrid at once and label them; each photo
+        remembers its row, to come back there if its label fails or is undone."""
+        rows = grid.take([item for item, _cls in pairs])
+        return self.label(labels, [(item, cls, row) for (item, cls), row in zip(pairs, rows)])
 
     def can_undo(self) -> bool:
         return bool(self.history)
@@ -69,3 +76,19 @@ class LabelQueue(QObject):
         if kind == "apply" and action in self.history:
             self.history.remove(action)
         self.crashed.emit(message)
+
+
+def put_back(grid, action: LabelAction, undone: bool = False) -> int:
+    """Show again, at their old rows, the photos of an action that are back where they were:
+    those it could not label (after applying) or, undone, those undo put back. Returns how many."""
+    if not undone:
+        for item, row, _message in sorted(action.failed, key=lambda x: x[1]):
+            grid.insert(item, row)
+        return len(action.failed)
+    back = sorted(action.restored, key=lambda x: x[1])
+    for item, row, where in back:
+        item.path = where
+        grid.insert(item, row)
+    if back:
+        grid.select_row(back[0][1])
+    return len(back)

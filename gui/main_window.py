@@ -11,13 +11,13 @@ import os
 from typing import Callable
 
 from PySide6.QtCore import QSettings, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
 
 from gui import workflow
 from gui.background import JobRunner
-from gui.drops import local_paths, sort_dropped
+from gui.drops import accept_copy, local_paths, sort_dropped
 from gui.engine import EngineInfo, load_engine, warm_up
 from gui.model_store import MODEL_FILTER, ModelStore
 from gui.panel import Panel
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, Panel] = {}
         self.view_menu = None
 
-        self.models = ModelStore(self)        # the loaded model, shared by every tab
+        self.models = ModelStore(self, self.settings)      # the loaded model, shared by every tab
         self.dataset_panel = DatasetPanel()
         self.training_panel = TrainingPanel(self.settings)
         self.predict_panel = PredictPanel(self.models)
@@ -100,8 +100,12 @@ class MainWindow(QMainWindow):
         self._engine_runner.failed.connect(self._on_engine_failed)
         self._warmup_runner = JobRunner(self, name="fledge-warm-up")
         if load_engine_on_show:
-            # After the first paint: the window appears at once, torch loads behind it.
+            # After the first paint: the window appears at once, torch loads behind it,
+            # then the model of the last session (reading it needs torch too).
             QTimer.singleShot(0, self.load_engine)
+            self.engine_ready.connect(lambda _engine: self._reload_last_model())
+        else:
+            self._reload_last_model()
 
     # ------------------------------------------------------------------ panels
     def add_panel(self, key: str, title: str, panel: Panel, tooltip: str = "") -> int:
@@ -124,8 +128,10 @@ class MainWindow(QMainWindow):
         """How the tabs hand work to each other (gui.workflow) and what the window does itself."""
         data, tp, rp = self.dataset_panel, self.training_panel, self.runs_panel
         ev, so, rv = self.evaluate_panel, self.sort_panel, self.review_panel
-        workflow.share_dataset(data, tp, ev, rv)
+        workflow.share_dataset(data, tp, ev, rv, so)
         workflow.share_models(self.models, tp, ev, so, rv)
+        workflow.warn_unfit_model(self, data, self.models)
+        workflow.carry_dataset_forward(self.settings, data)
         workflow.reuse_runs(self, tp, rp)
         workflow.review_what_needs_it(self, ev, so, rv)
         stale = workflow.rescan_after_labelling(self, data, ev, rv)
@@ -251,6 +257,11 @@ class MainWindow(QMainWindow):
         self.show_panel("predict")
         self.models.load(path)
 
+    def _reload_last_model(self) -> None:
+        """The last session's model, unless a model was opened (or trained) meanwhile."""
+        if not self._closing and not self.models.path() and not self.models.is_loading():
+            self.models.load_last()
+
     def about(self) -> None:
         QMessageBox.about(self, "About Fledge",
                           "<b>Fledge</b><br>Train an image classifier on your own photo folders, "
@@ -268,14 +279,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ drops
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if local_paths(event.mimeData())[0]:
-            event.acceptProposedAction()
+            accept_copy(event)
         else:
             event.ignore()
 
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if local_paths(event.mimeData())[0]:
+            accept_copy(event)
+
     def dropEvent(self, event: QDropEvent) -> None:
-        if self.open_paths(local_paths(event.mimeData())[0]):
-            event.acceptProposedAction()
-        else:
+        paths = local_paths(event.mimeData())[0]
+        if not (paths and accept_copy(event)) or not self.open_paths(paths):
             event.ignore()
 
     def open_paths(self, paths: list[str]) -> bool:

@@ -1,9 +1,11 @@
 """The window's loaded models: each model file loaded once and shared by every tab.
 
 The window makes one ModelStore and hands it to each tab. ``load(path)`` makes a file
-the window's current model (Predict shows it), loading it in the background;
-``predictor_for(path)``, called from the tabs' jobs on worker threads, hands out the
-same Predictor object for the same unchanged file instead of reading it again.
+the window's current model (Predict shows it, and gui.workflow makes every tab follow it),
+loading it in the background; ``predictor_for(path)``, called from the tabs' jobs on
+worker threads, hands out the same Predictor object for the same unchanged file instead
+of reading it again. Given QSettings, the store remembers its model for the next start
+(``load_last``); ``use_finished_run`` makes a training run's best model the current one.
 """
 from __future__ import annotations
 
@@ -13,16 +15,17 @@ import threading
 import traceback
 from collections import OrderedDict
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from core.errors import CheckpointError, FledgeError
-from core.photos.journal import path_key
+from core.photos.file_transfer import path_key
 from gui.background import TaskPool, call
 
 log = logging.getLogger(__name__)
 
 MODEL_FILTER = "Fledge models (*.pt);;All files (*)"      # for file dialogs
 RECENT = 2          # models kept loaded besides the current one (e.g. Sort's and Evaluate's)
+LAST_MODEL_KEY = "models/last"      # QSettings: the current model when the window last had one
 
 
 def _file_key(path: str) -> tuple | None:
@@ -64,8 +67,9 @@ class ModelStore(QObject):
     changed = Signal(str)
     failed = Signal(str, str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, settings: QSettings | None = None) -> None:
         super().__init__(parent)
+        self._settings = settings
         self._lock = threading.Lock()          # predictor_for runs on worker threads
         self._current: tuple = (None, "", None)    # file key, path, predictor
         self._recent: OrderedDict[tuple, object] = OrderedDict()
@@ -74,6 +78,8 @@ class ModelStore(QObject):
         self._pool.failed.connect(self._on_failed)
         self._token = 0
         self._loading_path = ""
+        if settings is not None:
+            self.changed.connect(lambda path: settings.setValue(LAST_MODEL_KEY, path))
 
     # -- the current model (GUI thread) -------------------------------------------------
     def path(self) -> str:
@@ -94,6 +100,39 @@ class ModelStore(QObject):
         self._loading_path = path
         self._token = self._pool.submit(call(self._load, path))
         self.loading.emit(path)
+
+    def offer(self, path: str) -> bool:
+        """load(path) unless it is the current model (unchanged) or already being loaded.
+
+        For a model chosen in a tab: the window's model follows the latest choice."""
+        path = os.path.abspath(os.fspath(path))
+        if self.is_loading() and path_key(path) == path_key(self._loading_path):
+            return False
+        if not self.is_loading() and self.path() and self._current[0] == _file_key(path):
+            return False
+        self.load(path)
+        return True
+
+    def use_finished_run(self, ended) -> bool:
+        """A training run has ended (core.training.events.FitEnded): its best model (else its
+        last) becomes the current model, when the run saved one."""
+        for path in (ended.best_model, ended.last_model):
+            if path and os.path.isfile(path):
+                self.load(path)
+                return True
+        return False
+
+    def last_path(self) -> str:
+        """The model file the store last had, when it still exists ('' otherwise)."""
+        path = str(self._settings.value(LAST_MODEL_KEY, "") or "") if self._settings is not None else ""
+        return path if path and os.path.isfile(path) else ""
+
+    def load_last(self) -> bool:
+        """Load the model the store had when the window was last open, if the file is still there."""
+        path = self.last_path()
+        if path:
+            self.load(path)
+        return bool(path)
 
     def shutdown(self, msecs: int = -1) -> bool:
         self._token = 0

@@ -1,45 +1,86 @@
 """How the tabs hand work to each other: small named connections the window makes once.
 
 train -> evaluate (the model just trained) -> sort a folder -> review the unsure photos
--> retrain with the corrections. The panels know nothing of each other; each function
-here connects a few of their signals (the window calls them, see MainWindow._connect).
+-> retrain with the corrections; the window's model and dataset are carried from tab to
+tab and to the next start. The panels know nothing of each other; each function here
+connects a few of their signals (the window calls them, see MainWindow._connect).
 """
 from __future__ import annotations
 
 import os
 
+from core.photos.review_queue import class_mismatch
 from gui.model_store import ModelStore
+
+LAST_DATASET_KEY = "dataset/last"       # QSettings: the folder of the dataset last opened
 
 
 def _key(root: str) -> str:
     return os.path.normcase(os.path.abspath(root))
 
 
-def share_dataset(data, training, evaluate, review) -> None:
-    """The dataset chosen in the Data tab is the one to train on, evaluate on and label into."""
-    for panel in (training, evaluate, review):
+def share_dataset(data, *panels) -> None:
+    """The dataset chosen in the Data tab is the one to train on, evaluate on, label into, and
+    whose classes the model sorting photos should know."""
+    for panel in panels:
         data.dataset_changed.connect(panel.set_dataset)
         if data.dataset is not None:
             panel.set_dataset(data.dataset)
 
 
 def share_models(models: ModelStore, training, evaluate, sort, review) -> None:
-    """The model just trained becomes the one to evaluate, sort and review with; a model opened
-    in the window (the Predict tab) is used by those tabs that have none yet."""
+    """One model for every tab, the store's: the model just trained becomes it, and so does
+    a model chosen in any tab (or opened in Predict); every tab then shows the store's model."""
     panels = (evaluate, sort, review)
 
-    def on_run_finished(ended) -> None:
-        model = ended.best_model or ended.last_model
-        if model and os.path.isfile(model):
-            for panel in panels:
-                panel.set_model(model)
-    training.run_finished.connect(on_run_finished)
-
-    def on_model_changed(path: str) -> None:
+    def follow(path: str) -> None:
         for panel in panels:
-            if not panel.model.model_path():
-                panel.set_model(path)
-    models.changed.connect(on_model_changed)
+            panel.set_model(path)
+    models.changed.connect(follow)
+
+    def trained(ended) -> None:
+        if models.use_finished_run(ended):
+            follow(models.loading_path())       # at once: the tabs need not wait for the store
+    training.run_finished.connect(trained)
+
+    def chosen(path: str) -> None:
+        if path:
+            models.offer(path)
+    for panel in panels:
+        panel.model.model_changed.connect(chosen)
+
+
+def carry_dataset_forward(settings, data) -> None:
+    """The dataset last opened opens again at the next start, when its folder is still there."""
+    def remember(dataset) -> None:
+        if dataset is not None:
+            settings.setValue(LAST_DATASET_KEY, dataset.root)
+    data.dataset_changed.connect(remember)
+    last = str(settings.value(LAST_DATASET_KEY, "") or "")
+    if last and os.path.isdir(last) and data.dataset is None and not data.is_busy():
+        data.reopen(last)
+
+
+def warn_unfit_model(window, data, models: ModelStore) -> None:
+    """Say so (Data tab and status bar) when the window's model was made for other classes
+    than the open dataset's."""
+    shown = [""]
+
+    def check(*_args) -> None:
+        dataset, predictor = data.dataset, models.predictor()
+        problem = ""
+        if dataset is not None and predictor is not None:
+            name = os.path.basename(os.path.normpath(dataset.root)) or dataset.root
+            problem = class_mismatch(predictor.classes, dataset.classes, f"the dataset {name}")
+        if problem:
+            problem = f"The model {os.path.basename(models.path())} does not fit this dataset. {problem}"
+            window.status(problem, 0)
+        elif shown[0] and window.statusBar().currentMessage() == shown[0]:
+            window.statusBar().clearMessage()          # the warning no longer holds
+        shown[0] = problem
+        data.show_model_warning(problem)
+    models.changed.connect(check)
+    data.dataset_changed.connect(check)
 
 
 def reuse_runs(window, training, runs) -> None:
@@ -64,6 +105,7 @@ def review_what_needs_it(window, evaluate, sort, review) -> None:
         review.open_folder(folder, recursive=False, known=known, model_path=model_path)
         window.show_panel("review")
     sort.review_requested.connect(review_folder)
+    review.labels_changed.connect(sort.remember_labelling)   # Undo this sort finds those photos there
 
     def review_cell(items, dataset_root: str) -> None:
         if evaluate.model.model_path():

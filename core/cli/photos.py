@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from core.cli.console import safe_console
 from core.errors import FledgeError
 from core.progress import JobProgress, Throttled
 from core.wording import plural
@@ -24,15 +25,19 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def _guarded(func):
-    """User errors become one line on stderr and a non-zero exit status, never a traceback."""
+    """User errors become one line on stderr and a non-zero exit status, never a traceback;
+    any file name prints (core.cli.console)."""
     def run(args) -> int:
+        safe_console()
         try:
             return func(args)
         except FledgeError as exc:
             return _fail(str(exc))
         except OSError as exc:
-            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-            return _fail(f"{exc.strerror or exc}{where}")
+            from core.photos.file_transfer import describe_os_error
+
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            return _fail(f"Could not finish: {describe_os_error(exc)}{where}. Nothing more was changed.")
         except KeyboardInterrupt:
             return _fail("interrupted.", 130)
     run.__name__ = func.__name__
@@ -144,17 +149,11 @@ def cmd_evaluate(args) -> int:
 
 @_guarded
 def cmd_classify(args) -> int:
-    from core.photos.answers_csv import common_folder, read_csv
-
     problem = _classify_usage_problem(args)
     if problem:
         return _fail(problem, 2)
     if args.from_csv:
-        results = read_csv(args.from_csv)
-        if not results:
-            return _fail(f"{args.from_csv} lists no photos.")
-        _print_answers(args, results, stopped=False)
-        return _sort_answers(args, results, common_folder(results)) if args.sort_into else 0
+        return _from_csv(args)
     model_path = _model_path(args.model)
     folder = os.path.abspath(os.path.expanduser(args.folder))
     if not os.path.isdir(folder):
@@ -164,6 +163,22 @@ def cmd_classify(args) -> int:
     if args.sort_into:
         return _classify_and_sort(args, predictor, folder)
     return _classify(args, predictor, folder)
+
+
+def _from_csv(args) -> int:
+    """classify --from-csv: the answers of an earlier run, sorted with new settings."""
+    from core.photos.answers_csv import read_answers
+
+    answers = read_answers(args.from_csv)
+    for path, why in answers.refused[:5]:
+        print(f"Left out {path}: {why}.", file=sys.stderr)
+    if len(answers.refused) > 5:
+        print(f"Left out {len(answers.refused) - 5} more rows for the same reason.", file=sys.stderr)
+    if not answers.results:
+        return _fail(f"{args.from_csv} lists no photos" + (" inside the folder it was written for."
+                                                          if answers.refused else "."))
+    _print_answers(args, answers.results, stopped=False, folder=answers.folder)
+    return _sort_answers(args, answers.results, answers.folder) if args.sort_into else 0
 
 
 def _classify_usage_problem(args) -> str:
@@ -201,7 +216,7 @@ def _classify(args, predictor, folder: str) -> int:
         stopped = should_stop()
     if not results:
         return _fail(_no_pictures(folder, args.recursive))
-    _print_answers(args, results, stopped)
+    _print_answers(args, results, stopped, folder=folder)
     return 130 if stopped else 0
 
 
@@ -218,7 +233,7 @@ def _classify_and_sort(args, predictor, folder: str) -> int:
         finally:
             progress.close()
     if out.stopped_while == "classifying":
-        _print_answers(args, out.results, stopped=True)
+        _print_answers(args, out.results, stopped=True, folder=folder)
         print("Stopped before sorting: no photo was copied or moved. Run the same command again to sort them.")
         return 130
     if not out.results:
@@ -249,13 +264,13 @@ def _sort_exit_code(report) -> int:
     return 1 if report.failed or report.disk_full else 0
 
 
-def _print_answers(args, results, stopped: bool, csv_path: str = "") -> None:
+def _print_answers(args, results, stopped: bool, csv_path: str = "", folder=None) -> None:
     """The CSV (written here unless csv_path says where it already is) or, with neither --csv
     nor --sort-into, one line per photo; then a summary on stderr."""
     from core.photos.answers_csv import write_csv
 
     if args.csv:
-        print(f"Wrote {csv_path or write_csv(results, args.csv)} ({len(results)} photos).")
+        print(f"Wrote {csv_path or write_csv(results, args.csv, folder=folder)} ({len(results)} photos).")
     elif not args.sort_into:
         for r in results:
             if r.error:

@@ -64,7 +64,8 @@ def _duration(seconds: float) -> str:
 
 def _new_trainer(args, progress, control):
     """A Trainer for a new run from the command line, or an error line and exit status."""
-    from core.data.dataset import SplitSettings, scan_dataset
+    from core.data.dataset import scan_dataset
+    from core.data.split import SplitSettings
     from core.training.config import TrainConfig
     from core.training.trainer import Trainer
 
@@ -142,7 +143,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def add_split_options(parser: argparse.ArgumentParser) -> None:
     """How a folder without its own val/ (or test/) folder is split; recorded with the model."""
-    from core.data.dataset import SplitSettings
+    from core.data.split import SplitSettings
 
     d = SplitSettings()
     g = parser.add_argument_group("dataset split (for a folder without val/ or test/ folders)")

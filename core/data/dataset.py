@@ -9,21 +9,21 @@ Two layouts are understood:
   new files are added.
 
 Class names come from folder names. Pictures may sit in subfolders of a class folder.
-Files that cannot be used are listed with the reason, never silently dropped.
+Files that cannot be used are listed with the reason (core.data.folder_scan lists and
+checks the files), never silently dropped; core.data.split shares them out.
 """
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 
+from core.data.folder_scan import SkippedFile, check_all, collect, loose_files, subfolders
+from core.data.imageio import is_image_name
+from core.data.split import SPLITS, SplitSettings, split_class
 from core.errors import DatasetError
 from core.wording import plural
-from core.data.imageio import check_image, is_image_name, iter_files
-from core.data.split import SPLITS, split_class
 
 SPLIT_TITLES = {"train": "training", "val": "validation", "test": "test"}
 
@@ -36,79 +36,15 @@ SPLIT_FOLDER_NAMES = {
 
 NOT_IN_CLASS = "not inside a class folder, so its class is unknown"
 
-_RAW = "camera RAW file: export it as JPEG to use it"
-_HEIC = "HEIC/HEIF photo (the iPhone format), which Fledge cannot read: export it as JPEG"
-_VIDEO = "a video, not a picture: Fledge learns from still images"
-# Files people expect to count as pictures but which Fledge cannot read; other
-# non-image files (notes, .DS_Store, Thumbs.db, ...) are ignored without comment.
-CONFUSIONS = {
-    ".heic": _HEIC, ".heif": _HEIC,
-    ".avif": "AVIF picture, which Fledge cannot read: convert it to JPEG or PNG",
-    ".jxl": "JPEG XL picture, which Fledge cannot read: convert it to JPEG or PNG",
-    ".svg": "vector drawing: export it as PNG to use it",
-    ".psd": "Photoshop file: export it as JPEG or PNG to use it",
-    **{ext: _RAW for ext in (".cr2", ".cr3", ".nef", ".arw", ".dng", ".raf", ".orf",
-                             ".rw2", ".raw", ".pef", ".srw")},
-    **{ext: _VIDEO for ext in (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".3gp", ".mts")},
-}
-
 FEW_IMAGES = 10          # fewer training pictures than this in a class -> warning
 IMBALANCE_RATIO = 3.0    # largest class / smallest class above this -> warning
 SUMMARY_PATHS_PER_REASON = 10
 
 
 @dataclass(frozen=True)
-class SplitSettings:
-    """How the pictures of a folder without its own val/ (or test/) folder are shared out.
-
-    Decided once, when the folder is scanned; the Dataset carries them and every model and
-    run trained on it records them, so Evaluate and resume rebuild the very same split. The
-    seed is the split's own: the training seed (TrainConfig.seed) never moves a photo.
-    """
-    seed: int = 0
-    val_fraction: float = 0.2
-    test_fraction: float = 0.0
-
-    def problem(self) -> str:
-        """Why these shares cannot split a dataset, in plain words; '' when they can."""
-        v, t = self.val_fraction, self.test_fraction
-        if not (0 < v < 1) or not (0 <= t < 1) or v + t >= 1:
-            return ("The validation and test shares must be between 0 and 1 and leave "
-                    "some pictures for training (for example 0.2 and 0.0).")
-        return ""
-
-    def to_dict(self) -> dict:
-        """Plain values, named as scan_dataset's keyword arguments."""
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record, legacy_config=None) -> SplitSettings:
-        """The settings a run folder or model file recorded ("split").
-
-        Files written before that record existed split with their training config's seed
-        and shares, as Fledge did then; missing or unreadable values take the defaults.
-        """
-        source = record if isinstance(record, dict) else legacy_config
-        source = source if isinstance(source, dict) else {}
-        values = {}
-        for f in fields(cls):
-            try:
-                values[f.name] = type(f.default)(source[f.name])
-            except (KeyError, TypeError, ValueError):
-                values[f.name] = f.default
-        return cls(**values)
-
-
-@dataclass(frozen=True)
 class Sample:
     path: str
     label: int
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    path: str
-    reason: str
 
 
 @dataclass
@@ -224,89 +160,10 @@ def _class_key(name: str) -> tuple[str, str]:
     return (name.casefold(), name)
 
 
-def _subfolders(folder: str) -> list[str]:
-    """Names of non-hidden folders (links to folders included) directly in folder, sorted."""
-    out = []
-    try:
-        with os.scandir(folder) as it:
-            for e in it:
-                if e.name.startswith("."):
-                    continue
-                try:
-                    if e.is_dir():
-                        out.append(e.name)
-                except OSError:
-                    continue
-    except OSError:
-        return []
-    return sorted(out)
-
-
-def _loose_files(folder: str) -> list[str]:
-    return list(iter_files(folder, recursive=False))
-
-
 # -- scanning --------------------------------------------------------------------------
 
-@dataclass
-class _Found:
-    """What one folder holds before checking: candidate images and skipped files."""
-    images: list[tuple[str, str]] = field(default_factory=list)   # (path, relative path)
-    skipped: list[SkippedFile] = field(default_factory=list)
-
-
-def _collect(folder: str) -> _Found:
-    found = _Found()
-    for path in iter_files(folder):
-        if is_image_name(path):
-            found.images.append((path, os.path.relpath(path, folder)))
-        else:
-            reason = CONFUSIONS.get(os.path.splitext(path)[1].lower())
-            if reason:
-                found.skipped.append(SkippedFile(path, reason))
-    return found
-
-
-SLOW_CHECK_S = 0.005    # seconds per file above which the disk, not Python, is the bottleneck
-
-
-def _verify(paths: list[str], progress: Callable[[int, int], None] | None) -> dict[str, str]:
-    """path -> reason for every path that cannot be used.
-
-    Header checks are mostly Python work, so threads only get in each other's way on
-    a local disk; on a slow network folder they overlap the waiting. The first files
-    are checked one by one and time tells which case this is.
-    """
-    bad: dict[str, str] = {}
-    total = len(paths)
-    done = 0
-
-    def record(path: str, reason: str | None) -> None:
-        nonlocal done
-        done += 1
-        if reason:
-            bad[path] = reason
-        if progress and (done % 256 == 0 or done == total):
-            progress(done, total)
-
-    probe = paths[:64]
-    start = time.perf_counter()
-    for p in probe:
-        record(p, check_image(p))
-    rest = paths[len(probe):]
-    slow = probe and (time.perf_counter() - start) / len(probe) > SLOW_CHECK_S
-    if rest and slow:
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fledge-scan") as pool:
-            for p, reason in zip(rest, pool.map(check_image, rest)):
-                record(p, reason)
-    else:
-        for p in rest:
-            record(p, check_image(p))
-    return bad
-
-
 def _no_class_folders(root: str, where: str, example: str) -> DatasetError:
-    loose = [p for p in _loose_files(root) if is_image_name(p)]
+    loose = [p for p in loose_files(root) if is_image_name(p)]
     need = (f"Fledge needs one subfolder per class, like {example}/bird and {example}/plane, "
             "each holding the pictures of that class.")
     if loose:
@@ -344,7 +201,7 @@ def scan_dataset(root, val_fraction: float = 0.2, test_fraction: float = 0.0, se
     if not os.access(root, os.R_OK | os.X_OK):
         raise DatasetError(f"Fledge may not read the folder {root}. Check its permissions or choose another folder.")
 
-    top = _subfolders(root)
+    top = subfolders(root)
     split_dirs: dict[str, list[str]] = defaultdict(list)
     for name in top:
         split = SPLIT_FOLDER_NAMES.get(name.lower())
@@ -387,21 +244,12 @@ def _dataset_warnings(ds: Dataset) -> list[str]:
     return out
 
 
-def _check_all(found: dict, verify: bool, progress) -> tuple[dict, list[SkippedFile]]:
-    """found: key -> _Found. Returns key -> usable images, and every skipped file."""
-    skipped = [s for f in found.values() for s in f.skipped]
-    bad = _verify([p for f in found.values() for p, _ in f.images], progress) if verify else {}
-    skipped += [SkippedFile(p, r) for p, r in bad.items()]
-    usable = {k: [(p, rel) for p, rel in f.images if p not in bad] for k, f in found.items()}
-    return usable, skipped
-
-
 def _scan_class_folders(root, top, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
     if not top:
         raise _no_class_folders(root, f"The folder {root}", _short(root))
-    found = {c: _collect(os.path.join(root, c)) for c in top}
-    usable, skipped = _check_all(found, verify, progress)
-    skipped += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(root) if is_image_name(p)]
+    found = {c: collect(os.path.join(root, c)) for c in top}
+    usable, skipped = check_all(found, verify, progress)
+    skipped += [SkippedFile(p, NOT_IN_CLASS) for p in loose_files(root) if is_image_name(p)]
 
     for c in top:
         if not usable[c]:
@@ -440,7 +288,7 @@ def _split_dirs_in_use(root: str, split_dirs: dict[str, list[str]]) -> tuple[dic
 
     # A split folder with nothing at all in it counts as absent.
     for s in list(dirs):
-        if not _subfolders(dirs[s]) and not _loose_files(dirs[s]):
+        if not subfolders(dirs[s]) and not loose_files(dirs[s]):
             if s == "train":
                 raise DatasetError(f"The training folder {dirs[s]} is empty. Put each class's pictures "
                                    f"in its own subfolder, like {dirs[s]}/bird and {dirs[s]}/plane.")
@@ -460,11 +308,11 @@ def _class_dirs_of_splits(root: str, dirs: dict[str, str]) -> tuple[dict[str, li
     loose: list[SkippedFile] = []
     class_dirs: dict[str, list[str]] = {}
     for s, d in dirs.items():
-        class_dirs[s] = _subfolders(d)
+        class_dirs[s] = subfolders(d)
         if not class_dirs[s]:
             rel = os.path.relpath(d, root)
             raise _no_class_folders(d, f"The folder {d}", f"{_short(root)}/{rel}")
-        loose += [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(d) if is_image_name(p)]
+        loose += [SkippedFile(p, NOT_IN_CLASS) for p in loose_files(d) if is_image_name(p)]
     return class_dirs, loose
 
 
@@ -505,12 +353,12 @@ def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed
         notes.append(f"Ignored {plural(len(others), 'folder')} next to the split folders "
                      f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}): with "
                      "train/ and val/ folders, classes are read from inside them.")
-    skipped = [SkippedFile(p, NOT_IN_CLASS) for p in _loose_files(root) if is_image_name(p)]
+    skipped = [SkippedFile(p, NOT_IN_CLASS) for p in loose_files(root) if is_image_name(p)]
     class_dirs, loose = _class_dirs_of_splits(root, dirs)
     skipped += loose
 
-    found = {(s, c): _collect(os.path.join(d, c)) for s, d in dirs.items() for c in class_dirs[s]}
-    usable, more_skipped = _check_all(found, verify, progress)
+    found = {(s, c): collect(os.path.join(d, c)) for s, d in dirs.items() for c in class_dirs[s]}
+    usable, more_skipped = check_all(found, verify, progress)
     skipped += more_skipped
     classes = _split_folder_classes(root, dirs, class_dirs, usable, skipped)
 

@@ -1,14 +1,59 @@
 """The automatic split: sharing one class's files out to training, validation and test.
 
 Each file's split follows from a hash of the seed, its class and its path in the class
-folder alone, so adding files never moves the files already there.
+folder alone, so adding files never moves the files already there. SplitSettings are
+the seed and shares, decided once per dataset and recorded with every model.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import asdict, dataclass, fields
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How the pictures of a folder without its own val/ (or test/) folder are shared out.
+
+    Decided once, when the folder is scanned; the Dataset carries them and every model and
+    run trained on it records them, so Evaluate and resume rebuild the very same split. The
+    seed is the split's own: the training seed (TrainConfig.seed) never moves a photo.
+    """
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+
+    def problem(self) -> str:
+        """Why these shares cannot split a dataset, in plain words; '' when they can."""
+        v, t = self.val_fraction, self.test_fraction
+        if not (0 < v < 1) or not (0 <= t < 1) or v + t >= 1:
+            return ("The validation and test shares must be between 0 and 1 and leave "
+                    "some pictures for training (for example 0.2 and 0.0).")
+        return ""
+
+    def to_dict(self) -> dict:
+        """Plain values, named as scan_dataset's keyword arguments."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record, legacy_config=None) -> SplitSettings:
+        """The settings a run folder or model file recorded ("split").
+
+        Files written before that record existed split with their training config's seed
+        and shares, as Fledge did then; missing or unreadable values take the defaults.
+        """
+        source = record if isinstance(record, dict) else legacy_config
+        source = source if isinstance(source, dict) else {}
+        values = {}
+        for f in fields(cls):
+            try:
+                values[f.name] = type(f.default)(source[f.name])
+            except (KeyError, TypeError, ValueError):
+                values[f.name] = f.default
+        return cls(**values)
+
 
 
 def _unit_hash(seed: int, cls: str, rel: str) -> float:

@@ -156,7 +156,7 @@ def _check_format(obj: Any, path: str, fmt: str, version: int, what: str) -> dic
 def save_checkpoint(path, model: nn.Module, *, arch: str, classes, image_size: int, mean, std,
                     config: dict, metrics: dict, split: dict | None = None) -> None:
     """Write the model file atomically: plain values plus a CPU fp32 state_dict.
-    split: how the dataset was split (core.data.dataset.SplitSettings.to_dict())."""
+    split: how the dataset was split (core.data.split.SplitSettings.to_dict())."""
     ckpt = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

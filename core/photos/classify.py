@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from core.data.imageio import exif_datetime, iter_image_files
 from core.errors import FledgeError
-from core.photos.file_transfer import is_inside
+from core.photos.file_transfer import is_inside, is_really_inside
 
 Progress = Callable[[int, int], None] | None
 ShouldStop = Callable[[], bool] | None
@@ -58,6 +58,12 @@ def _check_folder(folder, what: str = "folder") -> str:
     return folder
 
 
+def _excluded(path: str, excluded: list[str]) -> bool:
+    """Whether path is in one of the excluded folders, as given or with links resolved (a
+    destination given through a link into the source folder is still inside it)."""
+    return any(is_inside(path, e) or is_really_inside(path, e) for e in excluded)
+
+
 def classify_folder(predictor, folder, recursive: bool = False, batch_size: int = 64, top_k: int = 3,
                     progress: Progress = None, should_stop: ShouldStop = None,
                     exclude: Iterable[str] = ()) -> list[ClassifiedImage]:
@@ -69,18 +75,23 @@ def classify_folder(predictor, folder, recursive: bool = False, batch_size: int 
     """
     folder = _check_folder(folder)
     excluded = [os.path.abspath(e) for e in exclude]
-    paths = [p for p in iter_image_files(folder, recursive=recursive)
-             if not any(is_inside(p, e) for e in excluded)]
+    paths = [p for p in iter_image_files(folder, recursive=recursive) if not _excluded(p, excluded)]
     if not paths:
         return []
     k = max(1, min(int(top_k), len(getattr(predictor, "classes", ())) or int(top_k)))
+    if progress is not None:
+        progress(0, len(paths))         # "0 of N" at once: the first batch can take a while
     preds = predictor.predict_many(paths, batch_size=batch_size, top_k=k,
                                    progress=progress, should_stop=should_stop)
     done = list(zip(paths, preds))
     readable = [path for path, pred in done if not pred.error and pred.top]
-    # Capture times need one more header read per photo: overlap them on a few threads.
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="fledge-exif") as pool:
-        captured = dict(zip(readable, pool.map(exif_datetime, readable)))
+    # Capture times need one more header read per photo: overlap them on a few threads
+    # (not worth starting threads for a handful).
+    if len(readable) <= 8:
+        captured = {path: exif_datetime(path) for path in readable}
+    else:
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="fledge-exif") as pool:
+            captured = dict(zip(readable, pool.map(exif_datetime, readable)))
     out = []
     for path, pred in done:
         if pred.error or not pred.top:

@@ -4,6 +4,7 @@
     print(result.format_text())
     result.cell(true_idx, pred_idx)   # the photos behind one confusion-matrix cell
     result = relabel(result, [(old_path, new_path, "owl")])   # after moving a photo to owl/
+    advice = cell_advice(result, true_idx, pred_idx)   # may its photos be wrongly labelled?
 
 Classes are matched by name, so a model whose class list is in another order than
 the dataset's (or has extra classes) is evaluated correctly. Rows of the confusion
@@ -15,15 +16,22 @@ predict_many(paths, batch_size=, top_k=, progress=, should_stop=).
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from core.data.dataset import scan_dataset
+from core.data.split import SPLITS, SplitSettings
 from core.errors import FledgeError
 from core.photos.file_transfer import path_key
 from core.progress import JobProgress, Throttled
 
-SPLITS = ("train", "val", "test")
+# When may a confusion cell's mistakes be blamed on the labels rather than on the model?
+STRONG_ACCURACY = 0.85      # the model gets at least this share right ...
+STRONG_ERROR_SHARE = 0.5    # ... and makes at most half the mistakes of always answering the commonest class
+STRONG_MIN_PHOTOS = 20      # ... on enough photos for these shares to mean something
+SURE = 0.8                  # and the cell's answers are this sure on average
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class EvaluationResult:
     dataset_root: str = ""
     total: int = 0                             # images in the split
     stopped: bool = False                      # should_stop ended it early: figures cover part
+    model_classes: list[str] = field(default_factory=list)     # the model's classes, in its order
+    dataset_classes: list[str] = field(default_factory=list)   # the dataset's (empty: result.classes)
 
     # -- figures ------------------------------------------------------------------------
     @property
@@ -72,6 +82,28 @@ class EvaluationResult:
     @property
     def accuracy(self) -> float | None:
         return self.correct / self.evaluated if self.evaluated else None
+
+    def baseline(self) -> tuple[str, float] | None:
+        """The commonest true class and the accuracy of always answering it (None: nothing
+        evaluated): what a model must beat to have learnt anything."""
+        if not self.evaluated:
+            return None
+        counts = [sum(row) for row in self.confusion]
+        best = max(range(len(counts)), key=lambda c: (counts[c], -c))
+        return self.classes[best], counts[best] / self.evaluated
+
+    def is_strong(self) -> bool:
+        """Whether the model is good enough that its confident mistakes point at wrong labels:
+        on STRONG_MIN_PHOTOS or more, at least STRONG_ACCURACY right overall and per class on
+        average (so a rare class it mostly misses does not hide behind a common one), and at most
+        STRONG_ERROR_SHARE of the mistakes always answering the commonest class would make."""
+        base = self.baseline()
+        if base is None or self.evaluated < STRONG_MIN_PHOTOS:
+            return False
+        recalls = [f.recall for f in self.per_class() if f.support]
+        error, base_error = 1.0 - self.accuracy, 1.0 - base[1]
+        return (self.accuracy >= STRONG_ACCURACY and sum(recalls) / len(recalls) >= STRONG_ACCURACY
+                and error <= STRONG_ERROR_SHARE * base_error)
 
     def per_class(self) -> list[ClassFigures]:
         n = len(self.classes)
@@ -125,7 +157,8 @@ class EvaluationResult:
         return {
             "split": self.split, "dataset_root": self.dataset_root, "classes": list(self.classes),
             "total": self.total, "evaluated": self.evaluated, "stopped": self.stopped,
-            "accuracy": self.accuracy,
+            "accuracy": self.accuracy, "model_classes": list(self.model_classes),
+            "dataset_classes": list(self.dataset_classes),
             "per_class": [f.__dict__ for f in self.per_class()],
             "averages": self.averages(),
             "confusion": [list(r) for r in self.confusion],
@@ -144,7 +177,8 @@ class EvaluationResult:
         return cls(classes=classes, confusion=[list(map(int, r)) for r in d["confusion"]], images=images,
                    errors=[(e["path"], e["reason"]) for e in d.get("errors", [])], split=d.get("split", "val"),
                    dataset_root=d.get("dataset_root", ""), total=int(d.get("total", len(images))),
-                   stopped=bool(d.get("stopped", False)))
+                   stopped=bool(d.get("stopped", False)), model_classes=list(d.get("model_classes", [])),
+                   dataset_classes=list(d.get("dataset_classes", [])))
 
     def format_text(self) -> str:
         lines = []
@@ -229,6 +263,9 @@ def evaluate(predictor, dataset, split: str = "val", batch_size: int = 64,
             errors.append((sample.path, pred.error or "the model gave no answer"))
             continue
         name, prob = str(pred.top[0][0]), float(pred.top[0][1])
+        if not math.isfinite(prob):
+            errors.append((sample.path, "the model gave no usable answer (its output is not a number)"))
+            continue
         if name not in index:          # a model-only class: add a column for it
             index[name] = len(classes)
             classes.append(name)
@@ -242,7 +279,8 @@ def evaluate(predictor, dataset, split: str = "val", batch_size: int = 64,
         images.append(ImageResult(sample.path, t, p, prob, classes[t], classes[p]))
     return EvaluationResult(classes=classes, confusion=confusion, images=images, errors=errors,
                             split=split, dataset_root=root, total=len(samples),
-                            stopped=len(preds) < len(samples))
+                            stopped=len(preds) < len(samples), model_classes=model_classes,
+                            dataset_classes=ds_classes)
 
 
 def evaluate_folder(predictor, root, split: str = "val", *, model_path: str | None = None,
@@ -286,15 +324,64 @@ def relabel(result: EvaluationResult, moves: Iterable[tuple[str, str, str]]) -> 
                    errors=list(result.errors))
 
 
-__all__ = ["ImageResult", "ClassFigures", "EvaluationResult", "evaluate", "evaluate_folder", "relabel"]
+@dataclass(frozen=True)
+class CellAdvice:
+    """What a cell of mistakes says about the labels, as a verdict and the figures behind it.
+
+    verdict: "labels" (a strong model, sure here: often the label is wrong), "unsure" (a strong
+    model, unsure here), "weak" (the model is not strong: these are mostly its own mistakes)
+    or "few" (too few photos evaluated to tell).
+    """
+    verdict: str
+    accuracy: float             # the model's accuracy, as evaluated
+    baseline_class: str         # the commonest class ...
+    baseline: float             # ... and the accuracy of always answering it
+    confidence: float           # the model's mean confidence on the cell's photos (0: none)
+    evaluated: int
+
+    @property
+    def labels_suspect(self) -> bool:
+        return self.verdict == "labels"
+
+
+def cell_advice(result: EvaluationResult, true_idx: int | None = None,
+                pred_idx: int | None = None) -> CellAdvice | None:
+    """Advice on the mistakes of one cell (or, with no cell, on all mistakes); None for a
+    diagonal cell or when nothing was evaluated.
+
+    Only a strong model (EvaluationResult.is_strong) that was sure (SURE on average) points at
+    wrong labels; a weak model's mistakes are mostly its own, and moving those photos to the
+    class it said would damage a correctly labelled dataset.
+    """
+    base = result.baseline()
+    if base is None or (true_idx is not None and true_idx == pred_idx):
+        return None
+    images = result.mistakes() if true_idx is None else result.cell(true_idx, pred_idx)
+    confidence = sum(im.confidence for im in images) / len(images) if images else 0.0
+    if result.evaluated < STRONG_MIN_PHOTOS:
+        verdict = "few"
+    elif not result.is_strong():
+        verdict = "weak"
+    else:
+        verdict = "labels" if images and confidence >= SURE else "unsure"
+    return CellAdvice(verdict, result.accuracy, base[0], base[1], confidence, result.evaluated)
+
+
+def relabel_summary(moves: Iterable[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """(from class, to class, photos) for (old class, new class) pairs, in first-seen order: what
+    a confirmation asks about before photos are moved."""
+    counts = Counter((old, new) for old, new in moves if old != new)
+    return [(old, new, n) for (old, new), n in counts.items()]
+
+
+__all__ = ["ImageResult", "ClassFigures", "EvaluationResult", "CellAdvice", "evaluate", "evaluate_folder",
+           "relabel", "cell_advice", "relabel_summary"]
 
 
 def training_split_settings(predictor, model_path: str | None = None) -> dict:
     """The split the model was trained on (seed and shares, as scan_dataset's keywords), so a
     class-folder dataset splits the same way and evaluation does not score the model on photos
     it learned from. Model files from before the split was recorded use their config's."""
-    from core.data.dataset import SplitSettings
-
     info = getattr(predictor, "info", None) or {}
     if not isinstance(info.get("split"), dict) and not isinstance(info.get("config"), dict) and model_path:
         from core.model.checkpoints import load_checkpoint

@@ -3,20 +3,33 @@
 Sorting photos into class folders and applying review labels both copy or move a
 user's files. Every such operation goes through a FileJournal:
 
-* an "intent" record (source, destination) is appended and fsynced *before* the file
-  is touched (core.photos.file_transfer does the copying), and a "done" record
-  (size, SHA-256) after it is in place;
-* an operation left half-done by a crash is finished or rolled back by recover(),
-  judging from what is actually on disk;
+* an "intent" record -- source, destination, the source's identity (device, inode,
+  size, time) -- is appended and fsynced *before* the file is touched. An intent that
+  could not be made durable (its write or fsync failed) is never acted on:
+  NotRecorded is raised and nothing is done for it;
+* a copying move first records the source's hash (a "digest" record, also fsynced); the
+  copy must match it before the source is deleted;
+* a "done" record (size, SHA-256) follows once the file is in place. If that record
+  cannot be written the operation still counts as done (the file *was* moved);
+  recovery writes the record later;
+* the destination name of an operation that may still be unfinished is reserved: no
+  other operation gets it, so recovery can never take one photo for another
+  (core.photos.file_transfer.settle);
+* recover() finishes or rolls back what a crash left half-done, judging from the disk;
 * undo_op() puts a file back where it was, never over another file (a free name is
   chosen and reported instead), and removes a copy only when an identical original
-  still exists.
+  still exists; when the original cannot be read just now, the operation stays in
+  effect so a later undo finishes it (core.photos.journal_undo);
+* compact() rewrites the journal as the records of the operations still in effect, so
+  it does not grow with every sort and undo (core.photos.journal_compact).
 
-The journal is JSON lines; a torn last line (crash while appending) is ignored.
+The journal is JSON lines (ASCII: any file name, even one that is not UTF-8, is written
+as escapes and read back exactly); a torn line (crash while appending) is ignored.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -24,18 +37,29 @@ import time
 from dataclasses import dataclass, field
 
 from core.errors import FledgeError
-from core.photos.file_transfer import (describe_os_error, digest_or_none, file_digest, fsync_dir,
-                                       is_inside, missing_dirs, part_path, path_key, remove_file,
-                                       settle, transfer, unique_path)
+from core.photos import fsops
+from core.photos.file_transfer import (TransferError, describe_os_error, file_digest, fsync_dir, identity,
+                                       is_inside, make_dirs, missing_dirs, part_path, path_key, settle,
+                                       transfer, unique_path)
+from core.photos.locks import dest_lock
 
-JOURNAL_VERSION = 1
+__all__ = ["FileJournal", "Op", "UndoOutcome", "JournalWriteError", "NotRecorded", "path_key", "is_inside"]
 
-# Op states. "done" ops are live (can be undone); the others are finished with.
+JOURNAL_VERSION = 2
+
+# Op states. "done" ops are live (can be undone); the finished ones are dropped by compact().
 PENDING, DONE, ROLLED_BACK = "pending", "done", "rolled-back"
 UNDO_PENDING, UNDONE, KEPT, MISSING = "undo-pending", "undone", "kept", "missing"
+FINISHED = frozenset({ROLLED_BACK, UNDONE, KEPT, MISSING})
 
 
-# -- operations -------------------------------------------------------------------------
+class JournalWriteError(OSError):
+    """A record could not be written to (or synced in) the journal."""
+
+
+class NotRecorded(JournalWriteError):
+    """An intent could not be made durable, so nothing was done for it."""
+
 
 @dataclass
 class Op:
@@ -47,6 +71,8 @@ class Op:
     dst: str
     src_size: int | None = None
     src_mtime_ns: int | None = None
+    ident: list | None = None        # the source's (device, inode, size, mtime_ns) at the intent
+    src_sha: list | None = None      # (size, sha256) of the source, recorded before a copying move
     meta: dict = field(default_factory=dict)
     made_dirs: list[str] = field(default_factory=list)
     state: str = PENDING
@@ -54,6 +80,8 @@ class Op:
     sha256: str | None = None
     undo_action: str | None = None   # "delete" | "move"
     undo_to: str | None = None
+    undo_ident: list | None = None   # the placed file's identity when its undo began
+    undo_sha: list | None = None
     note: str = ""
 
     @property
@@ -86,23 +114,28 @@ class FileJournal:
         self.ops: dict[str, Op] = {}
         self.runs: list[dict] = []
         self._n = 0
+        self._lines = 0
+        self._unsure: set[str] = set()        # ops whose latest record could not be written
+        self._phantoms: set[str] = set()      # path_keys of intents that could not be made durable
+        self._open: set[str] = set()          # ops pending or undo-pending
         self.reload()
 
     # -- records --------------------------------------------------------------------
     def reload(self) -> None:
-        self.ops = {}
-        self.runs = []
+        self.ops, self.runs, self._lines = {}, [], 0
+        self._unsure, self._phantoms, self._open = set(), set(), set()
         try:
             with open(self.path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise FledgeError(f"Fledge could not read its journal {self.path} ({exc.strerror}). "
+            raise FledgeError(f"Fledge could not read its journal {self.path} ({describe_os_error(exc)}). "
                               "Check the folder's permissions.") from None
         for line in data.split(b"\n"):
             if not line.strip():
                 continue
+            self._lines += 1
             try:
                 rec = json.loads(line)
             except ValueError:
@@ -118,74 +151,71 @@ class FileJournal:
         if t == "run":
             self.runs.append(rec)
             return
-        op = self.ops.get(rec.get("op", ""))
         if t == "intent":
+            self._open.add(rec["op"])
             self.ops[rec["op"]] = Op(
                 id=rec["op"], run=rec.get("run", ""), kind=rec["kind"], src=rec["src"], dst=rec["dst"],
-                src_size=rec.get("src_size"), src_mtime_ns=rec.get("src_mtime_ns"),
+                src_size=rec.get("src_size"), src_mtime_ns=rec.get("src_mtime_ns"), ident=rec.get("ident"),
                 meta=rec.get("meta") or {}, made_dirs=rec.get("made_dirs") or [])
             return
-        if op is None:
-            return
-        if t == "done":
-            op.state, op.size, op.sha256 = DONE, rec.get("size"), rec.get("sha256")
-        elif t == "rollback":
-            op.state, op.note = ROLLED_BACK, rec.get("reason", "")
-        elif t == "undo-intent":
-            op.state, op.undo_action, op.undo_to = UNDO_PENDING, rec["action"], rec.get("to")
-        elif t == "undone":
-            op.state, op.note = UNDONE, rec.get("note", "")
-            op.undo_to = rec.get("to", op.undo_to)
-        elif t == "undo-rollback":
-            op.state = DONE
-        elif t in (KEPT, MISSING):
-            op.state, op.note = t, rec.get("reason", "")
+        op = self.ops.get(rec.get("op", ""))
+        if op is not None:
+            _apply_to_op(op, t, rec)
+            if op.state in (PENDING, UNDO_PENDING):
+                self._open.add(op.id)
+            else:
+                self._open.discard(op.id)
 
     def append(self, rec: dict, sync: bool = True) -> None:
         """Write one record; with sync, fsync it (and every record before it) before returning.
 
-        "done"/"undone" records skip the fsync: if a crash loses one, recover() sees the
-        file already in place and records it again. The next synced record makes them durable.
+        Raises JournalWriteError (an OSError) when the record could not be written or
+        synced; the record then does not count. "done"/"undone" records are written
+        without a sync (see _record_effect): a crash that loses one is caught up by recover().
         """
+        line = (json.dumps(rec) + "\n").encode("ascii")
+        try:
+            self._write(line, sync)
+        except OSError as exc:
+            raise JournalWriteError(exc.errno, f"Fledge could not write to its journal {self.path} "
+                                    f"({describe_os_error(exc)})", self.path) from exc
+        self._lines += 1
+        self._apply(rec)
+
+    def _write(self, line: bytes, sync: bool) -> None:
         folder = os.path.dirname(self.path)
         new = not os.path.exists(self.path)
         if new:
-            os.makedirs(folder, exist_ok=True)
-        line = (json.dumps(rec) + "\n").encode("utf-8")
-        with open(self.path, "a+b") as f:
-            if f.seek(0, os.SEEK_END) > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
+            make_dirs(folder)
+        fd = fsops.open_fd(self.path, fsops.APPEND)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            if end > 0:
+                os.lseek(fd, end - 1, os.SEEK_SET)
+                if os.read(fd, 1) != b"\n":
                     line = b"\n" + line     # isolate a torn line left by a crash
-            f.write(line)              # append mode: always at the end
-            f.flush()
+            fsops.write(fd, line)           # O_APPEND: always at the end
             if sync:
-                os.fsync(f.fileno())
+                fsops.fsync(fd)
+        finally:
+            fsops.close(fd)
         if new:
             fsync_dir(folder)
-        self._apply(rec)
+
+    def _record_effect(self, rec: dict) -> None:
+        """Write a record of something that has already happened on disk ("done", "undone").
+        If it cannot be written, it counts all the same in memory; the op's names stay
+        reserved and recover() (or compact()) writes the truth later."""
+        try:
+            self.append(rec, sync=False)
+        except JournalWriteError:
+            self._apply(rec)
+            self._unsure.add(rec["op"])
 
     # -- locking ----------------------------------------------------------------------
-    @contextlib.contextmanager
     def locked(self):
         """Hold an exclusive lock so two Fledge processes never work in one folder at once."""
-        try:
-            import fcntl
-        except ImportError:      # Windows: no advisory locks; one process at a time is documented
-            yield
-            return
-        lock_path = self.path + ".lock"
-        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-        f = open(lock_path, "a")
-        try:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise FledgeError(f"Another Fledge process is working in {os.path.dirname(self.path)} "
-                                  "right now. Wait until it has finished, then try again.") from None
-            yield
-        finally:
-            f.close()
+        return dest_lock(self.path)
 
     # -- queries ----------------------------------------------------------------------
     def live_ops(self) -> list[Op]:
@@ -196,9 +226,30 @@ class FileJournal:
         """path_key(source) -> the live op that took it."""
         return {path_key(op.src): op for op in self.live_ops()}
 
+    def reserved(self) -> set[str]:
+        """path_keys no new operation may use: where an unfinished operation may still put a file."""
+        out = set(self._phantoms)
+        for op in (self.ops[i] for i in self._open | self._unsure if i in self.ops):
+            if op.state == PENDING or op.id in self._unsure:
+                out.add(path_key(op.dst))
+            if (op.state == UNDO_PENDING or op.id in self._unsure) and op.undo_to:
+                out.add(path_key(op.undo_to))
+        return out
+
+    def run_folders(self) -> list[str]:
+        """The source folders of the runs with operations in effect or unfinished."""
+        runs = {op.run for op in self.ops.values() if op.state not in FINISHED}
+        out = {r["folder"] for r in self.runs if r.get("run") in runs and r.get("folder")}
+        for op in self.ops.values():
+            if op.state not in FINISHED and not any(r.get("run") == op.run and r.get("folder") for r in self.runs):
+                out.add(os.path.dirname(op.src))
+        return sorted(out)
+
     def new_run(self, **info) -> str:
+        """Record the start of a run; JournalWriteError when the journal cannot be written."""
         run = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        self.append({"t": "run", "v": JOURNAL_VERSION, "run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **info})
+        self.append({"t": "run", "v": JOURNAL_VERSION, "run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     **info})
         return run
 
     def _next_id(self, run: str) -> str:
@@ -211,33 +262,61 @@ class FileJournal:
 
     # -- doing ------------------------------------------------------------------------
     def do(self, src: str, dst: str, move: bool, run: str, meta: dict | None = None) -> Op:
-        """Copy/move src to dst (or a free variant of it), journalled. Raises OSError on failure
-        after recording what is on disk (the op then ends up rolled back or, rarely, done)."""
+        """Copy/move src to dst (or a free variant of it), journalled.
+
+        Raises NotRecorded (nothing was done) when the intent could not be made durable,
+        JournalWriteError when a later record failed before the file was touched, or
+        another OSError when the transfer failed (the op is then rolled back, or rarely
+        found done). A "done" record that cannot be written does not raise: the file was
+        moved, and the next write to the journal will fail and say so.
+        """
         src = os.path.abspath(src)
-        dst = unique_path(os.path.abspath(dst))
+        dst = unique_path(os.path.abspath(dst), self.reserved())
         st = os.stat(src)
+        if move and os.path.islink(src):
+            raise TransferError(errno.EINVAL, "it is a link to a file elsewhere, so it was left alone", src)
+        if any(path_key(self.ops[i].src) == path_key(src) for i in self._open if i in self.ops):
+            # A crash left an operation on this photo half-done and it could not be settled
+            # yet: starting another would give it two places.
+            raise TransferError(errno.EBUSY, "an interrupted earlier copy or move of this photo could not be "
+                                "finished yet; it will be on the next run", src)
         op_id = self._next_id(run)
-        self.append({"t": "intent", "op": op_id, "run": run, "kind": "move" if move else "copy",
-                     "src": src, "dst": dst, "src_size": st.st_size, "src_mtime_ns": st.st_mtime_ns,
-                     "meta": meta or {}, "made_dirs": missing_dirs(os.path.dirname(dst))})
+        try:
+            self.append({"t": "intent", "op": op_id, "run": run, "kind": "move" if move else "copy",
+                         "src": src, "dst": dst, "src_size": st.st_size, "src_mtime_ns": st.st_mtime_ns,
+                         "ident": identity(src), "meta": meta or {},
+                         "made_dirs": missing_dirs(os.path.dirname(dst))})
+        except JournalWriteError as exc:
+            self._phantoms.add(path_key(dst))     # it may be on disk all the same: keep its name free
+            raise NotRecorded(exc.errno, exc.strerror, self.path) from None
         op = self.ops[op_id]
         try:
-            size, digest = transfer(src, dst, move, op_id)
+            size, digest = transfer(src, dst, move, op_id, before_copy=lambda: self._record_digest(op, "digest"))
         except OSError as exc:
             with contextlib.suppress(OSError):
                 self._recover_forward(op, reason=describe_os_error(exc))
+            if op.state == DONE:       # the disk did it all the same (an error for work done)
+                return op
             raise
-        self.append({"t": "done", "op": op_id, "size": size, "sha256": digest}, sync=False)
+        self._record_effect({"t": "done", "op": op_id, "size": size, "sha256": digest})
         return op
+
+    def _record_digest(self, op: Op, kind: str) -> tuple[int, str]:
+        """Hash the file about to be copied and moved, durably, before the copy starts."""
+        path = op.src if kind == "digest" else op.dst
+        size, sha = file_digest(path)
+        self.append({"t": kind, "op": op.id, "size": size, "sha256": sha})
+        return size, sha
 
     # -- recovery ---------------------------------------------------------------------
     def recover(self) -> list[str]:
         """Finish or roll back operations a crash left half-done; one message per op."""
         messages = []
+        claims = self._claims()
         for op in list(self.ops.values()):
             try:
                 if op.state == PENDING:
-                    messages.append(self._recover_forward(op))
+                    messages.append(self._recover_forward(op, claims=claims))
                 elif op.state == UNDO_PENDING:
                     messages.append(self._recover_undo(op))
             except OSError as exc:
@@ -245,16 +324,28 @@ class FileJournal:
                                 f"{describe_os_error(exc)}. It will be tried again next time.")
         return [m for m in messages if m]
 
-    def _recover_forward(self, op: Op, reason: str = "") -> str:
+    def _claims(self) -> dict[str, str]:
+        """path_key(destination) -> the id of the latest operation that chose it."""
+        return {path_key(op.dst): op.id for op in self.ops.values()}
+
+    def _recover_forward(self, op: Op, reason: str = "", claims: dict | None = None) -> str:
         verb = "move" if op.kind == "move" else "copy"
-        original = (op.src_size, op.src_mtime_ns) if op.src_size is not None else None
-        result = settle(op.src, op.dst, op.part_path, op.kind == "move", original)
+        claims = self._claims() if claims is None else claims
+        if claims.get(path_key(op.dst), op.id) != op.id:
+            # A later operation chose this name, so it was free then: this one never put
+            # a file there, whatever is there now belongs to the other.
+            if os.path.lexists(op.part_path) and os.path.lexists(op.src):
+                fsops.unlink(op.part_path)
+            result = "its destination name was used by a later operation, so it had not been done"
+        else:
+            result = settle(op.src, op.dst, op.part_path, op.kind == "move", op.ident, op.src_sha)
         if result == "done":
             size, digest = file_digest(op.dst)
             self.append({"t": "done", "op": op.id, "size": size, "sha256": digest})
             return f"Finished an interrupted {verb}: {op.src} -> {op.dst}"
         why = reason or result
         self.append({"t": "rollback", "op": op.id, "reason": why})
+        self._prune(op)
         if reason:
             return ""
         return f"Rolled back an interrupted {verb} of {op.src} ({result})"
@@ -266,7 +357,7 @@ class FileJournal:
                 return f"Finished removing the copy {op.dst}"
             self.append({"t": "undo-rollback", "op": op.id})
             return ""
-        result = settle(op.dst, op.undo_to, op.undo_part_path, True)
+        result = settle(op.dst, op.undo_to, op.undo_part_path, True, op.undo_ident, op.undo_sha)
         if result == "done":
             self.append({"t": "undone", "op": op.id, "action": "move", "to": op.undo_to})
             return f"Finished putting back {op.undo_to}"
@@ -275,52 +366,11 @@ class FileJournal:
 
     # -- undo -------------------------------------------------------------------------
     def undo_op(self, op: Op) -> UndoOutcome:
-        """Put one live op's file back. Raises OSError if the file system refuses."""
-        if op.state != DONE:
-            raise ValueError(f"operation {op.id} is {op.state}, not done")
-        if not os.path.lexists(op.dst):
-            reason = f"not found at {op.dst}: it was moved or deleted after Fledge put it there"
-            self.append({"t": MISSING, "op": op.id, "reason": reason})
-            return UndoOutcome(op, MISSING, op.dst, reason)
-        if op.kind == "copy":
-            copy_digest = file_digest(op.dst)
-            if op.sha256 is not None and copy_digest != (op.size, op.sha256):
-                reason = "the copy was changed after Fledge made it, so it was kept"
-                self.append({"t": KEPT, "op": op.id, "reason": reason})
-                return UndoOutcome(op, KEPT, op.dst, reason)
-            if os.path.lexists(op.src):
-                if digest_or_none(op.src) == copy_digest:
-                    self.append({"t": "undo-intent", "op": op.id, "action": "delete", "to": None})
-                    remove_file(op.dst)
-                    self.append({"t": "undone", "op": op.id, "action": "delete", "to": None}, sync=False)
-                    self._prune(op)
-                    return UndoOutcome(op, "removed", op.dst)
-                reason = (f"the original {op.src} changed after it was copied, so the copy was kept "
-                          "as the only copy of the earlier version")
-                self.append({"t": KEPT, "op": op.id, "reason": reason})
-                return UndoOutcome(op, KEPT, op.dst, reason)
-            note = "the original was gone, so the copy was put back in its place"
-            return self._move_back(op, op.src, note)
-        to = op.src
-        note = ""
-        if os.path.lexists(to):
-            to = unique_path(to)
-            note = f"another file now has its old name, so it was restored as {os.path.basename(to)}"
-        return self._move_back(op, to, note)
+        """Put one live op's file back. Raises OSError when it cannot be done now (the op then
+        stays in effect, so a later undo tries again)."""
+        from core.photos.journal_undo import undo_op
 
-    def _move_back(self, op: Op, to: str, note: str) -> UndoOutcome:
-        if os.path.lexists(to):
-            to = unique_path(to)
-        self.append({"t": "undo-intent", "op": op.id, "action": "move", "to": to})
-        try:
-            transfer(op.dst, to, True, op.id + "-undo")
-        except OSError:
-            with contextlib.suppress(OSError):
-                self._recover_undo(op)
-            raise
-        self.append({"t": "undone", "op": op.id, "action": "move", "to": to, "note": note}, sync=False)
-        self._prune(op)
-        return UndoOutcome(op, "restored", to, note)
+        return undo_op(self, op)
 
     def _prune(self, op: Op) -> None:
         """Remove folders this op created, if they are empty now."""
@@ -330,6 +380,36 @@ class FileJournal:
             if not is_inside(d, self.prune_root) or path_key(d) == path_key(self.prune_root):
                 continue
             try:
-                os.rmdir(d)            # only succeeds when empty
+                fsops.rmdir(d)            # only succeeds when empty
             except OSError:
                 break
+
+    # -- compaction -------------------------------------------------------------------
+    def compact(self) -> bool:
+        """Rewrite the journal as the records of the operations not finished with (and their
+        runs), atomically; finished operations are forgotten, in memory too. False when there
+        was nothing to gain or it could not be written (the journal is then left as it was)."""
+        from core.photos.journal_compact import compact
+
+        return compact(self)
+
+
+def _apply_to_op(op: Op, t: str, rec: dict) -> None:
+    if t == "done":
+        op.state, op.size, op.sha256 = DONE, rec.get("size"), rec.get("sha256")
+    elif t == "digest":
+        op.src_sha = [rec["size"], rec["sha256"]]
+    elif t == "rollback":
+        op.state, op.note = ROLLED_BACK, rec.get("reason", "")
+    elif t == "undo-intent":
+        op.state, op.undo_action, op.undo_to = UNDO_PENDING, rec["action"], rec.get("to")
+        op.undo_ident, op.undo_sha = rec.get("ident"), None
+    elif t == "undo-digest":
+        op.undo_sha = [rec["size"], rec["sha256"]]
+    elif t == "undone":
+        op.state, op.note = UNDONE, rec.get("note", "")
+        op.undo_to = rec.get("to", op.undo_to)
+    elif t == "undo-rollback":
+        op.state = DONE
+    elif t in (KEPT, MISSING):
+        op.state, op.note = t, rec.get("reason", "")

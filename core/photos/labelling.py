@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
 from core.photos.file_transfer import describe_os_error, is_inside, path_key
-from core.photos.journal import FileJournal
+from core.photos.journal import FileJournal, JournalWriteError
 
 LABELS_JOURNAL = ".fledge-labels.jsonl"
 
@@ -148,6 +148,10 @@ class Labeller:
                     self._run = self.journal.new_run(tool="label")
                 op = self.journal.do(src, os.path.join(folder, os.path.basename(src)), move, self._run,
                                      meta={"class": class_name})
+            except JournalWriteError as exc:
+                # Nothing is done without a record in the journal.
+                raise FledgeError(f"{exc.strerror}, so {src} was left where it was. Check that disk, "
+                                  "then try again.") from None
             except OSError as exc:
                 raise FledgeError(f"Could not {'move' if move else 'copy'} {src} into {folder} "
                                   f"({describe_os_error(exc)}). The photo was left where it was.") from None
@@ -179,6 +183,9 @@ class Labeller:
             op = live[-1]
             try:
                 outcome = self.journal.undo_op(op)
+            except JournalWriteError as exc:
+                raise FledgeError(f"{exc.strerror}, so {op.dst} was not put back yet. Check that disk, "
+                                  "then try again.") from None
             except OSError as exc:
                 raise FledgeError(f"Could not put {op.dst} back to {op.src} ({describe_os_error(exc)}). "
                                   "Try again.") from None

@@ -5,15 +5,22 @@
     items = review_order(items)
 
 The review, sort and evaluate views list ReviewItems; nothing here imports torch or Qt.
+class_mismatch says when a model's classes do not fit a dataset's; labelled_away finds the
+photos a sort put somewhere that were labelled into a dataset since (its labelling journals).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.data.imageio import iter_image_files
+from core.errors import FledgeError
 from core.photos.file_transfer import path_key
+from core.photos.journal import FileJournal
+from core.photos.labelling import LABELS_JOURNAL
 from core.progress import JobProgress, Throttled
+from core.wording import plural
 
 TOP_K = 3            # answers kept per photo: the suggestion and the next best
 
@@ -105,3 +112,119 @@ def evaluated_items(images: Iterable) -> list[ReviewItem]:
     """ReviewItems for evaluated photos (core.photos.evaluation.ImageResult): the model's answer
     as the suggestion, the photo's label as its true class."""
     return [ReviewItem(r.path, ((r.pred_class, r.confidence),), None, r.true_class) for r in images]
+
+
+
+# -- labelling by key ----------------------------------------------------------------------
+
+def number_problem(n: int, classes: list[str], most: int = 9) -> str:
+    """Why key n gives no class ('' when it does)."""
+    if 1 <= n <= len(classes):
+        return ""
+    return f"There is no class number {n}. " + ("Choose a dataset first." if not classes else
+                                                 f"The classes are numbered 1 to {min(len(classes), most)}.")
+
+
+def accepted(items: Iterable[ReviewItem], classes: Iterable[str], dataset: str) -> tuple[list, str]:
+    """The (photo, class) pairs Enter labels with the model's suggestion, and why the first
+    photo left out could not be (''); dataset names the dataset in that sentence."""
+    classes = set(classes)
+    items = list(items)
+    pairs = [(it, it.suggestion) for it in items if it.suggestion in classes]
+    bad = next((it for it in items if it.suggestion not in classes), None)
+    if bad is None:
+        return pairs, ""
+    if bad.suggestion is None:
+        why = "has no suggestion yet" if not bad.predicted else "could not be read by the model"
+        return pairs, f"{os.path.basename(bad.path)} {why}: press a number to label it."
+    return pairs, (f"The model suggests “{bad.suggestion}”, which is not a class of {dataset}. "
+                   "Press a number, or add the class with “New class…”.")
+
+
+def sure_enough(items: Iterable[ReviewItem], classes: Iterable[str], threshold: float) -> list:
+    """The (photo, suggestion) pairs whose suggestion is a class and at least threshold sure."""
+    classes = set(classes)
+    return [(it, it.suggestion) for it in items if it.suggestion in classes and it.confidence >= threshold]
+
+
+# -- does the model fit the dataset? -------------------------------------------------------
+
+def _names(classes: Iterable[str], most: int = 6) -> str:
+    classes = list(classes)
+    shown = ", ".join(classes[:most])
+    return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
+
+
+def class_mismatch(model_classes: Iterable[str], dataset_classes: Iterable[str],
+                   dataset: str = "the dataset") -> str:
+    """Why the model's answers do not fit the dataset's classes, in a sentence ('' when they fit).
+
+    dataset names the dataset in the sentence, e.g. "the dataset pets".
+    """
+    model, data = list(model_classes), list(dataset_classes)
+    if not model or not data or set(model) == set(data):
+        return ""
+    common = set(model) & set(data)
+    if not common:
+        return (f"This model knows {_names(model)}, but {dataset} has {_names(data)}: none of them match, "
+                "so its suggestions mean nothing here. Choose the model trained on this dataset.")
+    unknown = [c for c in model if c not in common]
+    if unknown:
+        return (f"This model also knows {_names(unknown)}, which {dataset} has no class for, so some of its "
+                "suggestions do not fit. Choose the model trained on this dataset, or add those classes.")
+    missing = [c for c in data if c not in common]
+    return (f"This model was not trained on {_names(missing)} of {dataset}, so it never suggests "
+            f"{'it' if len(missing) == 1 else 'them'}. Retrain to include "
+            f"{'it' if len(missing) == 1 else 'them'}.")
+
+
+# -- where labelled photos went ------------------------------------------------------------
+
+def _label_journals(root: str) -> list[str]:
+    """The labelling journals of a dataset: its own, and those of its val/test folders."""
+    found = [os.path.join(root, LABELS_JOURNAL)]
+    try:
+        with os.scandir(root) as it:
+            found += [os.path.join(e.path, LABELS_JOURNAL) for e in it
+                      if not e.name.startswith(".") and e.is_dir()]
+    except OSError:
+        pass
+    return [p for p in found if os.path.isfile(p)]
+
+
+def _label_moves(dataset_roots: Iterable[str]) -> dict[str, str]:
+    """path_key(where a photo was) -> where labelling moved it, for every move still in effect."""
+    moves: dict[str, str] = {}
+    for root in dict.fromkeys(os.path.abspath(r) for r in dataset_roots if r):
+        for path in _label_journals(root):
+            try:
+                ops = FileJournal(path).live_ops()      # read only: nothing is recovered or changed
+            except (OSError, FledgeError):
+                continue
+            moves.update((path_key(op.src), op.dst) for op in ops if op.kind == "move")
+    return moves
+
+
+def labelled_away(paths: Iterable[str], dataset_roots: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Which of these missing photos Fledge itself labelled into one of the datasets.
+
+    Returns the folder each is in now -> [(where it was, where it is now)], following a photo
+    relabelled again inside the dataset; a photo no longer at the end of its trail is left out.
+    """
+    moves = _label_moves(dataset_roots)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for was in paths:
+        now, seen = was, set()
+        while path_key(now) in moves and path_key(now) not in seen:
+            seen.add(path_key(now))
+            now = moves[path_key(now)]
+        if now != was and os.path.lexists(now):
+            found.setdefault(os.path.dirname(now), []).append((was, now))
+    return found
+
+
+def labelled_lines(found: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """labelled_away's answer in sentences, one per folder."""
+    return [f"{plural(len(moved), 'photo')} you labelled {'is' if len(moved) == 1 else 'are'} now in "
+            f"{folder}, so {'it stays' if len(moved) == 1 else 'they stay'} there."
+            for folder, moved in sorted(found.items())]

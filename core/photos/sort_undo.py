@@ -4,8 +4,10 @@
     report.restored, report.removed, report.kept, report.failed
 
 Moved photos go back to their old place (a free " (n)" name when a new file took the
-old one); copies are removed only while an identical original still exists. Like the
-sort itself, it works from DEST's journal and can be stopped and run again.
+old one); copies are removed only while an identical original still exists. A photo
+whose original cannot be read or reached just now stays sorted (it is in .failed), so
+undo can simply be run again later. Like the sort itself, it works from DEST's journal,
+can be stopped and run again, and locks the source folders as well as DEST.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 
 from core.errors import FledgeError
 from core.photos.file_transfer import describe_os_error, path_key
-from core.photos.journal import KEPT, MISSING, UndoOutcome
+from core.photos.journal import KEPT, MISSING, JournalWriteError, UndoOutcome
+from core.photos.locks import source_locks
 from core.photos.sorting import Progress, ShouldStop, journal_path, open_journal
 
 
@@ -52,21 +55,31 @@ def undo(dest, progress: Progress = None, should_stop: ShouldStop = None) -> Und
     journal = open_journal(dest)
     with journal.locked():
         journal.reload()
-        report.recovered = journal.recover()
-        todo = list(reversed(journal.live_ops()))
-        for i, op in enumerate(todo):
-            if should_stop is not None and should_stop():
-                report.stopped = True
-                break
-            try:
-                outcome = journal.undo_op(op)
-            except OSError as exc:
-                report.failed.append((op.dst, describe_os_error(exc)))
-            else:
-                _record_outcome(report, outcome)
-            if progress is not None:
-                progress(i + 1, len(todo))
+        with source_locks(journal.run_folders()):
+            report.recovered = journal.recover()
+            _undo_ops(journal, report, progress, should_stop)
+            journal.compact()
     return report
+
+
+def _undo_ops(journal, report: UndoReport, progress: Progress, should_stop: ShouldStop) -> None:
+    todo = list(reversed(journal.live_ops()))
+    for i, op in enumerate(todo):
+        if should_stop is not None and should_stop():
+            report.stopped = True
+            break
+        try:
+            outcome = journal.undo_op(op)
+        except JournalWriteError as exc:
+            # Nothing is done without a record: stop here, the rest stays for the next undo.
+            report.failed.append((op.dst, f"{exc.strerror}, so undo stopped before this photo"))
+            break
+        except OSError as exc:
+            report.failed.append((op.dst, describe_os_error(exc)))
+        else:
+            _record_outcome(report, outcome)
+        if progress is not None:
+            progress(i + 1, len(todo))
 
 
 def _record_outcome(report: UndoReport, o: UndoOutcome) -> None:

@@ -21,9 +21,11 @@ predict_many(paths, batch_size=, top_k=, progress=, should_stop=).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,8 +33,9 @@ from dataclasses import dataclass, field
 from core.errors import FledgeError
 from core.photos.answers_csv import write_csv
 from core.photos.classify import ClassifiedImage, classify_folder
-from core.photos.file_transfer import describe_os_error, is_inside, path_key
-from core.photos.journal import FileJournal, Op
+from core.photos.file_transfer import describe_os_error, is_inside, is_really_inside, path_key
+from core.photos.journal import FileJournal, JournalWriteError, Op
+from core.photos.locks import source_locks
 from core.photos.review_queue import ReviewItem
 from core.progress import JobProgress, Throttled
 
@@ -57,6 +60,7 @@ class SortOp:
     category: str          # a class name, "_review" or "_unreadable"
     probability: float
     label: str | None      # the model's top class (also for _review)
+    root: str = ""         # the folder that was classified: only files inside it are touched
 
 
 def _check_class_name(name: str) -> None:
@@ -86,7 +90,8 @@ def plan_sort(results: Iterable, folder, dest, threshold: float = 0.0,
     for r in results:
         # ClassifiedImage, or a core.model.predictor.Prediction (which names its file .source)
         src = os.path.abspath(getattr(r, "path", None) or r.source)
-        if any(is_inside(src, d) for d in inside):
+        # Real paths: DEST may be given through a link into the source folder, or the other way.
+        if any(is_inside(src, d) or is_really_inside(src, d) for d in inside):
             continue
         label = r.top[0][0] if r.top and not r.error else None
         probability = float(r.top[0][1]) if label is not None else 0.0
@@ -100,7 +105,7 @@ def plan_sort(results: Iterable, folder, dest, threshold: float = 0.0,
             rel = os.path.relpath(src, folder)
         else:
             rel = os.path.basename(src)
-        ops.append(SortOp(src, os.path.join(dest, category, rel), category, probability, label))
+        ops.append(SortOp(src, os.path.join(dest, category, rel), category, probability, label, folder))
     return ops
 
 
@@ -125,6 +130,7 @@ class SortReport:
     recovered: list[str] = field(default_factory=list)               # what an earlier crash left, settled
     stopped: bool = False            # should_stop ended the run early
     disk_full: bool = False          # the destination's disk filled up, so the run ended early
+    halted: str = ""                 # why the run ended early otherwise (its journal could not be written)
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(f.category for f in self.done))
@@ -148,7 +154,8 @@ class SortReport:
                 "done": [f.__dict__ for f in self.done],
                 "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "failed": [{"path": p, "reason": r} for p, r in self.failed],
-                "recovered": list(self.recovered), "stopped": self.stopped, "disk_full": self.disk_full}
+                "recovered": list(self.recovered), "stopped": self.stopped, "disk_full": self.disk_full,
+                "halted": self.halted}
 
 
 def journal_path(dest) -> str:
@@ -187,6 +194,9 @@ def apply_sort(ops: Iterable[SortOp], dest, move: bool = False, progress: Progre
 
     Photos an earlier run already sorted into dest (same path, size and time) are skipped,
     so running the same sort again continues where it stopped. Never overwrites a file.
+    Only files inside the folder each op was planned from (SortOp.root) are touched, and a
+    move never takes a file that lives outside it (reached through a link). The source
+    folders are locked as well as dest, so two sorts of one folder cannot run at once.
     """
     dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
     ops = list(ops)
@@ -197,13 +207,27 @@ def apply_sort(ops: Iterable[SortOp], dest, move: bool = False, progress: Progre
     _make_dest(dest)
     report = SortReport(dest, move)
     journal = open_journal(dest)
-    with journal.locked():
+    with journal.locked(), source_locks(_source_folders(ops)):
         journal.reload()
         report.recovered = journal.recover()
         run = _apply_ops(ops, journal, report, progress, should_stop)
+        journal.compact()
         if run is not None:
-            journal.append({"t": "end", "run": run, "stopped": report.stopped or report.disk_full})
+            with contextlib.suppress(OSError):
+                journal.append({"t": "end", "run": run, "stopped": report.stopped or report.disk_full
+                                or bool(report.halted)}, sync=False)
     return report
+
+
+def _source_folders(ops: list[SortOp]) -> list[str]:
+    roots = sorted({op.root for op in ops if op.root})
+    dirs = sorted({os.path.dirname(op.src) for op in ops if not op.root})
+    if not dirs:
+        return roots
+    try:
+        return roots + [os.path.commonpath(dirs)]
+    except ValueError:          # different drives (Windows)
+        return roots + dirs
 
 
 def _apply_ops(ops: list[SortOp], journal: FileJournal, report: SortReport, progress: Progress,
@@ -215,20 +239,25 @@ def _apply_ops(ops: list[SortOp], journal: FileJournal, report: SortReport, prog
         if should_stop is not None and should_stop():
             report.stopped = True
             break
+        why_not = _why_left_alone(op.src, op.root or None, report.move)
         previous = live.get(path_key(op.src))
-        exists = os.path.exists(op.src)
+        exists = os.path.lexists(op.src)
         if previous is not None and (not exists or _unchanged(op.src, previous)):
             report.skipped.append((op.src, ALREADY))
-        elif not exists:
-            report.skipped.append((op.src, "not found (moved or deleted since it was classified)"))
+        elif why_not:
+            report.skipped.append((op.src, why_not))
         else:
-            if run is None:
-                run = journal.new_run(tool="sort", mode="move" if report.move else "copy", total=len(ops))
             try:
+                if run is None:
+                    run = journal.new_run(tool="sort", mode="move" if report.move else "copy", total=len(ops),
+                                          folder=op.root)
                 done = journal.do(op.src, op.dst, report.move, run,
                                   meta={"category": op.category, "probability": op.probability})
                 report.done.append(SortedFile(op.src, done.dst, op.category,
                                               path_key(done.dst) != path_key(op.dst)))
+            except JournalWriteError as exc:
+                _journal_failed(report, op.src, exc)
+                break
             except OSError as exc:
                 report.failed.append((op.src, describe_os_error(exc)))
                 if exc.errno == errno.ENOSPC:
@@ -237,6 +266,43 @@ def _apply_ops(ops: list[SortOp], journal: FileJournal, report: SortReport, prog
         if progress is not None:
             progress(i + 1, len(ops))
     return run
+
+
+def _journal_failed(report: SortReport, src: str, exc: OSError) -> None:
+    """The journal cannot be written: nothing is done without a record, so the run ends here."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    reason = describe_os_error(cause)
+    report.halted = f"Fledge could not write to its journal in {report.dest} ({reason})"
+    why = (f"Fledge could not record this step in its journal in {report.dest} ({reason}), so it stopped "
+           "before touching this photo")
+    if exc.errno == errno.ENOSPC:
+        report.disk_full = True          # worded once, as for any full disk
+    else:
+        why += ". Check that disk, then sort again to continue"
+    report.failed.append((src, why))
+
+
+def _why_left_alone(src: str, folder: str | None, move: bool) -> str:
+    """Why the file at src must not be copied or moved ("" when it may be)."""
+    if folder is not None and (not is_inside(src, folder) or path_key(src) == path_key(folder)):
+        return f"not inside {folder}, the folder that was classified"
+    try:
+        st = os.lstat(src)
+    except FileNotFoundError:
+        return "not found (moved or deleted since it was classified)"
+    except OSError as exc:
+        return f"could not be looked at ({describe_os_error(exc)})"
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder, not a photo"
+    if stat.S_ISLNK(st.st_mode):
+        if move:
+            return "a link to a file, not the photo itself, so it was not moved"
+        return "" if os.path.isfile(src) else "a link to nothing (or to a folder)"
+    if not stat.S_ISREG(st.st_mode):
+        return "not an ordinary file (a pipe or a device)"
+    if move and folder is not None and not is_really_inside(src, folder):
+        return f"it lives outside {folder} (reached through a linked folder), so it was not moved"
+    return ""
 
 
 def _unchanged(path: str, op: Op) -> bool:
@@ -308,7 +374,7 @@ def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool =
         return out
     _make_dest(dest)
     if csv_path:
-        out.csv_path = write_csv(out.results, csv_path, replace=replace_csv)
+        out.csv_path = write_csv(out.results, csv_path, replace=replace_csv, folder=folder)
     out.report = sort_classified(out.results, folder, dest, threshold=threshold, move=move,
                                  keep_structure=keep_structure, report=tell, should_stop=stop)
     if out.report.stopped:

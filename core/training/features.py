@@ -48,8 +48,8 @@ class Backbone:
         return f"{self.image_size}px-{hashlib.sha1(recipe.encode()).hexdigest()[:10]}"
 
 
-_offline: dict[int, Backbone] = {}
-_offline_lock = threading.Lock()
+_default: dict[int, Backbone] = {}
+_default_lock = threading.Lock()
 
 
 def default_backbone(image_size: int = 224) -> Backbone:
@@ -57,12 +57,12 @@ def default_backbone(image_size: int = 224) -> Backbone:
     (built once per process)."""
     from core.model import offline_backbone as ob
 
-    with _offline_lock:
-        if image_size not in _offline:
+    with _default_lock:
+        if image_size not in _default:
             network = ob.feature_extractor().to(memory_format=torch.channels_last)
-            _offline[image_size] = Backbone(ob.BACKBONE_ID, network, int(image_size),
+            _default[image_size] = Backbone(ob.BACKBONE_ID, network, int(image_size),
                                             ob.MEAN, ob.STD, ob.FEATURES)
-        return _offline[image_size]
+        return _default[image_size]
 
 
 @dataclass

@@ -22,11 +22,14 @@ from core.training.events import EpochEnd
 
 @dataclass(frozen=True)
 class HeadSettings:
-    epochs: int = 30
-    lr: float = 1e-3                  # AdamW; lowered along a cosine to zero
+    """Defaults measured on real photos (flowers128, 10 to 700 photos per class): one
+    full-batch step per epoch makes the number of steps independent of the folder's size,
+    which helped small folders most; label smoothing cost 1-2 points there."""
+    epochs: int = 50
+    lr: float = 1e-2                  # AdamW; lowered along a cosine to zero
     weight_decay: float = 0.05
-    label_smoothing: float = 0.1
-    batch_size: int = 64              # 0: the whole training set in every step
+    label_smoothing: float = 0.0
+    batch_size: int = 0               # 0: the whole training set in every step
     seed: int = 0
 
 

@@ -133,6 +133,7 @@ class RunInfo:
     data_root: str
     best_model: str | None
     test_acc: float | None = None
+    classes: tuple[str, ...] = ()       # what its models answer, as run.json recorded them
 
 
 @dataclass
@@ -184,7 +185,26 @@ def run_info(run_dir) -> RunInfo:
         data_root=run.get("data_root", ""),
         best_model=str(best) if best.is_file() else None,
         test_acc=status.get("test_acc"),
+        classes=_classes(run),
     )
+
+
+def _classes(run: dict) -> tuple[str, ...]:
+    names = run.get("classes")
+    return tuple(str(c) for c in names) if isinstance(names, list) else ()
+
+
+def can_resume(info: RunInfo) -> bool:
+    """Whether a run can be continued: it ended early and kept its resume checkpoint."""
+    return (info.status in ("stopped", "interrupted", "failed") and info.epochs_done < info.epochs
+            and os.path.isfile(os.path.join(info.run_dir, RESUME_FILE)))
+
+
+def model_classes(model_path) -> tuple[str, ...]:
+    """The classes of a model file read from its run folder's run.json (cheap: the model file
+    itself is not opened); () for a model file outside a run folder."""
+    run_dir = run_dir_of(model_path)
+    return _classes(read_json(Path(run_dir) / RUN_FILE)) if run_dir else ()
 
 
 def list_runs(root: str | None = None) -> list[RunInfo]:
@@ -205,7 +225,7 @@ def load_run(run_dir) -> RunRecord:
     return RunRecord(
         info=run_info(run_dir),
         config=TrainConfig.from_dict(read_json(run_dir / CONFIG_FILE)),
-        classes=list(run.get("classes", [])),
+        classes=list(_classes(run)),
         epochs=read_csv_rows(run_dir / METRICS_FILE),
         batches=read_csv_rows(run_dir / BATCHES_FILE),
     )

@@ -15,12 +15,13 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
 
 from core.data.dataset import Dataset, scan_dataset
 from core.data.sample_data import ensure_sample_data
+from core.data.split import SPLITS
 from core.progress import JobProgress, Throttled
 from core.training.runs import user_data_dir
 from core.wording import plural
 from gui.background import Task, TaskPool
-from gui.drops import local_paths
-from gui.widgets.class_counts_table import SPLITS, ClassCountsTable
+from gui.drops import accept_copy, local_paths
+from gui.widgets.class_counts_table import ClassCountsTable
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.recent_folders import RecentFolders
 from gui.widgets.skipped_files_dialog import SkippedFilesDialog
@@ -96,6 +97,20 @@ class DatasetPanel(QWidget):
         """Write (once) and open the bundled bird/plane sample set."""
         self._start(sample_data_dir(), sample=True, busy_text="Preparing the sample photos…")
 
+    def reopen(self, path: str) -> None:
+        """Open a dataset used before (the last one, at start-up): the sample set as such."""
+        if os.path.normcase(os.path.abspath(path)) == os.path.normcase(sample_data_dir()):
+            self.use_sample_data()
+        else:
+            self.open_folder(path)
+
+    def show_model_warning(self, text: str) -> None:
+        """Say that the window's model does not fit this dataset ('' when it does)."""
+        if text:
+            self.model_warning.show_message(text, "warning")
+        else:
+            self.model_warning.clear()
+
     def is_busy(self) -> bool:
         return bool(self._scan_token)
 
@@ -142,6 +157,7 @@ class DatasetPanel(QWidget):
         self.summary_label = QLabel(self)
         self.summary_label.setWordWrap(True)
         self.message_bar = MessageBar(self)
+        self.model_warning = MessageBar(self)
         self.warnings_label = QLabel(self)
         self.warnings_label.setWordWrap(True)
         self.warnings_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -197,6 +213,7 @@ class DatasetPanel(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.folder_label)
         lay.addWidget(self.message_bar)
+        lay.addWidget(self.model_warning)
         lay.addWidget(self.summary_label)
         lay.addWidget(self.warnings_label)
         lay.addLayout(skipped_row)
@@ -215,13 +232,13 @@ class DatasetPanel(QWidget):
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+            accept_copy(event)
         else:
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
         if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+            accept_copy(event)
 
     def dropEvent(self, event) -> None:
         paths, remote = local_paths(event.mimeData())
@@ -231,7 +248,8 @@ class DatasetPanel(QWidget):
                 self.message_bar.show_message(
                     "Only folders on this computer can be opened. Copy the photos to a folder here first.")
             return
-        event.acceptProposedAction()
+        if not accept_copy(event):
+            return
         folders = [p for p in paths if os.path.isdir(p)]
         if len(paths) == 1 and folders:
             self.open_folder(folders[0])

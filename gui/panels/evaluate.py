@@ -2,66 +2,38 @@
 
 The work is core.photos.evaluation.evaluate_folder on a JobRunner (progress bar, Cancel),
 the function `fledge evaluate` calls. The result shows the accuracy, a per-class table
-and a confusion matrix; clicking a cell lists its photos (mistakes most confident first)
-and a photo can be moved to its right class folder -- journalled by core.photos.labelling,
-undone with Ctrl+Z, and counted anew by core.photos.evaluation.relabel.
+(gui.widgets.class_figures_table) and a confusion matrix (gui.widgets.confusion_box);
+clicking a cell lists its photos (gui.widgets.cell_photos, mistakes most confident first).
+Whether those mistakes point at wrong labels is core.photos.evaluation.cell_advice's call:
+only a strong model that was sure says so. A photo moves to another class folder only after
+a confirmation (ask_move), journalled by core.photos.labelling and undone with Ctrl+Z. The
+accuracy and table stay the model's score on the labels as evaluated (`result`); the matrix
+and the cells follow the photos where they are now (`placed`, core.photos.evaluation.relabel).
+Results are for one model and one dataset: once another is chosen they are marked out of
+date, and their photos cannot be moved from here until Evaluate is pressed again.
 """
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QProgressBar, QPushButton, QRadioButton,
-                               QScrollArea, QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from core.errors import FledgeError
-from core.photos.dataset_labels import DatasetLabels
-from core.photos.evaluation import evaluate_folder, relabel
+from core.photos.evaluation import cell_advice, evaluate_folder, relabel
+from core.photos.evaluation_wording import advice_text, move_question, result_notes
 from core.photos.file_transfer import path_key
-from core.photos.review_queue import ReviewItem, evaluated_items
-from core.progress import JobProgress
+from core.photos.review_queue import class_mismatch, evaluated_items
 from core.wording import plural
-from core.wording import rounded_percent as percent
-from gui.background import JobRunner
-from gui.label_queue import LabelQueue
+from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
-from gui.widgets.confusion_matrix import ConfusionMatrixView
-from gui.widgets.folder_field import FolderField
+from gui.widgets.cell_photos import CellPhotos
+from gui.widgets.confusion_box import ConfusionBox
+from gui.widgets.evaluation_figures import EvaluationFigures
+from gui.widgets.evaluation_form import EvaluationForm
 from gui.widgets.message_bar import MessageBar
-from gui.widgets.model_chooser import ModelChooser
-from gui.widgets.photo_grid import PhotoGrid
 
-SPLIT_NAMES = {"val": "Validation", "test": "Test", "train": "Training"}
-
-
-class EvaluationJob:
-    """A job (gui.background): load the model, then evaluate one split of the dataset."""
-
-    def __init__(self, model_path: str, root: str, split: str, predictor=None, *, models: ModelStore) -> None:
-        self.model_path = model_path
-        self.models = models
-        self.root = root
-        self.split = split
-        self.predictor = predictor
-
-    def __call__(self, report, control):
-        predictor = self.predictor
-        if predictor is None:
-            report(JobProgress("loading"))
-            predictor = self.models.predictor_for(self.model_path)
-        return evaluate_folder(predictor, self.root, self.split, report=report,
-                               should_stop=lambda: control.stop_requested)
-
-
-def _cell_caption(item: ReviewItem) -> tuple[str, str]:
-    name = os.path.basename(item.path)
-    text = f"{name}\n{item.true_class} → {item.suggestion} {percent(item.confidence)}"
-    tip = (f"{item.path}\nTrue class: {item.true_class}\nPredicted: {item.suggestion} "
-           f"({percent(item.confidence)} sure)")
-    return text, tip
+CELL_PROMPT = "Click a cell of the confusion matrix to see its photos."
 
 
 class EvaluatePanel(QWidget):
@@ -76,49 +48,46 @@ class EvaluatePanel(QWidget):
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.setMinimumSize(640, 460)
-        self.result = None
-        self._moved = 0                   # photos relabelled since the evaluation
-        self._predictor = None            # set_predictor(): used instead of loading the file
+        self.result = None                # as evaluated: the model's score
+        self.placed = None                # the same photos where they are now, after moves
+        self._moved = 0                   # photos moved to another class since the evaluation
         self._predictor_label = ""
         self._cell: tuple[int, int] | None = None
-        self._labels: DatasetLabels | None = None
-        self.runner = JobRunner(self, name="fledge-evaluate")
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.labels = LabelQueue(self)
-        self.labels.applied.connect(self._on_applied)
-        self.labels.undone.connect(self._on_undone)
-        self.labels.crashed.connect(lambda msg: self.message_bar.show_message(msg))
+        self._basis: tuple | None = None      # (model, dataset key, model's name) the result is for
+        self._asked: tuple | None = None      # the same, for the evaluation running
+        self._dataset_classes: tuple[str, list[str]] | None = None   # (dataset key, its classes)
+        self.runner = job_runner(self, "fledge-evaluate", lambda ev: self.form.show_progress(ev),
+                                 self._on_finished, self._on_failed)
         self._build_ui()
+        self.source = ModelSource(self.model, self.models, self)
+        self.source.changed.connect(self._choice_changed)
+        self.source.classes_known.connect(lambda _classes: self._show_classes())
         self._refresh_state()
 
     # -- public -------------------------------------------------------------------------
     def set_model(self, path: str) -> None:
         """Evaluate this model file next (e.g. the model just trained)."""
-        self._predictor = None
-        self.model.set_model(path)
+        self.source.set_model(path)
 
     def set_predictor(self, predictor, label: str = "a model in memory") -> None:
         """Use an already loaded predictor (anything with classes and predict_many)."""
-        self._predictor = predictor
         self._predictor_label = label
-        self._refresh_state()
+        self.source.set_predictor(predictor)
 
     def set_dataset(self, dataset) -> None:
         """The dataset chosen in the Data panel (a core.data.dataset.Dataset, or None)."""
         if dataset is not None and getattr(dataset, "root", ""):
+            self._dataset_classes = (path_key(dataset.root), [str(c) for c in dataset.classes])
             self.dataset_field.set_path(dataset.root)
             if not getattr(dataset, "test", None) and self.split_combo.currentData() == "test":
                 self.split_combo.setCurrentIndex(self.split_combo.findData("val"))
+            self._show_classes()
 
     def set_dataset_folder(self, root: str) -> None:
         self.dataset_field.set_path(root)
 
     def set_split(self, split: str) -> None:
-        i = self.split_combo.findData(split)
-        if i >= 0:
-            self.split_combo.setCurrentIndex(i)
+        self.form.set_split(split)
 
     def is_running(self) -> bool:
         return self.runner.is_running()
@@ -127,7 +96,7 @@ class EvaluatePanel(QWidget):
         """Why Evaluate cannot run now ('' when it can)."""
         if self.is_running():
             return "An evaluation is running."
-        if self._predictor is None and not self.model.model_path():
+        if not self.source.ready():
             return "Choose a model to evaluate."
         root = self.dataset_field.path()
         if not root:
@@ -136,19 +105,27 @@ class EvaluatePanel(QWidget):
             return f"The dataset folder {root} does not exist."
         return ""
 
+    def stale(self) -> str:
+        """'' while the results shown are for the chosen model and dataset, else which changed."""
+        if self.result is None or self._basis is None:
+            return ""
+        model, data, _name = self._choice()
+        if data != self._basis[1]:
+            return "dataset"
+        same = model is self._basis[0] or (isinstance(model, str) and model == self._basis[0])
+        return "" if same else "model"
+
     def evaluate(self) -> bool:
         problem = self.problem()
         if problem:
             self.message_bar.show_message(problem, "info")
             return False
         self.message_bar.clear()
-        split = self.split_combo.currentData()
-        job = EvaluationJob(self.model.model_path(), self.dataset_field.path(), split, self._predictor,
-                            models=self.models)
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Starting…")
-        self.progress.show()
-        self.runner.start(job)
+        root, split = self.dataset_field.path(), self.form.split()
+        self._asked = self._choice()
+        self.form.start_progress()
+        self.runner.start(self.source.task(lambda predictor, report, should_stop: evaluate_folder(
+            predictor, root, split, report=report, should_stop=should_stop)))
         self.status_message.emit("Evaluating…")
         self._refresh_state()
         return True
@@ -161,269 +138,211 @@ class EvaluatePanel(QWidget):
 
     def show_cell(self, t: int, p: int) -> None:
         """List the photos behind one confusion-matrix cell."""
-        if self.result is None:
-            return
-        self._cell = (t, p)
-        items = evaluated_items(self.result.cell(t, p))
-        self._show_items(items, self._cell_title(len(items)), self.result.classes[p])
-
-    def _cell_title(self, n: int) -> str:
-        if self._cell is None:
-            return f"All mistakes: {plural(n, 'photo')}, most confident first"
-        t, p = self._cell
-        true, pred = self.result.classes[t], self.result.classes[p]
-        if t == p:
-            return f"{true}, recognised correctly: {plural(n, 'photo')}, least sure first"
-        return (f"{true} taken for {pred}: {plural(n, 'photo')}, most confident mistakes first. "
-                "Often the label is wrong: move such photos to their right class.")
+        self._show_photos((t, p))
 
     def show_mistakes(self) -> None:
-        if self.result is None:
+        self._show_photos(None)
+
+    def _show_photos(self, cell: tuple[int, int] | None) -> None:
+        if self.placed is None or self._refuse_if_stale():
             return
-        self._cell = None
-        items = evaluated_items(self.result.mistakes())
-        self._show_items(items, self._cell_title(len(items)), None)
+        self._cell = cell
+        items = evaluated_items(self.placed.mistakes() if cell is None else self.placed.cell(*cell))
+        self.cells.show_items(items, self._cell_title(len(items)), self.placed.classes[cell[1]] if cell else None)
+        self._refresh_state()
 
     def cell_paths(self) -> list[str]:
         return self.grid.paths()
 
     def move_selected(self, class_name: str) -> bool:
-        """Move the selected photos into class_name's folder of their dataset split."""
+        """Move the selected photos into class_name's folder of their dataset split (after asking)."""
         return self._move(lambda it: class_name if it.true_class != class_name else None,
                           f"The selected photos are already in {class_name}.")
 
     def move_to_predicted(self) -> bool:
-        """The model was right and the label wrong: move each selected photo to its predicted class."""
+        """The label was wrong: move each selected photo to its predicted class (after asking)."""
         return self._move(lambda it: it.suggestion if it.suggestion != it.true_class else None,
                           "The model agrees with the labels of the selected photos: there is nothing to move.")
 
-    def _move(self, target, nothing_to_move: str) -> bool:
-        """Move each selected photo to the class target(photo) names (None: leave it), undoably."""
-        items = self.grid.selected()
-        if not items:
-            self.message_bar.show_message("Select a photo first.", "info")
-            return False
-        moves = [(it, target(it)) for it in items if target(it)]
-        if not moves:
-            self.message_bar.show_message(nothing_to_move, "info")
-            return False
-        labels = self._dataset_labels()
-        if labels is None:
-            return False
-        rows = self.grid.take([it for it, _cls in moves])
-        self.labels.label(labels, [(it, cls, row) for (it, cls), row in zip(moves, rows)])
-        self._refresh_state()
-        return True
-
     def undo(self) -> bool:
-        if self.labels.undo() is None:
-            self.message_bar.show_message("There is nothing to undo.", "info")
-            return False
+        done = self.cells.undo()
         self._refresh_state()
-        return True
+        return done
+
+    @property
+    def ask_move(self):
+        """ask_move(question) -> bool, asked before photos move: replaceable (tests, scripts)."""
+        return self.cells.ask_move
+
+    @ask_move.setter
+    def ask_move(self, ask) -> None:
+        self.cells.ask_move = ask
 
     def shutdown(self, msecs: int = 10000) -> None:
         self.runner.shutdown(msecs)
-        self.labels.wait(msecs)
-        self.grid.shutdown(msecs)
+        self.cells.shutdown(msecs)
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.model = ModelChooser("evaluate/last_model_dir", self)
-        self.model.model_changed.connect(self._on_model_changed)
-        self.dataset_field = FolderField(
-            "The dataset folder (as in the Data tab)", "Choose the dataset to evaluate on",
-            "The folder of class folders to evaluate on; the Data tab's dataset is used unless you "
-            "choose another", self)
-        self.dataset_field.changed.connect(lambda _p: self._refresh_state())
-        self.split_combo = QComboBox(self)
-        for key in ("val", "test", "train"):
-            self.split_combo.addItem(SPLIT_NAMES[key], key)
-        self.split_combo.setToolTip("Which photos to check the model on: validation (set aside during "
-                                    "training), test (kept apart for a final check) or training")
-        self.split_combo.setAccessibleName("Split")
-        self.evaluate_button = QPushButton("Eval&uate", self)
-        self.evaluate_button.setToolTip("Run the model on every photo of the split and compare with the labels")
+        self.form = EvaluationForm("evaluate", self)
+        self.model, self.model_classes, self.dataset_field = (self.form.model, self.form.model_classes,
+                                                              self.form.dataset_field)
+        self.split_combo, self.progress = self.form.split_combo, self.form.progress
+        self.evaluate_button, self.cancel_button = self.form.evaluate_button, self.form.cancel_button
+        self.dataset_field.changed.connect(lambda _p: self._choice_changed())
         self.evaluate_button.clicked.connect(self.evaluate)
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setToolTip("Stop; the figures then cover the photos done so far")
         self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar(self)
-        self.progress.setAccessibleName("Evaluation progress")
-        self.progress.hide()
-
-        form = QFormLayout()
-        form.addRow("&Model:", self.model)
-        form.addRow("Dataset:", self.dataset_field)
-        split_row = QHBoxLayout()
-        split_row.addWidget(self.split_combo)
-        split_row.addWidget(self.evaluate_button)
-        split_row.addWidget(self.cancel_button)
-        split_row.addWidget(self.progress, 2)
-        split_row.addStretch(1)
-        for w in (self.split_combo, self.evaluate_button, self.cancel_button):
-            w.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        form.addRow("Sp&lit:", split_row)
-        for field, buddy in ((self.model, self.model.combo), (self.dataset_field, self.dataset_field.edit),
-                             (split_row, self.split_combo)):
-            label = form.labelForField(field)
-            if label is not None:
-                label.setBuddy(buddy)
-
         self.message_bar = MessageBar(self)
+        self.stale_bar = MessageBar(self)       # the results shown are for another model or dataset
 
-        # Figures.
-        self.summary = QLabel("Choose a model and a dataset, then press Evaluate.", self)
-        big = QFont(self.summary.font())
-        big.setPointSizeF(big.pointSizeF() * 1.3)
-        big.setBold(True)
-        self.summary.setFont(big)
-        self.summary.setWordWrap(True)
-        self.summary.setAccessibleName("Accuracy")
-        self.details = QLabel(self)
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = QTableWidget(0, 5, self)
-        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Photos"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in range(1, 5):
-            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumWidth(280)
-        self.table.setAccessibleName("Figures per class")
-        self.table.setToolTip("Precision: of the photos the model called this class, the share that were. "
-                              "Recall: of the photos of this class, the share it found. F1 combines both. "
-                              "Photos: how many photos of the class were checked.")
-        self.copy_button = QPushButton("Cop&y report", self)
-        self.copy_button.setToolTip("Copy the figures as text, e.g. to paste into an e-mail")
+        self.figures = EvaluationFigures(self)
+        self.summary, self.details, self.table = self.figures.summary, self.figures.details, self.figures.table
+        self.copy_button, self.mistakes_button = self.figures.copy_button, self.figures.mistakes_button
         self.copy_button.clicked.connect(self._copy_report)
-        self.mistakes_button = QPushButton("Show all mista&kes", self)
-        self.mistakes_button.setToolTip("List every wrongly classified photo, most confident first")
         self.mistakes_button.clicked.connect(self.show_mistakes)
-        figures = QWidget(self)
-        fl = QVBoxLayout(figures)
-        fl.setContentsMargins(0, 0, 0, 0)
-        fl.addWidget(self.summary)
-        fl.addWidget(self.details)
-        fl.addWidget(self.table, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.copy_button)
-        row.addWidget(self.mistakes_button)
-        row.addStretch(1)
-        fl.addLayout(row)
 
-        # Confusion matrix.
-        self.matrix = ConfusionMatrixView(self)
+        self.matrix_box = ConfusionBox(self)
+        self.matrix, self.counts_radio, self.share_radio = (self.matrix_box.matrix, self.matrix_box.counts_radio,
+                                                            self.matrix_box.share_radio)
         self.matrix.cell_clicked.connect(self.show_cell)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.matrix)
-        scroll.setMinimumSize(240, 160)
-        self.counts_radio = QRadioButton("&Counts", self)
-        self.counts_radio.setToolTip("Show how many photos are in each cell")
-        self.share_radio = QRadioButton("Percenta&ges of the true class", self)
-        self.share_radio.setToolTip("Show each cell as a share of its row: how the photos of each true "
-                                    "class were classified")
-        self.counts_radio.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.counts_radio)
-        group.addButton(self.share_radio)
-        self.share_radio.toggled.connect(self.matrix.set_normalized)
-        mode = QHBoxLayout()
-        mode.addWidget(QLabel("Show:", self))
-        mode.addWidget(self.counts_radio)
-        mode.addWidget(self.share_radio)
-        mode.addStretch(1)
-        matrix_box = QWidget(self)
-        ml = QVBoxLayout(matrix_box)
-        ml.setContentsMargins(0, 0, 0, 0)
-        ml.addLayout(mode)
-        ml.addWidget(scroll, 1)
-
-        # Photos of a cell.
-        self.cell_title = QLabel("Click a cell of the confusion matrix to see its photos.", self)
-        self.cell_title.setWordWrap(True)
-        self.grid = PhotoGrid(self, thumb_px=96, caption=_cell_caption)
-        self.grid.setToolTip("The photos of the chosen cell. Select some, then move them to the right class.")
-        self.grid.itemSelectionChanged.connect(self._refresh_state)
-        self.move_predicted_button = QPushButton("Move to pred&icted class", self)
-        self.move_predicted_button.setToolTip("The model was right and the label was wrong: move the selected "
-                                              "photos to the class the model said (in the same split folder)")
-        self.move_predicted_button.clicked.connect(self.move_to_predicted)
-        self.class_combo = QComboBox(self)
-        self.class_combo.setToolTip("The class to move the selected photos to")
-        self.class_combo.setAccessibleName("Move to class")
-        self.move_button = QPushButton("Move to cl&ass", self)
-        self.move_button.setToolTip("Move the selected photos to the class chosen on the left")
-        self.move_button.clicked.connect(lambda: self.move_selected(self.class_combo.currentText()))
-        self.undo_button = QPushButton("Undo", self)
-        self.undo_button.setToolTip("Put the last moved photos back where they were (Ctrl+Z)")
-        self.undo_button.clicked.connect(self.undo)
-        self.review_button = QPushButton("Review in the Review tab", self)
-        self.review_button.setToolTip("Go through these photos with the keyboard (1–9 to label)")
-        self.review_button.clicked.connect(self._review)
-        actions = QHBoxLayout()
-        actions.addWidget(self.move_predicted_button)
-        actions.addWidget(self.class_combo)
-        actions.addWidget(self.move_button)
-        actions.addWidget(self.undo_button)
-        actions.addStretch(1)
-        actions.addWidget(self.review_button)
-        cell_box = QWidget(self)
-        cl = QVBoxLayout(cell_box)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.addWidget(self.cell_title)
-        cl.addWidget(self.grid, 1)
-        cl.addLayout(actions)
+        self.cells = CellPhotos(self, CELL_PROMPT)
+        self.cells.selection_changed.connect(self._refresh_state)
+        self.cells.move_to_predicted.connect(self.move_to_predicted)
+        self.cells.move_to_class.connect(self.move_selected)
+        self.cells.undo_button.clicked.connect(self._refresh_state)
+        self.cells.review.connect(self._review)
+        self.cells.moved.connect(self._on_moved)
+        self.cells.restored.connect(self._on_restored)
+        self.cells.labels_changed.connect(self.labels_changed)
+        self.cells.status.connect(self.status_message)
+        self.cells.problem.connect(self.message_bar.show_message)
+        self.labels = self.cells.queue
+        self.grid, self.cell_title, self.class_combo = self.cells.grid, self.cells.title, self.cells.class_combo
+        self.move_predicted_button, self.move_button = self.cells.move_predicted_button, self.cells.move_button
+        self.undo_button, self.review_button = self.cells.undo_button, self.cells.review_button
         undo = QShortcut(QKeySequence.StandardKey.Undo, self)
         undo.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         undo.activated.connect(self.undo)
 
         top = QSplitter(Qt.Orientation.Horizontal, self)
-        top.addWidget(figures)
-        top.addWidget(matrix_box)
+        top.addWidget(self.figures)
+        top.addWidget(self.matrix_box)
         top.setChildrenCollapsible(False)
         top.setStretchFactor(1, 1)
         main = QSplitter(Qt.Orientation.Vertical, self)
         main.addWidget(top)
-        main.addWidget(cell_box)
+        main.addWidget(self.cells)
         main.setChildrenCollapsible(False)
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 2)
-
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
+        lay.addWidget(self.form)
         lay.addWidget(self.message_bar)
+        lay.addWidget(self.stale_bar)
         lay.addWidget(main, 1)
-        last = str(QSettings().value("evaluate/split", "val") or "val")
-        self.set_split(last)
-        self.split_combo.currentIndexChanged.connect(
-            lambda _i: QSettings().setValue("evaluate/split", self.split_combo.currentData()))
 
-    # -- running ------------------------------------------------------------------------
-    def _on_model_changed(self, path: str) -> None:
-        self._predictor = None
+    # -- the model and dataset chosen ------------------------------------------------------
+    def _choice(self) -> tuple:
+        """(model, dataset key, model's name) chosen now; model: the predictor handed over, or the
+        model file's key."""
+        path, root = self.model.model_path(), self.dataset_field.path()
+        if self.source.predictor is not None:
+            return self.source.predictor, path_key(root) if root else "", self._predictor_label
+        return path_key(path) if path else "", path_key(root) if root else "", path
+
+    def _choice_changed(self) -> None:
+        """Another model or dataset: results for the old ones are marked out of date."""
+        if self.stale():
+            self._cell = None
+            self.cells.clear("The results above are out of date: press Evaluate, then click a cell.")
+        elif not self.grid.count() and self._cell is None:
+            self.cells.clear()
+        self._show_classes()
+        self._show_stale()
         self._refresh_state()
 
-    def _on_progress(self, ev) -> None:
-        if not isinstance(ev, JobProgress):
+    def _show_stale(self) -> None:
+        what = self.stale()
+        if not what:
+            self.stale_bar.clear()
             return
-        if ev.stage == "loading":
-            self.progress.setRange(0, 0)
-            self.progress.setFormat("Loading the model…")
-        elif ev.stage == "scanning":
-            self.progress.setRange(0, 0)
-            self.progress.setFormat("Reading the dataset…")
-        elif ev.stage == "evaluating":
-            self.progress.setRange(0, max(1, ev.total))
-            self.progress.setValue(ev.done)
-            self.progress.setFormat(f"Evaluating: {ev.done:,} of {ev.total:,} photos")
+        was = f"the dataset {self.result.dataset_root}" if what == "dataset" else "the model evaluated before"
+        self.stale_bar.show_message(
+            f"These results are for {was}, not the {what} chosen now. Press Evaluate to see how the "
+            f"{'model does on it' if what == 'dataset' else 'chosen model does'}; until then no photo can be "
+            "moved from here.", "warning")
 
+    def _refuse_if_stale(self) -> bool:
+        if self.stale():
+            self.message_bar.show_message("The results shown are out of date: press Evaluate first.", "info")
+            return True
+        return False
+
+    def _show_classes(self) -> None:
+        """The model's class names where it is chosen, with a warning when they do not fit the dataset."""
+        classes = self.source.classes
+        if not classes and self.result is not None and self.stale() != "model":
+            classes = self.result.model_classes
+        if not self.source.ready() or not classes:
+            self.model_classes.setText("The model's classes are shown once it has been loaded (press Evaluate)."
+                                       if self.source.ready() else "")
+            return
+        text = f"The model's classes: {', '.join(classes)}"
+        root = self.dataset_field.path()
+        known = self._dataset_classes
+        if self.result is not None and path_key(self.result.dataset_root or ".") == path_key(root or "."):
+            known = (path_key(root), self.result.dataset_classes or self.result.classes)
+        if root and known is not None and known[0] == path_key(root):
+            why = class_mismatch(classes, known[1], f"the dataset {os.path.basename(root.rstrip(os.sep))}")
+            if why:
+                text += "\n⚠ " + why
+        self.model_classes.setText(text)
+
+    def _cell_title(self, n: int) -> str:
+        if self._cell is None:
+            return f"All mistakes: {plural(n, 'photo')}, most confident first. " + advice_text(
+                cell_advice(self.result))
+        t, p = self._cell
+        true, pred = self.placed.classes[t], self.placed.classes[p]
+        if t == p:
+            return f"{true}, recognised correctly: {plural(n, 'photo')}, least sure first"
+        return (f"{true} taken for {pred}: {plural(n, 'photo')}, most confident mistakes first. "
+                + advice_text(cell_advice(self.result, t, p)))
+
+    # -- moving photos ----------------------------------------------------------------------
+    def _move(self, target, nothing_to_move: str) -> bool:
+        """Move each selected photo to the class target(photo) names (None: leave it), undoably."""
+        if self._refuse_if_stale():
+            return False
+        advice = cell_advice(self.result, *(self._cell or (None, None)))
+        done = self.cells.move(target, nothing_to_move, lambda moves: "\n".join(
+            move_question(moves, advice) + ["", "You can undo this with Ctrl+Z."]))
+        self._refresh_state()
+        return done
+
+    def _on_moved(self, moves: list) -> None:
+        if moves and self.placed is not None:
+            self.placed = relabel(self.placed, moves)
+            self._moved += len(moves)
+            self._figures_changed()
+        self._refresh_state()
+
+    def _on_restored(self, back: list) -> None:
+        if back and self.placed is not None:
+            self.placed = relabel(self.placed, back)
+            self._moved -= len(back)
+            self._figures_changed()
+        self._refresh_state()
+
+    def _review(self) -> None:
+        items = self.grid.items()
+        if self.result is not None and items and not self._refuse_if_stale():
+            self.review_requested.emit(items, self.result.dataset_root)
+
+    # -- running ------------------------------------------------------------------------
     def _on_finished(self, result) -> None:
         self.progress.hide()
-        self.show_result(result)
+        self.show_result(result, self._asked)
         self.status_message.emit(
             "Evaluation stopped." if result.stopped else
             f"Evaluation done: accuracy {result.accuracy:.1%}." if result.accuracy is not None else
@@ -437,160 +356,46 @@ class EvaluatePanel(QWidget):
         self.status_message.emit("Evaluation failed: see the Evaluate tab.")
         self._refresh_state()
 
-    def show_result(self, result) -> None:
-        """Show an EvaluationResult (from a run here, or given by another part of the app)."""
-        if self._labels is not None and path_key(self._labels.root) != path_key(result.dataset_root or "."):
-            self._labels = None
-            self.labels.forget()            # Undo applies to the dataset the photos were moved in
-        self.result = result
+    def show_result(self, result, basis: tuple | None = None) -> None:
+        """Show an EvaluationResult (from a run here, or given by another part of the app);
+        basis: the (model, dataset, model's name) it is for (default: those chosen now)."""
+        self.cells.set_dataset(result.dataset_root)     # Undo applies to the dataset photos moved in
+        self.result = self.placed = result
+        self._basis = basis or self._choice()
         self._moved = 0
-        self._show_figures()
-        self.matrix.set_matrix(result.classes, result.confusion)
-        self.class_combo.clear()
-        self.class_combo.addItems(list(result.classes))
-        self.grid.set_items([])
-        self.cell_title.setText("Click a cell of the confusion matrix to see its photos.")
+        self._figures_changed()
+        self.cells.set_classes(result.classes)
         self._cell = None
-        self._refresh_state()
+        self.cells.clear()
+        self._choice_changed()
 
-    def _show_figures(self) -> None:
-        result = self.result
-        split = SPLIT_NAMES.get(result.split, result.split).lower()
-        if result.accuracy is None:
-            self.summary.setText("No photo could be evaluated.")
-        else:
-            self.summary.setText(f"Accuracy {result.accuracy:.1%}: {result.correct:,} of "
-                                 f"{result.evaluated:,} {split} photos right")
-        notes = [f"Dataset: {result.dataset_root}"]
-        if self._predictor is not None:
-            notes.append(f"Model: {self._predictor_label}")
-        elif self.model.model_path():
-            notes.append(f"Model: {self.model.model_path()}")
-        if result.stopped:
-            notes.append(f"Stopped early: the figures cover {result.evaluated:,} of {result.total:,} photos.")
-        if result.errors:
-            first = result.errors[0]
-            notes.append(f"{plural(len(result.errors), 'photo')} could not be read and "
-                         f"{'was' if len(result.errors) == 1 else 'were'} left out, e.g. "
-                         f"{os.path.basename(first[0])}: {first[1]}.")
-        if self._moved:
-            notes.append(f"{plural(self._moved, 'photo')} moved to another class since: the figures count "
-                         "them with their new class.")
-        self.details.setText("\n".join(notes))
-        self._fill_table(result)
-
-    def _fill_table(self, result) -> None:
-        figs = result.per_class()
-        avgs = result.averages()
-        total = sum(f.support for f in figs)
-        rows = [(f.name, f.precision, f.recall, f.f1, f.support, False) for f in figs]
-        rows += [("Average", avgs["macro"]["precision"], avgs["macro"]["recall"], avgs["macro"]["f1"], total,
-                  "The mean over the classes: every class counts the same"),
-                 ("Weighted average", avgs["weighted"]["precision"], avgs["weighted"]["recall"],
-                  avgs["weighted"]["f1"], total, "The mean over the classes, weighted by their number of photos")]
-        self.table.setRowCount(len(rows))
-        italic = QFont(self.table.font())
-        italic.setItalic(True)
-        for r, (name, prec, rec, f1, support, avg) in enumerate(rows):
-            cells = [name, f"{prec:.1%}", f"{rec:.1%}", f"{f1:.1%}", f"{support:,}"]
-            for c, text in enumerate(cells):
-                it = QTableWidgetItem(text)
-                if c:
-                    it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if avg:
-                    it.setFont(italic)
-                    it.setToolTip(avg)
-                self.table.setItem(r, c, it)
+    def _figures_changed(self) -> None:
+        self.figures.show_result(self.result, result_notes(self.result, self.placed, self._moved, self._basis[2]))
+        current = self.matrix.current_cell()
+        self.matrix.set_matrix(self.placed.classes, self.placed.confusion)
+        self.matrix_box.set_note("The photos where they are now." if self._moved else "")
+        if current is not None:
+            self.matrix.set_current_cell(*current)
+        if self.grid.count() or self._cell is not None:
+            self.cell_title.setText(self._cell_title(self.grid.count()))
 
     def _copy_report(self) -> None:
         if self.result is not None:
             QGuiApplication.clipboard().setText(self.result.format_text())
             self.status_message.emit("The evaluation report was copied.")
 
-    # -- photos of a cell ---------------------------------------------------------------
-    def _show_items(self, items: list[ReviewItem], title: str, pred: str | None) -> None:
-        self.cell_title.setText(title)
-        self.grid.set_items(items)
-        if pred is not None:
-            i = self.class_combo.findText(pred)
-            if i >= 0:
-                self.class_combo.setCurrentIndex(i)
-        self._refresh_state()
-
-    def _dataset_labels(self) -> DatasetLabels | None:
-        if self.result is None:
-            return None
-        if self._labels is None:
-            try:
-                self._labels = DatasetLabels(self.result.dataset_root, move=True)
-            except FledgeError as exc:
-                self.message_bar.show_message(str(exc))
-                return None
-        return self._labels
-
-    def _on_applied(self, action) -> None:
-        for item, row, message in action.failed:
-            self.grid.insert(item, row)
-        if action.failed:
-            self.message_bar.show_message(action.failed[0][2])
-        if action.done and self.result is not None:
-            moved = [(op.src, op.dst, cls) for _item, cls, _row, _lab, op in action.done]
-            self.result = relabel(self.result, moved)
-            self._moved += len(action.done)
-            self.status_message.emit(f"Moved {plural(len(action.done), 'photo')} (Ctrl+Z puts "
-                                     f"{'it' if len(action.done) == 1 else 'them'} back).")
-            self._figures_changed()
-            self.labels_changed.emit(action.labels.root)
-        self._refresh_state()
-
-    def _figures_changed(self) -> None:
-        current = self.matrix.current_cell()
-        self._show_figures()
-        self.matrix.set_matrix(self.result.classes, self.result.confusion)
-        if current is not None:
-            self.matrix.set_current_cell(*current)
-        self.cell_title.setText(self._cell_title(self.grid.count()))
-
-    def _on_undone(self, action) -> None:
-        placed = {id(item): op.dst for item, _cls, _row, _lab, op in action.done}
-        back = [(placed[id(item)], where, item.true_class) for item, _row, where in action.restored
-                if id(item) in placed and item.true_class]
-        if back and self.result is not None:
-            self.result = relabel(self.result, back)
-            self._moved -= len(back)
-        for item, row, where in sorted(action.restored, key=lambda x: x[1]):
-            item.path = where
-            self.grid.insert(item, row)
-        if action.restored:
-            self._figures_changed()
-            self.grid.select_row(min(r for _, r, _ in action.restored))
-            self.status_message.emit(f"Put {plural(len(action.restored), 'photo')} back.")
-            self.labels_changed.emit(action.labels.root)
-        if action.problems:
-            self.message_bar.show_message(action.problems[0], "warning")
-        self._refresh_state()
-
-    def _review(self) -> None:
-        items = self.grid.items()
-        if self.result is not None and items:
-            self.review_requested.emit(items, self.result.dataset_root)
-
     # -- state --------------------------------------------------------------------------
     def _refresh_state(self) -> None:
-        running = self.is_running()
-        problem = self.problem()
+        running, problem = self.is_running(), self.problem()
         self.evaluate_button.setEnabled(not problem)
         self.evaluate_button.setToolTip(problem or "Run the model on every photo of the split and compare "
                                         "with the labels")
-        self.cancel_button.setEnabled(running and not self.runner.control.stop_requested)
-        self.model.setEnabled(not running)
-        self.dataset_field.setEnabled(not running)
-        self.split_combo.setEnabled(not running)
+        self.form.set_running(running, not self.runner.control.stop_requested)
         has = self.result is not None
+        usable = has and not self.stale()
         self.copy_button.setEnabled(has)
-        self.mistakes_button.setEnabled(has and self.result.evaluated > self.result.correct)
-        selected = bool(self.grid.selectedItems()) or self.grid.currentItem() is not None
-        self.move_predicted_button.setEnabled(has and selected)
-        self.move_button.setEnabled(has and selected and self.class_combo.count() > 0)
-        self.undo_button.setEnabled(self.labels.can_undo())
-        self.review_button.setEnabled(has and self.grid.count() > 0)
+        self.mistakes_button.setEnabled(usable and self.placed.evaluated > self.placed.correct)
+        self.matrix_box.setEnabled(usable)
+        self.table.setEnabled(usable)
+        self.cells.live = not self.stale()
+        self.cells.set_actions(move=usable, undo=self.labels.can_undo(), review=usable)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QSplitter, 
 from core.data.imageio import IMAGE_EXTENSIONS
 from core.wording import percent
 from gui.background import TaskPool, call
-from gui.drops import local_paths, photos_among
+from gui.drops import accept_copy, local_paths, photos_among
 from gui.model_store import ModelStore
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_bar import ModelBar
@@ -233,32 +233,31 @@ class PredictPanel(QWidget):
     def dragEnterEvent(self, event) -> None:
         mime = event.mimeData()
         if mime.hasUrls() or mime.hasImage():
-            event.acceptProposedAction()
+            accept_copy(event)
         else:
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        event.acceptProposedAction()
+        accept_copy(event)
 
     def dropEvent(self, event) -> None:
         t0 = time.perf_counter()
         mime = event.mimeData()
         paths, remote = local_paths(mime)
-        if paths:
-            event.acceptProposedAction()
+        if not (paths or mime.hasImage() or remote):
+            event.ignore()
+        elif not accept_copy(event):
+            return
+        elif paths:
             self._accept_paths(paths, t0)
         elif mime.hasImage():
-            event.acceptProposedAction()
             data = mime.imageData()
             image = data.toImage() if isinstance(data, QPixmap) else QImage(data)
             self.predict_image(image, "Dropped picture")
-        elif remote:
-            event.acceptProposedAction()
+        else:
             self.message_bar.show_message(
                 "Only photos saved on this computer can be classified. Save the picture first, "
                 "then drop the file here.", "warning")
-        else:
-            event.ignore()
 
     def keyPressEvent(self, event) -> None:
         if event.matches(QKeySequence.StandardKey.Paste):

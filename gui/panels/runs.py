@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
                                QWidget)
 
 from core.errors import FledgeError
+from core.training.runs import can_resume, list_runs, load_run, runs_root
 
 from gui.widgets.plots import PlotsPanel
 from gui.run_text import STATUS_TEXT, accuracy_text, network_text, started_text
@@ -111,8 +112,6 @@ class RunsPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the runs folder, keeping the selection when the run still exists."""
-        from core.training.runs import list_runs, runs_root
-
         keep = self.current_run_dir()
         root = self.root or runs_root()
         self.where.setText(f"Runs are kept in {root}")
@@ -170,8 +169,6 @@ class RunsPanel(QWidget):
 
     def open_run(self, run_dir: str) -> bool:
         """Show a run's curves and settings; False (and a message) when it cannot be read."""
-        from core.training.runs import load_run
-
         try:
             record = load_run(run_dir)
         except (OSError, FledgeError) as exc:
@@ -216,9 +213,7 @@ class RunsPanel(QWidget):
             self.settings_form.addRow(k, value)
         self.predict_button.setEnabled(bool(info.best_model))
         self.reuse_button.setEnabled(True)
-        self.resume_button.setEnabled(info.status in ("stopped", "interrupted", "failed")
-                                      and info.epochs_done < info.epochs
-                                      and os.path.isfile(os.path.join(info.run_dir, "resume.pt")))
+        self.resume_button.setEnabled(can_resume(info))
         self.open_button.setEnabled(os.path.isdir(info.run_dir))
 
     # ------------------------------------------------------------------

@@ -4,85 +4,55 @@ Sort runs core.photos.sorting.sort_folder on a JobRunner (classify, the answers 
 DEST, copy or move), the same function the command line calls. Cancel stops between
 photos; every copy or move already made is in DEST's journal, so nothing is half-done
 and "Undo this sort" (core.photos.sort_undo.undo, also on the JobRunner) puts everything
-back. The panel words core's reports in its own terms (its buttons, not commands).
+back -- except photos labelled into a dataset since, which it finds in the datasets'
+labelling journals (core.photos.review_queue.labelled_away) and says where they are. The
+panel words core's reports in its own terms (its buttons, not commands), and warns when
+the model's classes are not those of the dataset open in the Data tab.
 """
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
-                               QRadioButton, QSlider, QSpinBox, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSettings, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QRadioButton,
+                               QVBoxLayout, QWidget)
 
 from core.errors import FledgeError
 from core.photos import sorting
-from core.photos.review_queue import has_photos
-from core.photos.sort_undo import UndoReport, undo
-from core.photos.sort_wording import Phrases, disk_full_line, sort_lines, undo_lines
+from core.photos.review_queue import class_mismatch, has_photos, labelled_away
+from core.photos.sort_undo import undo
+from core.photos.sort_wording import Phrases
 from core.progress import JobProgress, Throttled
 from core.wording import plural
-from gui.background import JobRunner
+from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
+from gui.widgets.certainty import CertaintyPicker
 from gui.widgets.folder_field import FolderField
+from gui.widgets.job_progress import JobProgressBar
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.sort_result import SortResultView
 
 CSV_NAME = "fledge-predictions.csv"
 REVIEW = sorting.REVIEW            # DEST/_review: photos the model was unsure about
 UNREADABLE = sorting.UNREADABLE
 DEFAULT_THRESHOLD = 80
-
-
-class SortJob:
-    """A job (gui.background): classify a folder, write the CSV, then copy/move into DEST."""
-
-    def __init__(self, model_path: str, folder: str, dest: str, *, recursive: bool, threshold: float,
-                 move: bool, keep_structure: bool, predictor=None, models: ModelStore) -> None:
-        self.model_path = model_path
-        self.models = models
-        self.folder = os.path.abspath(folder)
-        self.dest = os.path.abspath(dest)
-        self.recursive = recursive
-        self.threshold = threshold
-        self.move = move
-        self.keep_structure = keep_structure
-        self.predictor = predictor
-
-    def __call__(self, report, control) -> sorting.FolderSort:
-        predictor = self.predictor
-        if predictor is None:
-            report(JobProgress("loading"))
-            predictor = self.models.predictor_for(self.model_path)
-        out = sorting.sort_folder(
-            predictor, self.folder, self.dest, threshold=self.threshold, move=self.move,
-            keep_structure=self.keep_structure, recursive=self.recursive,
-            # Never replace the CSV of an earlier sort: a free name next to it is taken.
-            csv_path=os.path.join(self.dest, CSV_NAME), replace_csv=False,
-            report=report, should_stop=lambda: control.stop_requested)
-        if not out.results and not out.stopped_while:
-            hint = "" if self.recursive else " Tick “Include subfolders” to look inside its subfolders."
-            raise FledgeError(f"There are no photos in {self.folder}.{hint}")
-        return out
-
-
-class UndoSortJob:
-    """A job: put back everything sorting copied or moved into DEST."""
-
-    def __init__(self, dest: str) -> None:
-        self.dest = dest
-
-    def __call__(self, report, control) -> UndoReport:
-        report(JobProgress("undoing"))
-        return undo(self.dest, progress=Throttled(report, "undoing"), should_stop=lambda: control.stop_requested)
-
+LABELLED_INTO = "sort/labelled_into"      # QSettings: datasets photos were labelled into (newest last)
+KEEP_DATASETS = 10
 
 # How this tab names the follow-up actions in core's account of a sort: its buttons.
 PHRASES = Phrases(again="press “Start sorting” again", undo_again="press “Undo this sort” again",
                   undo_first="To sort them again with new settings, press “Undo this sort” first.",
                   put_back="To put everything back, press “Undo this sort”.")
+
+
+def undo_sort(dest: str, datasets: list[str], report, should_stop) -> tuple:
+    """Undo the sort into dest (a job's work); returns (UndoReport, the photos it did not find
+    because they were labelled into one of the datasets since: review_queue.labelled_away)."""
+    report(JobProgress("undoing"))
+    done = undo(dest, progress=Throttled(report, "undoing"), should_stop=should_stop)
+    return done, labelled_away([path for path, _why in done.missing], datasets)
 
 
 class SortPanel(QWidget):
@@ -99,27 +69,44 @@ class SortPanel(QWidget):
         self.setMinimumSize(560, 440)
         self.outcome: sorting.FolderSort | None = None
         self.undo_report = None
-        self._predictor = None
+        self.labelled = {}                  # of the undo shown: folder -> [(sorted path, path now)]
+        self._dataset = None                # the Data tab's dataset (for its classes and labels)
         self._sorted_with = ""              # the model file of the sort shown
         self._pending_model = ""            # ... and of the sort running
         self._job_kind = ""
-        self.runner = JobRunner(self, name="fledge-sort")
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
+        self.runner = job_runner(self, "fledge-sort", lambda ev: self.progress.report(ev), self._on_finished,
+                                 self._on_failed)
         self._build_ui()
+        self.source = ModelSource(self.model, self.models, self)
+        self.source.changed.connect(self._refresh_state)
+        self.source.classes_known.connect(lambda _classes: self._check_classes())
         self._restore()
         self._refresh_state()
 
     # -- public -------------------------------------------------------------------------
     def set_model(self, path: str) -> None:
-        self._predictor = None
-        self.model.set_model(path)
+        self.source.set_model(path)
 
     def set_predictor(self, predictor, label: str = "a model in memory") -> None:
         """Sort with an already loaded predictor (anything with classes and predict_many)."""
-        self._predictor = predictor
-        self._refresh_state()
+        self.source.set_predictor(predictor)
+
+    def set_dataset(self, dataset) -> None:
+        """The Data tab's dataset (core.data.dataset.Dataset or None): the model should know its classes."""
+        self._dataset = dataset
+        if dataset is not None and getattr(dataset, "root", ""):
+            self.remember_labelling(dataset.root)
+        self._check_classes()
+
+    def remember_labelling(self, dataset_root: str) -> None:
+        """Photos may be labelled into this dataset: Undo looks for them there (kept across restarts)."""
+        root = os.path.abspath(dataset_root)
+        roots = [r for r in self.labelling_datasets() if os.path.normcase(r) != os.path.normcase(root)]
+        QSettings().setValue(LABELLED_INTO, (roots + [root])[-KEEP_DATASETS:])
+
+    def labelling_datasets(self) -> list[str]:
+        value = QSettings().value(LABELLED_INTO, [])
+        return [str(v) for v in ([value] if isinstance(value, str) else value or []) if v]
 
     def set_folder(self, path: str) -> None:
         self.folder_field.set_path(path)
@@ -128,10 +115,10 @@ class SortPanel(QWidget):
         self.dest_field.set_path(path)
 
     def set_threshold(self, probability: float) -> None:
-        self.threshold_spin.setValue(round(100 * float(probability)))
+        self.certainty.set_percent(round(100 * float(probability)))
 
     def threshold(self) -> float:
-        return self.threshold_spin.value() / 100.0
+        return self.certainty.percent() / 100.0
 
     def set_move(self, move: bool) -> None:
         (self.move_radio if move else self.copy_radio).setChecked(True)
@@ -143,7 +130,7 @@ class SortPanel(QWidget):
         """Why Sort cannot run now ('' when it can)."""
         if self.is_running():
             return "Sorting is running."
-        if self._predictor is None and not self.model.model_path():
+        if not self.source.ready():
             return "Choose a model to sort with."
         folder, dest = self.folder_field.path(), self.dest_field.path()
         if not folder:
@@ -163,31 +150,45 @@ class SortPanel(QWidget):
             return False
         self.message_bar.clear()
         self._save()
-        self._pending_model = self.model.model_path()
-        job = SortJob(self.model.model_path(), self.folder_field.path(), self.dest_field.path(),
-                      recursive=self.recursive_box.isChecked(), threshold=self.threshold(),
-                      move=self.move_radio.isChecked(), keep_structure=self.keep_box.isChecked(),
-                      predictor=self._predictor, models=self.models)
-        self._start("sort", job, "Starting…")
+        self._pending_model = self.source.path()
+        folder, dest, recursive = self.folder_field.path(), self.dest_field.path(), self.recursive_box.isChecked()
+        options = dict(threshold=self.threshold(), move=self.move_radio.isChecked(),
+                       keep_structure=self.keep_box.isChecked(), recursive=recursive)
+
+        def work(predictor, report, should_stop) -> sorting.FolderSort:
+            out = sorting.sort_folder(predictor, folder, dest, **options, report=report, should_stop=should_stop,
+                                      # Never replace the CSV of an earlier sort: a free name next to it is taken.
+                                      csv_path=os.path.join(dest, CSV_NAME), replace_csv=False)
+            if not out.results and not out.stopped_while:
+                hint = "" if recursive else " Tick “Include subfolders” to look inside its subfolders."
+                raise FledgeError(f"There are no photos in {folder}.{hint}")
+            return out
+        self._start("sort", self.source.task(work), "Starting…")
         return True
 
     def undo_sort(self) -> bool:
         """Put back every photo sorted into the destination (core.photos.sort_undo.undo)."""
-        dest = self.outcome.dest if self.outcome is not None else self.dest_field.path()
+        dest = self.destination()
         if self.is_running() or not dest:
             return False
         self.message_bar.clear()
-        self._start("undo", UndoSortJob(dest), "Undoing…")
+        datasets = self.labelling_datasets()
+        self._start("undo", lambda report, control: undo_sort(dest, datasets, report,
+                                                              lambda: control.stop_requested), "Undoing…")
         return True
 
     def cancel(self) -> None:
         if self.is_running():
             self.runner.stop()
-            self.progress.setFormat("Stopping after the current photo…")
+            self.progress.stopping()
             self._refresh_state()
 
+    def destination(self) -> str:
+        """The folder of the sort shown, else the one chosen."""
+        return self.outcome.dest if self.outcome is not None else self.dest_field.path()
+
     def review_folder(self) -> str:
-        dest = self.outcome.dest if self.outcome is not None else self.dest_field.path()
+        dest = self.destination()
         return os.path.join(dest, REVIEW) if dest else ""
 
     def review_unsure(self) -> None:
@@ -196,7 +197,7 @@ class SortPanel(QWidget):
             self.message_bar.show_message("There is no folder of unsure photos yet: sort a folder first.", "info")
             return
         known = []
-        model = self.model.model_path()
+        model = self.source.path()
         if self.outcome is not None and self.outcome.report is not None:
             known = self.outcome.review_items()
             model = self._sorted_with or model
@@ -208,7 +209,6 @@ class SortPanel(QWidget):
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.model = ModelChooser("sort/last_model_dir", self)
-        self.model.model_changed.connect(self._on_model_changed)
         self.folder_field = FolderField("The folder of photos to sort", "Choose the folder of photos to sort",
                                         "The photos to classify, e.g. a camera's memory card", self)
         self.folder_field.changed.connect(lambda _p: self._refresh_state())
@@ -220,24 +220,9 @@ class SortPanel(QWidget):
                                       "ones to _unreadable, and a CSV of all answers is written here", self)
         self.dest_field.changed.connect(lambda _p: self._refresh_state())
 
-        self.threshold_slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.threshold_slider.setRange(0, 100)
-        self.threshold_slider.setPageStep(5)
-        self.threshold_slider.setAccessibleName("Certainty needed")
-        self.threshold_spin = QSpinBox(self)
-        self.threshold_spin.setRange(0, 100)
-        self.threshold_spin.setSuffix(" %")
-        self.threshold_spin.setAccessibleName("Certainty needed, percent")
-        tip = ("How sure the model must be to put a photo in a class folder. Photos it is less sure "
-               "about go to _review, for you to check.")
-        self.threshold_slider.setToolTip(tip)
-        self.threshold_spin.setToolTip(tip)
-        self.threshold_slider.valueChanged.connect(self.threshold_spin.setValue)
-        self.threshold_spin.valueChanged.connect(self.threshold_slider.setValue)
-        self.threshold_spin.setValue(DEFAULT_THRESHOLD)
-        threshold_row = QHBoxLayout()
-        threshold_row.addWidget(self.threshold_slider, 1)
-        threshold_row.addWidget(self.threshold_spin)
+        self.certainty = CertaintyPicker("Certainty needed", "How sure the model must be to put a photo in a "
+                                         "class folder. Photos it is less sure about go to _review, for you "
+                                         "to check.", DEFAULT_THRESHOLD, self)
 
         self.copy_radio = QRadioButton("&Copy (the originals stay where they are)", self)
         self.copy_radio.setToolTip("Safest: the photos are copied into the class folders")
@@ -264,10 +249,10 @@ class SortPanel(QWidget):
         photos_row.addWidget(self.recursive_box)
         form.addRow("Photo fo&lder:", photos_row)
         form.addRow("Destinatio&n:", self.dest_field)
-        form.addRow("Certaint&y needed:", threshold_row)
+        form.addRow("Certaint&y needed:", self.certainty)
         form.addRow("", mode_row)
         for fld, buddy in ((self.model, self.model.combo), (photos_row, self.folder_field.edit),
-                           (self.dest_field, self.dest_field.edit), (threshold_row, self.threshold_spin)):
+                           (self.dest_field, self.dest_field.edit), (self.certainty, self.certainty.spin)):
             label = form.labelForField(fld)
             if label is not None:
                 label.setBuddy(buddy)
@@ -275,44 +260,18 @@ class SortPanel(QWidget):
         self.sort_button = QPushButton("St&art sorting", self)
         self.sort_button.setToolTip("Classify every photo and put it in its class folder")
         self.sort_button.clicked.connect(self.sort)
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setToolTip("Stop after the current photo; what was done so far is kept and can be undone")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar(self)
-        self.progress.setAccessibleName("Sorting progress")
-        self.progress.hide()
+        self.progress = JobProgressBar("Sorting progress", "Stop after the current photo; what was done so far "
+                                       "is kept and can be undone", parent=self)
+        self.progress.cancel_clicked.connect(self.cancel)
         run_row = QHBoxLayout()
         run_row.addWidget(self.sort_button)
-        run_row.addWidget(self.cancel_button)
         run_row.addWidget(self.progress, 2)
         run_row.addStretch(1)
 
         self.message_bar = MessageBar(self)
-
-        self.headline = QLabel(self)
-        bold = QFont(self.headline.font())
-        bold.setBold(True)
-        self.headline.setFont(bold)
-        self.headline.setWordWrap(True)
-        self.headline.setAccessibleName("Result")
-        self.counts = QTableWidget(0, 2, self)
-        self.counts.setHorizontalHeaderLabels(["Folder", "Photos"])
-        self.counts.verticalHeader().hide()
-        self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.counts.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.counts.setMinimumWidth(200)
-        self.counts.setAccessibleName("Photos per folder")
-        self.counts.setToolTip("How many photos went into each folder")
-        self.details = QPlainTextEdit(self)
-        self.details.setReadOnly(True)
-        self.details.setAccessibleName("Details")
-        self.details.setMinimumHeight(80)
-        split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.counts)
-        split.addWidget(self.details)
-        split.setStretchFactor(1, 1)
-        split.setChildrenCollapsible(False)
+        self.classes_bar = MessageBar(self)      # the model's classes do not fit the dataset's
+        self.classes_bar.setAccessibleName("Model and dataset classes")
+        self.result = SortResultView(PHRASES, self)
 
         self.undo_button = QPushButton("&Undo this sort", self)
         self.undo_button.setToolTip("Put every photo back where it was (copies are removed, moved photos "
@@ -334,17 +293,17 @@ class SortPanel(QWidget):
         lay.addLayout(form)
         lay.addLayout(run_row)
         lay.addWidget(self.message_bar)
-        lay.addWidget(self.headline)
-        lay.addWidget(split, 1)
+        lay.addWidget(self.classes_bar)
+        lay.addWidget(self.result, 1)
         lay.addLayout(after)
-        self.headline.setText("Choose a model, the photos and a destination, then press “Sort photos”.")
+        self.result.show_text("Choose a model, the photos and a destination, then press “Start sorting”.")
 
     def _restore(self) -> None:
         s = QSettings()
         self.folder_field.set_path(str(s.value("sort/folder", "") or ""), notify=False)
         self.dest_field.set_path(str(s.value("sort/dest", "") or ""), notify=False)
         try:
-            self.threshold_spin.setValue(int(s.value("sort/threshold", DEFAULT_THRESHOLD)))
+            self.certainty.set_percent(int(s.value("sort/threshold", DEFAULT_THRESHOLD)))
         except (TypeError, ValueError):
             pass
         self.recursive_box.setChecked(str(s.value("sort/recursive", "false")).lower() == "true")
@@ -355,112 +314,68 @@ class SortPanel(QWidget):
         s = QSettings()
         s.setValue("sort/folder", self.folder_field.path())
         s.setValue("sort/dest", self.dest_field.path())
-        s.setValue("sort/threshold", self.threshold_spin.value())
+        s.setValue("sort/threshold", self.certainty.percent())
         s.setValue("sort/recursive", "true" if self.recursive_box.isChecked() else "false")
         s.setValue("sort/keep", "true" if self.keep_box.isChecked() else "false")
         s.setValue("sort/move", "true" if self.move_radio.isChecked() else "false")
 
+    def _check_classes(self) -> None:
+        """Warn when the model's classes are not those of the dataset open in the Data tab."""
+        data = self._dataset
+        why = class_mismatch(self.source.classes, getattr(data, "classes", None) or [],
+                             f"the dataset {os.path.basename(data.root.rstrip(os.sep))} (open in the Data tab)"
+                             ) if data is not None else ""
+        if why:
+            self.classes_bar.show_message(why + " Photos would go into folders of the model's classes.",
+                                          "warning")
+        else:
+            self.classes_bar.clear()
+
     # -- running ------------------------------------------------------------------------
     def _start(self, kind: str, job, text: str) -> None:
         self._job_kind = kind
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(text)
-        self.progress.show()
+        self.progress.begin(text, {"loading": "Loading the model", "classifying": "Classifying",
+                                   "sorting": "Moving" if self.move_radio.isChecked() else "Copying",
+                                   "undoing": "Putting back"})
         self.runner.start(job)
         self.status_message.emit("Sorting photos…" if kind == "sort" else "Undoing the sort…")
         self._refresh_state()
 
-    def _on_model_changed(self, _path: str) -> None:
-        self._predictor = None
-        self._refresh_state()
-
-    def _on_progress(self, ev) -> None:
-        if not isinstance(ev, JobProgress):
-            return
-        verb = {"loading": "Loading the model", "classifying": "Classifying",
-                "sorting": "Moving" if self.move_radio.isChecked() else "Copying",
-                "undoing": "Putting back"}.get(ev.stage, ev.stage)
-        if ev.total:
-            self.progress.setRange(0, ev.total)
-            self.progress.setValue(ev.done)
-            self.progress.setFormat(f"{verb}: {ev.done:,} of {ev.total:,} photos")
-        else:
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(f"{verb}…")
-
     def _on_finished(self, result) -> None:
-        self.progress.hide()
+        self.progress.end()
         if self._job_kind == "sort":
             self.outcome = result
             self._sorted_with = self._pending_model
-            self.undo_report = None
+            self.undo_report, self.labelled = None, {}
             self._show_outcome(result)
             self.sort_finished.emit(result)
         else:
-            self.undo_report = result
-            self._show_undo(result)
-            self.undo_finished.emit(result)
+            self.undo_report, self.labelled = result
+            self.status_message.emit(self.result.show_undo(self.undo_report, self.labelled))
+            self.undo_finished.emit(self.undo_report)
         self._refresh_state()
 
     def _on_failed(self, message: str) -> None:
-        self.progress.hide()
+        self.progress.end()
         self.message_bar.show_message(message)
         self.status_message.emit("Sorting failed: see the Sort tab." if self._job_kind == "sort"
                                  else "Undo failed: see the Sort tab.")
         self._refresh_state()
 
     def _show_outcome(self, out: sorting.FolderSort) -> None:
+        head = self.result.show_sort(out)
         rep = out.report
         if rep is None:
-            self.headline.setText(f"Stopped while classifying ({plural(len(out.results), 'photo')} done). "
-                                  "No photo was copied or moved.")
-            self.details.setPlainText("")
-            self.counts.setRowCount(0)
             self.status_message.emit("Sorting stopped; nothing was changed.")
             return
-        counts = rep.counts()
-        verb = "Moved" if out.move else "Copied"
-        review, unreadable = counts.get(REVIEW, 0), counts.get(UNREADABLE, 0)
-        classes = {c: n for c, n in counts.items() if c not in (REVIEW, UNREADABLE)}
-        head = f"{verb} {plural(len(rep.done), 'photo')} into {out.dest}"
-        if classes:
-            head += ": " + ", ".join(f"{n} {c}" for c, n in sorted(classes.items()))
-        head += f". {review} to review, {unreadable} unreadable."
-        if out.stopped_while == "sorting":
-            head += " Stopped before the end: press Sort again to continue, or Undo to put everything back."
-        if rep.disk_full:
-            head += " " + disk_full_line(rep, PHRASES)
-        self.headline.setText(head)
-        rows = sorted(classes.items()) + [("To review (unsure)", review), ("Could not be read", unreadable)]
-        self.counts.setRowCount(len(rows))
-        for r, (name, n) in enumerate(rows):
-            self.counts.setItem(r, 0, QTableWidgetItem(name))
-            it = QTableWidgetItem(f"{n:,}")
-            it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.counts.setItem(r, 1, it)
-        lines = sort_lines(rep, PHRASES)
-        if out.csv_path:
-            lines.append(f"The model's answer for every photo is in {out.csv_path}.")
-        self.details.setPlainText("\n".join(lines))
         if rep.failed:
+            verb = "moved" if out.move else "copied"
             self.message_bar.show_message(f"{plural(len(rep.failed), 'photo')} could not be "
-                                          f"{verb.lower()}: {rep.failed[0][1]}. See the details.", "warning")
+                                          f"{verb}: {rep.failed[0][1]}. See the details.", "warning")
         self.status_message.emit(head)
 
-    def _show_undo(self, rep) -> None:
-        if rep.nothing_to_do:
-            head = f"Nothing to undo in {rep.dest}."
-        elif rep.kept or rep.missing or rep.failed or rep.stopped:
-            head = "Undone, with exceptions: see the details."
-        else:
-            head = "Undone: every photo is back where it was."
-        self.headline.setText(head)
-        self.counts.setRowCount(0)
-        self.details.setPlainText("\n".join(undo_lines(rep, PHRASES)))
-        self.status_message.emit(self.headline.text())
-
     def _open_dest(self) -> None:
-        dest = self.outcome.dest if self.outcome is not None else self.dest_field.path()
+        dest = self.destination()
         if dest and os.path.isdir(dest):
             QDesktopServices.openUrl(QUrl.fromLocalFile(dest))
 
@@ -470,11 +385,10 @@ class SortPanel(QWidget):
         problem = self.problem()
         self.sort_button.setEnabled(not problem)
         self.sort_button.setToolTip(problem or "Classify every photo and put it in its class folder")
-        self.cancel_button.setEnabled(running and not self.runner.control.stop_requested)
-        for w in (self.model, self.folder_field, self.dest_field, self.recursive_box, self.threshold_slider,
-                  self.threshold_spin, self.copy_radio, self.move_radio, self.keep_box):
+        for w in (self.model, self.folder_field, self.dest_field, self.recursive_box, self.certainty,
+                  self.copy_radio, self.move_radio, self.keep_box):
             w.setEnabled(not running)
-        dest = self.outcome.dest if self.outcome is not None else self.dest_field.path()
+        dest = self.destination()
         has_journal = bool(dest) and os.path.isfile(sorting.journal_path(dest))
         self.undo_button.setEnabled(not running and has_journal)
         review = self.review_folder()

@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-SPLITS = ("train", "val", "test")
+from core.data.split import SPLITS
 
 
 class ClassCountsTable(QTableWidget):

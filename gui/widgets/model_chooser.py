@@ -1,4 +1,8 @@
-"""The "which model" row: the best model of a training run, or any Fledge model file."""
+"""The "which model" row: the best model of a training run, or any Fledge model file.
+
+Each entry names the classes the model answers ("… · ants, bees"), read from its run
+folder's run.json: the model file itself is not opened on the GUI thread.
+"""
 from __future__ import annotations
 
 import os
@@ -7,9 +11,21 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSizePolicy, QStyle, QWidget
 
 from core.errors import FledgeError
-from core.photos.journal import path_key
+from core.photos.file_transfer import path_key
+from core.training.runs import list_runs, model_classes, runs_root
 from gui.model_store import MODEL_FILTER
 from gui.run_text import run_label
+
+
+SHOWN_CLASSES = 4          # class names in an entry's text; the tooltip lists them all
+
+
+def classes_text(classes, most: int = SHOWN_CLASSES) -> str:
+    """'ants, bees', or 'ants, bees, cats, dogs and 3 more' for many classes."""
+    names = list(classes)
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])} and {len(names) - most} more"
 
 
 class _RefreshingCombo(QComboBox):
@@ -65,8 +81,6 @@ class ModelChooser(QWidget):
         self._set_current(path)
 
     def refresh(self, select: str | None = None) -> None:
-        from core.training.runs import list_runs
-
         want = self._current if select is None else select
         try:
             runs = [r for r in list_runs() if r.best_model]
@@ -77,18 +91,24 @@ class ModelChooser(QWidget):
         self.combo.addItem("Choose a model…", "")
         seen = set()
         for info in runs:
-            self.combo.addItem(run_label(info), info.best_model)
-            self.combo.setItemData(self.combo.count() - 1, info.best_model, Qt.ItemDataRole.ToolTipRole)
+            self._add(run_label(info), info.best_model, info.classes)
             seen.add(path_key(info.best_model))
         for path in self._extra:
             if path_key(path) not in seen:
-                self.combo.addItem(f"{os.path.basename(path)} — {os.path.dirname(path)}", path)
-                self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+                self._add(f"{os.path.basename(path)} — {os.path.dirname(path)}", path, model_classes(path))
         i = self._find(want) if want else 0
         self.combo.setCurrentIndex(max(0, i))
         self.combo.blockSignals(False)
         if want and i < 0:
             self._set_current("")        # the model file is gone
+
+    def _add(self, label: str, path: str, classes) -> None:
+        tip = path
+        if classes:
+            label = f"{label} · {classes_text(classes)}"
+            tip = f"{path}\nClasses: {', '.join(classes)}"
+        self.combo.addItem(label, path)
+        self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
 
     def _find(self, path: str) -> int:
         key = path_key(path)
@@ -109,8 +129,6 @@ class ModelChooser(QWidget):
         self.model_changed.emit(path)
 
     def _choose_file(self) -> None:
-        from core.training.runs import runs_root
-
         start = ""
         if self._settings_key:
             start = str(QSettings().value(self._settings_key, "") or "")

@@ -144,15 +144,29 @@ class PhotoGrid(QListWidget):
                 w.setToolTip(tip)
 
     def reorder(self, items: list[ReviewItem]) -> None:
-        """Show the same photos in a new order, keeping the current one current."""
+        """Show the same photos in a new order, keeping the current one current.
+
+        Each photo keeps its list item, so a thumbnail already shown (or still on its way)
+        stays with it; a photo new to the grid gets a placeholder and is requested.
+        """
         current = self.current()
         selected = {id(it) for it in self.selected()}
         self.blockSignals(True)
+        taken: dict[int, QListWidgetItem] = {}
         while self.count():
-            self.takeItem(0)
+            w = self.takeItem(0)
+            taken[id(w.data(_ROLE))] = w
         self._items.clear()
         for it in items:
-            self._add(it, self.count())
+            w = taken.pop(id(it), None)
+            if w is None:
+                self._requested.discard(id(it))
+                self._add(it, self.count())
+            else:
+                self.addItem(w)
+                self._items[id(it)] = w
+        for key in taken:                 # photos left out of the new order
+            self._requested.discard(key)
         self.blockSignals(False)
         if current is not None and id(current) in self._items:
             self.setCurrentItem(self._items[id(current)])

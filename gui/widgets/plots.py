@@ -5,16 +5,21 @@ on average and never copies the whole history per point); the curves are
 redrawn by a ~30 Hz timer only when something changed, so a fast stream of
 reports costs one redraw per frame, not one per report. pyqtgraph's peak
 downsampling and clip-to-view keep a 100,000-point curve cheap to draw.
+
+The epoch axis has whole-epoch ticks; each run starts on a view of its own epochs;
+the legends sit under the plots (never over a curve) as Qt labels whose text follows
+the palette, like the axes do.
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.training.events import BatchEnd, EpochEnd, FitStarted
 
@@ -110,21 +115,58 @@ class Series:
         self.dirty = False
 
 
-class MetricPlot(pg.PlotWidget):
-    """A plot with axis labels for non-experts and palette-aware colours."""
+class EpochAxis(pg.AxisItem):
+    """An axis of epochs: ticks at whole epochs only (1, 2, 3, or 5, 10, 15 for long runs)."""
 
-    def __init__(self, title: str, y_label: str, parent: QWidget | None = None, *,
-                 legend_offset: tuple[int, int] = (-10, 10)) -> None:
-        self._legend = None
+    def tickSpacing(self, minVal, maxVal, size):
+        levels = [(spacing, offset) for spacing, offset in super().tickSpacing(minVal, maxVal, size)
+                  if spacing >= 1]
+        return levels or [(1.0, 0.0)]
+
+
+SYMBOL_MARKS = {None: "━━", "o": "━●━", "s": "━■━"}
+
+
+class SeriesLegend(QLabel):
+    """What each curve of a plot is: one line of coloured marks and names, beside the plot.
+
+    A Qt label, so its text takes the palette's colour after any theme change."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        font = self.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.setFont(font)
+        self._entries: list[tuple[str, QColor, str | None]] = []
+
+    def add(self, name: str, colour: QColor, symbol: str | None) -> None:
+        self._entries.append((name, QColor(colour), symbol))
+        self.setText("&nbsp;&nbsp;&nbsp; ".join(
+            f'<span style="color:{c.name()}">{SYMBOL_MARKS.get(sym, SYMBOL_MARKS[None])}</span>'
+            f"&nbsp;{html.escape(n)}" for n, c, sym in self._entries))
+        self.setAccessibleName("Legend: " + ", ".join(n for n, _c, _s in self._entries))
+
+    def names(self) -> list[str]:
+        return [n for n, _c, _s in self._entries]
+
+
+class MetricPlot(pg.PlotWidget):
+    """A plot with axis labels for non-experts, palette-aware colours and a legend of its own
+    (``legend``, a widget for the layout to place under the plot)."""
+
+    def __init__(self, title: str, y_label: str, parent: QWidget | None = None) -> None:
         self._styled = False             # changeEvent fires inside the base constructor
-        super().__init__(parent=parent)
+        super().__init__(parent=parent, axisItems={"bottom": EpochAxis(orientation="bottom")})
         self._title = title
+        self.legend = SeriesLegend()
         item = self.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setMenuEnabled(False)
-        self._legend = item.addLegend(offset=legend_offset)
         self.setLabel("bottom", "Epoch")
         self.setLabel("left", y_label)
         for name in ("left", "bottom"):
@@ -150,11 +192,6 @@ class MetricPlot(pg.PlotWidget):
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
         item.setTitle(self._title, color=text.name())
-        if self._legend is not None:
-            self._legend.setLabelTextColor(text)
-            bg = QColor(base)
-            bg.setAlpha(200)
-            self._legend.setBrush(pg.mkBrush(bg))
 
     def changeEvent(self, event: QEvent) -> None:
         if self._styled and event.type() in (QEvent.Type.PaletteChange,
@@ -170,7 +207,12 @@ class MetricPlot(pg.PlotWidget):
             [], [], name=name, pen=pg.mkPen(c, width=width),
             symbol=symbol, symbolSize=7, symbolBrush=pg.mkBrush(colour), symbolPen=None,
         )
+        self.legend.add(name, colour, symbol)
         return Series(curve)
+
+    def show_epochs(self, epochs: int) -> None:
+        """View epochs 0..epochs across, whatever an earlier run or the user's zoom left."""
+        self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
 
 
 class PlotsPanel(QWidget):
@@ -179,8 +221,7 @@ class PlotsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_plot = MetricPlot("Loss", "Loss (lower is better)")
-        # Loss falls and accuracy rises: legends go where the curves usually are not.
-        self.acc_plot = MetricPlot("Accuracy", "Accuracy % (higher is better)", legend_offset=(-10, -10))
+        self.acc_plot = MetricPlot("Accuracy", "Accuracy % (higher is better)")
         self.train_batch_loss = self.loss_plot.add_series(
             "Training (each report)", TRAIN_COLOUR, width=1.0, alpha=110)
         self.train_loss = self.loss_plot.add_series("Training (per epoch)", TRAIN_COLOUR, symbol="o")
@@ -189,13 +230,16 @@ class PlotsPanel(QWidget):
         self.val_acc = self.acc_plot.add_series("Validation", VAL_COLOUR, symbol="s")
         self.series = [self.train_batch_loss, self.train_loss, self.val_loss,
                        self.train_acc, self.val_acc]
-        self.acc_plot.getPlotItem().setYRange(0, 100, padding=0.02)
-        self.acc_plot.getPlotItem().enableAutoRange(y=False)
+        self.reset_view(1)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.loss_plot)
-        layout.addWidget(self.acc_plot)
+        for plot in (self.loss_plot, self.acc_plot):
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            column.addWidget(plot, 1)
+            column.addWidget(plot.legend)
+            layout.addLayout(column)
 
         self.redraw_count = 0
         self._timer = QTimer(self)
@@ -207,6 +251,13 @@ class PlotsPanel(QWidget):
     def clear(self) -> None:
         for s in self.series:
             s.clear()
+
+    def reset_view(self, epochs: int) -> None:
+        """A run of `epochs` starts (or is shown): its epochs across, losses fitted, 0-100 %."""
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.show_epochs(epochs)
+        self.loss_plot.getPlotItem().enableAutoRange(y=True)
+        self.acc_plot.getPlotItem().setYRange(0, 100, padding=0.02)
 
     def add_batch(self, epoch_x: float, loss: float) -> None:
         """A training report; `epoch_x` is a fractional epoch (1.5 = mid-epoch 2)."""
@@ -231,8 +282,10 @@ class PlotsPanel(QWidget):
         elif isinstance(event, EpochEnd):
             self.add_epoch(event.epoch, event.train_loss, event.train_acc,
                            event.val_loss, event.val_acc)
-        elif isinstance(event, FitStarted) and event.start_epoch == 0:
-            self.clear()
+        elif isinstance(event, FitStarted):
+            if event.start_epoch == 0:
+                self.clear()
+            self.reset_view(event.epochs)
 
     def load_record(self, record) -> None:
         """Show a finished run: a core.training.trainer.RunRecord (epochs and batches rows)."""
@@ -254,7 +307,9 @@ class PlotsPanel(QWidget):
             except (KeyError, TypeError, ValueError):
                 continue                      # a damaged row: show the rest
         self.redraw()
-        self.loss_plot.getPlotItem().enableAutoRange()
+        epochs = max([int(getattr(record.config, "epochs", 0) or 0)]
+                     + [float(s.buffer.x.max(initial=0)) for s in self.series])
+        self.reset_view(math.ceil(epochs))
 
     # -- drawing -------------------------------------------------------------
     def redraw(self) -> None:

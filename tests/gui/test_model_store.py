@@ -1,6 +1,8 @@
 """gui.model_store: each model file is read once and the same Predictor is handed to every tab."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gui.background import TaskPool
@@ -96,3 +98,38 @@ def test_the_last_load_asked_for_wins(qtbot, tmp_path, reads):
     qtbot.waitUntil(lambda: not store.is_loading(), timeout=10000)
     assert changed == [b] and store.path() == b
     assert store.shutdown(10000)
+
+
+def test_a_finished_run_and_a_tabs_choice_become_the_current_model(qtbot, tmp_path, reads):
+    from core.training.events import FitEnded
+
+    store = ModelStore()
+    best, last = model_file(tmp_path, "best.pt"), model_file(tmp_path, "last.pt")
+    with qtbot.waitSignal(store.changed, timeout=10000) as blocker:
+        assert store.use_finished_run(FitEnded("completed", "", best_model=best, last_model=last))
+    assert blocker.args == [best]
+    assert not store.use_finished_run(FitEnded("failed", "no model saved"))
+    with qtbot.waitSignal(store.changed, timeout=10000) as blocker:     # stopped before a best one
+        assert store.use_finished_run(FitEnded("stopped", "", last_model=last))
+    assert blocker.args == [last]
+    with qtbot.assertNotEmitted(store.loading):
+        assert not store.offer(last)                 # already the current model: nothing to do
+    with qtbot.waitSignal(store.changed, timeout=10000):
+        assert store.offer(best)
+    assert reads == [best, last]                     # best.pt was still at hand
+
+
+def test_the_last_model_is_remembered_for_the_next_start(qtbot, tmp_path, reads):
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "fledge.ini"), QSettings.Format.IniFormat)
+    path = model_file(tmp_path, "pets.pt")
+    assert not ModelStore(settings=settings).load_last()         # nothing yet
+    load(qtbot, ModelStore(settings=settings), path)
+    again = ModelStore(settings=settings)
+    with qtbot.waitSignal(again.changed, timeout=10000):
+        assert again.load_last()
+    assert again.path() == path
+    os.remove(path)
+    assert not ModelStore(settings=settings).load_last() and ModelStore(settings=settings).last_path() == ""
+    assert not ModelStore().load_last()                          # without settings: no memory

@@ -257,3 +257,110 @@ def test_ctrl_c_while_classifying_copies_nothing(in_process, tmp_path, capsys):
     assert "Classified 2 photos. Stopped early: the rest were not classified." in err
     with open(tmp_path / "a.csv", encoding="utf-8-sig") as f:     # the answers so far are kept
         assert len(f.read().splitlines()) == 3
+
+
+# -- odd names (issue 14, items 1 and 4) ----------------------------------------------------
+
+ODD = [b"x\r.\ry.jpg", b"x\rreport.docx\ry.jpg", b"caf\xe9.jpg"]
+
+
+def _odd_camera(tmp_path):
+    """Documents/birdcam with photos named as cameras and zip files name them, and the user's
+    own files next to it in Documents."""
+    docs = tmp_path / "Documents"
+    cam = docs / "birdcam"
+    for i, name in enumerate(ODD):
+        path = os.path.join(os.fsencode(cam), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Image.new("RGB", (16, 16), (200, 10 * i, 10)).save(path, format="JPEG")
+    (docs / "report.docx").write_bytes(b"the user's report")
+    picture(docs / "y.jpg", (1, 2, 3))
+    return docs, cam
+
+
+def _files(root) -> dict:
+    out = {}
+    for d, _, names in os.walk(os.fsencode(root)):
+        for n in names:
+            if not n.startswith(b"."):
+                with open(os.path.join(d, n), "rb") as f:
+                    out[os.path.relpath(os.path.join(d, n), os.fsencode(root))] = f.read()
+    return out
+
+
+def test_odd_names_through_csv_and_back_touch_only_the_csvs_photos(in_process, tmp_path, monkeypatch,
+                                                                  capsysbinary):
+    import argparse
+
+    from core.cli import photos
+
+    docs, cam = _odd_camera(tmp_path)
+    before = _files(tmp_path)
+    out_csv, dest = tmp_path / "o.csv", tmp_path / "sorted"
+    assert in_process(cam, "--csv", out_csv) == 0           # used to crash on the Latin-1 name
+    assert in_process(cam) == 0                             # one line per photo, printed as is
+    printed = capsysbinary.readouterr().out
+    assert os.path.join(os.fsencode(cam), b"caf\xe9.jpg\tbird") in printed    # the name's own bytes
+    parser = argparse.ArgumentParser()
+    photos.register(parser.add_subparsers())
+
+    def run(*args):
+        parsed = parser.parse_args([*map(str, args)])
+        return parsed.func(parsed)
+
+    monkeypatch.chdir(docs)                                 # from the parent folder, as reported
+    assert run("classify", "--from-csv", out_csv, "--sort-into", dest, "--move") == 0
+    assert (docs / "report.docx").read_bytes() == b"the user's report" and (docs / "y.jpg").exists()
+    assert os.listdir(cam) == [] and not (dest / "_unreadable").exists()
+    assert sorted(os.listdir(os.fsencode(dest / "bird"))) == sorted(ODD)
+    assert b"Moved 3 photos" in capsysbinary.readouterr().out
+    assert run("undo", dest) == 0
+    assert {k: v for k, v in _files(tmp_path).items() if k != b"o.csv"} == before
+
+
+def _strict(args, **kw):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=ROOT, PYTHONIOENCODING="utf-8:strict",
+               LC_ALL="C.UTF-8")
+    return subprocess.run([sys.executable, "-m", "core.cli", *map(os.fsencode, map(str, args))], cwd=ROOT, env=env,
+                          capture_output=True, timeout=120, **kw)
+
+
+def test_names_that_are_not_utf8_print_under_a_strict_utf8_stdout(model, tmp_path):
+    docs, cam = _odd_camera(tmp_path)
+    odd = os.path.join(os.fsencode(cam), b"caf\xe9.jpg")
+    r = _strict(["predict", model, os.fsdecode(odd), "--device", "cpu"])
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    assert odd + b"\tbird" in r.stdout                      # the name's own bytes
+    out_csv, dest = tmp_path / "o.csv", tmp_path / "sorted"
+    c = _strict(["classify", model, cam, "--csv", out_csv, "--device", "cpu"])
+    assert c.returncode == 0 and b"Traceback" not in c.stderr, c.stderr
+    listed = _strict(["classify", "--from-csv", out_csv])
+    assert listed.returncode == 0 and odd + b"\tbird" in listed.stdout, listed.stderr
+    # A photo taken again at its old name: undo names the new name it used, printed as is.
+    assert _strict(["classify", "--from-csv", out_csv, "--sort-into", dest, "--move"]).returncode == 0
+    with open(odd, "wb") as f:
+        f.write(b"a new photo, same name")
+    u = _strict(["undo", dest])
+    assert u.returncode == 0 and b"Traceback" not in u.stderr, u.stderr
+    assert os.path.join(os.fsencode(cam), b"caf\xe9 (2).jpg") in u.stdout
+
+
+def test_a_failing_journal_is_a_plain_message(in_process, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from core.photos import fsops
+
+    cam = tmp_path / "cam"
+    picture(cam / "a.jpg", (200, 10, 10))
+    real = fsops.write
+
+    def write(fd, data):
+        if b'"t": "run"' in bytes(data):
+            raise OSError(errno.EIO, "Input/output error")
+        return real(fd, data)
+
+    monkeypatch.setattr(fsops, "write", write)
+    assert in_process(cam, "--sort-into", tmp_path / "sorted", "--move") == 1
+    out = capsys.readouterr().out
+    assert "could not record this step in its journal" in out and "Input/output error" in out
+    assert (cam / "a.jpg").exists()

@@ -233,9 +233,9 @@ def test_decompression_bomb_is_skipped(make_image_folder, monkeypatch):
 
 @pytest.mark.parametrize("slow_disk", [False, True])
 def test_many_files_report_progress(make_image_folder, monkeypatch, slow_disk):
-    import core.data.dataset
+    import core.data.folder_scan
     # On a slow disk (here: pretended) the checks run in threads; the result is the same.
-    monkeypatch.setattr(core.data.dataset, "SLOW_CHECK_S", -1.0 if slow_disk else 1e9)
+    monkeypatch.setattr(core.data.folder_scan, "SLOW_CHECK_S", -1.0 if slow_disk else 1e9)
     root = make_image_folder(classes={"bird": 40, "plane": 40}, size=8)
     (root / "plane" / "bad.png").write_bytes(b"nope")
     seen = []

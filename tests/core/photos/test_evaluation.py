@@ -8,7 +8,9 @@ import pytest
 
 from core.data.dataset import Sample
 from core.errors import FledgeError
-from core.photos.evaluation import EvaluationResult, evaluate, evaluate_folder, relabel
+from core.photos.evaluation import (EvaluationResult, cell_advice, evaluate, evaluate_folder, relabel,
+                                    relabel_summary)
+from core.photos.evaluation_wording import advice_text, move_question, moved_note, result_notes
 from tests.fakes import FakePredictor
 
 
@@ -178,3 +180,108 @@ def test_evaluate_folder_splits_the_way_the_model_was_trained(tmp_path):
     assert r.total == n and r.accuracy == 1.0
     assert events[0] == JobProgress("scanning") and events[1] == JobProgress("evaluating", 0, n)
     assert events[-1] == JobProgress("evaluating", n, n)
+
+
+# -- when do mistakes point at wrong labels? (issue 14, item 10) ---------------------------------
+
+def _two_class(right_a: int, right_b: int, n: int = 20, wrong_conf: float = 0.9, classes=("cat", "dog")):
+    """n photos of each of two classes; right_a / right_b of them recognised, the rest taken for the
+    other class at wrong_conf."""
+    table = []
+    for true, right in zip(classes, (right_a, right_b)):
+        other = classes[1] if true == classes[0] else classes[0]
+        table += [(true, true, 0.85)] * right + [(true, other, wrong_conf)] * (n - right)
+    samples, answers = [], {}
+    for i, (t, p, conf) in enumerate(table):
+        path = f"/data/val/{t}/img{i:02d}.jpg"
+        samples.append(Sample(path, classes.index(t)))
+        answers[path] = (p, conf)
+    ds = SimpleNamespace(root="/data", classes=list(classes), train=[], val=samples, test=[])
+    return evaluate(FakePredictor(list(classes), answers), ds)
+
+
+def test_baseline_is_always_answering_the_commonest_class():
+    ds, pred = make()                                 # 4 cats, 3 dogs, 3 owls
+    assert evaluate(pred, ds).baseline() == ("cat", pytest.approx(0.4))
+    empty = EvaluationResult(classes=["a"], confusion=[[0]], images=[])
+    assert empty.baseline() is None and not empty.is_strong() and cell_advice(empty, 0, 0) is None
+
+
+def test_only_a_strong_sure_model_blames_the_labels():
+    weak = _two_class(20, 5)                          # 62.5 %: weaker than the rule asks
+    advice = cell_advice(weak, 1, 0)
+    assert not weak.is_strong() and advice.verdict == "weak" and not advice.labels_suspect
+    assert advice.accuracy == pytest.approx(0.625) and advice.baseline == pytest.approx(0.5)
+    assert advice.confidence == pytest.approx(0.9)
+
+    strong = _two_class(20, 19)                       # 97.5 % against a 50 % baseline
+    assert strong.is_strong() and cell_advice(strong, 1, 0).labels_suspect
+    assert cell_advice(strong).labels_suspect         # all mistakes together
+    assert cell_advice(strong, 0, 0) is None          # right answers: nothing to advise on
+    unsure = _two_class(20, 19, wrong_conf=0.6)
+    assert cell_advice(unsure, 1, 0).verdict == "unsure"
+    assert cell_advice(strong, 0, 1).verdict == "unsure"     # an empty cell: nothing sure in it
+
+    few = _two_class(5, 4, n=5)                       # 90 %, but on 10 photos
+    assert few.accuracy == pytest.approx(0.9) and cell_advice(few, 1, 0).verdict == "few"
+
+
+def test_strong_means_well_above_the_majority_class_not_just_a_high_accuracy():
+    # 90 % right where always saying "cat" gets 80 %, finding only half the dogs: not strong.
+    table = [("cat", "cat", 0.9)] * 40 + [("dog", "cat", 0.95)] * 5 + [("dog", "dog", 0.9)] * 5
+    samples = [Sample(f"/d/val/{t}/{i}.jpg", ["cat", "dog"].index(t)) for i, (t, _p, _c) in enumerate(table)]
+    answers = {s.path: (p, c) for s, (_t, p, c) in zip(samples, table)}
+    ds = SimpleNamespace(root="/d", classes=["cat", "dog"], train=[], val=samples, test=[])
+    r = evaluate(FakePredictor(["cat", "dog"], answers), ds)
+    assert r.accuracy == pytest.approx(0.9) and r.baseline() == ("cat", pytest.approx(0.8))
+    assert not r.is_strong() and cell_advice(r, 1, 0).verdict == "weak"
+
+
+def test_relabel_summary_groups_moves_and_drops_non_moves():
+    moves = [("cat", "dog"), ("cat", "dog"), ("owl", "dog"), ("dog", "dog")]
+    assert relabel_summary(moves) == [("cat", "dog", 2), ("owl", "dog", 1)]
+
+
+def test_an_answer_that_is_not_a_number_is_not_evaluated():
+    ds, pred = make(table=[("cat", "cat", 0.9), ("dog", "dog", float("nan"))])
+    r = evaluate(pred, ds)
+    assert r.evaluated == 1 and r.total == 2 and r.accuracy == 1.0
+    assert r.errors == [("/data/val/dog/img01.jpg", "the model gave no usable answer (its output is not a number)")]
+
+
+def test_the_result_keeps_the_model_s_and_the_dataset_s_classes():
+    ds, pred = make(model_classes=("owl", "dog", "cat", "fox"))
+    r = evaluate(pred, ds)
+    assert r.model_classes == ["owl", "dog", "cat", "fox"] and r.dataset_classes == CLASSES
+    back = EvaluationResult.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back.model_classes == r.model_classes and back.dataset_classes == r.dataset_classes
+
+
+def test_advice_and_the_move_question_in_words():
+    weak = _two_class(20, 5, classes=("ants", "bees"))
+    text = advice_text(cell_advice(weak, 1, 0))
+    assert "only 62.5% right" in text and "'ants' would get 50.0%" in text and "its own mistakes" in text
+    assert "often the label is wrong" in advice_text(cell_advice(_two_class(20, 19), 1, 0))
+    assert "too few" in advice_text(cell_advice(_two_class(5, 4, n=5), 1, 0))
+    assert advice_text(None) == ""
+
+    lines = move_question([("bees", "ants")], cell_advice(weak, 1, 0))
+    assert lines[0] == "Move 1 photo labelled bees into the ants class folder?"
+    assert "its own mistakes" in lines[-1]            # the caution, as the model is weak
+    strong = cell_advice(_two_class(20, 19), 1, 0)
+    lines = move_question([("cat", "dog"), ("cat", "dog"), ("cat", "owl")], strong)
+    assert lines[:3] == ["Move 3 photos to other classes?", "  • 2 photos from cat to dog",
+                         "  • 1 photo from cat to owl"]
+    assert not any("own mistakes" in line for line in lines)
+
+
+def test_notes_keep_the_evaluated_score_apart_from_the_relabelled_one():
+    ds, pred = make()
+    r = evaluate(pred, ds)
+    wrong = r.cell(0, 1)[0]
+    placed = relabel(r, [(wrong.path, "/data/val/dog/img03.jpg", "dog")])
+    assert moved_note(r, r, 0) == ""
+    note = moved_note(r, placed, 1)
+    assert note.startswith("1 photo moved to another class") and "gives 80.0%; that is not the model's score" in note
+    notes = result_notes(r, placed, 1, "best.pt")
+    assert notes[:2] == ["Dataset: /data", "Model: best.pt"] and notes[-1] == note

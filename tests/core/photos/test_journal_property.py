@@ -22,30 +22,15 @@ from collections import Counter
 
 import pytest
 
-from core.photos import file_transfer
+from core.photos import file_transfer, fsops
 from core.photos import journal as jmod
 from core.photos.classify import classify_folder
 from core.photos.sort_undo import undo
 from core.photos.sorting import JOURNAL_NAME, apply_sort, plan_sort
-from tests.fakes import FakePredictor
+from tests.core.photos.fault_kit import CLASSES, BytePredictor
 from tests.file_trees import digest, tree
 
 SEEDS = range(30)
-CLASSES = ["bird", "plane", "cat"]
-
-
-class BytePredictor(FakePredictor):
-    """Answers from the file's first bytes: fast and deterministic; b'BAD' means unreadable."""
-
-    def __init__(self):
-        super().__init__(CLASSES)
-
-    def answer(self, path):
-        with open(path, "rb") as f:
-            head = f.read(2)
-        if head.startswith(b"BA"):
-            return "not an image Pillow can read"
-        return CLASSES[head[0] % 3], 0.34 + 0.66 * head[1] / 255
 
 
 class Crash(BaseException):
@@ -55,7 +40,7 @@ class Crash(BaseException):
 class Faults:
     """Wraps the file-system steps and the journal's appends; raises Crash on the n-th when armed."""
 
-    STEPS = ("_copy_data", "_link", "_rename", "_unlink")
+    STEPS = ("link", "rename", "unlink")
 
     def __init__(self, monkeypatch):
         self.at = None
@@ -64,9 +49,10 @@ class Faults:
         self.fired = False
         self.no_links = False
         self.cross_device = False
-        orig = {name: getattr(file_transfer, name) for name in self.STEPS}
+        orig = {name: getattr(fsops, name) for name in self.STEPS}
         for name in self.STEPS:
-            monkeypatch.setattr(file_transfer, name, self._wrap(name, orig[name]))
+            monkeypatch.setattr(fsops, name, self._wrap(name, orig[name]))
+        monkeypatch.setattr(file_transfer, "_copy_data", self._wrap("_copy_data", file_transfer._copy_data))
         monkeypatch.setattr(file_transfer, "_same_device", lambda a, b: not self.cross_device)
         orig_append = jmod.FileJournal.append
         faults = self
@@ -92,7 +78,7 @@ class Faults:
 
     def _wrap(self, name, fn):
         def step(*args, **kwargs):
-            if name == "_link" and self.no_links:
+            if name == "link" and self.no_links:
                 raise OSError(errno.EPERM, "no hard links on this file system")
             if self._tick():
                 if self.after:

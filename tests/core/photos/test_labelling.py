@@ -6,7 +6,7 @@ import os
 import pytest
 
 from core.errors import FledgeError
-from core.photos import file_transfer
+from core.photos import fsops
 from core.photos.labelling import LABELS_JOURNAL, Labeller, validate_class_name
 
 
@@ -123,16 +123,16 @@ def test_interrupted_label_is_recovered(split_data, review, monkeypatch):
     class Crash(BaseException):
         pass
 
-    orig = file_transfer._unlink
+    orig = fsops.unlink
 
     def crash_after_link(path):      # move = link + unlink; die between them
         raise Crash()
 
-    monkeypatch.setattr(file_transfer, "_unlink", crash_after_link)
+    monkeypatch.setattr(fsops, "unlink", crash_after_link)
     lab = Labeller(split_data, move=True)
     with pytest.raises(Crash):
         lab.assign(review[0], "bird")
-    monkeypatch.setattr(file_transfer, "_unlink", orig)
+    monkeypatch.setattr(fsops, "unlink", orig)
     lab2 = Labeller(split_data, move=True)          # a new session finishes the move
     target = os.path.join(split_data, "train", "bird", "IMG_0.jpg")
     assert os.path.exists(target) and not os.path.exists(review[0])

@@ -58,3 +58,68 @@ def test_evaluated_photos_suggest_the_models_answer():
 
     [item] = evaluated_items([ImageResult("/v/cat/1.jpg", 0, 1, 0.8, "cat", "dog")])
     assert (item.path, item.suggestion, item.confidence, item.true_class) == ("/v/cat/1.jpg", "dog", 0.8, "cat")
+
+
+def test_class_mismatch_says_how_the_models_classes_differ_from_the_datasets():
+    from core.photos.review_queue import class_mismatch
+
+    assert class_mismatch(["ants", "bees"], ["bees", "ants"]) == ""
+    assert class_mismatch([], ["ants"]) == "" and class_mismatch(["ants"], []) == ""
+    none = class_mismatch(["circles", "squares"], ["ants", "bees"], "the dataset pets")
+    assert "circles, squares" in none and "ants, bees" in none and "none of them match" in none
+    assert "pets" in none
+    extra = class_mismatch(["ants", "bees", "wasps"], ["ants", "bees"])
+    assert "also knows wasps" in extra
+    missing = class_mismatch(["ants"], ["ants", "bees"])
+    assert "not trained on bees" in missing and "never suggests it" in missing
+
+
+def test_keys_enter_and_accept_all_choose_the_photos_to_label():
+    from core.photos.review_queue import accepted, number_problem, sure_enough
+
+    items = [ReviewItem("/r/a.png", (("cat", 0.9),)), ReviewItem("/r/b.png"),
+             ReviewItem("/r/c.png", (("owl", 0.99),)), ReviewItem("/r/d.png", (), "damaged")]
+    assert number_problem(2, ["cat", "dog"]) == ""
+    assert "no class number 3" in number_problem(3, ["cat", "dog"]) and "1 to 2" in number_problem(3, ["cat", "dog"])
+    assert "Choose a dataset first" in number_problem(1, [])
+    pairs, why = accepted(items[:1], ["cat", "dog"], "/pets")
+    assert pairs == [(items[0], "cat")] and why == ""
+    pairs, why = accepted(items, ["cat", "dog"], "/pets")
+    assert pairs == [(items[0], "cat")] and why == "b.png has no suggestion yet: press a number to label it."
+    assert "“owl”, which is not a class of /pets" in accepted(items[2:3], ["cat"], "/pets")[1]
+    assert "could not be read" in accepted(items[3:], ["cat"], "/pets")[1]
+    assert sure_enough(items, ["cat", "dog", "owl"], 0.95) == [(items[2], "owl")]
+
+
+def test_labelled_away_follows_the_labelling_journals_of_the_datasets(tmp_path):
+    from core.photos.labelling import Labeller
+    from core.photos.review_queue import labelled_away, labelled_lines
+
+    review = tmp_path / "sorted" / "_review"
+    review.mkdir(parents=True)
+    names = ["a.png", "b.png", "c.png", "d.png"]
+    for name in names:
+        Image.new("RGB", (4, 4), (len(name) * 9, 0, ord(name[0]))).save(review / name)
+    data = tmp_path / "pets"
+    for cls in ("cat", "dog"):
+        (data / "train" / cls).mkdir(parents=True)
+    labeller = Labeller(str(data), move=True)
+    labeller.assign(str(review / "a.png"), "cat")
+    labeller.assign(str(review / "b.png"), "cat")
+    labeller.assign(str(data / "train" / "cat" / "b.png"), "dog")     # relabelled later
+    labeller.assign(str(review / "c.png"), "dog")
+    os.remove(data / "train" / "dog" / "c.png")                        # deleted by hand since
+    copies = Labeller(str(data), move=False)
+    copies.assign(str(review / "d.png"), "cat")                        # a copy: d.png stays
+    os.remove(review / "d.png")
+
+    missing = [str(review / n) for n in names]
+    found = labelled_away(missing, [str(data), str(tmp_path / "not-a-dataset")])
+    cat, dog = str(data / "train" / "cat"), str(data / "train" / "dog")
+    assert found == {cat: [(str(review / "a.png"), os.path.join(cat, "a.png"))],
+                     dog: [(str(review / "b.png"), os.path.join(dog, "b.png"))]}
+    assert labelled_lines(found) == [f"1 photo you labelled is now in {cat}, so it stays there.",
+                                     f"1 photo you labelled is now in {dog}, so it stays there."]
+    assert labelled_away(missing, []) == {}
+    # Reading the journals changes nothing.
+    assert sorted(os.listdir(data / "train" / "cat")) == ["a.png", "d.png"]

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from core.errors import FledgeError
-from core.photos import file_transfer, sorting
+from core.photos import file_transfer, fsops, sorting
 from core.photos.answers_csv import read_csv
 from core.photos.classify import ClassifiedImage, classify_folder
 from core.photos.sort_undo import undo
@@ -176,8 +176,14 @@ class Crash(BaseException):
     """Stands in for the process dying: not an OSError, so nothing handles it."""
 
 
+def _home(name):
+    """Where the primitive called name lives: fsops.link/unlink, or file_transfer._copy_data."""
+    return (file_transfer, name) if name == "_copy_data" else (fsops, name.lstrip("_"))
+
+
 def crash_on_call(monkeypatch, name, n, after=False):
-    orig = getattr(file_transfer, name)
+    module, attr = _home(name)
+    orig = getattr(module, attr)
     count = {"n": 0}
 
     def wrapper(*args, **kwargs):
@@ -188,7 +194,7 @@ def crash_on_call(monkeypatch, name, n, after=False):
             raise Crash(name)
         return orig(*args, **kwargs)
 
-    monkeypatch.setattr(file_transfer, name, wrapper)
+    monkeypatch.setattr(module, attr, wrapper)
 
 
 @pytest.mark.parametrize("name,after,move", [
@@ -263,7 +269,7 @@ def test_no_hard_links_falls_back_to_rename(src, tmp_path, monkeypatch):
     def no_links(a, b):
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr(file_transfer, "_link", no_links)
+    monkeypatch.setattr(fsops, "link", no_links)
     before = tree(src)
     dest = str(tmp_path / "sorted")
     photo(os.path.join(dest, "bird", "IMG_0001.jpg"), (1, 1, 1))

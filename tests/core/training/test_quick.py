@@ -74,7 +74,7 @@ def test_class_weights_help_the_small_class():
     y = np.array([0] * 200 + [1] * 20)
     vx = np.concatenate([g.normal(0, 1, (200, 8)), g.normal(0.6, 1, (200, 8))]).astype(np.float32)
     vy = np.array([0] * 200 + [1] * 200)
-    settings = quick.HeadSettings(epochs=40, lr=1e-2, label_smoothing=0.0)
+    settings = quick.HeadSettings(epochs=40, lr=1e-2, batch_size=64)
 
     def small_class_recall(weights):
         head = quick.train_head(x, y, vx[:0], vy[:0], 2, settings, class_weights=weights)

@@ -6,12 +6,13 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 import core.data.sample_data as sample_data
 import gui.panels.data as dataset_panel
 from gui.panels.data import MAX_RECENT, RECENT_KEY, THUMBS_PER_CLASS, DatasetPanel
 from tests.gui.qt_drops import send_drop
+from tests.gui.qt_show import shown
 
 COLOURS = {"apple": (200, 30, 30), "banana": (230, 210, 40), "cherry": (120, 0, 40)}
 
@@ -36,10 +37,7 @@ def image_folder(tmp_path):
 
 @pytest.fixture
 def panel(qtbot):
-    w = DatasetPanel()
-    qtbot.addWidget(w)
-    w.resize(900, 600)
-    w.show()
+    w = shown(qtbot, DatasetPanel())
     yield w
     w.shutdown()
 
@@ -142,6 +140,14 @@ def test_dropping_a_folder_opens_it(qtbot, panel, image_folder):
         drop = send_drop(panel, [image_folder])
     assert drop.isAccepted()
     assert blocker.args[0].root == str(image_folder)
+
+
+def test_a_drop_proposed_as_a_move_is_taken_as_a_copy(qtbot, panel, image_folder):
+    """Explorer deletes what it is told was moved: a dropped folder is only ever copied."""
+    with qtbot.waitSignal(panel.dataset_changed, timeout=10000):
+        drop = send_drop(panel, [image_folder], move=True)
+    assert drop.isAccepted()
+    assert drop.dropAction() == Qt.DropAction.CopyAction
 
 
 def test_dropping_a_file_explains_what_is_needed(qtbot, panel, image_folder):

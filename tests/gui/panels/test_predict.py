@@ -12,6 +12,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 from gui.panels.predict import NO_MODEL, PredictPanel
 from gui.widgets.thumbnails import pil_to_qimage, qimage_to_pil
 from tests.gui.qt_drops import send_drop
+from tests.gui.qt_show import shown
 
 torch = pytest.importorskip("torch")
 
@@ -63,10 +64,7 @@ def photos(tmp_path):
 
 @pytest.fixture
 def panel(qtbot):
-    w = PredictPanel()
-    qtbot.addWidget(w)
-    w.resize(900, 600)
-    w.show()
+    w = shown(qtbot, PredictPanel())
     yield w
     w.shutdown()
 
@@ -116,6 +114,16 @@ def test_drop_image_shows_top_classes(qtbot, loaded, reference, photos, tmp_path
         send_drop(panel, [big])
     assert_shows(panel, reference.predict(str(big), top_k=5))
     print(f"drop-to-result, 4000x3000 JPEG (12 MP): {panel.last_answer_ms:.1f} ms")
+
+
+def test_a_drop_proposed_as_a_move_is_taken_as_a_copy(qtbot, loaded, photos):
+    """Explorer deletes what it is told was moved: dropped photos are only ever copied."""
+    with qtbot.waitSignal(loaded.prediction_shown, timeout=10000):
+        drop = send_drop(loaded, [photos["one.png"]], move=True)
+    assert drop.isAccepted()
+    assert drop.dropAction() == Qt.DropAction.CopyAction
+    drop = send_drop(loaded, [photos["text"]], move=True)      # refused with a message: still no move
+    assert drop.dropAction() == Qt.DropAction.CopyAction
 
 
 def test_several_photos_can_be_stepped_through(qtbot, loaded, reference, photos):

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 
 from core.photos.review_queue import ReviewItem
 from gui.panels.review import ReviewPanel
+from gui.widgets.photo_grid import PhotoGrid
 from tests.fakes import FakePredictor, noise_photo
 
 
@@ -55,9 +56,9 @@ def shown(qtbot, panel, review_dir):
     """The panel showing the review folder with the fake model's suggestions."""
     panel.set_predictor(FakePredictor(["cat", "dog"], ANSWERS))
     assert panel.open_folder(str(review_dir))
-    qtbot.waitUntil(lambda: not panel.runner.is_running() and all(it.predicted for it in panel.grid.items()),
+    qtbot.waitUntil(lambda: not panel.runner.is_running() and all(it.predicted for it in panel.view.grid.items()),
                     timeout=20000)
-    panel.grid.setFocus()
+    panel.view.grid.setFocus()
     return panel
 
 
@@ -67,11 +68,11 @@ def _names(panel):
 
 def test_photos_are_ordered_least_certain_first_with_a_numbered_legend(qtbot, shown):
     assert _names(shown) == ["p0.png", "p3.png", "p1.png", "p2.png", "p4.png"]   # unreadable last
-    assert [b.text() for b in shown.legend_buttons] == ["1  cat", "2  dog"]
-    assert shown.grid.current().suggestion == "cat"
-    assert "5 photos to label" in shown.title.text()
+    assert [b.text() for b in shown.view.legend.buttons] == ["1  cat", "2  dog"]
+    assert shown.view.grid.current().suggestion == "cat"
+    assert "5 photos to label" in shown.view.title.text()
     # Thumbnails arrive from the background loader.
-    qtbot.waitUntil(lambda: shown.grid.thumbnails_shown >= 4, timeout=20000)
+    qtbot.waitUntil(lambda: shown.view.grid.thumbnails_shown >= 4, timeout=20000)
 
 
 def test_cancel_stops_asking_the_model_and_labelling_by_number_still_works(qtbot, panel, review_dir, dataset):
@@ -84,89 +85,89 @@ def test_cancel_stops_asking_the_model_and_labelling_by_number_still_works(qtbot
     try:
         qtbot.waitUntil(gated.entered.is_set, timeout=10000)
         assert panel.progress.isVisible() and len(panel.remaining_paths()) == 5   # photos show at once
-        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.progress.cancel_button, Qt.MouseButton.LeftButton)
     finally:
         gate.set()
     qtbot.waitUntil(lambda: not panel.runner.is_running() and not panel.progress.isVisible(), timeout=10000)
     assert not panel.runner.is_running()                       # not started again by itself
-    assert not any(it.predicted for it in panel.grid.items())
-    panel.grid.setFocus()
-    panel.grid.select_row(0)
-    name = os.path.basename(panel.grid.current().path)
-    qtbot.keyClick(panel.grid, Qt.Key.Key_2)
+    assert not any(it.predicted for it in panel.view.grid.items())
+    panel.view.grid.setFocus()
+    panel.view.grid.select_row(0)
+    name = os.path.basename(panel.view.grid.current().path)
+    qtbot.keyClick(panel.view.grid, Qt.Key.Key_2)
     qtbot.waitUntil(lambda: (dataset / "train" / "dog" / name).exists(), timeout=10000)
 
 
 def test_key_1_moves_the_photo_into_the_class_folder_and_backspace_restores_it(qtbot, shown, dataset, review_dir):
     src, dst = review_dir / "p0.png", dataset / "train" / "cat" / "p0.png"
     content = src.read_bytes()
-    assert shown.grid.current().path == str(src)
-    qtbot.keyClick(shown.grid, Qt.Key.Key_1)
+    assert shown.view.grid.current().path == str(src)
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_1)
     assert "p0.png" not in _names(shown)                  # leaves the grid at once
-    assert os.path.basename(shown.grid.current().path) == "p3.png"   # the next photo is selected
+    assert os.path.basename(shown.view.grid.current().path) == "p3.png"   # the next photo is selected
     qtbot.waitUntil(lambda: dst.exists() and not src.exists(), timeout=10000)
     assert dst.read_bytes() == content
-    qtbot.waitUntil(lambda: shown.undo_button.isEnabled(), timeout=10000)
+    qtbot.waitUntil(lambda: shown.view.undo_button.isEnabled(), timeout=10000)
 
-    qtbot.keyClick(shown.grid, Qt.Key.Key_Backspace)
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_Backspace)
     qtbot.waitUntil(lambda: src.exists() and not dst.exists(), timeout=10000)
     assert src.read_bytes() == content
     qtbot.waitUntil(lambda: _names(shown)[:1] == ["p0.png"], timeout=10000)
-    assert shown.grid.current().path == str(src)
-    assert not shown.queue.can_undo()
+    assert shown.view.grid.current().path == str(src)
+    assert not shown.view.queue.can_undo()
 
     # Number 2 is "dog"; a number without a class says so.
-    qtbot.keyClick(shown.grid, Qt.Key.Key_2)
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_2)
     qtbot.waitUntil(lambda: (dataset / "train" / "dog" / "p0.png").exists(), timeout=10000)
-    qtbot.keyClick(shown.grid, Qt.Key.Key_7)
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_7)
     assert "no class number 7" in shown.message_bar.text()
 
 
 def test_enter_accepts_the_suggestion(qtbot, shown, dataset, review_dir):
-    shown.grid.select_row(1)                                  # p3: the model says dog at 60 %
-    qtbot.keyClick(shown.grid, Qt.Key.Key_Return)
+    shown.view.grid.select_row(1)                                  # p3: the model says dog at 60 %
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: (dataset / "train" / "dog" / "p3.png").exists(), timeout=10000)
     assert not (review_dir / "p3.png").exists()
     # An unreadable photo has no suggestion to accept: it stays, with a message.
-    shown.grid.select_row(shown.grid.count() - 1)
-    qtbot.keyClick(shown.grid, Qt.Key.Key_Enter)
+    shown.view.grid.select_row(shown.view.grid.count() - 1)
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_Enter)
     assert "p4.png" in _names(shown) and "could not be read" in shown.message_bar.text()
 
 
 def test_accept_all_above_labels_exactly_those(qtbot, shown, dataset, review_dir):
-    shown.accept_spin.setValue(90)
+    shown.view.accept_spin.setValue(90)
     with qtbot.waitSignal(shown.labelled, timeout=10000) as blocker:
-        qtbot.mouseClick(shown.accept_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(shown.view.accept_button, Qt.MouseButton.LeftButton)
     action = blocker.args[0]
     assert sorted(os.path.basename(op.dst) for *_, op in action.done) == ["p1.png", "p2.png"]
     assert (dataset / "train" / "dog" / "p1.png").exists() and (dataset / "train" / "cat" / "p2.png").exists()
     assert sorted(os.listdir(review_dir)) == ["p0.png", "p3.png", "p4.png"]
     assert _names(shown) == ["p0.png", "p3.png", "p4.png"]
-    assert "2 labelled" in shown.counts_label.text()
+    assert "2 labelled" in shown.view.counts_label.text()
 
     # One undo puts the whole bulk action back.
-    qtbot.mouseClick(shown.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(shown.view.undo_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: sorted(os.listdir(review_dir)) == sorted(ANSWERS), timeout=10000)
     qtbot.waitUntil(lambda: len(_names(shown)) == 5, timeout=10000)
 
 
 def test_new_class_is_validated_and_gets_the_next_number(qtbot, shown, dataset):
-    shown.ask_class_name = lambda: "bad/name"
-    qtbot.mouseClick(shown.new_class_button, Qt.MouseButton.LeftButton)
+    shown.view.ask_class_name = lambda: "bad/name"
+    qtbot.mouseClick(shown.view.legend.new_class_button, Qt.MouseButton.LeftButton)
     assert "slash" in shown.message_bar.text()
     assert sorted(os.listdir(dataset / "train")) == ["cat", "dog"]
-    shown.ask_class_name = lambda: "Cat"
-    shown.new_class()
+    shown.view.ask_class_name = lambda: "Cat"
+    shown.view.new_class()
     assert "already a class" in shown.message_bar.text()
 
-    shown.ask_class_name = lambda: "ant"
-    shown.new_class()
+    shown.view.ask_class_name = lambda: "ant"
+    shown.view.new_class()
     assert (dataset / "train" / "ant").is_dir()
     # A new class gets the next number, even when its name sorts first.
-    assert [b.text() for b in shown.legend_buttons] == ["1  cat", "2  dog", "3  ant"]
+    assert [b.text() for b in shown.view.legend.buttons] == ["1  cat", "2  dog", "3  ant"]
     assert "validation folder" in shown.message_bar.text()
-    shown.grid.setFocus()
-    qtbot.keyClick(shown.grid, Qt.Key.Key_3)
+    shown.view.grid.setFocus()
+    qtbot.keyClick(shown.view.grid, Qt.Key.Key_3)
     qtbot.waitUntil(lambda: (dataset / "train" / "ant" / "p0.png").exists(), timeout=10000)
 
 
@@ -174,8 +175,8 @@ def test_confusion_cell_items_relabel_inside_their_split(qtbot, panel, dataset):
     photo = dataset / "val" / "cat" / "valcat0.png"
     panel.set_items([ReviewItem(str(photo), (("dog", 0.9),), None, "cat")], "a cell", str(dataset))
     assert _names(panel) == ["valcat0.png"]
-    panel.grid.setFocus()
-    qtbot.keyClick(panel.grid, Qt.Key.Key_Return)
+    panel.view.grid.setFocus()
+    qtbot.keyClick(panel.view.grid, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: (dataset / "val" / "dog" / "valcat0.png").exists(), timeout=10000)
     assert not photo.exists() and not (dataset / "train" / "dog" / "valcat0.png").exists()
 
@@ -193,7 +194,7 @@ def _fake_run(tmp_path, arch="resnet18", epochs=3):
 
 def test_retrain_asks_for_the_models_run(qtbot, shown, tmp_path):
     run = _fake_run(tmp_path)
-    shown.set_predictor(shown._predictor, str(run / "best.pt"))
+    shown.set_predictor(shown.source.predictor, str(run / "best.pt"))
     with qtbot.waitSignal(shown.retrain_requested) as blocker:
         qtbot.mouseClick(shown.retrain_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(run)]
@@ -243,7 +244,8 @@ def test_the_whole_loop_train_evaluate_retrain_with_the_same_settings(qtbot, mak
         assert tp.start()
     ended = first.args[0]
     assert ended.reason == "completed", ended.message
-    # The model just trained is ready to evaluate, sort with and review with.
+    # The model just trained is ready to evaluate, sort with and review with (once the window has it).
+    qtbot.waitUntil(lambda: ev.model.model_path() == ended.best_model, timeout=30000)
     assert ev.model.model_path() == ended.best_model == rv.model_path() == w.sort_panel.model.model_path()
 
     with qtbot.waitSignal(ev.evaluated, timeout=60000) as evaluated:
@@ -260,3 +262,59 @@ def test_the_whole_loop_train_evaluate_retrain_with_the_same_settings(qtbot, mak
     old, new = load_run(ended.run_dir).config, load_run(again.run_dir).config
     for key in ("arch", "image_size", "batch_size", "epochs", "lr", "augment", "schedule"):
         assert getattr(new, key) == getattr(old, key), key
+
+
+def _grey_rows(grid) -> list[int]:
+    """Rows on screen that still show the grey placeholder instead of their picture."""
+    view = grid.viewport().rect()
+    blank = grid._placeholder.cacheKey()
+    return [r for r in range(grid.count())
+            if grid.visualItemRect(grid.item(r)).intersects(view) and grid.item(r).icon().cacheKey() == blank]
+
+
+def test_thumbnails_stay_shown_when_the_answers_reorder_the_grid(qtbot, panel, tmp_path):
+    """Issue 14 item 9: re-sorting least-certain-first must not leave thumbnails grey."""
+    import threading
+
+    folder = tmp_path / "unsorted"
+    folder.mkdir()
+    answers = {}
+    for i in range(20):
+        noise_photo(folder / f"q{i:02d}.png", 500 + i)
+        answers[f"q{i:02d}.png"] = ("cat" if i % 2 else "dog", 0.99 - i * 0.02)   # q19 is the least sure
+    gate = threading.Event()
+    gated = FakePredictor(["cat", "dog"], answers, gate=gate)
+    panel.set_predictor(gated)
+    grid = panel.findChild(PhotoGrid)          # the grid the Review tab shows
+    try:
+        assert panel.open_folder(str(folder))
+        qtbot.waitUntil(gated.entered.is_set, timeout=10000)
+        # The pictures arrive while the model is still thinking ...
+        qtbot.waitUntil(lambda: grid.count() == 20 and not _grey_rows(grid), timeout=20000)
+        shown_before = grid.thumbnails_shown
+    finally:
+        gate.set()
+    # ... then its answers re-sort the grid, least certain first.
+    qtbot.waitUntil(lambda: not panel.runner.is_running() and _names(panel)[0] == "q19.png", timeout=20000)
+    qtbot.waitUntil(lambda: not _grey_rows(grid), timeout=5000)
+    assert shown_before > 0
+
+
+def _warnings(widget) -> str:
+    from gui.widgets.message_bar import MessageBar
+
+    return " ".join(bar.text() for bar in widget.findChildren(MessageBar) if bar.isVisible())
+
+
+def test_a_model_with_other_classes_than_the_dataset_is_warned_about(qtbot, panel, review_dir):
+    """Issue 14 item 14: keys say "1 cat 2 dog" while the suggestions say "circles 62 %"."""
+    shapes = {name: ("circles", 0.62) for name in ANSWERS}
+    panel.set_predictor(FakePredictor(["circles", "squares"], shapes))
+    assert panel.open_folder(str(review_dir))
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+    text = _warnings(panel)
+    assert "circles, squares" in text and "cat, dog" in text and "pets" in text
+    # The model made for these classes: the warning goes.
+    panel.set_predictor(FakePredictor(["cat", "dog"], ANSWERS))
+    assert "circles" not in _warnings(panel)
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)

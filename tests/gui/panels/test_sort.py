@@ -7,10 +7,12 @@ from collections import Counter
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPlainTextEdit
 
 import core.photos.sorting
 from core.progress import JobProgress
 from gui.panels.sort import CSV_NAME, SortPanel
+from gui.widgets.photo_grid import PhotoGrid
 from tests.fakes import FakePredictor, full_disk_at, noise_photo
 from tests.file_trees import digest
 
@@ -70,10 +72,10 @@ def test_sort_copies_into_class_folders_with_a_report_and_undo_restores(qtbot, p
     assert os.listdir(dest / "_unreadable") == ["broken.jpg"]
     assert (dest / CSV_NAME).is_file()
     assert _photos(camera) == before                      # copies: the originals are untouched
-    assert "3 robin, 3 wren. 2 to review, 1 unreadable" in panel.headline.text()
-    rows = {panel.counts.item(r, 0).text(): panel.counts.item(r, 1).text() for r in range(panel.counts.rowCount())}
+    assert "3 robin, 3 wren. 2 to review, 1 unreadable" in panel.result.headline.text()
+    rows = {panel.result.counts.item(r, 0).text(): panel.result.counts.item(r, 1).text() for r in range(panel.result.counts.rowCount())}
     assert rows == {"robin": "3", "wren": "3", "To review (unsure)": "2", "Could not be read": "1"}
-    details = panel.details.toPlainText()            # in the tab's words: its buttons, not commands
+    details = panel.result.details.toPlainText()            # in the tab's words: its buttons, not commands
     assert "To put everything back, press “Undo this sort”." in details and "fledge undo" not in details
     assert f"The model's answer for every photo is in {dest / CSV_NAME}." in details
     assert panel.undo_button.isEnabled() and panel.review_button.isEnabled()
@@ -94,7 +96,7 @@ def test_sort_copies_into_class_folders_with_a_report_and_undo_restores(qtbot, p
     with qtbot.waitSignal(panel.undo_finished, timeout=20000) as undone:
         qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
     assert not undone.args[0].failed
-    assert panel.details.toPlainText() == "Removed 9 copies (the originals are where they were)."
+    assert panel.result.details.toPlainText() == "Removed 9 copies (the originals are where they were)."
     assert _photos(dest) == Counter() and _photos(camera) == before
     assert not panel.review_button.isEnabled()
 
@@ -104,12 +106,12 @@ def test_cancel_part_way_loses_no_photo_and_undo_restores(qtbot, panel, camera, 
     before = _photos(camera)
     real_apply = core.photos.sorting.apply_sort
 
-    def apply_then_cancel(ops, dest_, move=False, progress=None, should_stop=None):
+    def apply_then_cancel(ops, dest_, *, progress=None, **options):
         def report(done, total):
             progress(done, total)
             if done == 3:
                 panel.runner.stop()        # thread-safe: sets the job's stop event
-        return real_apply(ops, dest_, move=move, progress=report, should_stop=should_stop)
+        return real_apply(ops, dest_, progress=report, **options)
     monkeypatch.setattr(core.photos.sorting, "apply_sort", apply_then_cancel)
 
     shown = []
@@ -118,15 +120,15 @@ def test_cancel_part_way_loses_no_photo_and_undo_restores(qtbot, panel, camera, 
     panel.set_move(True)
     with qtbot.waitSignal(panel.sort_finished, timeout=20000) as blocker:
         assert panel.sort()
-        assert panel.is_running() and panel.cancel_button.isEnabled()
+        assert panel.is_running() and panel.progress.cancel_button.isEnabled()
     out = blocker.args[0]
     assert out.stopped_while == "sorting" and out.report.stopped
     assert len(out.report.done) == 3
     # The progress bar showed the sorting (reports are throttled, so not necessarily every photo).
     assert any(stage == "sorting" for stage, *_ in shown) and all(visible for *_, visible in shown)
     assert not panel.progress.isVisible()
-    assert "Stopped before the end" in panel.headline.text()
-    assert "press “Start sorting” again to continue" in panel.details.toPlainText()
+    assert "Stopped before the end" in panel.result.headline.text()
+    assert "press “Start sorting” again to continue" in panel.result.details.toPlainText()
     # Nothing lost, nothing duplicated: the photos are in the camera folder or in DEST, once each.
     assert _photos(camera) + _photos(dest) == before
     assert sum(_photos(dest).values()) == 3
@@ -149,16 +151,16 @@ def test_window_stays_usable_while_sorting_and_cancel_while_classifying(qtbot, p
         # The job waits in the model; meanwhile the panel handles events and clicks.
         qtbot.waitUntil(slow.entered.is_set, timeout=10000)
         assert panel.is_running() and not panel.sort_button.isEnabled()
-        assert not panel.threshold_spin.isEnabled()
-        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        assert not panel.certainty.isEnabled()
+        qtbot.mouseClick(panel.progress.cancel_button, Qt.MouseButton.LeftButton)
         assert panel.runner.control.stop_requested
-        assert not panel.cancel_button.isEnabled()
+        assert not panel.progress.cancel_button.isEnabled()
         assert panel.progress.format().startswith("Stopping")
     finally:
         gate.set()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=20000)
     assert panel.outcome.stopped_while == "classifying" and panel.outcome.report is None
-    assert "No photo was copied or moved" in panel.headline.text()
+    assert "No photo was copied or moved" in panel.result.headline.text()
     assert _photos(camera) == before and not (tmp_path / "sorted").exists()
     assert panel.sort_button.isEnabled()
 
@@ -168,7 +170,7 @@ def test_a_full_disk_is_explained_in_the_tabs_own_words(qtbot, panel, monkeypatc
     with qtbot.waitSignal(panel.sort_finished, timeout=20000) as blocker:
         assert panel.sort()
     assert blocker.args[0].report.disk_full and len(blocker.args[0].report.done) == 2
-    for text in (panel.headline.text(), panel.details.toPlainText()):
+    for text in (panel.result.headline.text(), panel.result.details.toPlainText()):
         assert "is full; stopped. Free some space and press “Start sorting” again to continue." in text
         assert "command" not in text
     assert "could not be copied: the disk is full" in panel.message_bar.text()
@@ -211,3 +213,130 @@ def test_loop_panels_import_without_torch():
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_progress_shows_n_of_n_photos_on_a_real_bar_while_classifying(qtbot, panel):
+    """Issue 14 item 16: not a moving stripe without "n of N"."""
+    from PySide6.QtWidgets import QProgressBar
+
+    gate = threading.Event()
+    slow = FakePredictor(["robin", "wren"], ANSWERS, gate=gate)
+    panel.set_predictor(slow)
+    bar = panel.findChild(QProgressBar)
+    try:
+        assert panel.sort()
+        qtbot.waitUntil(slow.entered.is_set, timeout=10000)       # the model is at work on the first batch
+        qtbot.waitUntil(lambda: bar.maximum() == 9, timeout=10000)
+        assert bar.value() == 0 and bar.format() == "Classifying: 0 of 9 photos"
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=20000)
+
+
+def _pets(root):
+    for cls in ("robin", "wren"):
+        (root / "train" / cls).mkdir(parents=True)
+        noise_photo(root / "train" / cls / f"{cls}-0.png", 900 + len(cls))
+    return root
+
+
+def test_undo_says_where_the_photos_labelled_from_review_went(qtbot, panel, camera, tmp_path):
+    """Issue 14 item 13: not "Could not restore a photo: not found" once per photo Fledge moved itself."""
+    from core.photos.labelling import Labeller
+
+    dest, dataset = tmp_path / "sorted", _pets(tmp_path / "birds")
+    before = _photos(camera)
+    panel.set_move(True)
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000):
+        assert panel.sort()
+    unsure = sorted(os.listdir(dest / "_review"))
+    assert unsure == ["a2.png", "a5.png"]
+    # Labelled in the Review tab (moved into the dataset's training folders).
+    panel.remember_labelling(str(dataset))
+    labeller = Labeller(str(dataset), move=True)
+    for name in unsure:
+        labeller.assign(str(dest / "_review" / name), "robin")
+
+    with qtbot.waitSignal(panel.undo_finished, timeout=20000):
+        assert panel.undo_sort()
+    details = panel.result.details.toPlainText()
+    assert "Could not restore" not in details
+    assert f"2 photos you labelled are now in {dataset / 'train' / 'robin'}, so they stay there." in details
+    assert "2 photos you labelled" in panel.result.headline.text()
+    assert "exceptions" not in panel.result.headline.text()
+    # Every photo is back in the camera folder, or in the dataset where it was labelled.
+    assert sorted(os.listdir(dataset / "train" / "robin")) == ["a2.png", "a5.png", "robin-0.png"]
+    assert _photos(camera) + _photos(dest) + Counter(digest(dataset / "train" / "robin" / n) for n in unsure) \
+        == before
+
+
+def test_undo_still_reports_photos_that_really_went_missing(qtbot, panel, tmp_path):
+    dest, dataset = tmp_path / "sorted", _pets(tmp_path / "birds")
+    panel.remember_labelling(str(dataset))
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000):
+        assert panel.sort()
+    os.remove(dest / "_review" / "a2.png")                 # deleted by hand, not labelled
+    with qtbot.waitSignal(panel.undo_finished, timeout=20000):
+        assert panel.undo_sort()
+    assert "Undone, with exceptions" in panel.result.headline.text()
+    assert "Could not restore a photo: not found" in panel.result.details.toPlainText()
+    assert "you labelled" not in panel.result.details.toPlainText()
+
+
+def test_a_model_for_other_classes_than_the_open_dataset_is_warned_about(qtbot, make_window, tmp_path):
+    """Issue 14 item 14: a circles/squares model sorting ants and bees, in the Sort tab itself."""
+    from gui.widgets.message_bar import MessageBar
+
+    dataset = _pets(tmp_path / "birds")
+    for cls in ("robin", "wren"):
+        for i in range(1, 4):
+            noise_photo(dataset / "train" / cls / f"{cls}-{i}.png", 950 + 10 * i + len(cls))
+    w = make_window(engine=False)
+    so = w.sort_panel
+    with qtbot.waitSignal(w.dataset_panel.dataset_changed, timeout=20000):
+        w.dataset_panel.open_folder(str(dataset))
+    so.set_predictor(FakePredictor(["circles", "squares"], ANSWERS))
+
+    def warned() -> str:
+        return " ".join(b.text() for b in so.findChildren(MessageBar) if not b.isHidden())
+    assert "circles, squares" in warned() and "robin, wren" in warned() and "birds" in warned()
+    so.set_predictor(FakePredictor(["robin", "wren"], ANSWERS))
+    assert "circles" not in warned()
+    w.shutdown(10000)
+
+
+def test_labelling_the_unsure_photos_in_review_then_undoing_the_sort_in_the_window(qtbot, make_window,
+                                                                                     camera, tmp_path):
+    """Issue 14 item 13, through the window: Sort -> Review (key 1) -> Undo this sort."""
+    dataset = tmp_path / "birds"
+    for split in ("train", "val"):
+        for cls in ("robin", "wren"):
+            (dataset / split / cls).mkdir(parents=True)
+            for i in range(3):
+                noise_photo(dataset / split / cls / f"{split}-{cls}-{i}.png", 700 + 10 * i + len(cls + split))
+    w = make_window(engine=False)
+    so, rv = w.sort_panel, w.review_panel
+    with qtbot.waitSignal(w.dataset_panel.dataset_changed, timeout=20000):
+        w.dataset_panel.open_folder(str(dataset))
+    assert rv.dataset_root() == str(dataset)
+    so.set_predictor(FakePredictor(["robin", "wren"], ANSWERS))
+    so.set_folder(str(camera))
+    so.set_destination(str(tmp_path / "sorted"))
+    so.set_threshold(0.8)
+    so.set_move(True)
+    with qtbot.waitSignal(so.sort_finished, timeout=20000):
+        assert so.sort()
+    qtbot.mouseClick(so.review_button, Qt.MouseButton.LeftButton)
+    assert w.tabs.currentWidget() is rv and len(rv.remaining_paths()) == 2
+    grid = rv.findChild(PhotoGrid)
+    for _ in range(2):
+        qtbot.keyClick(grid, Qt.Key.Key_1)
+    robin = dataset / "train" / "robin"
+    qtbot.waitUntil(lambda: {"a2.png", "a5.png"} <= set(os.listdir(robin)) and not rv.is_busy(), timeout=10000)
+
+    with qtbot.waitSignal(so.undo_finished, timeout=20000):
+        assert so.undo_sort()
+    details = so.findChild(QPlainTextEdit, "").toPlainText()
+    assert "Could not restore" not in details
+    assert f"2 photos you labelled are now in {robin}, so they stay there." in details
+    w.shutdown(10000)

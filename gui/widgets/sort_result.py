@@ -1,0 +1,107 @@
+"""What a sort or its undo did: a headline, the photos per folder, and the details in sentences."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.photos.review_queue import labelled_lines
+from core.photos.sort_undo import UndoReport
+from core.photos.sort_wording import Phrases, disk_full_line, sort_lines, undo_lines
+from core.photos.sorting import REVIEW, UNREADABLE, FolderSort
+from core.wording import plural
+
+
+class SortResultView(QWidget):
+    """A bold headline over a table of photos per folder and the details of a sort or undo."""
+
+    def __init__(self, say: Phrases, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.say = say                      # how the follow-up actions are named (buttons, commands)
+        self.headline = QLabel(self)
+        bold = QFont(self.headline.font())
+        bold.setBold(True)
+        self.headline.setFont(bold)
+        self.headline.setWordWrap(True)
+        self.headline.setAccessibleName("Result")
+        self.counts = QTableWidget(0, 2, self)
+        self.counts.setHorizontalHeaderLabels(["Folder", "Photos"])
+        self.counts.verticalHeader().hide()
+        self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.counts.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.counts.setMinimumWidth(200)
+        self.counts.setAccessibleName("Photos per folder")
+        self.counts.setToolTip("How many photos went into each folder")
+        self.details = QPlainTextEdit(self)
+        self.details.setReadOnly(True)
+        self.details.setAccessibleName("Details")
+        self.details.setMinimumHeight(80)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.counts)
+        split.addWidget(self.details)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.headline)
+        lay.addWidget(split, 1)
+
+    def show_text(self, head: str, rows: list[tuple[str, int]] = (), lines: list[str] = ()) -> None:
+        self.headline.setText(head)
+        self.counts.setRowCount(len(rows))
+        for r, (name, n) in enumerate(rows):
+            self.counts.setItem(r, 0, QTableWidgetItem(name))
+            it = QTableWidgetItem(f"{n:,}")
+            it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.counts.setItem(r, 1, it)
+        self.details.setPlainText("\n".join(lines))
+
+    def show_sort(self, out: FolderSort) -> str:
+        """Show what sort_folder did; returns the headline."""
+        rep = out.report
+        if rep is None:
+            head = (f"Stopped while classifying ({plural(len(out.results), 'photo')} done). "
+                    "No photo was copied or moved.")
+            self.show_text(head)
+            return head
+        counts = rep.counts()
+        review, unreadable = counts.get(REVIEW, 0), counts.get(UNREADABLE, 0)
+        classes = {c: n for c, n in counts.items() if c not in (REVIEW, UNREADABLE)}
+        head = f"{'Moved' if out.move else 'Copied'} {plural(len(rep.done), 'photo')} into {out.dest}"
+        if classes:
+            head += ": " + ", ".join(f"{n} {c}" for c, n in sorted(classes.items()))
+        head += f". {review} to review, {unreadable} unreadable."
+        if out.stopped_while == "sorting":
+            head += " Stopped before the end: press Sort again to continue, or Undo to put everything back."
+        if rep.disk_full:
+            head += " " + disk_full_line(rep, self.say)
+        lines = sort_lines(rep, self.say)
+        if out.csv_path:
+            lines.append(f"The model's answer for every photo is in {out.csv_path}.")
+        rows = sorted(classes.items()) + [("To review (unsure)", review), ("Could not be read", unreadable)]
+        self.show_text(head, rows, lines)
+        return head
+
+    def show_undo(self, rep: UndoReport, labelled: dict | None = None) -> str:
+        """Show what an undo did; labelled: the photos it did not find because they were labelled
+        into a dataset since (core.photos.review_queue.labelled_away). Returns the headline."""
+        labelled = labelled or {}
+        moved_on = {was for photos in labelled.values() for was, _now in photos}
+        rest = replace(rep, missing=[m for m in rep.missing if m[0] not in moved_on])
+        n = len(moved_on)
+        if rep.nothing_to_do:
+            head = f"Nothing to undo in {rep.dest}."
+        elif rest.kept or rest.missing or rest.failed or rest.stopped:
+            head = "Undone, with exceptions: see the details."
+        elif n:
+            head = (f"Undone: every photo is back where it was, except {plural(n, 'photo')} you labelled, "
+                    f"which {'stays' if n == 1 else 'stay'} in the dataset.")
+        else:
+            head = "Undone: every photo is back where it was."
+        lines = [head] if rep.nothing_to_do else [] if rest.nothing_to_do else undo_lines(rest, self.say)
+        self.show_text(head, (), lines + labelled_lines(labelled))
+        return head
