@@ -23,3 +23,28 @@ def rounded_percent(p: float) -> str:
     if 99.9 < v < 100:
         return ">99.9 %"
     return f"{v:.0f} %" if v >= 10 or v == 0 else f"{v:.1f} %"
+
+
+# A model's answer for one photo is shown as unsure, not as an answer, when its best guess
+# is below UNSURE_BELOW or leads the next one by less than CLOSE_MARGIN.
+UNSURE_BELOW = 0.6
+CLOSE_MARGIN = 0.25
+
+
+def is_unsure(top) -> bool:
+    """Whether top ((class, probability), best first) is too uncertain to be an answer."""
+    if not top:
+        return False
+    first = float(top[0][1])
+    second = float(top[1][1]) if len(top) > 1 else 0.0
+    return first < UNSURE_BELOW or first - second < CLOSE_MARGIN
+
+
+def answer_text(top, sep: str = " — ") -> str:
+    """'bird — 87.3 %', or 'Not sure: maybe bird (48 %) or plane (41 %)' when is_unsure(top)."""
+    if not top:
+        return ""
+    if is_unsure(top):
+        maybe = " or ".join(f"{name} ({rounded_percent(p)})" for name, p in top[:2])
+        return f"Not sure: maybe {maybe}"
+    return f"{top[0][0]}{sep}{percent(top[0][1])}"

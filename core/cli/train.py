@@ -71,7 +71,13 @@ def _new_trainer(args, progress, control):
 
     if not args.data:
         return _fail("train needs a DATA folder (or --resume RUN_DIR).", 2)
-    config = TrainConfig(**{opt.name: getattr(args, opt.name) for opt in config_options()})
+    values = {opt.name: getattr(args, opt.name) for opt in config_options()}
+    values["recipe"] = _recipe_of(args)
+    values["arch"] = args.arch or TrainConfig.arch
+    config = TrainConfig(**values)
+    if args.recipe is None:
+        print(f"Recipe: {config.recipe}" + (" (a pretrained network, only its last layer learns; "
+              "--recipe custom or --arch A to choose the network)" if config.recipe == "quick" else ""))
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
     problems = list(config.errors().values()) + [p for p in [split.problem()] if p]
     if problems:
@@ -79,6 +85,13 @@ def _new_trainer(args, progress, control):
     dataset = scan_dataset(args.data, **split.to_dict())
     print(dataset.summary())
     return Trainer(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
+
+
+def _recipe_of(args) -> str:
+    """--recipe as given; else custom when a network was named, quick when not."""
+    if args.recipe is not None:
+        return args.recipe
+    return "custom" if args.arch is not None else "quick"
 
 
 def cmd_train(args) -> int:
@@ -137,7 +150,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--no-" + flag[2:], dest=opt.name, action="store_false",
                                 help=f"the opposite of {flag}")
             continue
-        parser.add_argument(opt.cli_flag, dest=opt.name, type=opt.kind, default=opt.default,
+        # No --recipe and no --arch: a newcomer's run, the quick recipe (see _recipe_of).
+        default = None if opt.name in ("recipe", "arch") else opt.default
+        parser.add_argument(opt.cli_flag, dest=opt.name, type=opt.kind, default=default,
                             choices=opt.choices or None, metavar=opt.metavar or None, help=_help(opt))
 
 

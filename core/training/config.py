@@ -68,8 +68,8 @@ class Option:
     """How one TrainConfig field is shown and typed in.
 
     widget names the settings form's editor: "check", "int", "float", "choice" and
-    "learning_rate" are built from this entry alone; "arch", "pretrained", "weights_file",
-    "image_size" and "device" have editors of their own; "" keeps the field out of the form
+    "learning_rate" are built from this entry alone; "recipe", "arch", "pretrained",
+    "weights_file", "image_size" and "device" have editors of their own; "" keeps the field out of the form
     (it keeps the value of the configuration the form was given). name, kind, optional and
     default are filled in from the field itself (config_options()).
     """
@@ -105,7 +105,7 @@ def _setting(default, **option) -> typing.Any:
 @dataclass(frozen=True)
 class TrainConfig:
     recipe: str = _setting(
-        "custom", label="Recipe", widget="choice", choices=RECIPES, choice_labels=RECIPE_LABELS,
+        "custom", label="Recipe", widget="recipe", choices=RECIPES, choice_labels=RECIPE_LABELS,
         choice_help=RECIPE_HELP, metavar="R",
         help="How to train: quick (a pretrained network, only the last layer learns: seconds), thorough "
              "(quick, then the whole network is fine-tuned) or custom (every setting as you choose).")
@@ -171,12 +171,12 @@ class TrainConfig:
         help="Teaches the network to be a little less sure of itself; 0.1 often helps on messy labels.")
     auto_lr: bool = _setting(
         False, label="Find the learning rate", widget="check", text="Suggest it with a short test first",
-        advanced=True, flag="--auto-lr",
+        flag="--auto-lr",
         help="Before training, try a sweep of learning rates for a few steps and use the one where the "
              "loss falls fastest ('--lr auto' on the command line).")
     class_weighting: str = _setting(
         "auto", label="Weigh classes", widget="choice", choices=CLASS_WEIGHTING,
-        choice_labels=CLASS_WEIGHTING_LABELS, advanced=True,
+        choice_labels=CLASS_WEIGHTING_LABELS,
         help="Give the photos of small classes more weight, so the network does not learn to ignore a "
              "class that has few photos. Auto: when the largest class has more than three times the "
              "photos of the smallest.")

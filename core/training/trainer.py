@@ -151,7 +151,9 @@ class Trainer:
         from core.model.devices import autocast_dtype, device_label, resolve_device
         from core.model.networks import ARCHITECTURES, check_image_size
 
-        cfg = self.config
+        from core.training.quick_run import recipe_config
+
+        cfg = self.config = recipe_config(self.config)
         cfg.validate()
         if self.dataset is None:
             raise FledgeError("No dataset was given. Choose a folder with one subfolder per class.")
@@ -172,7 +174,14 @@ class Trainer:
         folder.describe(cfg, self.dataset, image_size, spec.mean, spec.std)
         _seed_everything(cfg.seed, device)
 
+        head = None
+        if cfg.recipe in ("quick", "thorough"):
+            head = self._fit_head(folder)
+            if cfg.recipe == "quick":
+                return self._ended("completed", self._finished_message(folder))
         model = self._build_model(image_size, device)
+        if head is not None:       # thorough: every layer fine-tuned, starting from the trained head
+            model.load_state_dict(head.model.state_dict())
         train_src, val_src, test_src, plan = self._build_sources(image_size, spec, device)
         learner = Learner.build(cfg, model, device, amp_dtype, train_src.steps_per_epoch)
         start_epoch = self._restore(learner, resume_state)
@@ -188,9 +197,34 @@ class Trainer:
 
         self._train_epochs(learner, train_src, val_src, folder, start_epoch)
         self._test(learner, test_src, folder)
+        return self._ended("completed", self._finished_message(folder))
+
+    def _fit_head(self, folder: RunFolder):
+        """Quick, or the first phase of thorough: the head on cached features."""
+        from core.training.quick_run import HEAD_EPOCHS, train_quick_head
+
+        folder.start_logs(0)
+        self._emit(Message("info", f"Quick training: the pretrained EfficientNet-Lite0 stays as it is and its "
+                                   f"last layer learns your classes ({HEAD_EPOCHS} short rounds)."))
+        head = train_quick_head(self, folder, HEAD_EPOCHS)
+        folder.close()
+        return head
+
+    def _finished_message(self, folder: RunFolder) -> str:
+        """The score, in the context of always answering the most common class."""
+        from core.training.class_balance import compare_with_guessing
+
         msg = (f"Training finished. Best validation accuracy {self._best_val_acc:.1%} "
                f"(epoch {self._best_epoch}). The best model is {folder.file(runs.BEST_MODEL)}.")
-        return self._ended("completed", msg)
+        counts = [0] * len(self.dataset.classes)
+        for s in self.dataset.val:
+            counts[s.label] += 1
+        if sum(counts) and not math.isnan(self._best_val_acc):
+            verdict = compare_with_guessing(self._best_val_acc, counts, self.dataset.classes,
+                                            pretrained=self.config.pretrained)
+            if verdict.level == "guessing":
+                msg += " " + verdict.message
+        return msg
 
     def _build_model(self, image_size: int, device: torch.device):
         from core.model.networks import build_model

@@ -21,7 +21,7 @@ from core.training.events import CheckpointSaved, EpochEnd, FitEnded, FitStarted
 from gui.widgets.plots import PlotsPanel
 from gui.widgets.training_progress import TrainingProgress
 from gui.widgets.settings_form import SettingsForm
-from gui.widgets.training_result import ResultBox
+from gui.widgets.training_result import ResultBox, run_verdict
 from gui.style import make_muted
 from gui.background import JobPaused, JobResumed, JobRunner
 from gui.engine import EngineInfo
@@ -71,6 +71,7 @@ class TrainingPanel(QWidget):
         self.dataset = None
         self.last_result: FitEnded | None = None
         self.run_dir = ""
+        self._job = None                  # the running (or last) TrainingJob / ResumeJob
 
         self.runner = JobRunner(self, name="fledge-training")
         self.runner.progress.connect(self._on_event)
@@ -170,6 +171,7 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------- dataset
     def set_dataset(self, dataset) -> None:
         self.dataset = dataset
+        self.form.set_dataset(dataset)
         self._refresh_state()
 
     # ------------------------------------------------------------ running
@@ -224,6 +226,7 @@ class TrainingPanel(QWidget):
         self.last_result = None
         self.run_dir = ""
         self.progress.preparing()
+        self._job = job
         self.runner.start(job)
         self.status_message.emit("Training started.")
         self._refresh_state()
@@ -297,7 +300,8 @@ class TrainingPanel(QWidget):
     def _end(self, ended: FitEnded) -> None:
         self.last_result = ended
         self.progress.handle_event(ended)
-        self.result.show_result(ended)
+        job = self._job                   # its score against always answering the commonest class
+        self.result.show_result(ended, run_verdict(ended, job.config, job.dataset) if job else None)
         if ended.reason == "failed":
             self.notes.add(ended.message, "error")
         self.status_message.emit({"completed": "Training finished.", "stopped": "Training stopped.",
@@ -349,12 +353,17 @@ class TrainingJob:
 
 
 class ResumeJob:
-    """A job that continues a run folder from its last completed epoch."""
+    """A job that continues a run folder from its last completed epoch; config and dataset are
+    the run's own once it has started."""
 
     def __init__(self, run_dir: str) -> None:
         self.run_dir = run_dir
+        self.config: TrainConfig | None = None
+        self.dataset = None
 
     def __call__(self, report, control) -> FitEnded:
         from core.training.trainer import Trainer
 
-        return Trainer.resume_from(self.run_dir, callbacks=[report], control=control).fit()
+        trainer = Trainer.resume_from(self.run_dir, callbacks=[report], control=control)
+        self.config, self.dataset = trainer.config, trainer.dataset
+        return trainer.fit()

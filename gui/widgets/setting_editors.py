@@ -11,12 +11,15 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QW
 from core.training.config import Option
 
 from gui.widgets.learning_rate_box import LearningRateBox
+from gui.widgets.recipe_choice import RecipeChoice
 
 
 def editor(opt: Option) -> QWidget:
     """The widget for a field whose Option alone says how to edit it."""
     if opt.widget == "check":
         return QCheckBox(opt.text)
+    if opt.widget == "recipe":
+        return RecipeChoice(opt)
     if opt.widget == "choice":
         combo = QComboBox()
         for value in opt.choices:
@@ -47,6 +50,8 @@ def show_value(widget: QWidget, value: Any) -> None:
         select(widget, value)
     elif isinstance(widget, QCheckBox):
         widget.setChecked(bool(value))
+    elif isinstance(widget, RecipeChoice):
+        widget.setValue(value)
     elif isinstance(widget, QSpinBox):
         widget.setValue(int(value))
     else:

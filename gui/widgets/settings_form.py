@@ -5,6 +5,8 @@ The rows are built from TrainConfig's table of fields (core.training.config.conf
 label, help, range, choices and widget come from there. config() is the configuration the
 form was last given (apply_config) with the form's values put in, so a field the form has
 no widget for (precision, pipeline, workers, Nesterov, ...) is never lost.
+The recipe comes first: quick and thorough show only what matters for them (and train the
+offline EfficientNet-Lite0, gui.widgets.recipe_choice), custom every setting.
 `changed` fires after each edit (settings saved, errors updated).
 """
 from __future__ import annotations
@@ -14,34 +16,22 @@ import os
 import sys
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
-                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
+                               QScrollArea, QStyle, QToolButton, QVBoxLayout, QWidget)
 
 from core.model.architectures import ARCH_INFO
-from core.training.config import Option, TrainConfig, config_options
+from core.training.class_balance import ClassBalance, class_balance
+from core.training.config import Option, TrainConfig
 
 from gui.engine import EngineInfo
 from gui.style import ErrorLabel, make_muted
+from gui.widgets.lr_suggest import LearningRateRow
 from gui.widgets.pretrained_weights_box import PretrainedWeightsBox
-from gui.widgets.setting_editors import editor, from_settings, select, show_value, value_changed, value_of
+from gui.widgets.recipe_choice import balance_note, recipe_values, shown_fields
+from gui.widgets.setting_editors import editor, select, show_value, value_changed, value_of
+from gui.widgets.settings_store import FORM_FIELDS, OPTIONS, default_config, load_stored, store, stored_keys
 
-SETTINGS_GROUP = "train"
-OPTIONS = {opt.name: opt for opt in config_options()}
-# The fields with a widget; weights_path is edited inside the Pretrained row.
-FORM_FIELDS = [opt.name for opt in config_options() if opt.widget]
-
-
-def has_gpu(devices: list[tuple[str, str]]) -> bool:
-    return any(d.startswith("cuda") or d == "mps" for d, _ in devices)
-
-
-def default_config(devices: list[tuple[str, str]]) -> TrainConfig:
-    """small_cnn on the CPU; a pretrained resnet18 on the best GPU when there is one."""
-    if has_gpu(devices):
-        return TrainConfig(arch="resnet18", pretrained=True, device=devices[0][0], batch_size=64,
-                           epochs=10)
-    return TrainConfig(arch="small_cnn", pretrained=False, device="cpu")
 
 
 class SettingsForm(QScrollArea):
@@ -64,14 +54,15 @@ class SettingsForm(QScrollArea):
         self._field_errors: dict[str, str] = {}
         self._base = TrainConfig()         # what config() starts from (see apply_config)
         self._pending_device: str | None = None
+        self.dataset = None                # the Data tab's, for the finder and the class balance
+        self.balance: ClassBalance | None = None
+        self.rows: dict[str, tuple[QWidget, QWidget]] = {}   # field -> (label, row)
 
-        self.settings.beginGroup(SETTINGS_GROUP)
-        self._stored_keys = set(self.settings.childKeys())   # what the user chose before
-        self.settings.endGroup()
+        self._stored_keys = stored_keys(self.settings)   # what the person chose before
 
         self._build_ui()
         self._fill_architectures()
-        self._restore_settings(self.settings_defaults())
+        self.apply_config(load_stored(self.settings, self.settings_defaults()))
         self._connect_changes()
         self._constructed = True
 
@@ -87,7 +78,8 @@ class SettingsForm(QScrollArea):
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, ErrorLabel] = {}
         special = {"arch": self._arch_row, "pretrained": self._pretrained_row,
-                   "image_size": self._image_size_row, "device": self._device_row}
+                   "image_size": self._image_size_row, "device": self._device_row,
+                   "learning_rate": self._lr_row}
         for name in FORM_FIELDS:
             opt = OPTIONS[name]
             if opt.widget == "weights_file":
@@ -97,6 +89,8 @@ class SettingsForm(QScrollArea):
             else:
                 widget = row = editor(opt)
                 extra = None
+                if name == "class_weighting":
+                    extra = self.balance_label = _note()    # uneven classes: what it means
             self.fields[name] = widget
             self._row(adv if opt.advanced else form, opt, widget, row, extra)
         self.errors["weights_path"] = self.errors["pretrained"]
@@ -122,13 +116,17 @@ class SettingsForm(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMinimumWidth(330)
+        # As wide as Custom's rows, whichever recipe shows first: no sideways scrolling later.
+        self._full_width = fields.sizeHint().width() + self.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return super().sizeHint().expandedTo(QSize(min(self._full_width, 640), 0))
 
     def _arch_row(self, opt: Option):
         self.arch = QComboBox()
         self.arch.setMinimumContentsLength(14)
-        self.arch_desc = QLabel()
-        self.arch_desc.setWordWrap(True)
-        make_muted(self.arch_desc)
+        self.arch_desc = _note()
         return self.arch, self.arch, self.arch_desc
 
     def _pretrained_row(self, opt: Option):
@@ -153,6 +151,12 @@ class SettingsForm(QScrollArea):
         self.device.addItem("Looking for devices…", "auto")
         return self.device, self.device, None
 
+    def _lr_row(self, opt: Option):
+        box = editor(opt)
+        self.lr_row = LearningRateRow(box, self.finder_input)
+        self.lr_row.busy_changed.connect(lambda _busy: self.changed.emit())
+        return box, self.lr_row, None
+
     def _row(self, form: QFormLayout, opt: Option, widget: QWidget, row: QWidget,
              extra: QWidget | None) -> None:
         """A form row: the field, an optional note under it, and its error label."""
@@ -170,7 +174,15 @@ class SettingsForm(QScrollArea):
         lab = QLabel(opt.label)
         lab.setBuddy(widget)
         lab.setToolTip(opt.help)
-        form.addRow(lab, box)
+        if opt.widget == "recipe":       # the first choice: a heading, and the whole width
+            f = lab.font()
+            f.setBold(True)
+            lab.setFont(f)
+            form.addRow(lab)
+            form.addRow(box)
+        else:
+            form.addRow(lab, box)
+        self.rows[opt.name] = (lab, box)
 
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
@@ -193,16 +205,6 @@ class SettingsForm(QScrollArea):
     def settings_defaults(self) -> TrainConfig:
         return default_config(self.devices)
 
-    def _restore_settings(self, defaults: TrainConfig) -> None:
-        s = self.settings
-        s.beginGroup(SETTINGS_GROUP)
-        try:
-            stored = {name: from_settings(s.value(name), OPTIONS[name], getattr(defaults, name))
-                      for name in FORM_FIELDS if s.contains(name)}
-        finally:
-            s.endGroup()
-        self.apply_config(dataclasses.replace(defaults, **stored))
-
     def _shown(self) -> dict[str, Any]:
         """Every form field as its widgets show it (before the pretrained rules apply)."""
         values = {name: value_of(w) for name, w in self.fields.items()}
@@ -216,14 +218,9 @@ class SettingsForm(QScrollArea):
         if self._restoring or not self._constructed:
             return
         values = self._shown()
-        values.update(image_size=values["image_size"] or 0, weights_path=values["weights_path"] or "")
         if not self.ready:               # before the device list exists the choice is unknown
             values.pop("device")
-        s = self.settings
-        s.beginGroup(SETTINGS_GROUP)
-        for key, value in values.items():
-            s.setValue(key, value)
-        s.endGroup()
+        store(self.settings, values)
 
     def apply_config(self, c: TrainConfig) -> None:
         """Show a configuration in the form (from settings, defaults or a past run); config()
@@ -254,6 +251,7 @@ class SettingsForm(QScrollArea):
     def _connect_changes(self) -> None:
         for widget in self.fields.values():
             value_changed(widget).connect(self._on_changed)
+        self.fields["recipe"].valueChanged.connect(self._on_recipe_chosen)
         self.image_default.toggled.connect(self._on_changed)
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
 
@@ -264,7 +262,7 @@ class SettingsForm(QScrollArea):
         pretrained = values["pretrained"] and bool(info and info.has_pretrained)
         values.update(pretrained=pretrained, weights_path=values["weights_path"] if pretrained else None,
                       freeze_backbone=values["freeze_backbone"] and pretrained)
-        return dataclasses.replace(self._base, **values)
+        return dataclasses.replace(self._base, **recipe_values(values["recipe"], values))
 
     def field_errors(self) -> dict[str, str]:
         """Field -> message for what is wrong now (core's checks once loaded, plus file checks)."""
@@ -298,11 +296,31 @@ class SettingsForm(QScrollArea):
                 self.image_size.blockSignals(False)
         for name, widget in self.fields.items():
             opt = OPTIONS[name]
-            if opt.choice_help:           # the chosen entry explains itself too
+            if opt.choice_help and isinstance(widget, QComboBox):   # the chosen entry explains itself too
                 widget.setToolTip(f"{opt.help} {opt.choice_help.get(widget.currentData(), '')}")
+        self._show_recipe()
         self._show_errors(self.field_errors())
         self.save_settings()
         self.changed.emit()
+
+    def _show_recipe(self) -> None:
+        """Only the rows the chosen recipe needs; the class-balance note when it applies."""
+        recipe = self.fields["recipe"].value()
+        note = balance_note(self.balance, self.fields["class_weighting"].currentData())
+        self.balance_label.setText(note)
+        self.balance_label.setVisible(bool(note))
+        shown = shown_fields(recipe, self.rows, bool(note))
+        for name, (label, row) in self.rows.items():
+            label.setVisible(name in shown)
+            row.setVisible(name in shown)
+        custom = recipe == "custom"
+        self.advanced_toggle.setVisible(custom)
+        self.advanced.setVisible(custom and self.advanced_toggle.isChecked())
+
+    def _on_recipe_chosen(self, recipe: str) -> None:
+        """A person chose quick or thorough: the presets find their own learning rate."""
+        if not self._restoring and recipe != "custom":
+            self.fields["auto_lr"].setChecked(True)
 
     def _show_errors(self, errs: dict[str, str]) -> None:
         shown = set()
@@ -350,14 +368,47 @@ class SettingsForm(QScrollArea):
         self._on_arch_changed()
         self._on_changed()
 
+    # ------------------------------------------------------------- dataset
+    def set_dataset(self, dataset) -> None:
+        """The Data tab's dataset: the learning-rate finder sweeps on it; uneven classes are noted."""
+        self.dataset = dataset
+        if dataset is None:
+            self.balance = None
+        else:
+            train = dataset.counts()["train"]
+            self.balance = class_balance(dataset.classes, [train[c] for c in dataset.classes])
+        self._on_changed()
+
+    def finder_input(self) -> tuple | str:
+        """(config, dataset) for the learning-rate finder, or why it cannot run yet."""
+        if not self.ready:
+            return "Loading the training engine…"
+        if self.dataset is None:
+            return "Choose a folder of photos first (Data tab): the test trains on a few batches of them."
+        if self._field_errors:
+            return "Fix the settings marked in red first."
+        return self.config(), self.dataset
+
     def problem(self) -> str:
         """Why these settings cannot start a run, in plain words; '' when they can."""
+        if self.lr_row.is_running():
+            return "Finding a learning rate… (press Stop next to it to end the test)."
         errs = self._field_errors
-        if errs:
-            unshown = [msg for key, msg in errs.items() if key not in self.errors]
+        if errs:                          # a field the recipe hides, or one without a row
+            unshown = [msg for key, msg in errs.items()
+                       if key not in self.errors or not self.errors[key].isVisibleTo(self)]
             return " ".join(unshown) if unshown else "Fix the settings marked in red first."
         return ""
 
     def shutdown(self, timeout_ms: int = -1) -> bool:
-        """Stop the weights check and join its thread."""
-        return self.weights.shutdown(timeout_ms)
+        """Stop the weights check and the learning-rate test, and join their threads."""
+        ok = self.lr_row.shutdown(timeout_ms)
+        return self.weights.shutdown(timeout_ms) and ok
+
+
+def _note() -> QLabel:
+    """A note under a field: secondary, wrapped text."""
+    label = QLabel()
+    label.setWordWrap(True)
+    make_muted(label)
+    return label

@@ -260,3 +260,32 @@ def test_evaluate_and_resume_split_the_photos_as_training_did(qtbot, make_window
     resumed = Trainer.resume_from(ended.run_dir)
     assert sorted(s.path for s in resumed.dataset.val) == validated
     assert sorted(s.path for s in resumed.dataset.train) == learnt
+
+
+def test_suggest_puts_the_finders_learning_rate_in_the_box_and_plots_the_sweep(qtbot, make_window,
+                                                                                 two_class_folder):
+    w = window_with_data(make_window, qtbot, two_class_folder)
+    tp = w.training_panel
+    row = tp.form.lr_row
+    assert row.isVisibleTo(tp.form) and not row.plot.isVisibleTo(tp.form)
+    with qtbot.waitSignal(row.runner.ended, timeout=120000):
+        row.suggest_button.click()
+        # One job at a time: no training while the sweep runs; the button stops the sweep.
+        assert "Finding a learning rate" in tp.start_hint.text() and not tp.start_button.isEnabled()
+        assert row.suggest_button.text() == "Stop"
+    curve = row.curve
+    assert curve is not None and curve.suggestion is not None, row.status.text()
+    assert 1e-6 <= curve.suggestion <= 10 and len(curve.lrs) > 5
+    assert tp.form.fields["lr"].value() == pytest.approx(curve.suggestion, rel=1e-6)
+    assert tp.form.config().lr == pytest.approx(curve.suggestion, rel=1e-6)
+    assert "Suggested" in row.status.text()
+    # The plot: the loss against the rate on a log axis, the suggestion marked on it.
+    assert row.plot.isVisibleTo(tp.form)
+    assert row.plot.getPlotItem().getAxis("bottom").logMode
+    x, y = row.plot.curve.getOriginalDataset()
+    assert len(x) == sum(np.isfinite(curve.losses)) and x[0] == pytest.approx(curve.lrs[0])
+    mx, my = row.plot.marker.getOriginalDataset()
+    assert mx.tolist() == pytest.approx([curve.suggestion]) and my.tolist() == pytest.approx(
+        [curve.losses[curve.suggestion_index]])
+    assert tp.start_button.isEnabled() and row.suggest_button.text() == "Suggest"
+    assert not running_threads()
