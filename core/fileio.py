@@ -71,12 +71,17 @@ def atomic_write_text(path, text: str, encoding: str = "utf-8") -> None:
     atomic_write(path, lambda f: f.write(text.encode(encoding)))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts as alive)."""
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:
         return True
     return True
 
@@ -96,7 +101,7 @@ def _remove_leftovers(folder: str, name: str) -> None:
         if not (entry.startswith(start) and entry.endswith(".tmp")):
             continue
         pid = entry[len(start):].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             try:
                 os.unlink(os.path.join(folder, entry))
             except OSError:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.training.config import TrainConfig
 from core.errors import FledgeError
-from core.fileio import atomic_write_text
+from core.fileio import atomic_write_text, pid_alive
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "run.json"
@@ -105,20 +105,6 @@ def read_csv_rows(path) -> list[dict]:
     return rows
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
 @dataclass(frozen=True)
 class RunInfo:
     run_dir: str
@@ -163,7 +149,7 @@ def run_info(run_dir) -> RunInfo:
     cfg = read_json(run_dir / CONFIG_FILE)
     status = read_json(run_dir / STATUS_FILE)
     state = status.get("status", "interrupted")
-    if state == "running" and not _pid_alive(int(status.get("pid", -1))):
+    if state == "running" and not pid_alive(int(status.get("pid", -1))):
         state = "interrupted"
     best = run_dir / BEST_MODEL
     epochs_done = int(status.get("epochs_done", 0))
