@@ -29,6 +29,7 @@ from gui.panels.runs import RunsPanel
 from gui.panels.sort import SortPanel
 from gui.panels.train import TrainingPanel
 from gui.style import app_icon
+from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.panels: dict[str, Panel] = {}
         self.view_menu = None
+        self.export_dialog: ExportDialog | None = None       # File > Export model…
 
         self.models = ModelStore(self, self.settings)      # the loaded model, shared by every tab
         self.dataset_panel = DatasetPanel()
@@ -153,6 +155,11 @@ class MainWindow(QMainWindow):
                                                tip="Try Fledge on a small made-up set of bird and plane pictures")
         self.open_model_action = self._action(file_menu, "Open &model…", self.choose_model,
                                               QKeySequence("Ctrl+M"), "Load a trained model (.pt) to predict with")
+        self.export_action = self._action(file_menu, "&Export model…", self.export_model,
+                                          tip="Export the current model to ONNX or TorchScript, to use it "
+                                              "on a computer without Fledge (open or train a model first)")
+        self.export_action.setEnabled(bool(self.models.path()))
+        self.models.changed.connect(lambda _path: self.export_action.setEnabled(True))
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"),
                                         "Close Fledge")
@@ -257,6 +264,11 @@ class MainWindow(QMainWindow):
         self.show_panel("predict")
         self.models.load(path)
 
+    def export_model(self) -> None:
+        """The export dialog for the window's current model (gui.widgets.export_dialog)."""
+        if self.models.path():
+            self.export_dialog = open_export_dialog(self, self.models.path(), self.export_dialog)
+
     def _reload_last_model(self) -> None:
         """The last session's model, unless a model was opened (or trained) meanwhile."""
         if not self._closing and not self.models.path() and not self.models.is_loading():
@@ -337,6 +349,8 @@ class MainWindow(QMainWindow):
                 panel.shutdown(timeout_ms)
             except Exception:  # noqa: BLE001 - closing must go on
                 log.exception("the %s tab did not shut down cleanly", key)
+        if self.export_dialog is not None:
+            self.export_dialog.shutdown(timeout_ms)
         self._engine_runner.wait(timeout_ms)
         self._warmup_runner.wait(timeout_ms)
         self.models.shutdown(timeout_ms)

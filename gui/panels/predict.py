@@ -12,39 +12,30 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from core.data.imageio import IMAGE_EXTENSIONS
-from core.wording import percent
+from core.wording import answer_text
 from gui.background import TaskPool, call
 from gui.drops import accept_copy, local_paths, photos_among
 from gui.model_store import ModelStore
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_bar import ModelBar
+from gui.widgets.photo_actions import PhotoActions
 from gui.widgets.photo_strip import PhotoStrip
-from gui.widgets.prediction_view import PredictionView
+from gui.widgets.prediction_view import DISPLAY_PX, PredictionView, fit_for_display
 from gui.widgets.thumbnails import ThumbnailLoader, qimage_to_pil
 
 TOP_K = 5
-DISPLAY_PX = 1024           # the photo on show is decoded at most this big
 ICON_PX = 40                # list icons, logical pixels
 MAX_PER_DROP = 200
 LAST_DIR_KEY = "predict/last_model_dir"
-LAST_PHOTO_DIR_KEY = "predict/last_photo_dir"
 
 NO_MODEL = ("No model is loaded yet. Train one in the Train tab, pick a finished run in the "
             "Runs tab, or click “Open model…” to choose a saved model file (.pt). Your photos "
             "will be classified as soon as a model is loaded.")
 EMPTY_HINT = "Drop photos here\n\nor press Ctrl+V to paste a picture, or click “Open photos…”"
-
-
-def _shrink(image: QImage) -> QImage:
-    if max(image.width(), image.height()) <= DISPLAY_PX:
-        return image
-    return image.scaled(DISPLAY_PX, DISPLAY_PX, Qt.AspectRatioMode.KeepAspectRatio,
-                        Qt.TransformationMode.SmoothTransformation)
 
 
 @dataclass
@@ -133,7 +124,7 @@ class PredictPanel(QWidget):
             return
         self.message_bar.clear()
         entry = _Entry(name=name, source=qimage_to_pil(image), from_file=False,
-                       image=_shrink(QImage(image)))      # a pasted picture has no file to re-read
+                       image=fit_for_display(QImage(image)))      # a pasted picture has no file to re-read
         self._add_entries([entry])
 
     def paste(self) -> None:
@@ -177,20 +168,10 @@ class PredictPanel(QWidget):
     def _build_ui(self) -> None:
         self.model_bar = ModelBar(self.models, LAST_DIR_KEY, self)
 
-        self.open_photos_button = QPushButton("Open &photos…", self)
-        self.open_photos_button.setToolTip("Choose one or more photos to classify")
-        self.open_photos_button.clicked.connect(self._choose_photos)
-        self.paste_button = QPushButton("P&aste", self)
-        self.paste_button.setToolTip("Classify the picture on the clipboard (Ctrl+V)")
-        self.paste_button.clicked.connect(self.paste)
-        self.clear_button = QPushButton("C&lear", self)
-        self.clear_button.setToolTip("Remove all photos from this list")
-        self.clear_button.clicked.connect(self.clear)
-        actions = QHBoxLayout()
-        actions.addWidget(self.open_photos_button)
-        actions.addWidget(self.paste_button)
-        actions.addStretch(1)
-        actions.addWidget(self.clear_button)
+        self.actions = PhotoActions(self)
+        self.actions.photos_chosen.connect(self.predict_files)
+        self.actions.paste_clicked.connect(self.paste)
+        self.actions.clear_clicked.connect(self.clear)
 
         self.message_bar = MessageBar(self)
 
@@ -212,21 +193,9 @@ class PredictPanel(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addWidget(self.model_bar)
-        lay.addLayout(actions)
+        lay.addWidget(self.actions)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.splitter, 1)
-
-    # -- choosing files ---------------------------------------------------------------
-
-    def _choose_photos(self) -> None:
-        settings = QSettings()
-        start = str(settings.value(LAST_PHOTO_DIR_KEY, "") or "")
-        patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Choose photos to classify", start, f"Photos ({patterns});;All files (*)")
-        if paths:
-            settings.setValue(LAST_PHOTO_DIR_KEY, os.path.dirname(paths[0]))
-            self.predict_files(paths)
 
     # -- drag, drop, paste ------------------------------------------------------------
 
@@ -397,8 +366,7 @@ class PredictPanel(QWidget):
 
     def _refresh_item(self, entry: _Entry) -> None:
         if entry.state == "done" and entry.prediction is not None and entry.prediction.top:
-            label, p = entry.prediction.top[0]
-            self.strip.set_caption(entry.eid, f"{entry.name}\n{label} {percent(p)}")
+            self.strip.set_caption(entry.eid, f"{entry.name}\n{answer_text(entry.prediction.top, ' ')}")
         elif entry.state == "error":
             self.strip.set_caption(entry.eid, f"{entry.name}\ncould not be read")
             self.strip.mark_unreadable(entry.eid)
@@ -424,13 +392,6 @@ class PredictPanel(QWidget):
         unreadable = entry.display_error or entry.state == "error"
         self.view.show_photo(entry.name, entry.source if entry.from_file else "", entry.image,
                              "This file could not be shown." if unreadable else "Loading…")
-        if entry.state == "error":
-            self.view.show_state(f"Could not read “{entry.name}”: {entry.error}", entry.error or "")
-        elif entry.state == "done" and entry.prediction is not None:
-            self.view.show_answer(entry.prediction.top, entry.ms)
-        elif entry.state == "no-model":
-            self.view.show_state("No model loaded")
-        elif self.predictor is None:
-            self.view.show_state("Waiting for the model to load…")
-        else:
-            self.view.show_state("Classifying…")
+        top = entry.prediction.top if entry.prediction is not None else None
+        self.view.show_outcome(entry.state, top, entry.error, entry.ms, entry.name,
+                               self.predictor is not None)

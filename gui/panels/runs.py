@@ -10,13 +10,35 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
                                QWidget)
 
 from core.errors import FledgeError
-from core.training.runs import can_resume, list_runs, load_run, runs_root
+from core.training.config import RECIPE_LABELS
+from core.training.runs import RUN_FILE, can_resume, list_runs, load_run, read_json, runs_root
 
+from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 from gui.widgets.plots import PlotsPanel
 from gui.run_text import STATUS_TEXT, accuracy_text, network_text, started_text
 from gui.style import make_muted
 
 COLUMNS = ["Started", "Status", "Network", "Best accuracy", "Epochs", "Images"]
+PRETRAINED_KEY = "pretrained_used"      # run.json: whether the run really started from ImageNet weights
+
+
+def pretrained_used(run_dir: str) -> bool | None:
+    """What the run really started from, as its run.json records it; None for runs from
+    before Fledge recorded it."""
+    value = read_json(os.path.join(run_dir, RUN_FILE)).get(PRETRAINED_KEY)
+    return value if isinstance(value, bool) else None
+
+
+def pretrained_text(asked: bool, used: bool | None) -> str:
+    """The "Pretrained" row: what the run really did, not only what was asked for."""
+    if used is True:
+        return "yes — it started from ImageNet weights"
+    if used is False:
+        return ("no — the ImageNet weights were not found, so it trained from scratch" if asked
+                else "no — it trained from scratch")
+    if asked:
+        return "asked for (this older run did not record whether the weights were found)"
+    return "no — it trained from scratch"
 
 
 class RunsPanel(QWidget):
@@ -79,11 +101,17 @@ class RunsPanel(QWidget):
         self.resume_button = QPushButton("Resume training")
         self.resume_button.setToolTip("Continue this run from its last finished epoch")
         self.resume_button.clicked.connect(self._resume)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Export this run's best model to ONNX or TorchScript, to use it "
+                                      "on a computer without Fledge")
+        self.export_button.clicked.connect(self.export_model)
+        self.export_dialog: ExportDialog | None = None
         self.open_button = QPushButton("Open folder")
         self.open_button.setToolTip("Show this run's folder in the file manager")
         self.open_button.clicked.connect(self._open_folder)
         buttons = QHBoxLayout()
-        for b in (self.predict_button, self.reuse_button, self.resume_button, self.open_button):
+        for b in (self.predict_button, self.reuse_button, self.resume_button, self.export_button,
+                  self.open_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         right = QWidget()
@@ -108,7 +136,9 @@ class RunsPanel(QWidget):
 
     # ------------------------------------------------------------------
     def shutdown(self, msecs: int = -1) -> None:
-        """Nothing to stop: the runs folder is read on the GUI thread (it is small)."""
+        """Stop an export still running (the runs folder itself is read on the GUI thread)."""
+        if self.export_dialog is not None:
+            self.export_dialog.shutdown(msecs)
 
     def refresh(self) -> None:
         """Re-read the runs folder, keeping the selection when the run still exists."""
@@ -186,7 +216,8 @@ class RunsPanel(QWidget):
             self.title.setText("Select a run to see its curves and settings.")
             self.message.hide()
             self.plots.clear()
-            for b in (self.predict_button, self.reuse_button, self.resume_button, self.open_button):
+            for b in (self.predict_button, self.reuse_button, self.resume_button, self.export_button,
+                      self.open_button):
                 b.setEnabled(False)
             return
         info, c = record.info, record.config
@@ -198,7 +229,8 @@ class RunsPanel(QWidget):
         self.plots.load_record(record)
         rows = [
             ("Classes", ", ".join(record.classes) or "?"),
-            ("Pretrained", "yes" if c.pretrained else "no"),
+            ("Recipe", RECIPE_LABELS.get(c.recipe, c.recipe)),
+            ("Pretrained", pretrained_text(c.pretrained, pretrained_used(info.run_dir))),
             ("Optimizer", f"{c.optimizer}, learning rate {c.lr:g}, {c.schedule} schedule"),
             ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
             ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
@@ -212,6 +244,7 @@ class RunsPanel(QWidget):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.settings_form.addRow(k, value)
         self.predict_button.setEnabled(bool(info.best_model))
+        self.export_button.setEnabled(bool(info.best_model))
         self.reuse_button.setEnabled(True)
         self.resume_button.setEnabled(can_resume(info))
         self.open_button.setEnabled(os.path.isdir(info.run_dir))
@@ -229,6 +262,11 @@ class RunsPanel(QWidget):
     def _resume(self) -> None:
         if self.record is not None:
             self.resume_requested.emit(self.record.info.run_dir)
+
+    def export_model(self) -> None:
+        """The export dialog for the selected run's best model."""
+        if self.record is not None and self.record.info.best_model:
+            self.export_dialog = open_export_dialog(self, self.record.info.best_model, self.export_dialog)
 
     def _open_folder(self) -> None:
         if self.record is not None and os.path.isdir(self.record.info.run_dir):

@@ -18,12 +18,15 @@ class BarChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._values: list[tuple[str, float]] = []
+        self._unsure = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.setMinimumWidth(200)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setAccessibleName("Class probabilities")
 
-    def set_values(self, values: list[tuple[str, float]]) -> None:
+    def set_values(self, values: list[tuple[str, float]], unsure: bool = False) -> None:
+        """unsure: no bar is drawn as the winner (the model's answer is not sure)."""
+        self._unsure = bool(unsure) and bool(values)
         self._values = [(str(n), max(0.0, min(1.0, float(p)))) for n, p in values]
         text = "; ".join(f"{n}: {percent(p)}" for n, p in self._values)
         self.setToolTip(text)
@@ -33,6 +36,9 @@ class BarChart(QWidget):
 
     def values(self) -> list[tuple[str, float]]:
         return list(self._values)
+
+    def is_unsure(self) -> bool:
+        return self._unsure
 
     def clear(self) -> None:
         self.set_values([])
@@ -78,7 +84,7 @@ class BarChart(QWidget):
             painter.setBrush(track)
             painter.drawRoundedRect(bar, 3, 3)
             if p > 0:
-                painter.setBrush(top_bar if i == 0 else other_bar)
+                painter.setBrush(top_bar if i == 0 and not self._unsure else other_bar)
                 painter.drawRoundedRect(QRectF(bar.x(), bar.y(), max(2.0, bar_w * p), bar.height()), 3, 3)
             painter.setPen(text)
             painter.drawText(QRectF(bar_x + bar_w + 6, y, pct_w - 6, row_h),

@@ -1,13 +1,28 @@
-"""One photo and what the model says it shows: the picture, a headline and the top classes."""
+"""One photo and what the model says it shows: the picture, a headline and the top classes.
+
+An answer the model is not sure of (core.wording.is_unsure) reads "Not sure: maybe bird (48 %)
+or plane (41 %)" in the warning colour, with no bar standing out as the winner.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from core.wording import percent
+from core.wording import answer_text, is_unsure
 from gui.widgets.bar_chart import BarChart
 from gui.widgets.image_view import ImageView
+from gui.style import set_text_colour, warning_colour
+
+DISPLAY_PX = 1024           # the photo on show is decoded at most this big
+
+
+def fit_for_display(image: QImage) -> QImage:
+    """image, scaled down to DISPLAY_PX when it is bigger."""
+    if max(image.width(), image.height()) <= DISPLAY_PX:
+        return image
+    return image.scaled(DISPLAY_PX, DISPLAY_PX, Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)
 
 
 class PredictionView(QWidget):
@@ -27,6 +42,7 @@ class PredictionView(QWidget):
         self.headline.setFont(big)
         self.headline.setWordWrap(True)
         self.headline.setAccessibleName("Prediction")
+        self.unsure = False                 # the answer on show is not sure (is_unsure)
         self.chart = BarChart(self)
         self.time_label = QLabel(self)
         small = QFont(self.time_label.font())
@@ -58,11 +74,32 @@ class PredictionView(QWidget):
 
     def show_answer(self, top: list[tuple[str, float]], milliseconds: float | None = None) -> None:
         """The model's top classes, best first, and how long the answer took."""
-        if top:
-            self.headline.setText(f"{top[0][0]} — {percent(top[0][1])}")
-        self.chart.set_values(top)
+        unsure = is_unsure(top)
+        self.unsure = unsure
+        self.headline.setText(answer_text(top))
+        self.headline.setToolTip("The model is not sure about this photo: its best guesses are close, "
+                                 "or none is likely. Check it yourself." if unsure else "")
+        self.headline.setPalette(self.palette())
+        if unsure:
+            set_text_colour(self.headline, warning_colour(self.palette()))
+        self.chart.set_values(top, unsure=unsure)
         if milliseconds is not None:
             self.time_label.setText(f"answered in {milliseconds:.0f} ms")
+
+    def show_outcome(self, state: str, top, error: str | None, milliseconds: float | None,
+                     name: str, model_ready: bool) -> None:
+        """What there is to say about the photo on show: its answer, or why there is none
+        (state: done | error | no-model | waiting)."""
+        if state == "error":
+            self.show_state(f"Could not read “{name}”: {error}", error or "")
+        elif state == "done" and top is not None:
+            self.show_answer(top, milliseconds)
+        elif state == "no-model":
+            self.show_state("No model loaded")
+        elif not model_ready:
+            self.show_state("Waiting for the model to load…")
+        else:
+            self.show_state("Classifying…")
 
     def show_state(self, text: str, tooltip: str = "") -> None:
         """A headline instead of an answer: waiting, no model, or why the photo failed."""
@@ -70,6 +107,8 @@ class PredictionView(QWidget):
         self.headline.setToolTip(tooltip)
 
     def _clear_answer(self) -> None:
+        self.unsure = False
+        self.headline.setPalette(self.palette())
         self.headline.clear()
         self.headline.setToolTip("")
         self.chart.clear()

@@ -9,6 +9,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
+from core.wording import is_unsure
 from gui.panels.predict import NO_MODEL, PredictPanel
 from gui.widgets.thumbnails import pil_to_qimage, qimage_to_pil
 from tests.gui.qt_drops import send_drop
@@ -33,6 +34,22 @@ def checkpoint(tmp_path_factory):
             p.mul_(3.0)
     path = tmp_path_factory.mktemp("model") / "pets.pt"
     save_checkpoint(path, model, arch="small_cnn", classes=CLASSES, image_size=32,
+                    mean=spec.mean, std=spec.std, config={}, metrics={})
+    return str(path)
+
+
+def fixed_answer_model(path, probabilities) -> str:
+    """A small CNN that gives every photo the same answer: softmax(bias) = probabilities."""
+    from core.model.checkpoints import save_checkpoint
+    from core.model.networks import ARCHITECTURES, build_model
+
+    classes = ["bird", "plane", "cat"]
+    model, _ = build_model("small_cnn", len(classes), image_size=32)
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.copy_(torch.log(torch.tensor(probabilities)))
+    spec = ARCHITECTURES["small_cnn"]
+    save_checkpoint(path, model.eval(), arch="small_cnn", classes=classes, image_size=32,
                     mean=spec.mean, std=spec.std, config={}, metrics={})
     return str(path)
 
@@ -82,7 +99,10 @@ def loaded(qtbot, panel, checkpoint):
 def assert_shows(panel, expected):
     """The headline and the bars show expected (a core Prediction), in order."""
     label, p = expected.top[0]
-    assert panel.view.headline.text().startswith(f"{label} — ")
+    if is_unsure(expected.top):
+        assert panel.view.headline.text().startswith(f"Not sure: maybe {label} (")
+    else:
+        assert panel.view.headline.text().startswith(f"{label} — ")
     values = panel.view.chart.values()
     assert [n for n, _ in values] == [n for n, _ in expected.top]
     assert np.allclose([v for _, v in values], [v for _, v in expected.top], atol=1e-5)
@@ -226,3 +246,23 @@ def test_models_from_runs_and_bad_files(qtbot, panel, checkpoint, tmp_path):
     assert "holiday.pt" in panel.message_bar.text()
     assert "Still using best.pt" in panel.message_bar.text()
     assert panel.model_path == str(run / "best.pt")
+
+
+@pytest.mark.parametrize("probabilities, headline, caption", [
+    ([0.48, 0.41, 0.11], "Not sure: maybe bird (48 %) or plane (41 %)", "Not sure: maybe bird"),
+    ([0.55, 0.25, 0.20], "Not sure: maybe bird (55 %) or plane (25 %)", "Not sure: maybe bird"),
+    ([0.90, 0.07, 0.03], "bird — 90.0 %", "bird 90.0 %"),
+])
+def test_a_near_tie_or_a_weak_answer_is_shown_as_unsure(qtbot, panel, photos, tmp_path,
+                                                        probabilities, headline, caption):
+    model = fixed_answer_model(tmp_path / "fixed.pt", probabilities)
+    with qtbot.waitSignal(panel.model_loaded, timeout=30000):
+        panel.load_model(model)
+    with qtbot.waitSignal(panel.prediction_shown, timeout=10000) as blocker:
+        send_drop(panel, [photos["one.png"], photos["two.png"]])
+    assert [n for n, _ in blocker.args[0].top] == ["bird", "plane", "cat"]
+    assert panel.view.headline.text() == headline
+    unsure = headline.startswith("Not sure")
+    assert panel.view.unsure is unsure and panel.view.chart.is_unsure() is unsure
+    assert ("not sure" in panel.view.headline.toolTip()) is unsure
+    qtbot.waitUntil(lambda: caption in panel.strip.item(0).text(), timeout=10000)

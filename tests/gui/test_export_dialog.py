@@ -1,0 +1,137 @@
+"""The Export… dialog: a failed check is shown as a failure with nothing kept, Cancel stops the
+export, a place that cannot hold it is refused up front, and File > Export model… exports the
+window's current model."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from gui.widgets.export_dialog import ExportDialog, open_export_dialog
+from tests.gui.qt_show import shown
+
+torch = pytest.importorskip("torch")
+
+# torch 2.14 deprecates TorchScript on every call; the export chose it knowingly.
+pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
+
+CLASSES = ["bird", "plane"]
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    """best.pt in a run folder (its dataset gone: the check uses generated photos)."""
+    from core.model.checkpoints import save_checkpoint
+    from core.model.networks import ARCHITECTURES, build_model
+
+    torch.manual_seed(0)
+    net, _ = build_model("small_cnn", len(CLASSES), image_size=32)
+    run = tmp_path / "runs" / "20260101-120000-small_cnn"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"data_root": str(tmp_path / "gone")}), encoding="utf-8")
+    spec = ARCHITECTURES["small_cnn"]
+    save_checkpoint(run / "best.pt", net.eval(), arch="small_cnn", classes=CLASSES, image_size=32,
+                    mean=spec.mean, std=spec.std, config={"epochs": 1}, metrics={"val_acc": 0.5})
+    return run / "best.pt"
+
+
+def leftovers(folder) -> list[str]:
+    """Anything an export left in folder besides the model file and run.json."""
+    return sorted(set(os.listdir(folder)) - {"best.pt", "run.json"})
+
+
+def test_a_failed_parity_check_is_shown_as_a_failure_and_nothing_is_kept(qtbot, model_path, monkeypatch):
+    from core.model.export import exporter
+    from core.model.export.parity import TOLERANCE, ParityReport
+
+    def broken_check(predictor, exported, photos, from_dataset, progress=None, should_stop=None):
+        return ParityReport(ok=False, photos=len(photos), from_dataset=0, max_abs_diff=0.31,
+                            top_class_agreement=(len(photos) - 2) / len(photos),
+                            disagreements=("a.png", "b.png"), tolerance=TOLERANCE, batch_sizes=(8, 1),
+                            reason="on 2 photos the exported model's top class differs from Fledge's "
+                                   "(a.png, b.png).")
+
+    monkeypatch.setattr(exporter, "check_parity", broken_check)
+    dialog = shown(qtbot, ExportDialog(str(model_path)), 600, 400)
+    with qtbot.waitSignal(dialog.exported, timeout=120000) as blocker:
+        dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    result = blocker.args[0]
+    assert not result.ok and result.folder is None
+    text = dialog.result_message()
+    assert text.startswith("The export failed and was not kept.")
+    assert "top class differs from Fledge's (a.png, b.png)" in text
+    assert "differ by up to 31 percentage points (at most 0.01 is allowed)" in text
+    assert not dialog.succeeded()
+    assert not dialog.open_button.isVisible()                   # nothing to open: it is not usable
+    assert dialog.export_button.text() == "&Export" and dialog.export_button.isEnabled()
+    assert leftovers(model_path.parent) == []                  # no folder, no staging left
+
+
+def test_cancel_stops_the_export_and_keeps_nothing(qtbot, model_path):
+    dialog = shown(qtbot, ExportDialog(str(model_path)), 600, 400)
+    with qtbot.waitSignal(dialog._runner.progress, timeout=60000):
+        dialog.export_button.click()
+    assert dialog.progress.cancel_button.isEnabled()
+    with qtbot.waitSignal(dialog.exported, timeout=60000) as blocker:
+        dialog.progress.cancel_button.click()
+        assert dialog.progress.format() == "Stopping the export…"
+    assert blocker.args[0].stopped
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    assert dialog.result_message() == "The export was stopped. Nothing was kept."
+    assert not dialog.open_button.isVisible() and not dialog.progress.isVisible()
+    assert leftovers(model_path.parent) == []
+
+
+def test_closing_the_dialog_during_an_export_stops_it(qtbot, model_path):
+    dialog = shown(qtbot, ExportDialog(str(model_path)), 600, 400)
+    with qtbot.waitSignal(dialog._runner.progress, timeout=60000):
+        dialog.export_button.click()
+    dialog.reject()
+    assert dialog.isVisible()                  # until the export has really stopped
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=60000)
+    assert not dialog.is_running() and dialog.export_result.stopped
+    assert leftovers(model_path.parent) == []
+
+
+def test_a_place_that_cannot_hold_the_export_is_refused_before_starting(qtbot, model_path, tmp_path):
+    dialog = shown(qtbot, ExportDialog(str(model_path)), 600, 400)
+    assert dialog.export_button.isEnabled()
+    dialog.folder.set_path(str(tmp_path / "no" / "such" / "place"))
+    assert "does not exist" in dialog.place.text()
+    assert not dialog.export_button.isEnabled()
+    dialog.folder.set_path(str(model_path))                    # a file, not a folder
+    assert "is a file" in dialog.place.text() and not dialog.export_button.isEnabled()
+    dialog.folder.set_path(str(tmp_path))
+    assert dialog.export_button.isEnabled() and str(tmp_path) in dialog.place.text()
+    dialog.set_format("torchscript")
+    assert "best-torchscript" in dialog.place.text()
+
+
+def test_file_menu_exports_the_window_model(qtbot, make_window, model_path, tmp_path):
+    w = make_window(engine=False)
+    assert not w.export_action.isEnabled()                     # no model yet
+    with qtbot.waitSignal(w.models.changed, timeout=30000):
+        w.models.load(str(model_path))
+    assert w.export_action.isEnabled()
+    w.export_action.trigger()
+    dialog = w.export_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.model_path == str(model_path)
+    out = tmp_path / "exports"
+    out.mkdir()
+    dialog.folder.set_path(str(out))
+    dialog.set_format("torchscript")
+    with qtbot.waitSignal(dialog.exported, timeout=120000) as blocker:
+        dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    result = blocker.args[0]
+    assert result.ok, result.reason
+    assert result.folder == str(out / "best-torchscript")
+    assert {"model.pt", "parity.json", "predict.py"} <= set(os.listdir(result.folder))
+    assert "made-up photos (the model's dataset is no longer there)" in dialog.result_message()
+    assert dialog.open_button.isVisible()
+    # Asking again while nothing runs gives a fresh dialog for the current model.
+    again = open_export_dialog(w, w.models.path(), dialog)
+    assert again is not dialog and again.model_path == str(model_path)
+    again.reject()
