@@ -61,6 +61,12 @@ class RunFolder:
         })
         runs.write_json(self.file(runs.STATUS_FILE), {"status": "running", "pid": os.getpid()})
 
+    def record(self, **facts) -> None:
+        """Add facts learnt while setting up (e.g. whether ImageNet weights were really used)."""
+        run = runs.read_json(self.file(runs.RUN_FILE))
+        run.update(facts)
+        runs.write_json(self.file(runs.RUN_FILE), run)
+
     def start_logs(self, start_epoch: int) -> None:
         """Keep the metrics of the epochs already done (a resumed run) and open the batch log."""
         self.epoch_rows = [r for r in runs.read_csv_rows(self.file(runs.METRICS_FILE))

@@ -176,10 +176,12 @@ class Trainer:
 
         head = None
         if cfg.recipe in ("quick", "thorough"):
+            folder.record(pretrained_used=True)          # the offline weights are always there
             head = self._fit_head(folder)
             if cfg.recipe == "quick":
                 return self._ended("completed", self._finished_message(folder))
-        model = self._build_model(image_size, device)
+        model, pretrained_used = self._build_model(image_size, device)
+        folder.record(pretrained_used=pretrained_used)
         if head is not None:       # thorough: every layer fine-tuned, starting from the trained head
             model.load_state_dict(head.model.state_dict())
         train_src, val_src, test_src, plan = self._build_sources(image_size, spec, device)
@@ -238,10 +240,12 @@ class Trainer:
                                       freeze_backbone=cfg.freeze_backbone)
         for w in warnings:
             self._warn(w)
+        # The record must not say "pretrained" when the weights were missing and it fell back.
+        used = bool(cfg.pretrained) and not any("from scratch" in w for w in warnings)
         model = model.to(device)
         if device.type in ("cuda", "cpu"):    # the pipeline's batches are channels_last too
             model = model.to(memory_format=torch.channels_last)
-        return model
+        return model, used
 
     def _build_sources(self, image_size: int, spec, device: torch.device):
         from core.data.pipeline import build_sources

@@ -250,3 +250,22 @@ def test_a_seed_out_of_range_is_a_readable_failure(dataset, tmp_path, seed):
     ended = Trainer(TrainConfig(epochs=1, **{**FAST, "seed": seed}), dataset, run_dir=str(tmp_path / "run")).fit()
     assert ended.reason == "failed"
     assert "Random seed must be a whole number" in ended.message
+
+
+def test_a_pretrained_run_that_fell_back_to_scratch_is_recorded_as_such(dataset, tmp_path, monkeypatch):
+    import json
+
+    import core.model.networks as networks
+
+    real = networks.build_model
+
+    def no_weights(*a, **k):
+        model, warnings = real(*a, **{**k, "pretrained": False})
+        return model, [*warnings, "The ImageNet weights are not on this computer: training from scratch."]
+
+    monkeypatch.setattr(networks, "build_model", no_weights)
+    run = tmp_path / "run"
+    ended = Trainer(TrainConfig(epochs=1, **{**FAST, "arch": "mobilenet_v3_small", "pretrained": True}),
+                    dataset, run_dir=str(run)).fit()
+    assert ended.reason == "completed", ended.message
+    assert json.loads((run / "run.json").read_text())["pretrained_used"] is False
