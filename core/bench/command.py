@@ -10,6 +10,7 @@ import time
 
 from core.bench.data import write_bench_data
 from core.bench.phases import run_phase
+from core.errors import FledgeError
 
 
 def _steady(rates: list[float]) -> float:
@@ -94,6 +95,12 @@ def format_table(s: dict) -> str:
 
 
 def cmd_bench(args) -> int:
+    if args.recipes:
+        from core.bench.recipes import cmd_recipes
+
+        return cmd_recipes(args)
+    if args.per_class:
+        raise FledgeError("--per-class chooses photos for --recipes; add --recipes, or leave it out.")
     summary = run_bench(args)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -105,15 +112,28 @@ def cmd_bench(args) -> int:
 
 
 def register(sub) -> None:
-    b = sub.add_parser("bench", help="measure training and prediction speed against the tutorial loop")
-    b.add_argument("--data", default=None, metavar="DIR", help="a train/val folder of JPEGs (default: generate)")
+    b = sub.add_parser("bench", help="measure training and prediction speed against the tutorial loop; "
+                                     "--recipes: compare the ways to train on one folder")
+    b.add_argument("--data", default=None, metavar="DIR",
+                   help="a folder of JPEGs: train/ and val/ folders, or (with --recipes) class folders "
+                        "(default: generate)")
+    b.add_argument("--recipes", action="store_true",
+                   help="compare the recipes on one split: the old default (small CNN), quick, quick again "
+                        "with cached features, thorough, and the tutorial fine-tuning loop")
+    b.add_argument("--per-class", type=int, default=None, metavar="N",
+                   help="with --recipes: only the first N photos of each class (in name order), linked "
+                        "into a temporary folder; the folder itself is left as it is")
     b.add_argument("--device", default="auto")
     b.add_argument("--arch", default=None, help="default resnet18 on a GPU, small_cnn on a CPU")
     b.add_argument("--image-size", type=int, default=None)
     b.add_argument("--batch-size", type=int, default=None)
-    b.add_argument("--epochs", type=int, default=None, help="default 3")
-    b.add_argument("--images", type=int, default=None, help="images to generate (default 6000 on a GPU, 600 with --quick)")
+    b.add_argument("--epochs", type=int, default=None, help="default 3; with --recipes: every recipe's epochs (default: the recipe's own, "
+                        "and 3 of every layer for thorough and the tutorial loop)")
+    b.add_argument("--images", type=int, default=None, help="images to generate (default 6000 on a GPU, 600 with --quick, 400 with --recipes)")
     b.add_argument("--quick", action="store_true", help="a small CPU-sized run: small_cnn at 64 px")
+    b.add_argument("--no-auto-lr", action="store_true",
+                   help="with --recipes: quick and thorough use their set learning rates instead of finding "
+                        "them with a short sweep first (as the app does), which leaves the sweep's time out")
     b.add_argument("--memory-budget-mb", type=int, default=None,
                    help="Fledge's memory budget for decoded images (smaller than the data: it streams)")
     b.add_argument("--no-predict", action="store_true", help="skip the prediction measurements")

@@ -36,6 +36,38 @@ def _gpu_peak_mb(device) -> float | None:
     return None
 
 
+def tutorial_epoch(model, loader, opt, loss_fn, device) -> int:
+    """One epoch of the tutorial loop; the number of images it trained on."""
+    from core.model.networks import main_logits
+
+    model.train()
+    n = 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = loss_fn(main_logits(model(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        n += y.numel()
+    return n
+
+
+def tutorial_accuracy(model, loader, device) -> float:
+    """The tutorial loop's validation accuracy (0 for no images)."""
+    import torch
+
+    from core.model.networks import main_logits
+
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            correct += (main_logits(model(x)).argmax(1) == y).sum().item()
+            total += y.numel()
+    return correct / max(1, total)
+
+
 def phase_reference(p: dict) -> dict:
     """The loop every PyTorch tutorial teaches."""
     import torch
@@ -45,7 +77,7 @@ def phase_reference(p: dict) -> dict:
 
     from core.model.architectures import ARCH_INFO
     from core.model.devices import resolve_device
-    from core.model.networks import build_model, main_logits
+    from core.model.networks import build_model
 
     device = resolve_device(p["device"])
     info = ARCH_INFO[p["arch"]]
@@ -66,26 +98,11 @@ def phase_reference(p: dict) -> dict:
     loss_fn = torch.nn.CrossEntropyLoss()
     epochs = []
     for _ in range(p["epochs"]):
-        model.train()
         t0 = time.perf_counter()
-        n = 0
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            loss = loss_fn(main_logits(model(x)), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            n += y.numel()
+        n = tutorial_epoch(model, loader, opt, loss_fn, device)
         _sync(device)
         epochs.append(n / (time.perf_counter() - t0))
-    model.eval()
-    correct = total = 0
-    with torch.no_grad():
-        for x, y in val_loader:
-            x, y = x.to(device), y.to(device)
-            correct += (main_logits(model(x)).argmax(1) == y).sum().item()
-            total += y.numel()
-    return {"epoch_images_per_s": epochs, "val_acc": correct / max(1, total),
+    return {"epoch_images_per_s": epochs, "val_acc": tutorial_accuracy(model, val_loader, device),
             "peak_rss_mb": _peak_rss_mb(), "peak_gpu_mb": _gpu_peak_mb(device)}
 
 
@@ -265,17 +282,20 @@ def phase_predict(p: dict) -> dict:
 
 def _phase_main() -> None:
     """Entry of a phase's child process: JSON parameters in argv[1], JSON result on the last stdout line."""
+    from core.bench.recipe_phases import PHASES as RECIPE_PHASES
+
     p = json.loads(sys.argv[1])
     fn = {"reference": phase_reference, "fledge": phase_fledge,
-          "ceiling": phase_ceiling, "predict": phase_predict}[p["phase"]]
+          "ceiling": phase_ceiling, "predict": phase_predict, **RECIPE_PHASES}[p["phase"]]
     result = fn(p)
     print("RESULT " + json.dumps(result))
 
 
-def run_phase(params: dict) -> dict:
+def run_phase(params: dict, env: dict | None = None) -> dict:
+    """The phase's result, run in a fresh Python process; env: variables to set there."""
     code = "from core.bench.phases import _phase_main; _phase_main()"
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, **(env or {}), PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(params)], capture_output=True,
                           text=True, env=env)
     for line in reversed(proc.stdout.splitlines()):

@@ -14,18 +14,21 @@ from core.training.config import Option, config_options
 class _Progress:
     """A one-line progress bar on a terminal; one line per epoch otherwise."""
 
-    def __init__(self, stream=sys.stdout) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.tty = self.stream.isatty()
         self.last_draw = 0.0
+        self.reading = False
 
     def __call__(self, ev) -> None:
         from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
 
         out = self.stream
         if isinstance(ev, FitStarted):
-            print(f"Training on {ev.device} ({ev.precision}), {ev.epochs} epochs of {ev.steps_per_epoch} steps. "
-                  f"Run folder: {ev.run_dir}", file=out, flush=True)
+            self.reading = ev.pipeline == "extract"      # the quick recipe reads the photos first
+            if not self.reading:
+                print(f"Training on {ev.device} ({ev.precision}), {ev.epochs} epochs of {ev.steps_per_epoch} "
+                      f"steps. Run folder: {ev.run_dir}", file=out, flush=True)
         elif isinstance(ev, Message):
             self._clear()
             print(("Warning: " if ev.level == "warning" else "") + ev.text, file=out, flush=True)
@@ -45,6 +48,11 @@ class _Progress:
         width = 24
         done = int(width * ev.epoch_step / max(1, ev.steps_per_epoch))
         bar = "#" * done + "-" * (width - done)
+        if self.reading:
+            self.stream.write(f"\rreading photos [{bar}] {ev.epoch_step}/{ev.steps_per_epoch} "
+                              f"{ev.images_per_s:.0f} photos/s ETA {_duration(ev.eta_s)}   ")
+            self.stream.flush()
+            return
         self.stream.write(f"\repoch {ev.epoch} [{bar}] {ev.epoch_step}/{ev.steps_per_epoch} "
                           f"loss {ev.loss:.3f} acc {ev.accuracy:.1%} {ev.images_per_s:.0f} img/s "
                           f"ETA {_duration(ev.eta_s)}   ")
@@ -56,6 +64,8 @@ class _Progress:
 
 
 def _duration(seconds: float) -> str:
+    if seconds != seconds:          # NaN: not known yet
+        return "?"
     seconds = int(max(0, seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
@@ -74,10 +84,9 @@ def _new_trainer(args, progress, control):
     values = {opt.name: getattr(args, opt.name) for opt in config_options()}
     values["recipe"] = _recipe_of(args)
     values["arch"] = args.arch or TrainConfig.arch
+    values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
     config = TrainConfig(**values)
-    if args.recipe is None:
-        print(f"Recipe: {config.recipe}" + (" (a pretrained network, only its last layer learns; "
-              "--recipe custom or --arch A to choose the network)" if config.recipe == "quick" else ""))
+    print(f"Recipe: {config.recipe} ({_why_recipe(args, config.recipe)})")
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
     problems = list(config.errors().values()) + [p for p in [split.problem()] if p]
     if problems:
@@ -85,6 +94,40 @@ def _new_trainer(args, progress, control):
     dataset = scan_dataset(args.data, **split.to_dict())
     print(dataset.summary())
     return Trainer(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
+
+
+def _lr_value(text: str):
+    """--lr: a number, or "auto" for the learning-rate finder."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a learning rate: give a number such as 0.001, "
+                                         "or auto to find one") from None
+
+
+def _lr_of(args, recipe: str) -> tuple[float, bool]:
+    """(lr, auto_lr): --lr auto or --auto-lr find it; a number given is used as it is; with
+    neither, quick and thorough find it and custom uses the default."""
+    from core.training.config import TrainConfig
+
+    if args.lr == "auto":
+        return TrainConfig.lr, True
+    if args.auto_lr is not None:
+        return (args.lr if args.lr is not None else TrainConfig.lr), args.auto_lr
+    if args.lr is not None:
+        return args.lr, False
+    return TrainConfig.lr, recipe != "custom"
+
+
+def _why_recipe(args, recipe: str) -> str:
+    if args.recipe is not None:
+        return "as chosen with --recipe"
+    if recipe == "custom":
+        return "a network was named with --arch; --recipe quick for the pretrained shortcut"
+    return ("no --arch given: a pretrained network of which only the last layer learns, in seconds; "
+            "--recipe thorough to fine-tune it all, --arch A to choose the network")
 
 
 def _recipe_of(args) -> str:
@@ -145,15 +188,25 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     for opt in config_options():
         if opt.kind is bool:
             flag = opt.cli_flag
-            on = f"{_help(opt)} (default {'on' if opt.default else 'off'})".replace("%", "%%")
-            parser.add_argument(flag, dest=opt.name, action="store_true", default=opt.default, help=on)
+            if opt.name == "auto_lr":       # unset: the recipe decides (_lr_of)
+                on, default = f"{_help(opt)} (default: on for quick and thorough)".replace("%", "%%"), None
+            else:
+                on = f"{_help(opt)} (default {'on' if opt.default else 'off'})".replace("%", "%%")
+                default = opt.default
+            parser.add_argument(flag, dest=opt.name, action="store_true", default=default, help=on)
             parser.add_argument("--no-" + flag[2:], dest=opt.name, action="store_false",
                                 help=f"the opposite of {flag}")
             continue
-        # No --recipe and no --arch: a newcomer's run, the quick recipe (see _recipe_of).
-        default = None if opt.name in ("recipe", "arch") else opt.default
-        parser.add_argument(opt.cli_flag, dest=opt.name, type=opt.kind, default=default,
-                            choices=opt.choices or None, metavar=opt.metavar or None, help=_help(opt))
+        # No --recipe and no --arch: a newcomer's run, the quick recipe (see _recipe_of); no
+        # --lr: the recipe decides (_lr_of).
+        default = None if opt.name in ("recipe", "arch", "lr") else opt.default
+        kind = _lr_value if opt.name == "lr" else opt.kind
+        text = _help(opt)
+        if opt.name == "lr":
+            text += (" Or auto: find it with a short sweep first (the default of the quick and thorough "
+                     "recipes).")
+        parser.add_argument(opt.cli_flag, dest=opt.name, type=kind, default=default,
+                            choices=opt.choices or None, metavar=opt.metavar or None, help=text)
 
 
 def add_split_options(parser: argparse.ArgumentParser) -> None:

@@ -202,6 +202,7 @@ def build_model(arch: str, num_classes: int, image_size: int | None = None,
             warnings.append(f"{arch} has no pretrained weights: training from scratch.")
     elif pretrained:
         loaded = load_pretrained(model, spec, weights_path, warnings)
+    model.pretrained_loaded = loaded          # what the run record tells (core.training.trainer)
 
     if freeze_backbone:
         if loaded:

@@ -234,6 +234,17 @@ def load_pretrained(model: nn.Module, spec: ArchSpec, weights_path: str | None,
             reason = f"{type(e).__name__}: {e}"
     why = (f"Could not download the ImageNet weights for {arch} ({reason})" if reason else
            f"No ImageNet weights for {arch} on this computer and no internet")
-    warnings.append(f"{why}: training from scratch. Choose a weights file "
-                    f"({weights_filename(arch)}) to use them.")
+    warnings.append(f"{why}: training from scratch, which needs far more photos and epochs. "
+                    + where_to_get(arch))
     return False
+
+
+def where_to_get(arch: str) -> str:
+    """Where a person gets arch's ImageNet weights file and where to put it, in words."""
+    name, url, cached = weights_filename(arch), weights_url(arch), cached_weights_path(arch)
+    if not (name and url and cached):
+        return "Or use the quick recipe: its pretrained network is installed with Fledge and needs no internet."
+    return (f"To use them, download {name} from {url} on a computer with internet and put it in "
+            f"{os.path.dirname(cached)} (Fledge finds it there), or choose the file as the weights file "
+            f"(--weights FILE). Or use the quick recipe: its pretrained network is installed with Fledge "
+            f"and needs no internet.")

@@ -46,12 +46,18 @@ class Learner:
     config: TrainConfig
 
     @classmethod
-    def build(cls, config: TrainConfig, model: nn.Module, device, amp_dtype, steps_per_epoch: int) -> Learner:
-        params = [p for p in model.parameters() if p.requires_grad]
+    def build(cls, config: TrainConfig, model: nn.Module, device, amp_dtype, steps_per_epoch: int,
+              class_weights=None, param_groups: list[dict] | None = None) -> Learner:
+        """class_weights: one loss weight per class (None: every photo counts the same);
+        param_groups: the optimizer's groups with their own rates (None: every trainable
+        parameter at config.lr)."""
+        params = param_groups or [p for p in model.parameters() if p.requires_grad]
         optimizer = make_optimizer(config.optimizer, params, config, device)
         scheduler, per_step = make_scheduler(config.schedule, optimizer, config.epochs, steps_per_epoch,
                                              config.lr)
-        criterion = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        weight = (torch.tensor(class_weights, dtype=torch.float32, device=device)
+                  if class_weights is not None else None)
+        criterion = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
         return cls(model, optimizer, scheduler, per_step, criterion, device, amp_dtype, config)
 
     def autocast(self):
@@ -75,8 +81,9 @@ class Learner:
         return loss.detach(), logits.detach()
 
     def end_epoch(self) -> float:
-        """The learning rate the epoch ran at; a per-epoch schedule moves on."""
-        lr = self.optimizer.param_groups[0]["lr"]
+        """The learning rate the epoch ran at (the highest group's: thorough's pretrained layers
+        move slower); a per-epoch schedule moves on."""
+        lr = max(g["lr"] for g in self.optimizer.param_groups)
         if self.scheduler is not None and not self.scheduler_per_step:
             self.scheduler.step()
         return lr

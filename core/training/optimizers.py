@@ -44,7 +44,9 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total), True
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total), True
+        # Each parameter group peaks at its own rate (thorough's lower rate for the pretrained layers).
+        peaks = [g.get("lr", lr) for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total), True
     raise FledgeError(f"Unknown learning-rate schedule '{name}'.")
 
 

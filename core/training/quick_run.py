@@ -1,10 +1,13 @@
-"""The quick recipe as a run: cached backbone features, a trained head, an ordinary model file.
+"""The quick recipe's phase of a run: cached backbone features, a trained head, an ordinary model file.
 
 The offline EfficientNet-Lite0 stays frozen; each photo's features come from the on-disk
 feature cache (computed once per photo, so a retrain after a few corrections recomputes only
 those photos), and only the classifier head trains, reporting an EpochEnd per epoch like any
 run. The result is saved through the run folder as arch "efficientnet_lite0", so predict,
 evaluate, classify, sort, review and export use it unchanged.
+
+Reading the photos is reported as a phase of its own: a FitStarted whose pipeline is
+"extract" (one step per photo) and BatchEnd events without a loss, so a progress bar moves.
 """
 from __future__ import annotations
 
@@ -16,21 +19,14 @@ import numpy as np
 
 from core.errors import FledgeError
 from core.training import runs
-from core.training.class_balance import class_balance, class_counts
-from core.training.events import CheckpointSaved, FitStarted, Message
+from core.training.events import BatchEnd, CheckpointSaved, FitStarted, Message
 from core.training.loop import Stopped
+from core.training.recipes import class_weights_for, head_curve, head_settings, head_steps_per_epoch
 from core.wording import plural
 
-ARCH = "efficientnet_lite0"
-HEAD_EPOCHS = 50        # full-batch steps of the head: well under a second in all (measured)
-
-
-def recipe_config(cfg):
-    """The settings a quick or thorough run really uses: the offline backbone, pretrained."""
-    if cfg.recipe == "custom":
-        return cfg
-    return replace(cfg, arch=ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
-                   image_size=None)
+EXTRACT_PIPELINE = "extract"      # FitStarted.pipeline while the photos are read
+HEAD_PIPELINE = "features"        # ... while the head trains on their features
+REPORT_INTERVAL_S = 0.1
 
 
 @dataclass
@@ -38,60 +34,111 @@ class HeadResult:
     head: object                  # core.training.quick.TrainedHead
     model: object                 # the network with that head (CPU, eval mode)
     class_weights: list | None
+    lr: float
 
 
-def _features(trainer, samples, backbone, what: str):
-    from core.training.features import extract_features
+def polling(control):
+    """should_stop for code that polls between steps: sits out a pause, then says whether to stop."""
+    def should_stop() -> bool:
+        control.wait_while_paused()
+        return control.stop_requested
+    return should_stop
 
+
+class _ExtractionReport:
+    """progress(done, total) of extract_features -> BatchEnd events (no loss), a few a second."""
+
+    def __init__(self, trainer) -> None:
+        self.trainer = trainer
+        self.started = time.perf_counter()
+        self.first: int | None = None
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = done                   # the photos found in the cache
+        if now - self.last < REPORT_INTERVAL_S and done < total:
+            return
+        self.last = now
+        rate = (done - self.first) / max(1e-9, now - self.started)
+        eta = (total - done) / rate if rate > 0 else math.nan
+        self.trainer._emit(BatchEnd(step=done, epoch=1, epoch_step=done, steps_per_epoch=max(1, total),
+                                    loss=math.nan, accuracy=math.nan, images_per_s=rate, eta_s=eta))
+
+
+def _read_features(trainer, folder) -> dict:
+    """Features of every train, val and test photo (one pass, cached): split -> (x, y)."""
+    from core.training.features import default_backbone, extract_features
+
+    ds = trainer.dataset
+    splits = {name: list(getattr(ds, name, None) or []) for name in ("train", "val", "test")}
+    samples = [s for name in ("train", "val", "test") for s in splits[name]]
     paths = [s.path for s in samples]
+    trainer._emit(Message("info", f"Reading {plural(len(paths), 'photo')} with the pretrained network "
+                                  "(once per photo; later runs reuse what was read)..."))
+    trainer._emit(FitStarted(
+        run_dir=str(folder.path), classes=tuple(ds.classes), epochs=1, start_epoch=0,
+        steps_per_epoch=max(1, len(paths)), total_steps=max(1, len(paths)), device="CPU", precision="fp32",
+        pipeline=EXTRACT_PIPELINE, pipeline_reason="Each photo is read once by the pretrained network."))
     t0 = time.perf_counter()
-    feats = extract_features(paths, backbone, should_stop=lambda: trainer.control.stop_requested)
-    if feats.stopped:
+    feats = extract_features(paths, default_backbone(), progress=_ExtractionReport(trainer),
+                             should_stop=polling(trainer.control))
+    if feats.stopped or trainer.control.stop_requested:
         raise Stopped()
-    trainer._emit(Message("info", f"Features of the {what} photos: {feats.computed} computed, "
-                                  f"{feats.reused} from the cache ({time.perf_counter() - t0:.1f} s)."))
+    trainer.extracted = feats.computed
+    trainer._emit(Message("info", f"Photos read: {feats.computed} now, {feats.reused} from the cache "
+                                  f"({time.perf_counter() - t0:.1f} s)."))
     for i, why in feats.errors.items():
         trainer.skipped.append((paths[i], why))
         trainer._warn(f"Skipped {paths[i]}: {why}")
-    keep = np.flatnonzero(feats.usable)
-    return feats.vectors[keep], np.asarray([samples[i].label for i in keep], dtype=np.int64)
+    out, start = {}, 0
+    for name in ("train", "val", "test"):
+        idx = np.arange(start, start + len(splits[name]))
+        start += len(splits[name])
+        keep = idx[feats.usable[idx]]
+        out[name] = (feats.vectors[keep], np.asarray([samples[i].label for i in keep], dtype=np.int64))
+    return out
 
 
-def _class_weights(trainer, labels) -> list | None:
+def _head_rate(trainer, x, y, settings, weights) -> float:
+    """config.lr, or with auto_lr the finder's suggestion on the head (milliseconds). Thorough
+    always asks the finder here: its config.lr is the rate of the second phase."""
     cfg = trainer.config
-    if cfg.class_weighting == "off":
-        return None
-    balance = class_balance(trainer.dataset.classes, class_counts(labels, len(trainer.dataset.classes)))
-    if cfg.class_weighting == "on" or balance.uneven:
-        if balance.message:
-            trainer._emit(Message("info", balance.message))
-        if balance.uneven:
-            return list(balance.weights)
-        total, k = len(labels), len(trainer.dataset.classes)
-        return [total / (k * max(1, c)) for c in balance.counts]
-    return None
+    if not cfg.auto_lr and cfg.recipe != "thorough":
+        return settings.lr
+    curve = head_curve(x, y, len(trainer.dataset.classes), settings, weights)
+    lr = curve.suggestion if curve.suggestion is not None else cfg.lr
+    how = "suggested by a short sweep of learning rates" if curve.suggestion is not None else \
+        "the configured one: the sweep of learning rates gave nothing to go on"
+    trainer._emit(Message("info", f"Learning rate for the last layer: {lr:.2g} ({how})."))
+    return float(lr)
 
 
-def train_quick_head(trainer, folder, epochs: int) -> HeadResult:
-    """Features (cached), then the head for `epochs` epochs; best.pt/last.pt written each epoch."""
-    from core.training.features import default_backbone
-    from core.training.quick import HeadSettings, quick_model, train_head
+def train_quick_head(trainer, folder, total_epochs: int) -> HeadResult:
+    """Features (cached), then the head for config.epochs epochs; best.pt/last.pt written at the end.
 
-    ds = trainer.dataset
-    trainer._emit(Message("info", f"Reading {plural(len(ds.train) + len(ds.val), 'photo')} with the "
-                                  "pretrained network (once per photo; later runs reuse it)..."))
-    backbone = default_backbone()
-    train_x, train_y = _features(trainer, ds.train, backbone, "training")
-    val_x, val_y = _features(trainer, ds.val, backbone, "validation")
+    total_epochs: the epochs of the whole run (thorough goes on after these), for EpochEnd.epochs."""
+    from core.training.quick import quick_model, train_head
+
+    ds, cfg = trainer.dataset, trainer.config
+    feats = _read_features(trainer, folder)
+    train_x, train_y = feats["train"]
     if len(train_y) == 0:
         raise FledgeError("None of the training photos could be read, so there is nothing to learn from.")
-    val_x = val_x[:, 0] if len(val_x) else val_x          # the photo view, as the Predictor sees it
-    weights = _class_weights(trainer, train_y)
-    settings = HeadSettings(epochs=epochs, seed=trainer.config.seed)
+    val_x, val_y = feats["val"]
+    val_x = val_x[:, 0] if len(val_x) else val_x.reshape(0, train_x.shape[-1])   # the photo view only
+    weights, note = class_weights_for(cfg, ds.classes, train_y)
+    if note:
+        trainer._emit(Message("info", note))
+    rows = int(np.prod(train_x.shape[:2]))
+    settings = head_settings(cfg, rows)
+    settings = replace(settings, lr=_head_rate(trainer, train_x, train_y, settings, weights))
+    spe = head_steps_per_epoch(settings, rows)
     trainer._emit(FitStarted(
-        run_dir=str(folder.path), classes=tuple(ds.classes), epochs=epochs, start_epoch=0,
-        steps_per_epoch=1, total_steps=epochs, device="CPU", precision="fp32",
-        pipeline="features", pipeline_reason="Only the last layer learns, from cached features."))
+        run_dir=str(folder.path), classes=tuple(ds.classes), epochs=total_epochs, start_epoch=0,
+        steps_per_epoch=spe, total_steps=cfg.epochs * spe, device="CPU", precision="fp32",
+        pipeline=HEAD_PIPELINE, pipeline_reason="Only the last layer learns, from the photos' features."))
 
     def on_epoch(ev) -> None:
         trainer._epochs_done = ev.epoch
@@ -99,10 +146,14 @@ def train_quick_head(trainer, folder, epochs: int) -> HeadResult:
                               val_loss=ev.val_loss, val_acc=ev.val_acc, lr=ev.lr, seconds=round(ev.seconds, 4)))
         if math.isnan(trainer._best_val_acc) or ev.val_acc > trainer._best_val_acc:
             trainer._best_val_acc, trainer._best_epoch = ev.val_acc, ev.epoch
-        trainer._emit(ev)
+        trainer._emit(replace(ev, epochs=total_epochs))
 
     head = train_head(train_x, train_y, val_x, val_y, len(ds.classes), settings, class_weights=weights,
-                      on_epoch=on_epoch, should_stop=lambda: trainer.control.stop_requested)
+                      on_epoch=on_epoch, should_stop=polling(trainer.control))
+    if head.best_epoch == 0:              # stopped before the first epoch: nothing learnt to keep
+        raise Stopped()
+    if not len(val_y):
+        trainer._best_epoch = head.best_epoch
     model = quick_model(head)
     metrics = dict(epoch=head.best_epoch, val_acc=head.best_val_acc, recipe_phase="head")
     for name, kind in ((runs.BEST_MODEL, "best"), (runs.LAST_MODEL, "last")):
@@ -110,4 +161,8 @@ def train_quick_head(trainer, folder, epochs: int) -> HeadResult:
         trainer._emit(CheckpointSaved(path, head.best_epoch, head.best_val_acc, kind))
     if head.stopped:
         raise Stopped()
-    return HeadResult(head, model, weights)
+    test_x, test_y = feats["test"]
+    if len(test_y):
+        right = (head.logits(test_x[:, 0]).argmax(1).numpy() == test_y)
+        trainer._test_acc = float(right.mean())
+    return HeadResult(head, model, weights, settings.lr)

@@ -1,64 +1,268 @@
-"""A learning rate without guesswork: the finder's sweep on the network a configuration trains.
+"""What the quick and thorough recipes choose for a run, and the learning-rate finder's sweep
+for any configuration (the Train tab's "Suggest" button, `--lr auto`, and the presets).
 
-Used by the Train tab's "Suggest" button. The sweep trains the very network, data pipeline
-and optimizer the run would use for a few dozen batches at rising rates, then puts the
-weights back (core.training.lr_finder). The quick recipe's head keeps its own measured rate.
+- recipe_config: the settings a run really uses (quick and thorough: the offline
+  EfficientNet-Lite0, pretrained, at its own size).
+- head_settings: the quick head's epochs and batches. The head is measured to train best in
+  about HEAD_STEPS optimisation steps in all, so config.epochs sets how they are reported
+  (one EpochEnd each) and more epochs mean more steps.
+- class_weights_for: the loss weights class_weighting asks for, and the sentence saying so.
+- fine_tune_groups: thorough's second phase, every layer at a lower rate than the head.
+- head_curve / network_curve / suggest_lr: the finder's sweep on cached features (the head)
+  or on the whole network (custom runs, thorough's second phase).
 """
 from __future__ import annotations
 
-import torch.nn.functional as F
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
 
 from core.errors import FledgeError
-from core.training.lr_finder import LrCurve, find_lr_for_network
+from core.training.class_balance import class_balance, class_counts
+from core.training.lr_finder import LrCurve, find_lr
 
-SWEEP_STEPS = 60            # batches in one sweep: enough for a curve, seconds on a small network
+ARCH = "efficientnet_lite0"      # core.model.offline_backbone.ARCH: its weights come installed
+HEAD_STEPS = 50                  # the head's optimisation steps in all (core.training.quick.HeadSettings)
+SWEEP_STEPS = 60                 # batches in one sweep of a whole network: a curve in seconds on a GPU
+SWEEP_START_LR = 1e-6            # a pretrained network learns nothing below this; saves a tenth of the sweep
+BACKBONE_LR_FACTOR = 0.1         # thorough: the pretrained layers move at a tenth of the head's rate
 
+
+def recipe_config(cfg):
+    """The settings a quick or thorough run really uses: the offline backbone, pretrained."""
+    if cfg.recipe == "custom":
+        return cfg
+    return replace(cfg, arch=ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
+                   image_size=None)
+
+
+# ---------------------------------------------------------------- the head
+
+def head_settings(cfg, rows: int, lr: float | None = None):
+    """The quick head's settings for `rows` training rows (photos x views): config.epochs
+    epochs of about HEAD_STEPS / epochs batches each (one whole-set batch from 50 epochs on)."""
+    from core.training.quick import HeadSettings
+
+    per_epoch = max(1, math.ceil(HEAD_STEPS / max(1, cfg.epochs)))
+    batch = 0 if per_epoch == 1 else max(1, math.ceil(rows / per_epoch))
+    return HeadSettings(epochs=cfg.epochs, lr=float(lr if lr is not None else cfg.lr),
+                        batch_size=batch, seed=cfg.seed)
+
+
+def head_steps_per_epoch(settings, rows: int) -> int:
+    return 1 if settings.batch_size <= 0 else max(1, math.ceil(rows / settings.batch_size))
+
+
+def head_curve(train_x, train_y, num_classes: int, settings, class_weights=None,
+               should_stop: Callable[[], bool] | None = None) -> LrCurve:
+    """The finder's sweep on a fresh head (milliseconds on cached features)."""
+    from core.training.quick import head_step
+
+    return find_lr(head_step(train_x, train_y, num_classes, settings, class_weights),
+                   should_stop=should_stop)
+
+
+# ---------------------------------------------------------------- uneven classes
+
+def class_weights_for(cfg, classes: Sequence[str], labels: Sequence[int]) -> tuple[list[float] | None, str]:
+    """(loss weights per class or None, a sentence for the user or "") for class_weighting:
+    auto weighs only uneven classes, on always, off never."""
+    balance = class_balance(classes, class_counts(labels, len(classes)))
+    if cfg.class_weighting == "off":
+        if balance.uneven:
+            return None, (f"The classes are uneven ({balance.ratio:.1f} times more photos in the largest "
+                          "than in the smallest), but class weighting is off: the model may favour the "
+                          "largest class.")
+        return None, ""
+    if balance.uneven:
+        return list(balance.weights), balance.message
+    if cfg.class_weighting == "on":
+        present = [c for c in balance.counts if c > 0]
+        total, k = sum(present), max(1, len(present))
+        weights = [total / (k * c) if c > 0 else 0.0 for c in balance.counts]
+        return weights, "Class weighting is on: each class counts the same in training."
+    return None, ""
+
+
+# ---------------------------------------------------------------- a whole network
+
+def fine_tune_groups(model, arch: str, lr: float) -> list[dict]:
+    """Thorough's second phase: the classifier at lr, the pretrained layers at a tenth of it
+    (fastai's discriminative rates, in two groups). lr_mult lets a sweep keep the ratio."""
+    from core.model.networks import classifier_parameters
+
+    head = classifier_parameters(model, arch)
+    ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": body, "lr": lr * BACKBONE_LR_FACTOR, "lr_mult": BACKBONE_LR_FACTOR},
+            {"params": head, "lr": lr, "lr_mult": 1.0}]
+
+
+def _endless(source):
+    epoch = 0
+    while True:
+        empty = True
+        for batch in source.batches(epoch):
+            empty = False
+            yield batch
+        if empty:
+            return
+        epoch += 1
+
+
+def network_curve(model, optimizer, source, criterion, progress: Callable[[int, int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None, steps: int = SWEEP_STEPS) -> LrCurve:
+    """The finder's sweep on a whole network from a batch source; every parameter group moves
+    at the swept rate times its lr_mult. The weights and the optimizer are put back after."""
+    from core.model.networks import main_logits
+
+    weights = copy.deepcopy(model.state_dict())
+    state = copy.deepcopy(optimizer.state_dict())
+    batches = _endless(source)
+    done = {"n": 0}
+
+    def step(lr: float) -> float:
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_mult", 1.0)
+        x, y = next(batches)
+        loss = criterion(main_logits(model(x)).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        done["n"] += 1
+        if progress is not None:
+            progress(min(done["n"], steps), steps)
+        return float(loss.detach())
+
+    model.train()
+    try:
+        return find_lr(step, start_lr=SWEEP_START_LR, num_it=steps, should_stop=should_stop)
+    finally:
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(state)
+
+
+def choose_network_lr(cfg, model, source, device, class_weights, groups, emit, should_stop):
+    """A run's --lr auto on a whole network: (the rate, the parameter groups at that rate or
+    None for one group), with Messages through emit (core.training.events)."""
+    from core.training.events import Message
+    from core.training.optimizers import make_optimizer
+
+    what = "every layer" if groups else "the network"
+    emit(Message("info", f"Finding a learning rate for {what}: a short sweep of {SWEEP_STEPS} batches at "
+                         "rising rates (the weights are put back after)..."))
+    optimizer = make_optimizer(cfg.optimizer, groups or [p for p in model.parameters() if p.requires_grad],
+                               cfg, device)
+    shown = {"quarter": 0}
+
+    def progress(done: int, total: int) -> None:
+        if done * 4 >= (shown["quarter"] + 1) * total and done < total:
+            shown["quarter"] = done * 4 // total
+            emit(Message("info", f"Trying learning rates: {done} of {total} batches..."))
+
+    curve = network_curve(model, optimizer, source, loss_function(class_weights, cfg.label_smoothing, device),
+                          progress, should_stop)
+    lr = min(max(float(curve.suggestion), 1e-6), 10.0) if curve.suggestion is not None else cfg.lr
+    how = ("suggested by the sweep" if curve.suggestion is not None
+           else "the configured one: the sweep gave nothing to go on")
+    extra = " (the pretrained layers at a tenth of it)" if groups else ""
+    emit(Message("info", f"Learning rate for {what}: {lr:.2g}{extra}, {how}."))
+    return lr, (fine_tune_groups(model, cfg.arch, lr) if groups else None)
+
+
+def score_in_context(accuracy: float, dataset, pretrained: bool | None):
+    """compare_with_guessing on the validation photos; None when there is nothing to compare."""
+    from core.training.class_balance import compare_with_guessing
+
+    classes = list(dataset.classes)
+    counts = dataset.counts()
+    val = [counts["val"][c] for c in classes]
+    if not sum(val) or math.isnan(accuracy):
+        return None
+    return compare_with_guessing(accuracy, val, classes, pretrained=pretrained,
+                                 train_counts=[counts["train"][c] for c in classes])
+
+
+# ---------------------------------------------------------------- the "Suggest" button
 
 def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
-    """The finder's curve and suggestion for this configuration on this dataset's training photos.
+    """The finder's curve and suggestion for this configuration on this dataset's training photos:
+    quick: the head on cached features; thorough: every layer, starting from the quick head
+    (the rate of its second phase); custom: the network as configured.
 
-    progress(done, total) after each step; should_stop() ends the sweep early (the curve so far).
-    """
-    from core.data.pipeline import build_sources
-    from core.model.devices import resolve_device
-    from core.model.networks import ARCHITECTURES, build_model, main_logits
-    from core.training.optimizers import make_optimizer
-    from core.training.quick_run import recipe_config
-
+    progress(done, total) as it goes (reading photos, then the sweep); should_stop() ends it
+    early (the curve so far)."""
     cfg = recipe_config(config)
     cfg.validate()
     if dataset is None or not dataset.train:
         raise FledgeError("Choose a dataset first: the learning rate is tried on its training photos.")
+    stop = should_stop or (lambda: False)
+    head = None
+    if cfg.recipe in ("quick", "thorough"):
+        x, y = _train_features(dataset, progress, stop)
+        weights, _ = class_weights_for(cfg, dataset.classes, y)
+        settings = head_settings(cfg, int(np.prod(x.shape[:2])))
+        if cfg.recipe == "quick":
+            return head_curve(x, y, len(dataset.classes), settings, weights, stop)
+        from core.training.quick import train_head
+
+        head = train_head(x, y, x[:0, 0], y[:0], len(dataset.classes), replace(settings, lr=1e-2),
+                          class_weights=weights, should_stop=stop)
+    return _sweep_network(cfg, dataset, head, progress, stop)
+
+
+def _train_features(dataset, progress, should_stop):
+    from core.training.features import default_backbone, extract_features
+
+    paths = [s.path for s in dataset.train]
+    feats = extract_features(paths, default_backbone(), progress=progress, should_stop=should_stop)
+    if feats.stopped:
+        raise FledgeError("Stopped before the photos were read: no learning rate was tried.")
+    keep = np.flatnonzero(feats.usable)
+    if not len(keep):
+        raise FledgeError("None of the training photos could be read, so no learning rate can be tried.")
+    return feats.vectors[keep], np.asarray([dataset.train[i].label for i in keep], dtype=np.int64)
+
+
+def _sweep_network(cfg, dataset, head, progress, should_stop) -> LrCurve:
+    from core.data.pipeline import build_sources
+    from core.model.devices import resolve_device
+    from core.model.networks import ARCHITECTURES, build_model
+    from core.training.optimizers import make_optimizer
+
     spec = ARCHITECTURES[cfg.arch]
     size = cfg.image_size or spec.input_size
     device = resolve_device(cfg.device)
     model, _ = build_model(cfg.arch, len(dataset.classes), image_size=size, pretrained=cfg.pretrained,
                            weights_path=cfg.weights_path, freeze_backbone=cfg.freeze_backbone)
+    if head is not None:
+        from core.training.quick import quick_model
+
+        model.load_state_dict(quick_model(head).state_dict())
     model = model.to(device)
     train, val, test, _plan = build_sources(dataset, image_size=size, mean=spec.mean, std=spec.std,
                                             batch_size=cfg.batch_size, augment=cfg.augment, seed=cfg.seed,
                                             device=device, kind=cfg.pipeline, memory_budget_mb=cfg.memory_budget_mb,
                                             workers=cfg.workers, should_stop=should_stop)
     try:
-        optimizer = make_optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad], cfg, device)
-        steps = {"done": 0}
-
-        def batches():
-            epoch = 0
-            while True:
-                for batch in train.batches(epoch):
-                    yield batch
-                epoch += 1
-
-        def loss_fn(output, target):
-            steps["done"] += 1
-            if progress is not None:
-                progress(min(steps["done"], SWEEP_STEPS), SWEEP_STEPS)
-            return F.cross_entropy(main_logits(output), target)
-
-        return find_lr_for_network(model, optimizer, batches(), loss_fn, num_it=SWEEP_STEPS,
-                                   should_stop=should_stop)
+        weights, _ = class_weights_for(cfg, dataset.classes, [s.label for s in dataset.train])
+        groups = (fine_tune_groups(model, cfg.arch, cfg.lr) if cfg.recipe == "thorough"
+                  else [p for p in model.parameters() if p.requires_grad])
+        optimizer = make_optimizer(cfg.optimizer, groups, cfg, device)
+        criterion = loss_function(weights, cfg.label_smoothing, device)
+        return network_curve(model, optimizer, train, criterion, progress, should_stop)
     finally:
         for src in (train, val, test):
             if src is not None:
                 src.close()
+
+
+def loss_function(class_weights, label_smoothing: float, device) -> torch.nn.Module:
+    """Cross-entropy, weighted by class when weights are given."""
+    w = torch.tensor(class_weights, dtype=torch.float32, device=device) if class_weights is not None else None
+    return torch.nn.CrossEntropyLoss(weight=w, label_smoothing=label_smoothing)
+

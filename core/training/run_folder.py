@@ -29,6 +29,7 @@ class RunFolder:
         self.epoch_rows: list[dict] = []
         self._batch_log = None
         self._model_meta: dict = {}
+        self._model_notes: dict = {}          # what every model file's metrics also say
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -67,6 +68,15 @@ class RunFolder:
         run.update(facts)
         runs.write_json(self.file(runs.RUN_FILE), run)
 
+    def record(self, model_notes: bool = False, **fields) -> None:
+        """Add fields to run.json (what the run really did: recipe, rates, class weights...);
+        model_notes: also into the metrics of every model file saved from now on."""
+        run = runs.read_json(self.file(runs.RUN_FILE))
+        run.update(fields)
+        runs.write_json(self.file(runs.RUN_FILE), run)
+        if model_notes:
+            self._model_notes.update(fields)
+
     def start_logs(self, start_epoch: int) -> None:
         """Keep the metrics of the epochs already done (a resumed run) and open the batch log."""
         self.epoch_rows = [r for r in runs.read_csv_rows(self.file(runs.METRICS_FILE))
@@ -92,7 +102,7 @@ class RunFolder:
         from core.model.checkpoints import save_checkpoint
 
         path = str(self.file(name))
-        save_checkpoint(path, model, metrics=metrics, **self._model_meta)
+        save_checkpoint(path, model, metrics={**self._model_notes, **metrics}, **self._model_meta)
         return path
 
     def save_resume(self, epoch: int, learner, best_val_acc: float, best_epoch: int) -> None:

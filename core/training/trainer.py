@@ -91,6 +91,7 @@ class Trainer:
         self._epochs_done = 0
         self._test_acc = None
         self._sources = []
+        self.extracted = 0                # photos read by the pretrained network in this run (quick)
         try:
             ended = self._fit()
         except Stopped:
@@ -148,10 +149,9 @@ class Trainer:
 
     # -- setting the run up ----------------------------------------------------------------
     def _fit(self) -> FitEnded:
-        from core.model.devices import autocast_dtype, device_label, resolve_device
+        from core.model.devices import autocast_dtype, resolve_device
         from core.model.networks import ARCHITECTURES, check_image_size
-
-        from core.training.quick_run import recipe_config
+        from core.training.recipes import recipe_config
 
         cfg = self.config = recipe_config(self.config)
         cfg.validate()
@@ -168,67 +168,126 @@ class Trainer:
         if self.run_dir is None:
             self.run_dir = runs.new_run_dir(cfg.arch, self.runs_root)
         folder = RunFolder(self.run_dir)
-        resume_state = folder.load_resume_state() if self.resume else None
-        if resume_state is not None:
-            _check_same_classes(folder.path, self.dataset.classes)
+        resume_state = self._resume_state(folder)
         folder.describe(cfg, self.dataset, image_size, spec.mean, spec.std)
+        folder.record(recipe=cfg.recipe, auto_lr=cfg.auto_lr)
         _seed_everything(cfg.seed, device)
 
+        # Thorough: the head's epochs first, then as many of every layer; one run, one count.
+        offset = cfg.epochs if cfg.recipe == "thorough" else 0
         head = None
-        if cfg.recipe in ("quick", "thorough"):
-            folder.record(pretrained_used=True)          # the offline weights are always there
-            head = self._fit_head(folder)
+        if cfg.recipe in ("quick", "thorough") and resume_state is None:
+            head = self._fit_head(folder, offset + cfg.epochs)
             if cfg.recipe == "quick":
                 return self._ended("completed", self._finished_message(folder))
-        model, pretrained_used = self._build_model(image_size, device)
-        folder.record(pretrained_used=pretrained_used)
+        self._fit_network(folder, spec, image_size, device, amp_dtype, head, resume_state, offset)
+        return self._ended("completed", self._finished_message(folder))
+
+    def _fit_network(self, folder: RunFolder, spec, image_size: int, device, amp_dtype, head,
+                     resume_state: dict | None, offset: int) -> None:
+        """Every trainable layer through the loop: a custom run, or thorough's second phase
+        (epochs offset+1 .. offset+config.epochs, from the trained head)."""
+        from core.model.devices import device_label
+
+        cfg = self.config
+        model = self._build_model(image_size, device, folder)
         if head is not None:       # thorough: every layer fine-tuned, starting from the trained head
             model.load_state_dict(head.model.state_dict())
         train_src, val_src, test_src, plan = self._build_sources(image_size, spec, device)
-        learner = Learner.build(cfg, model, device, amp_dtype, train_src.steps_per_epoch)
-        start_epoch = self._restore(learner, resume_state)
+        weights = head.class_weights if head is not None else self._class_weights(folder)
+        groups = None
+        if cfg.recipe == "thorough":
+            from core.training.recipes import fine_tune_groups
+
+            groups = fine_tune_groups(model, cfg.arch, cfg.lr)
+        if cfg.auto_lr and resume_state is None:
+            groups = self._choose_lr(folder, model, train_src, device, weights, groups)
+        cfg = self.config
+        learner = Learner.build(cfg, model, device, amp_dtype, train_src.steps_per_epoch, weights, groups)
+        start_epoch = max(offset, self._restore(learner, resume_state))
         folder.start_logs(start_epoch)
 
         steps = train_src.steps_per_epoch
         self._emit(FitStarted(
-            run_dir=str(folder.path), classes=tuple(self.dataset.classes), epochs=cfg.epochs,
-            start_epoch=start_epoch, steps_per_epoch=steps, total_steps=cfg.epochs * steps,
+            run_dir=str(folder.path), classes=tuple(self.dataset.classes), epochs=offset + cfg.epochs,
+            start_epoch=start_epoch, steps_per_epoch=steps, total_steps=(offset + cfg.epochs) * steps,
             device=device_label(device), precision="bf16" if amp_dtype else "fp32",
             pipeline=plan.kind, pipeline_reason=plan.reason))
         self._emit(Message("info", plan.reason))
 
-        self._train_epochs(learner, train_src, val_src, folder, start_epoch)
+        self._train_epochs(learner, train_src, val_src, folder, start_epoch, offset + cfg.epochs)
         self._test(learner, test_src, folder)
-        return self._ended("completed", self._finished_message(folder))
 
-    def _fit_head(self, folder: RunFolder):
+    def _resume_state(self, folder: RunFolder) -> dict | None:
+        """The state to continue from; a quick run (or a thorough one still in its quick
+        phase) is simply run again: its photos' features are cached, so that takes seconds."""
+        if not self.resume:
+            return None
+        state = folder.load_resume_state()
+        if state is not None:
+            _check_same_classes(folder.path, self.dataset.classes)
+        elif self.config.recipe in ("quick", "thorough"):
+            self.resume = False
+            self._emit(Message("info", "A quick training is not continued but run again from the start: "
+                                       "the photos already read are reused, so it takes seconds."))
+        return state
+
+    def _fit_head(self, folder: RunFolder, total_epochs: int):
         """Quick, or the first phase of thorough: the head on cached features."""
-        from core.training.quick_run import HEAD_EPOCHS, train_quick_head
+        from core.training.quick_run import train_quick_head
 
         folder.start_logs(0)
-        self._emit(Message("info", f"Quick training: the pretrained EfficientNet-Lite0 stays as it is and its "
-                                   f"last layer learns your classes ({HEAD_EPOCHS} short rounds)."))
-        head = train_quick_head(self, folder, HEAD_EPOCHS)
-        folder.close()
+        folder.record(model_notes=True, pretrained_used=True)
+        self._emit(Message("info", "Quick training: the pretrained EfficientNet-Lite0 stays as it is and its "
+                                   f"last layer learns your classes ({self.config.epochs} short epochs)."))
+        try:
+            head = train_quick_head(self, folder, total_epochs)
+        finally:
+            folder.close()
+        folder.record(model_notes=True, lr_head=head.lr)
+        folder.record(class_weights=head.class_weights)
+        if self._test_acc is not None and self.config.recipe == "quick":
+            self._emit(Message("info", f"Accuracy on the test images (never seen in training): {self._test_acc:.1%}."))
         return head
+
+    def _class_weights(self, folder: RunFolder):
+        from core.training.recipes import class_weights_for
+
+        weights, note = class_weights_for(self.config, self.dataset.classes, [s.label for s in self.dataset.train])
+        if note:
+            self._emit(Message("info", note))
+        folder.record(class_weights=weights)
+        return weights
+
+    def _choose_lr(self, folder: RunFolder, model, train_src, device, weights, groups):
+        """The finder's sweep on the network: its rate goes into self.config.lr and the record.
+        Returns the parameter groups at that rate (None: one group)."""
+        from core.training.quick_run import polling
+        from core.training.recipes import choose_network_lr
+
+        lr, groups = choose_network_lr(self.config, model, train_src, device, weights, groups,
+                                       self._emit, polling(self.control))
+        if self.control.stop_requested:
+            raise Stopped()
+        self.config = self.config.replace(lr=lr)
+        folder.record(model_notes=True, **{"lr_fine_tune" if groups else "lr_found": lr})
+        return groups
 
     def _finished_message(self, folder: RunFolder) -> str:
         """The score, in the context of always answering the most common class."""
-        from core.training.class_balance import compare_with_guessing
+        from core.training.recipes import score_in_context
 
         msg = (f"Training finished. Best validation accuracy {self._best_val_acc:.1%} "
                f"(epoch {self._best_epoch}). The best model is {folder.file(runs.BEST_MODEL)}.")
-        counts = [0] * len(self.dataset.classes)
-        for s in self.dataset.val:
-            counts[s.label] += 1
-        if sum(counts) and not math.isnan(self._best_val_acc):
-            verdict = compare_with_guessing(self._best_val_acc, counts, self.dataset.classes,
-                                            pretrained=self.config.pretrained)
-            if verdict.level == "guessing":
-                msg += " " + verdict.message
+        pretrained = runs.read_json(folder.file(runs.RUN_FILE)).get("pretrained_used")
+        verdict = score_in_context(self._best_val_acc, self.dataset, pretrained)
+        if verdict is not None:
+            folder.record(verdict=verdict.level, verdict_text=verdict.message,
+                          guessing_accuracy=verdict.baseline)
+            msg += " " + verdict.message
         return msg
 
-    def _build_model(self, image_size: int, device: torch.device):
+    def _build_model(self, image_size: int, device: torch.device, folder: RunFolder):
         from core.model.networks import build_model
         from core.model.pretrained_weights import weights_status
 
@@ -240,12 +299,11 @@ class Trainer:
                                       freeze_backbone=cfg.freeze_backbone)
         for w in warnings:
             self._warn(w)
-        # The record must not say "pretrained" when the weights were missing and it fell back.
-        used = bool(cfg.pretrained) and not any("from scratch" in w for w in warnings)
+        folder.record(model_notes=True, pretrained_used=bool(getattr(model, "pretrained_loaded", False)))
         model = model.to(device)
         if device.type in ("cuda", "cpu"):    # the pipeline's batches are channels_last too
             model = model.to(memory_format=torch.channels_last)
-        return model, used
+        return model
 
     def _build_sources(self, image_size: int, spec, device: torch.device):
         from core.data.pipeline import build_sources
@@ -282,17 +340,19 @@ class Trainer:
         return start_epoch
 
     # -- the epochs --------------------------------------------------------------------------
-    def _train_epochs(self, learner: Learner, train_src, val_src, folder: RunFolder, start_epoch: int) -> None:
-        cfg = self.config
+    def _train_epochs(self, learner: Learner, train_src, val_src, folder: RunFolder, start_epoch: int,
+                      end_epoch: int) -> None:
+        """Epochs start_epoch+1 .. end_epoch (thorough's second phase counts on from the head's)."""
         steps = train_src.steps_per_epoch
-        clock = RunClock(step=start_epoch * steps, total_steps=cfg.epochs * steps)
+        self._end_epoch_count = end_epoch
+        clock = RunClock(step=start_epoch * steps, total_steps=end_epoch * steps)
 
         def report(ev) -> None:
             folder.log_batch(ev)
             self._emit(ev)
 
         try:
-            for epoch in range(start_epoch, cfg.epochs):
+            for epoch in range(start_epoch, end_epoch):
                 trained = train_one_epoch(learner, train_src, epoch, clock, self.control, report)
                 folder.flush_batches()
                 val_loss, val_acc = evaluate(learner, val_src, self.control)
@@ -323,7 +383,7 @@ class Trainer:
         folder.save_resume(epoch, learner, self._best_val_acc, self._best_epoch)
         # Training time only (validation excluded): images/s means the same in every client
         # and in the benchmark.
-        self._emit(EpochEnd(epoch=epoch, epochs=self.config.epochs, train_loss=trained.loss,
+        self._emit(EpochEnd(epoch=epoch, epochs=self._end_epoch_count, train_loss=trained.loss,
                             train_acc=trained.accuracy, val_loss=val_loss, val_acc=val_acc, lr=trained.lr,
                             seconds=trained.seconds, images_per_s=trained.images / max(1e-9, trained.seconds)))
 

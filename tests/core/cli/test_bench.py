@@ -36,3 +36,51 @@ def test_bench_quick_runs_end_to_end(tmp_path):
     predict = results["predict"]
     assert predict["folder_images"] == 32
     assert predict["fledge_ms_median"] > 0 and predict["plain_ms_median"] > 0
+
+
+def test_bench_recipes_prints_every_recipe_and_the_summary(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "core.cli", "bench", "--recipes", "--images", "12", "--epochs", "1",
+         "--no-auto-lr"],
+        capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    header = re.search(r"classes=(\d+) train=(\d+) val=(\d+)", lines[0])
+    assert header and header.groups() == ("4", "8", "4"), lines[0]
+    rows = {}
+    for line in lines:
+        m = re.match(r"(default|quick again|quick|thorough|tutorial) +([\d.]+)% +([\d.]+) +([\d.]+) +(\d+)/(\d+) +(\S+)",
+                     line)
+        if m:
+            rows[m.group(1)] = m.groups()[1:]
+    assert list(rows) == ["default", "quick", "quick again", "thorough", "tutorial"], lines
+    for name, (acc, to_best, total, best, run, read) in rows.items():
+        assert 0 <= float(acc) <= 100 and 0 < float(to_best) <= float(total), name
+        assert 1 <= int(best) <= int(run), name
+    assert [rows[n][4] for n in rows] == ["1", "1", "1", "2", "1"]      # thorough: head, then every layer
+    assert rows["quick"][5] == "12" and rows["quick again"][5] == "0"   # the second run reads no photo
+    assert rows["thorough"][5] == "12"                                  # thorough starts with a cache of its own
+    assert any(line.startswith("quick: ") and "reading photos" in line for line in lines)
+    figures = dict(kv.split("=") for kv in lines[-1].split())
+    assert float(figures["quick_acc"]) == round(float(rows["quick"][0]) / 100, 3)
+    assert float(figures["quick_cached_s"]) == float(rows["quick again"][2])
+    want = float(figures["quick_acc"]) - float(figures["default_acc"])
+    assert abs(float(figures["quick_vs_default_pts"]) - 100 * want) < 0.2
+    assert {"thorough_vs_tutorial_pts", "quick_vs_fine_tune_pts", "thorough_time_vs_tutorial"} <= set(figures)
+
+
+def test_per_class_subset_links_the_first_photos_of_each_class(tmp_path):
+    from core.bench.recipes import subset_folder
+
+    src = tmp_path / "photos"
+    for cls in ("cat", "dog"):
+        (src / cls).mkdir(parents=True)
+        for name in ("c.jpg", "a.jpg", "b.jpg"):
+            (src / cls / name).write_bytes(cls.encode() + name.encode())
+    before = sorted(p.relative_to(src) for p in src.rglob("*"))
+    out = subset_folder(str(src), str(tmp_path / "subset"), 2)
+    picked = {cls: sorted(p.name for p in (tmp_path / "subset" / cls).iterdir()) for cls in ("cat", "dog")}
+    assert picked == {"cat": ["00000_a.jpg", "00001_b.jpg"], "dog": ["00000_a.jpg", "00001_b.jpg"]}
+    assert (Path(out) / "dog" / "00001_b.jpg").read_bytes() == b"dogb.jpg"
+    assert sorted(p.relative_to(src) for p in src.rglob("*")) == before      # the folder is left as it was

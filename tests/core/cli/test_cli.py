@@ -113,11 +113,15 @@ def test_every_training_setting_is_an_option_of_train():
 
     args = build_parser().parse_args(["train", "DATA"])
     given = {o.name: getattr(args, o.name) for o in config_options()}
-    # recipe and arch are left unset so that "no --arch" can mean the quick recipe
-    assert given.pop("recipe") is None and given.pop("arch") is None
+    # recipe and arch are left unset so that "no --arch" can mean the quick recipe; lr and
+    # auto_lr so that the recipe can find the rate unless one was given
+    for name in ("recipe", "arch", "lr", "auto_lr"):
+        assert given.pop(name) is None, name
     expected = TrainConfig().to_dict()
-    del expected["recipe"], expected["arch"]
+    for name in ("recipe", "arch", "lr", "auto_lr"):
+        del expected[name]
     assert given == expected
+    assert build_parser().parse_args(["train", "DATA", "--lr", "auto"]).lr == "auto"
     args = build_parser().parse_args([
         "train", "DATA", "--no-augment", "--no-nesterov", "--pretrained", "--precision", "bf16",
         "--workers", "2", "--weights", "w.pth", "--image-size", "48", "--lr", "0.01", "--split-seed", "5"])
