@@ -23,7 +23,7 @@ from gui.background import TaskPool, call
 
 log = logging.getLogger(__name__)
 
-MODEL_FILTER = "Fledge models (*.pt);;All files (*)"      # for file dialogs
+MODEL_FILTER = "Fledge models (*.pt *.onnx);;All files (*)"      # for file dialogs (.onnx: an export)
 RECENT = 2          # models kept loaded besides the current one (e.g. Sort's and Evaluate's)
 LAST_MODEL_KEY = "models/last"      # QSettings: the current model when the window last had one
 
@@ -38,14 +38,13 @@ def _file_key(path: str) -> tuple | None:
 
 
 def read_predictor(path: str):
-    """Load a model file into a Predictor (worker threads only: imports torch).
-
-    Errors are CheckpointErrors that name the file, whatever went wrong inside.
+    """Load a model file (or an export's model.onnx) into a Predictor (worker threads only:
+    imports torch). Errors are CheckpointErrors that name the file, whatever went wrong inside.
     """
-    from core.model.predictor import Predictor
+    from core.model.export.loading import load_predictor
 
     try:
-        return Predictor.from_checkpoint(path)
+        return load_predictor(path)
     except (FledgeError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways

@@ -95,6 +95,18 @@ def format_table(s: dict) -> str:
 
 
 def cmd_bench(args) -> int:
+    if args.watch:
+        from core.bench.watch import cmd_watch_bench
+
+        return cmd_watch_bench(args)
+    if args.export:
+        from core.bench.export import cmd_export_bench
+
+        return cmd_export_bench(args)
+    if args.check_labels:
+        from core.bench.check_labels import cmd_check_labels_bench
+
+        return cmd_check_labels_bench(args)
     if args.recipes:
         from core.bench.recipes import cmd_recipes
 
@@ -117,9 +129,22 @@ def register(sub) -> None:
     b.add_argument("--data", default=None, metavar="DIR",
                    help="a folder of JPEGs: train/ and val/ folders, or (with --recipes) class folders "
                         "(default: generate)")
+    b.add_argument("--check-labels", action="store_true",
+                   help="the label check on generated photos (--images, default 1000) with planted wrong labels "
+                        "and copies: precision and recall of the planted ones, and the time it takes")
     b.add_argument("--recipes", action="store_true",
                    help="compare the recipes on one split: the old default (small CNN), quick, quick again "
                         "with cached features, thorough, and the tutorial fine-tuning loop")
+    b.add_argument("--watch", action="store_true",
+                   help="watch latency: photos written at 5 a second for 20 s into a watched folder, "
+                        "the time from each photo written to it sorted (median and max)")
+    b.add_argument("--export", action="store_true",
+                   help="an exported model (predict.py, onnxruntime) against PyTorch on this CPU: one-photo "
+                        "latency, folder throughput and time to the first answer, for a small CNN and the "
+                        "quick model trained here (--images photos, default 200)")
+    b.add_argument("--only", default=None, metavar="NAMES",
+                   help="with --recipes: only these, comma-separated (default, quick, quick again, thorough, "
+                        "tutorial), e.g. --only \"default,quick,quick again\" on a large folder")
     b.add_argument("--per-class", type=int, default=None, metavar="N",
                    help="with --recipes: only the first N photos of each class (in name order), linked "
                         "into a temporary folder; the folder itself is left as it is")

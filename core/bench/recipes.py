@@ -132,20 +132,34 @@ def _run_all(args, device: str, data: str, tmp: Path) -> dict:
     split_dir = split_folders(dataset, str(tmp / "split"))
     fine_tune = args.epochs or FINE_TUNE_EPOCHS
     results = {}
-    for name, phase, cache, _ in RECIPES:
+    for name, phase, cache, _ in chosen_recipes(getattr(args, "only", None)):
         print(f"Running {name}...", file=sys.stderr)
         params = {"phase": phase, "recipe": name.split()[0], "device": device, "dataset": str(dataset_file),
                   "split_dir": split_dir, "run_dir": str(tmp / "runs" / name.replace(" ", "-")),
                   "epochs": fine_tune if name in ("thorough", "tutorial") else args.epochs,
                   "auto_lr": not args.no_auto_lr}
         results[name] = _summarise(run_phase(params, env=_cache_env(tmp / "home" / cache)))
-    tutorial = results["tutorial"]
-    if (tutorial["train_photos"], tutorial["val_photos"]) != (len(dataset.train), len(dataset.val)):
+    tutorial = results.get("tutorial")
+    if tutorial and (tutorial["train_photos"], tutorial["val_photos"]) != (len(dataset.train), len(dataset.val)):
         raise FledgeError(f"The tutorial loop saw {tutorial['train_photos']} training and {tutorial['val_photos']} "
                           f"validation photos, not the scan's {len(dataset.train)} and {len(dataset.val)}.")
     return {"device": device, "data": data, "per_class": args.per_class, "classes": len(dataset.classes),
             "train_photos": len(dataset.train), "val_photos": len(dataset.val),
             "threads": torch_threads(), "auto_lr": not args.no_auto_lr, "results": results, "figures": figures(results)}
+
+
+def chosen_recipes(only: str | None) -> tuple:
+    """RECIPES, or those named in only ("default,quick"; "quick again" needs quick before it)."""
+    if not only:
+        return RECIPES
+    names = [n.strip().lower() for n in only.split(",") if n.strip()]
+    known = [name for name, *_ in RECIPES]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FledgeError(f"--only: unknown recipe {', '.join(unknown)}. Choose from: {', '.join(known)}.")
+    if "quick again" in names and "quick" not in names:
+        raise FledgeError("--only: 'quick again' reads the features 'quick' cached, so name quick too.")
+    return tuple(r for r in RECIPES if r[0] in names)
 
 
 def torch_threads() -> int:
@@ -167,18 +181,21 @@ def _summarise(r: dict) -> dict:
 
 def figures(results: dict) -> dict:
     """The figures the targets are stated in (accuracies 0..1, points, seconds)."""
-    acc = {k: v["best_val_acc"] for k, v in results.items()}
-    fine_tune = max(acc["thorough"], acc["tutorial"])
+    nan = math.nan
+    acc = {name: results[name]["best_val_acc"] if name in results else nan for name, *_ in RECIPES}
+    to_best = {name: results[name]["to_best_s"] if name in results else nan for name, *_ in RECIPES}
+    fine_tune = max(acc["thorough"], acc["tutorial"]) if not math.isnan(acc["thorough"] + acc["tutorial"]) \
+        else acc["thorough"] if math.isnan(acc["tutorial"]) else acc["tutorial"]
     return {
         "default_acc": acc["default"], "quick_acc": acc["quick"], "thorough_acc": acc["thorough"],
         "tutorial_acc": acc["tutorial"],
-        "quick_s": results["quick"]["to_best_s"],
-        "quick_cached_s": results["quick again"]["total_s"],
-        "thorough_s": results["thorough"]["to_best_s"], "tutorial_s": results["tutorial"]["to_best_s"],
+        "quick_s": to_best["quick"],
+        "quick_cached_s": results["quick again"]["total_s"] if "quick again" in results else nan,
+        "thorough_s": to_best["thorough"], "tutorial_s": to_best["tutorial"],
         "quick_vs_default_pts": 100 * (acc["quick"] - acc["default"]),
         "quick_vs_fine_tune_pts": 100 * (acc["quick"] - fine_tune),
         "thorough_vs_tutorial_pts": 100 * (acc["thorough"] - acc["tutorial"]),
-        "thorough_time_vs_tutorial": results["thorough"]["to_best_s"] / max(1e-9, results["tutorial"]["to_best_s"]),
+        "thorough_time_vs_tutorial": to_best["thorough"] / max(1e-9, to_best["tutorial"]),
     }
 
 

@@ -16,7 +16,7 @@ from core.model.export import FORMATS
 def cmd_export(args) -> int:
     from core.model.export import export_model     # imports torch
 
-    model_path = _model_path(args.model)
+    model_path = _model_path(args.model, exports=False)
     label = {"onnx": "ONNX", "torchscript": "TorchScript"}.get(args.format, args.format)
     if not args.json:
         print(f"Exporting {model_path} to {label} and checking it on photos...", file=sys.stderr)

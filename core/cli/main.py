@@ -37,9 +37,9 @@ def cmd_sample_data(args) -> int:
 
 # -- predict ----------------------------------------------------------------------------------
 def cmd_predict(args) -> int:
-    from core.model.predictor import Predictor
+    from core.model.export.loading import load_predictor, resolve_model_path
 
-    predictor = Predictor.from_checkpoint(args.model, device=args.device)
+    predictor = load_predictor(resolve_model_path(args.model), device=args.device)
     preds = predictor.predict_many(args.images, top_k=args.top_k)
     failed = 0
     if args.json:
@@ -83,12 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample_data)
 
     from core.bench import command as bench
-    from core.cli import export, photos, train
+    from core.cli import check_labels, export, photos, train, watch
 
     train.register(sub)
 
     pr = sub.add_parser("predict", help="classify images with a trained model")
-    pr.add_argument("model", help="a model file (.pt) written by fledge train")
+    pr.add_argument("model", help="a model file (.pt) written by fledge train, a run folder, or an ONNX "
+                                   "export folder made by fledge export")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--top-k", type=int, default=1)
     pr.add_argument("--json", action="store_true", help="print JSON")
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--root", default=None, help="runs folder (default: Fledge's own)")
     r.set_defaults(func=cmd_runs)
 
-    for module in (photos, bench, export):
+    for module in (photos, watch, bench, export, check_labels):
         module.register(sub)
     return p
 
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted.", 130)
 
 
-_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "bench", "export"}
+_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels"}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -102,25 +102,18 @@ def _stop_on_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
-def _model_path(path: str) -> str:
-    path = os.path.abspath(os.path.expanduser(path))
-    if os.path.isdir(path):
-        # A training run folder: use its best model.
-        for name in ("best.pt", "last.pt"):
-            if os.path.isfile(os.path.join(path, name)):
-                return os.path.join(path, name)
-        raise FledgeError(f"{path} is a folder without a model file (best.pt). Give the path of a .pt "
-                          "file saved by Fledge ('fledge runs' lists the training runs).")
-    if not os.path.exists(path):
-        raise FledgeError(f"The model file {path} does not exist. Give the path of a .pt file saved by "
-                          "Fledge, such as best.pt in a training run folder ('fledge runs' lists them).")
-    return path
+def _model_path(path: str, exports: bool = True) -> str:
+    """The model path names: a .pt file, a run folder's best.pt or (exports) an ONNX export."""
+    from core.model.export.loading import resolve_model_path
+
+    return resolve_model_path(path, exports=exports)
 
 
 def _load_predictor(path: str, device: str):
-    from core.model.predictor import Predictor   # imports torch
+    """Fledge's Predictor for a .pt file, or one that runs an ONNX export (imports torch)."""
+    from core.model.export.loading import load_predictor
 
-    return Predictor.from_checkpoint(path, device=device)
+    return load_predictor(path, device=device)
 
 
 # -- evaluate -----------------------------------------------------------------------------
@@ -129,7 +122,7 @@ def _load_predictor(path: str, device: str):
 def cmd_evaluate(args) -> int:
     from core.photos.evaluation import evaluate_folder
 
-    model_path = _model_path(args.model)
+    model_path = _model_path(args.model, exports=False)    # the split is recorded in the .pt only
     predictor = _load_predictor(model_path, args.device)
     progress = _Progress({"evaluating": "Evaluating"})
     with _stop_on_ctrl_c() as should_stop:
@@ -349,7 +342,8 @@ def register(subparsers) -> None:
                     "--threshold go to DEST/_review/ and unreadable files to DEST/_unreadable/. "
                     "Names are never overwritten. Running the same command again continues an "
                     "interrupted sort; 'fledge undo DEST' puts everything back.")
-    c.add_argument("model", nargs="?", help="a model file (.pt) saved by fledge train, or a run folder")
+    c.add_argument("model", nargs="?", help="a model file (.pt) saved by fledge train, a run folder, or an "
+                                            "ONNX export folder made by fledge export (run on the CPU)")
     c.add_argument("folder", nargs="?", help="the folder of photos to classify")
     c.add_argument("--csv", metavar="OUT.csv", help="write the results to this CSV file")
     c.add_argument("--sort-into", metavar="DEST", help="copy the photos into DEST/<class>/ folders")

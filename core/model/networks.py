@@ -217,19 +217,24 @@ def build_model(arch: str, num_classes: int, image_size: int | None = None,
 
 # ---------------------------------------------------------------- training helpers
 
-def set_train_mode(model: nn.Module, arch: str | None = None, freeze_backbone: bool = False) -> None:
-    """model.train(), but BatchNorm layers of a frozen backbone stay in eval mode.
+def set_train_mode(model: nn.Module, arch: str | None = None, freeze_backbone: bool = False,
+                   keep_bn_statistics: bool = False) -> None:
+    """model.train(), but BatchNorm layers of a frozen backbone stay in eval mode, and with
+    keep_bn_statistics every BatchNorm layer does (its scale and shift still learn).
 
     Frozen BatchNorm must keep its ImageNet running statistics; updating them from a
-    small dataset while the weights cannot adapt would hurt accuracy.
+    small dataset while the weights cannot adapt would hurt accuracy. Fine-tuning a
+    pretrained network on a few hundred photos is the same story: measured on 400 flower
+    photos, one epoch of statistics updates alone took the trained head's 69% to 48%
+    (Keras's transfer-learning guide keeps BatchNorm in inference mode for this reason).
     """
     model.train()
-    if not freeze_backbone:
+    if not (freeze_backbone or keep_bn_statistics):
         return
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             params = list(m.parameters(recurse=False))
-            if not params or not any(p.requires_grad for p in params):
+            if keep_bn_statistics or not params or not any(p.requires_grad for p in params):
                 m.eval()
 
 

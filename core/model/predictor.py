@@ -85,14 +85,7 @@ class Predictor:
 
     def __init__(self, model: nn.Module, classes, image_size: int, mean, std, device,
                  arch: str = "", info: dict | None = None) -> None:
-        self.device = _resolve_device(device)
-        self.classes = [str(c) for c in classes]
-        self.image_size = int(image_size)
-        self.mean = tuple(float(x) for x in mean)
-        self.std = tuple(float(x) for x in std)
-        self.arch = arch
-        self.info = dict(info or {})           # checkpoint metadata (config, metrics, ...)
-        self.cache_size = int(cache_size_for(self.image_size))
+        self._describe(_resolve_device(device), classes, image_size, mean, std, arch, info)
         self.cuda = self.device.type == "cuda"
         # channels_last: measured faster for convolutions on CPU (oneDNN) as on CUDA.
         self._channels_last = self.device.type in ("cuda", "cpu")
@@ -103,6 +96,18 @@ class Predictor:
         self._amp_dtype = None
         if self.cuda and torch.cuda.is_bf16_supported():
             self._amp_dtype = torch.bfloat16
+
+    def _describe(self, device, classes, image_size: int, mean, std, arch: str, info,
+                  cache_size: int | None = None) -> None:
+        """What every predictor says about itself and its input (also an exported model's)."""
+        self.device = device
+        self.classes = [str(c) for c in classes]
+        self.image_size = int(image_size)
+        self.mean = tuple(float(x) for x in mean)
+        self.std = tuple(float(x) for x in std)
+        self.arch = arch
+        self.info = dict(info or {})           # checkpoint metadata (config, metrics, ...)
+        self.cache_size = int(cache_size or cache_size_for(self.image_size))
 
     # -- construction -------------------------------------------------------------------
 

@@ -76,6 +76,13 @@ def classify_folder(predictor, folder, recursive: bool = False, batch_size: int 
     folder = _check_folder(folder)
     excluded = [os.path.abspath(e) for e in exclude]
     paths = [p for p in iter_image_files(folder, recursive=recursive) if not _excluded(p, excluded)]
+    return classify_paths(predictor, paths, batch_size=batch_size, top_k=top_k, progress=progress,
+                          should_stop=should_stop)
+
+
+def classify_paths(predictor, paths: list[str], batch_size: int = 64, top_k: int = 3,
+                   progress: Progress = None, should_stop: ShouldStop = None) -> list[ClassifiedImage]:
+    """Run the model on these pictures (in this order); stopped early, the ones done so far."""
     if not paths:
         return []
     k = max(1, min(int(top_k), len(getattr(predictor, "classes", ())) or int(top_k)))

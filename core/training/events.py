@@ -9,6 +9,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+EXTRACT_PIPELINE = "extract"      # FitStarted.pipeline while the pretrained network reads the photos
+HEAD_PIPELINE = "features"        # ... while the quick head trains on their features
+
 
 @dataclass(frozen=True)
 class FitStarted:
@@ -20,7 +23,7 @@ class FitStarted:
     total_steps: int
     device: str               # e.g. "cpu", "cuda:0 (NVIDIA H200)"
     precision: str            # "fp32" or "bf16"
-    pipeline: str             # "cached" or "stream"
+    pipeline: str             # "cached" or "stream"; quick: EXTRACT_PIPELINE, then HEAD_PIPELINE
     pipeline_reason: str      # why that pipeline was chosen, in plain words
 
 

@@ -44,13 +44,15 @@ class Learner:
     device: torch.device
     amp_dtype: torch.dtype | None
     config: TrainConfig
+    keep_bn_statistics: bool = False   # fine-tuning a pretrained network: BatchNorm keeps its statistics
 
     @classmethod
     def build(cls, config: TrainConfig, model: nn.Module, device, amp_dtype, steps_per_epoch: int,
-              class_weights=None, param_groups: list[dict] | None = None) -> Learner:
+              class_weights=None, param_groups: list[dict] | None = None,
+              keep_bn_statistics: bool = False) -> Learner:
         """class_weights: one loss weight per class (None: every photo counts the same);
         param_groups: the optimizer's groups with their own rates (None: every trainable
-        parameter at config.lr)."""
+        parameter at config.lr); keep_bn_statistics: see networks.set_train_mode."""
         params = param_groups or [p for p in model.parameters() if p.requires_grad]
         optimizer = make_optimizer(config.optimizer, params, config, device)
         scheduler, per_step = make_scheduler(config.schedule, optimizer, config.epochs, steps_per_epoch,
@@ -58,7 +60,7 @@ class Learner:
         weight = (torch.tensor(class_weights, dtype=torch.float32, device=device)
                   if class_weights is not None else None)
         criterion = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
-        return cls(model, optimizer, scheduler, per_step, criterion, device, amp_dtype, config)
+        return cls(model, optimizer, scheduler, per_step, criterion, device, amp_dtype, config, keep_bn_statistics)
 
     def autocast(self):
         if self.amp_dtype:
@@ -160,7 +162,7 @@ def train_one_epoch(learner: Learner, source, epoch: int, clock: RunClock, contr
                     report: Callable[[BatchEnd], None]) -> EpochFigures:
     """One pass over the training batches, reporting a BatchEnd at most every REPORT_INTERVAL_S."""
     cfg = learner.config
-    set_train_mode(learner.model, cfg.arch, cfg.freeze_backbone)
+    set_train_mode(learner.model, cfg.arch, cfg.freeze_backbone, learner.keep_bn_statistics)
     steps = source.steps_per_epoch
     whole, recent = _Tally(learner.device), _Tally(learner.device)
     started = since = time.perf_counter()

@@ -19,13 +19,11 @@ import numpy as np
 
 from core.errors import FledgeError
 from core.training import runs
-from core.training.events import BatchEnd, CheckpointSaved, FitStarted, Message
+from core.training.events import EXTRACT_PIPELINE, HEAD_PIPELINE, BatchEnd, CheckpointSaved, FitStarted, Message
 from core.training.loop import Stopped
 from core.training.recipes import class_weights_for, head_curve, head_settings, head_steps_per_epoch
 from core.wording import plural
 
-EXTRACT_PIPELINE = "extract"      # FitStarted.pipeline while the photos are read
-HEAD_PIPELINE = "features"        # ... while the head trains on their features
 REPORT_INTERVAL_S = 0.1
 
 

@@ -1,7 +1,10 @@
 """The sort panel: `fledge classify --sort-into` in the app.
 
 Sort runs core.photos.sorting.sort_folder on a JobRunner (classify, the answers CSV into
-DEST, copy or move), the same function the command line calls. Cancel stops between
+DEST, copy or move), the same function the command line calls. "Keep watching this folder"
+runs core.photos.watch.watch_folder on the same JobRunner instead (`fledge watch`): the
+photos there now and each new one are sorted through the same journal until it is turned
+off; its events feed a WatchView (photos per class, the latest photos). Cancel stops between
 photos; every copy or move already made is in DEST's journal, so nothing is half-done
 and "Undo this sort" (core.photos.sort_undo.undo, also on the JobRunner) puts everything
 back -- except photos labelled into a dataset since, which it finds in the datasets'
@@ -23,6 +26,7 @@ from core.photos import sorting
 from core.photos.review_queue import class_mismatch, has_photos, labelled_away
 from core.photos.sort_undo import undo
 from core.photos.sort_wording import Phrases
+from core.photos.watch import WatchStarted, watch_folder
 from core.progress import JobProgress, Throttled
 from core.wording import plural
 from gui.model_source import ModelSource, job_runner
@@ -33,6 +37,7 @@ from gui.widgets.job_progress import JobProgressBar
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.sort_result import SortResultView
+from gui.widgets.watch_view import WatchSwitch, WatchView
 
 CSV_NAME = "fledge-predictions.csv"
 REVIEW = sorting.REVIEW            # DEST/_review: photos the model was unsure about
@@ -74,8 +79,7 @@ class SortPanel(QWidget):
         self._sorted_with = ""              # the model file of the sort shown
         self._pending_model = ""            # ... and of the sort running
         self._job_kind = ""
-        self.runner = job_runner(self, "fledge-sort", lambda ev: self.progress.report(ev), self._on_finished,
-                                 self._on_failed)
+        self.runner = job_runner(self, "fledge-sort", self._on_progress, self._on_finished, self._on_failed)
         self._build_ui()
         self.source = ModelSource(self.model, self.models, self)
         self.source.changed.connect(self._refresh_state)
@@ -129,7 +133,7 @@ class SortPanel(QWidget):
     def problem(self) -> str:
         """Why Sort cannot run now ('' when it can)."""
         if self.is_running():
-            return "Sorting is running."
+            return "Turn off “Keep watching this folder” first." if self.is_watching() else "Sorting is running."
         if not self.source.ready():
             return "Choose a model to sort with."
         folder, dest = self.folder_field.path(), self.dest_field.path()
@@ -144,13 +148,8 @@ class SortPanel(QWidget):
         return ""
 
     def sort(self) -> bool:
-        problem = self.problem()
-        if problem:
-            self.message_bar.show_message(problem, "info")
+        if not self._can_start():
             return False
-        self.message_bar.clear()
-        self._save()
-        self._pending_model = self.source.path()
         folder, dest, recursive = self.folder_field.path(), self.dest_field.path(), self.recursive_box.isChecked()
         options = dict(threshold=self.threshold(), move=self.move_radio.isChecked(),
                        keep_structure=self.keep_box.isChecked(), recursive=recursive)
@@ -164,6 +163,38 @@ class SortPanel(QWidget):
                 raise FledgeError(f"There are no photos in {folder}.{hint}")
             return out
         self._start("sort", self.source.task(work), "Starting…")
+        return True
+
+    def set_watching(self, on: bool) -> None:
+        """Turn "Keep watching this folder" on (when a sort could start) or off, as the switch does."""
+        self.watch_box.setChecked(on)
+
+    def is_watching(self) -> bool:
+        return self.is_running() and self._job_kind == "watch"
+
+    def _watch(self) -> bool:
+        """Sort the photos in the folder and each new one (core.photos.watch), until switched off."""
+        if not self._can_start():
+            return False
+        self.outcome = None
+        folder, dest, move = self.folder_field.path(), self.dest_field.path(), self.move_radio.isChecked()
+        threshold = self.threshold()
+
+        def work(predictor, report, should_stop):
+            return watch_folder(predictor, folder, dest, threshold=threshold, move=move, on_event=report,
+                                should_stop=should_stop)
+        self.watch_view.begin(folder, dest, move)
+        self._start("watch", self.source.task(work), "Starting to watch…")
+        return True
+
+    def _can_start(self) -> bool:
+        problem = self.problem()
+        if problem:
+            self.message_bar.show_message(problem, "info")
+            return False
+        self.message_bar.clear()
+        self._save()
+        self._pending_model = self.source.path()
         return True
 
     def undo_sort(self) -> bool:
@@ -205,6 +236,7 @@ class SortPanel(QWidget):
 
     def shutdown(self, msecs: int = 10000) -> None:
         self.runner.shutdown(msecs)
+        self.watch_view.shutdown()
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -263,8 +295,10 @@ class SortPanel(QWidget):
         self.progress = JobProgressBar("Sorting progress", "Stop after the current photo; what was done so far "
                                        "is kept and can be undone", parent=self)
         self.progress.cancel_clicked.connect(self.cancel)
+        self.watch_box = WatchSwitch(self._watch, lambda: self.is_watching() and self.cancel(), self)
         run_row = QHBoxLayout()
         run_row.addWidget(self.sort_button)
+        run_row.addWidget(self.watch_box)
         run_row.addWidget(self.progress, 2)
         run_row.addStretch(1)
 
@@ -272,6 +306,8 @@ class SortPanel(QWidget):
         self.classes_bar = MessageBar(self)      # the model's classes do not fit the dataset's
         self.classes_bar.setAccessibleName("Model and dataset classes")
         self.result = SortResultView(PHRASES, self)
+        self.watch_view = WatchView(self)
+        self.watch_view.hide()
 
         self.undo_button = QPushButton("&Undo this sort", self)
         self.undo_button.setToolTip("Put every photo back where it was (copies are removed, moved photos "
@@ -295,6 +331,7 @@ class SortPanel(QWidget):
         lay.addWidget(self.message_bar)
         lay.addWidget(self.classes_bar)
         lay.addWidget(self.result, 1)
+        lay.addWidget(self.watch_view, 1)
         lay.addLayout(after)
         self.result.show_text("Choose a model, the photos and a destination, then press “Start sorting”.")
 
@@ -334,16 +371,32 @@ class SortPanel(QWidget):
     # -- running ------------------------------------------------------------------------
     def _start(self, kind: str, job, text: str) -> None:
         self._job_kind = kind
+        self.watch_view.setVisible(kind == "watch")
+        self.result.setVisible(kind != "watch")
         self.progress.begin(text, {"loading": "Loading the model", "classifying": "Classifying",
                                    "sorting": "Moving" if self.move_radio.isChecked() else "Copying",
                                    "undoing": "Putting back"})
         self.runner.start(job)
-        self.status_message.emit("Sorting photos…" if kind == "sort" else "Undoing the sort…")
+        self.status_message.emit({"sort": "Sorting photos…", "watch": "Watching for new photos…"}.get(
+            kind, "Undoing the sort…"))
         self._refresh_state()
+
+    def _on_progress(self, event) -> None:
+        if self._job_kind != "watch":
+            self.progress.report(event)
+            return
+        if isinstance(event, WatchStarted):
+            self.progress.begin("Watching for new photos…")
+        else:
+            self.progress.report(event)     # loading the model
+        self.watch_view.show_event(event)
 
     def _on_finished(self, result) -> None:
         self.progress.end()
-        if self._job_kind == "sort":
+        if self._job_kind == "watch":
+            self.watch_box.show_off()
+            self.status_message.emit(self.watch_view.end(result))
+        elif self._job_kind == "sort":
             self.outcome = result
             self._sorted_with = self._pending_model
             self.undo_report, self.labelled = None, {}
@@ -358,8 +411,11 @@ class SortPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self.progress.end()
         self.message_bar.show_message(message)
-        self.status_message.emit("Sorting failed: see the Sort tab." if self._job_kind == "sort"
-                                 else "Undo failed: see the Sort tab.")
+        if self._job_kind == "watch":
+            self.watch_box.show_off()
+            self.watch_view.end(None, "It ended early: see the message above.")
+        self.status_message.emit({"sort": "Sorting failed: see the Sort tab.", "watch": "Watching stopped: see "
+                                  "the Sort tab."}.get(self._job_kind, "Undo failed: see the Sort tab."))
         self._refresh_state()
 
     def _show_outcome(self, out: sorting.FolderSort) -> None:
@@ -384,6 +440,7 @@ class SortPanel(QWidget):
         running = self.is_running()
         problem = self.problem()
         self.sort_button.setEnabled(not problem)
+        self.watch_box.setEnabled(self.is_watching() or not problem)
         self.sort_button.setToolTip(problem or "Classify every photo and put it in its class folder")
         for w in (self.model, self.folder_field, self.dest_field, self.recursive_box, self.certainty,
                   self.copy_radio, self.move_radio, self.keep_box):

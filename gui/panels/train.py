@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
                                QSplitter, QStyle, QVBoxLayout, QWidget)
 
 from core.training.config import TrainConfig
-from core.training.events import CheckpointSaved, EpochEnd, FitEnded, FitStarted, Message
+from core.training.events import EXTRACT_PIPELINE, CheckpointSaved, EpochEnd, FitEnded, FitStarted, Message
 
 from gui.widgets.plots import PlotsPanel
 from gui.widgets.training_progress import TrainingProgress
@@ -273,8 +273,9 @@ class TrainingPanel(QWidget):
         self.plots.handle_event(ev)
         if isinstance(ev, FitStarted):
             self.run_dir = ev.run_dir
-            self.notes.add(f"Training on {ev.device}, {ev.precision}; {ev.steps_per_epoch} steps per epoch. "
-                           f"Saving to {ev.run_dir}.")
+            if ev.pipeline != EXTRACT_PIPELINE:       # reading the photos: its Message says so
+                self.notes.add(f"Training on {ev.device}, {ev.precision}; {ev.steps_per_epoch} steps per "
+                               f"epoch. Saving to {ev.run_dir}.")
             self.run_started.emit(ev.run_dir)
         elif isinstance(ev, Message):
             self.notes.add(ev.text, ev.level)

@@ -34,6 +34,12 @@ class PhotoStrip(QListWidget):
         self.addItem(item)
         self._items[key] = item
 
+    def remove(self, key) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._has_icon.discard(key)
+            self.takeItem(self.row(item))
+
     def select(self, key) -> None:
         item = self._items.get(key)
         if item is not None:

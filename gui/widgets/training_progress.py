@@ -5,7 +5,7 @@ import math
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
-from core.training.events import BatchEnd, EpochEnd, FitEnded, FitStarted
+from core.training.events import EXTRACT_PIPELINE, BatchEnd, EpochEnd, FitEnded, FitStarted
 
 from gui.background import JobPaused, JobResumed
 
@@ -49,6 +49,7 @@ class TrainingProgress(QWidget):
         self._spe = 1
         self._last: BatchEnd | None = None
         self._paused = False
+        self._reading = False          # the quick recipe's first phase: the photos are read
 
     def reset(self, text: str = "Not started") -> None:
         self.bar.setRange(0, 1)
@@ -65,17 +66,19 @@ class TrainingProgress(QWidget):
 
     def handle_event(self, ev: object) -> None:
         if isinstance(ev, FitStarted):
+            self._reading = ev.pipeline == EXTRACT_PIPELINE     # quick: the photos are read first
             self._epochs, self._spe = ev.epochs, max(1, ev.steps_per_epoch)
             self.bar.setRange(0, max(1, ev.total_steps))
             self.bar.setValue(ev.start_epoch * self._spe)
-            self.bar.setFormat(f"Epoch {ev.start_epoch + 1} of {ev.epochs} · %p%")
-            self.detail.setText(f"Training on {ev.device} ({ev.precision}).")
+            self.bar.setFormat(self._format(ev.start_epoch + 1))
+            self.detail.setText("Reading the photos with the pretrained network…" if self._reading
+                                else f"Training on {ev.device} ({ev.precision}).")
         elif isinstance(ev, BatchEnd):
             self._last = ev
             self._paused = False
             self.bar.setValue(min(ev.step, self.bar.maximum()))
-            self.bar.setFormat(f"Epoch {ev.epoch} of {self._epochs or '?'} · %p%")
-            self.detail.setText(self._batch_text(ev))
+            self.bar.setFormat(self._format(ev.epoch))
+            self.detail.setText(self._reading_text(ev) if self._reading else self._batch_text(ev))
         elif isinstance(ev, EpochEnd):
             self.bar.setValue(min(ev.epoch * self._spe, self.bar.maximum()))
             self.detail.setText(
@@ -88,7 +91,7 @@ class TrainingProgress(QWidget):
         elif isinstance(ev, JobResumed):
             self._paused = False
             if self._last is not None:
-                self.bar.setFormat(f"Epoch {self._last.epoch} of {self._epochs or '?'} · %p%")
+                self.bar.setFormat(self._format(self._last.epoch))
             self.detail.setText("Resumed.")
         elif isinstance(ev, FitEnded):
             if self.bar.maximum() == 0:
@@ -99,6 +102,17 @@ class TrainingProgress(QWidget):
             else:
                 self.bar.setFormat("Stopped · %p%" if ev.reason == "stopped" else "Failed")
             self.detail.setText("")
+
+    def _format(self, epoch: int) -> str:
+        if self._reading:
+            return "Reading photos · %p%"
+        return f"Epoch {epoch} of {self._epochs or '?'} · %p%"
+
+    @staticmethod
+    def _reading_text(ev: BatchEnd) -> str:
+        left = f" · about {format_duration(ev.eta_s)} left" if math.isfinite(ev.eta_s) else ""
+        return (f"Photo {ev.epoch_step:,} of {ev.steps_per_epoch:,} · {ev.images_per_s:,.0f} photos/s{left} "
+                "(each photo is read once; later runs reuse it)")
 
     @staticmethod
     def _batch_text(ev: BatchEnd) -> str:

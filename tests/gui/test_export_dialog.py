@@ -135,3 +135,33 @@ def test_file_menu_exports_the_window_model(qtbot, make_window, model_path, tmp_
     again = open_export_dialog(w, w.models.path(), dialog)
     assert again is not dialog and again.model_path == str(model_path)
     again.reject()
+
+
+def test_the_window_opens_an_exports_model_onnx_and_refuses_a_foreign_one(qtbot, model_path, tmp_path):
+    from PIL import Image
+
+    from core.model.export import export_model
+    from core.model.predictor import Predictor
+    from gui.model_store import MODEL_FILTER, ModelStore
+
+    assert "*.onnx" in MODEL_FILTER
+    result = export_model(model_path, "onnx")
+    assert result.ok, result.reason
+    onnx_file = os.path.join(result.folder, "model.onnx")
+    store = ModelStore()
+    with qtbot.waitSignal(store.changed, timeout=60000):
+        store.load(onnx_file)
+    predictor = store.predictor()
+    assert predictor.classes == CLASSES and predictor.info["export"]["model_file"] == onnx_file
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(photo)
+    want = Predictor.from_checkpoint(model_path, device="cpu").predict(str(photo))
+    assert predictor.predict(str(photo)).label == want.label
+    lone = tmp_path / "elsewhere" / "model.onnx"            # without its export.json
+    lone.parent.mkdir()
+    lone.write_bytes(open(onnx_file, "rb").read())
+    with qtbot.waitSignal(store.failed, timeout=60000) as failed:
+        store.load(str(lone))
+    assert "has no export.json beside it" in failed.args[1]
+    assert store.predictor() is predictor                   # the current model stays
+    store.shutdown()

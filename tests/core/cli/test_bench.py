@@ -84,3 +84,23 @@ def test_per_class_subset_links_the_first_photos_of_each_class(tmp_path):
     assert picked == {"cat": ["00000_a.jpg", "00001_b.jpg"], "dog": ["00000_a.jpg", "00001_b.jpg"]}
     assert (Path(out) / "dog" / "00001_b.jpg").read_bytes() == b"dogb.jpg"
     assert sorted(p.relative_to(src) for p in src.rglob("*")) == before      # the folder is left as it was
+
+
+def test_only_chooses_recipes_and_the_figures_leave_the_rest_unknown():
+    import math
+
+    import pytest
+
+    from core.bench.recipes import chosen_recipes, figures
+    from core.errors import FledgeError
+
+    assert [r[0] for r in chosen_recipes("quick, default")] == ["default", "quick"]
+    assert len(chosen_recipes(None)) == 5
+    with pytest.raises(FledgeError, match="unknown recipe fast"):
+        chosen_recipes("fast")
+    with pytest.raises(FledgeError, match="name quick too"):
+        chosen_recipes("quick again")
+    run = {"best_val_acc": 0.7, "to_best_s": 9.0, "total_s": 9.5}
+    f = figures({"default": dict(run, best_val_acc=0.5), "quick": run, "quick again": dict(run, total_s=0.5)})
+    assert f["quick_vs_default_pts"] == pytest.approx(20.0) and f["quick_cached_s"] == 0.5
+    assert math.isnan(f["thorough_acc"]) and math.isnan(f["quick_vs_fine_tune_pts"])

@@ -3,7 +3,6 @@ that runs without PyTorch, and broken or interrupted exports that leave nothing 
 from __future__ import annotations
 
 import argparse
-import csv
 import errno
 import json
 import os
@@ -11,69 +10,30 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from core.cli import export as export_cli
 from core.errors import FledgeError
 from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
-from core.model.checkpoints import save_checkpoint
 from core.model.export import bundle, export_model, model_files
 from core.model.export.parity import GENERATED_ONLY, TOLERANCE
-from core.model.networks import build_model, main_logits
+from core.model.networks import main_logits
 from core.model.predictor import Predictor
 from tests.core.conftest import draw_class_image, save_image
+from tests.core.model.export_support import (CLASSES, ROOT, assert_same_answers, run_model, small_cnn,
+                                             standalone, tricky_photos)
 
 # torch 2.14 deprecates TorchScript on every call; the export chose it knowingly.
 pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")
 
-ROOT = Path(__file__).resolve().parents[3]
-CLASSES = ["bird", "cat", "plane"]
 SIZE = 64
-# A sitecustomize that makes torch (and Fledge itself) unimportable, as on a camera's computer.
-BLOCKER = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision", "core"):
-            raise ImportError(name + " is not installed on this computer")
-sys.meta_path.insert(0, _Block())
-"""
-
-
-def _dataset(root: Path) -> Path:
-    for index, cls in enumerate(CLASSES):
-        for i in range(4):
-            ext = ".jpg" if i % 2 else ".png"
-            save_image(draw_class_image(index, (96 + 8 * i, 72), seed=i), root / cls / f"{cls}_{i}{ext}")
-    return root
-
-
-def _model() -> torch.nn.Module:
-    torch.manual_seed(5)
-    net, _ = build_model("small_cnn", len(CLASSES), image_size=SIZE)
-    net.train()
-    with torch.no_grad():
-        net(torch.randn(32, 3, SIZE, SIZE))          # BatchNorm statistics off their defaults
-        net.fc.weight.mul_(40.0)                     # decisive answers: top classes mean something
-    return net.eval()
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
     """best.pt in a run folder whose run.json names the dataset it was trained on."""
-    base = tmp_path_factory.mktemp("export")
-    data = _dataset(base / "data")
-    run = base / "runs" / "20250101-120000-small_cnn"
-    run.mkdir(parents=True)
-    (run / "run.json").write_text(json.dumps({"data_root": str(data)}), encoding="utf-8")
-    path = run / "best.pt"
-    save_checkpoint(path, _model(), arch="small_cnn", classes=CLASSES, image_size=SIZE,
-                    mean=IMAGENET_MEAN, std=IMAGENET_STD, config={"epochs": 1},
-                    metrics={"val_acc": 0.75, "epoch": 1})
-    return path
+    return run_model(tmp_path_factory.mktemp("export"), small_cnn(SIZE), "small_cnn", SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -156,44 +116,16 @@ def test_without_its_dataset_the_check_uses_generated_photos(model_path, tmp_pat
 
 # -- predict.py on its own ------------------------------------------------------------------
 
-def _tricky_photos(folder: Path) -> list[Path]:
-    folder.mkdir(exist_ok=True)
-    exif = Image.Exif()
-    exif[0x0112] = 6                                                 # shown turned 90° clockwise
-    exif[0x0132] = "2024:05:06 07:08:09"                             # DateTime
-    rotated = folder / "rotated.jpg"
-    draw_class_image(1, (120, 60), seed=11).save(rotated, quality=90, exif=exif)
-    alpha = draw_class_image(0, 80, seed=12).convert("RGBA")
-    a = np.full((80, 80), 255, np.uint8)
-    a[:, :40] = 0
-    alpha.putalpha(Image.fromarray(a))
-    alpha.save(folder / "alpha.png")
-    draw_class_image(2, (70, 90), seed=13).convert("L").save(folder / "gray.png")
-    save_image(draw_class_image(2, 64, seed=14), folder / "plain.jpg")
-    return sorted(folder.iterdir())
-
-
-def _standalone(tmp_path: Path, *args) -> subprocess.CompletedProcess:
-    """Run a command with the venv's python, PYTHONPATH holding only the torch blocker."""
-    block = tmp_path / "blocker"
-    block.mkdir(exist_ok=True)
-    (block / "sitecustomize.py").write_text(BLOCKER)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONPATH"] = str(block)
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=tmp_path)
-
-
 def test_the_blocker_really_blocks_torch(tmp_path):
-    proc = _standalone(tmp_path, "-c", "import torch")
+    proc = standalone(tmp_path, "-c", "import torch")
     assert proc.returncode != 0 and "not installed on this computer" in proc.stderr
 
 
 def test_predict_py_alone_answers_as_the_predictor(onnx_export, predictor, tmp_path):
     script = Path(onnx_export.folder) / "predict.py"
-    photos = _tricky_photos(tmp_path / "photos")
+    photos = tricky_photos(tmp_path / "photos")
     for photo in photos:
-        proc = _standalone(tmp_path, script, photo, "--top-k", "3")
+        proc = standalone(tmp_path, script, photo, "--top-k", "3")
         assert proc.returncode == 0, proc.stderr
         got = [line.split("\t") for line in proc.stdout.strip().splitlines()]
         want = predictor.predict(str(photo), top_k=3)
@@ -203,13 +135,13 @@ def test_predict_py_alone_answers_as_the_predictor(onnx_export, predictor, tmp_p
 
 def test_predict_py_csv_of_a_folder_equals_fledge_classify(onnx_export, model_path, tmp_path):
     folder = tmp_path / "birdcam"
-    _tricky_photos(folder)
+    tricky_photos(folder)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (folder / "empty.png").write_bytes(b"")
     (folder / "notes.txt").write_text("not a photo")
     save_image(draw_class_image(0, 70, seed=15), folder / "50% off\tnow.png")   # an odd name
     ours, theirs = tmp_path / "predict.csv", tmp_path / "classify.csv"
-    proc = _standalone(tmp_path, Path(onnx_export.folder) / "predict.py", folder, "--csv", ours)
+    proc = standalone(tmp_path, Path(onnx_export.folder) / "predict.py", folder, "--csv", ours)
     assert proc.returncode == 0, proc.stderr
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "core.cli", "classify", str(model_path), str(folder),
@@ -217,20 +149,8 @@ def test_predict_py_csv_of_a_folder_equals_fledge_classify(onnx_export, model_pa
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
 
-    def rows(path):
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            return reader.fieldnames, list(reader)
-
-    (cols_a, a), (cols_b, b) = rows(ours), rows(theirs)
-    assert cols_a == cols_b
-    assert [r["path"] for r in a] == [r["path"] for r in b] and len(a) == 7
-    for ra, rb in zip(a, b):
-        for col in cols_a:
-            if col.startswith("probability") and ra[col]:
-                assert float(ra[col]) == pytest.approx(float(rb[col]), abs=1e-4), (ra["path"], col)
-            else:
-                assert ra[col] == rb[col], (ra["path"], col)
+    a = assert_same_answers(ours, theirs)
+    assert len(a) == 7
     assert {r["path"].rsplit("/", 1)[-1]: r["error"] != "" for r in a}["broken.jpg"]
     assert any(r["captured"] == "2024-05-06T07:08:09" for r in a)
 

@@ -1,0 +1,245 @@
+"""The same photo twice in a dataset: exact copies and near copies, and the ones that leak.
+
+    report = find_duplicates(dataset)          # a core.data.dataset.Dataset
+    report.groups                              # DuplicateGroup: the photos that are one picture
+    report.leak_warning()                      # '' or what to tell the user before training
+
+Exact copies have the same bytes (SHA-256). Near copies (resized, re-saved, recompressed)
+have perceptual hashes (imagehash's DCT hash, 64 bits) at most max_distance bits apart.
+A group leaks when one of its photos is in training and another in validation or test:
+the model is then checked on a photo it learned from, and its score looks better than it
+is. The split is the dataset's own (core.data.split decides it when the folder is scanned).
+
+Hashes are kept in memory per file version (path, size, modification time), so checking
+the same folder again costs only the photos that changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.wording import percent, plural
+
+MAX_DISTANCE = 6           # bits of 64: on flowers128, re-saved, recoloured and burst copies measure 0-8,
+                           # different photos mostly 10 or more
+HASH_DRAFT = 64            # JPEGs are decoded at >= this many pixels a side: the hash needs 32
+_BLOCK = 2048              # rows compared at once when looking for near copies
+
+
+@dataclass(frozen=True)
+class PhotoHash:
+    path: str
+    sha256: str | None = None
+    phash: int | None = None         # 64-bit perceptual hash
+    error: str | None = None         # why the photo could not be hashed
+
+
+_cache: dict[tuple[str, int, int], tuple[str, int | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def _hash_one(path: str) -> PhotoHash:
+    import imagehash
+
+    from core.data.imageio import ImageError, load_rgb
+
+    try:
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return PhotoHash(path, hit[0], hit[1])
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return PhotoHash(path, error=exc.strerror or str(exc))
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        im = load_rgb(data, draft_size=HASH_DRAFT)
+        ph = int(str(imagehash.phash(im)), 16)
+    except ImageError as exc:
+        with _cache_lock:
+            _cache[key] = (sha, None)
+        return PhotoHash(path, sha, None, exc.reason)
+    with _cache_lock:
+        _cache[key] = (sha, ph)
+    return PhotoHash(path, sha, ph)
+
+
+def hash_photos(paths: Sequence[str], workers: int = 2,
+                progress: Callable[[int, int], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> list[PhotoHash] | None:
+    """A PhotoHash per path (in order), or None when should_stop ended it early."""
+    out: list[PhotoHash] = []
+    total = len(paths)
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="fledge-hash") as pool:
+        for start in range(0, total, 64):
+            if should_stop is not None and should_stop():
+                return None
+            out += pool.map(_hash_one, paths[start:start + 64])
+            if progress is not None:
+                progress(len(out), total)
+    if progress is not None and not total:
+        progress(0, 0)
+    return out
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    bytes_ = x.view(np.uint8).reshape(*x.shape, 8)
+    return np.unpackbits(bytes_, axis=-1).sum(-1)
+
+
+def near_pairs(phashes: Sequence[int], max_distance: int = MAX_DISTANCE) -> list[tuple[int, int, int]]:
+    """(i, j, distance) with i < j for every two hashes at most max_distance bits apart."""
+    h = np.array([int(v) for v in phashes], dtype=np.uint64)
+    pairs = []
+    for start in range(0, len(h), _BLOCK):
+        block = h[start:start + _BLOCK]
+        dist = _popcount(block[:, None] ^ h[None, start:])
+        rows, cols = np.nonzero(dist <= max_distance)
+        for r, c in zip(rows.tolist(), cols.tolist()):
+            i, j = start + r, start + c
+            if i < j:
+                pairs.append((i, j, int(dist[r, c])))
+    return pairs
+
+
+def _groups(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """Connected components of size >= 2 (union-find), each sorted, in order of first member."""
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    for i in range(n):
+        members.setdefault(find(i), []).append(i)
+    return sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
+
+
+def duplicate_groups(hashes: Sequence[PhotoHash], max_distance: int = MAX_DISTANCE) -> list[list[int]]:
+    """Indices into hashes of the photos that are one picture (exact or near copies)."""
+    pairs: list[tuple[int, int]] = []
+    by_sha: dict[str, int] = {}
+    for i, h in enumerate(hashes):
+        if h.sha256 is None:
+            continue
+        if h.sha256 in by_sha:
+            pairs.append((by_sha[h.sha256], i))
+        else:
+            by_sha[h.sha256] = i
+    with_phash = [i for i, h in enumerate(hashes) if h.phash is not None]
+    if max_distance >= 0:
+        for a, b, _ in near_pairs([hashes[i].phash for i in with_phash], max_distance):
+            pairs.append((with_phash[a], with_phash[b]))
+    return _groups(len(hashes), pairs)
+
+
+@dataclass(frozen=True)
+class Copy:
+    path: str
+    split: str                       # "train" | "val" | "test"
+    class_name: str
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Photos that are one picture; exact when every copy has the same bytes."""
+    copies: tuple[Copy, ...]
+    exact: bool
+
+    @property
+    def splits(self) -> set[str]:
+        return {c.split for c in self.copies}
+
+    @property
+    def leaks(self) -> bool:
+        """In training and in validation or test."""
+        return "train" in self.splits and bool(self.splits & {"val", "test"})
+
+    @property
+    def classes_differ(self) -> bool:
+        return len({c.class_name for c in self.copies}) > 1
+
+    def keep(self) -> Copy:
+        """The copy to keep: a training one if there is one (then nothing is learnt less)."""
+        order = {"train": 0, "val": 1, "test": 2}
+        return min(self.copies, key=lambda c: (order.get(c.split, 3), c.path))
+
+    def extras(self) -> list[Copy]:
+        kept = self.keep()
+        return [c for c in self.copies if c is not kept]
+
+
+@dataclass
+class DuplicateReport:
+    groups: list[DuplicateGroup]
+    counts: dict[str, int]                         # split -> photos in it
+    twins_in_train: dict[str, int]                 # split -> its photos with a copy in training
+    errors: list[tuple[str, str]] = field(default_factory=list)   # (path, why) not hashed
+
+    @property
+    def leaking(self) -> list[DuplicateGroup]:
+        return [g for g in self.groups if g.leaks]
+
+    def leak_share(self, split: str = "val") -> float:
+        """The share of the split's photos that are also in training (0 when it is empty)."""
+        n = self.counts.get(split, 0)
+        return self.twins_in_train.get(split, 0) / n if n else 0.0
+
+    def leak_warning(self) -> str:
+        """What to say before training when photos are in training and validation/test; '' if none."""
+        parts = []
+        for split, title in (("val", "validation"), ("test", "test")):
+            twins = self.twins_in_train.get(split, 0)
+            if twins:
+                share = self.leak_share(split)
+                parts.append(f"{twins} of the {plural(self.counts[split], title + ' photo')} "
+                             f"({percent(share)}) {'is' if twins == 1 else 'are'} also in training "
+                             f"(the same photo, or a resized or re-saved copy). The model learns "
+                             f"{'it' if twins == 1 else 'those'}, so its {title} score may be up to "
+                             f"{100 * share:.1f} points too high.")
+        if not parts:
+            return ""
+        return " ".join(parts) + (" Run 'fledge check-labels' on the folder to list them, then keep one "
+                                  "copy of each (the Data tab offers it too).")
+
+
+def find_duplicates(dataset, max_distance: int = MAX_DISTANCE, workers: int = 2,
+                    progress: Callable[[int, int], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> DuplicateReport | None:
+    """Exact and near copies among a Dataset's train, val and test photos (None if stopped)."""
+    copies = [Copy(s.path, split, dataset.classes[s.label])
+              for split in ("train", "val", "test") for s in (getattr(dataset, split, None) or [])]
+    hashes = hash_photos([c.path for c in copies], workers, progress, should_stop)
+    if hashes is None:
+        return None
+    groups = []
+    for members in duplicate_groups(hashes, max_distance):
+        exact = len({hashes[i].sha256 for i in members}) == 1
+        groups.append(DuplicateGroup(tuple(copies[i] for i in members), exact))
+    counts = {split: sum(1 for c in copies if c.split == split) for split in ("train", "val", "test")}
+    twins = {"val": 0, "test": 0}
+    for g in groups:
+        if "train" in g.splits:
+            for c in g.copies:
+                if c.split in twins:
+                    twins[c.split] += 1
+    errors = [(h.path, h.error) for h in hashes if h.error]
+    return DuplicateReport(groups, counts, twins, errors)
