@@ -10,8 +10,9 @@ A group leaks when one of its photos is in training and another in validation or
 the model is then checked on a photo it learned from, and its score looks better than it
 is. The split is the dataset's own (core.data.split decides it when the folder is scanned).
 
-Hashes are kept in memory per file version (path, size, modification time), so checking
-the same folder again costs only the photos that changed.
+Hashes are kept per file version (path, size, modification time), in memory and in
+photo-hashes.json in Fledge's user data folder, so checking the same folder again, in this
+process or a later one, costs only the photos that changed.
 """
 from __future__ import annotations
 
@@ -42,6 +43,52 @@ class PhotoHash:
 
 _cache: dict[tuple[str, int, int], tuple[str, int | None]] = {}
 _cache_lock = threading.Lock()
+_stored: dict = {"loaded": False, "added": 0}
+CACHE_FILE = "photo-hashes.json"    # in Fledge's user data folder: a later run hashes only new photos
+CACHE_LIMIT = 500_000               # entries kept on disk (about 100 bytes each)
+
+
+def _cache_path() -> str:
+    from core.training.runs import user_data_dir
+
+    return os.path.join(user_data_dir(), CACHE_FILE)
+
+
+def _load_cache() -> None:
+    """The hashes earlier runs stored, once per process; a damaged file is ignored (rebuilt)."""
+    import json
+
+    with _cache_lock:
+        if _stored["loaded"]:
+            return
+        _stored["loaded"] = True
+    try:
+        with open(_cache_path(), encoding="utf-8") as f:
+            rows = json.load(f)
+        entries = {(r[0], int(r[1]), int(r[2])): (str(r[3]), None if r[4] is None else int(r[4])) for r in rows}
+    except (OSError, ValueError, TypeError, IndexError):
+        return
+    with _cache_lock:
+        for key, value in entries.items():
+            _cache.setdefault(key, value)
+
+
+def _save_cache() -> None:
+    """Store the hashes (atomically); a cache that cannot be written only costs time later."""
+    import json
+
+    from core.fileio import atomic_write_text
+
+    with _cache_lock:
+        if not _stored["added"]:
+            return
+        rows = [[k[0], k[1], k[2], v[0], v[1]] for k, v in list(_cache.items())[-CACHE_LIMIT:]]
+        _stored["added"] = 0
+    try:
+        os.makedirs(os.path.dirname(_cache_path()), exist_ok=True)
+        atomic_write_text(_cache_path(), json.dumps(rows))
+    except OSError:
+        pass
 
 
 def _hash_one(path: str) -> PhotoHash:
@@ -67,9 +114,11 @@ def _hash_one(path: str) -> PhotoHash:
     except ImageError as exc:
         with _cache_lock:
             _cache[key] = (sha, None)
+            _stored["added"] += 1
         return PhotoHash(path, sha, None, exc.reason)
     with _cache_lock:
         _cache[key] = (sha, ph)
+        _stored["added"] += 1
     return PhotoHash(path, sha, ph)
 
 
@@ -79,6 +128,7 @@ def hash_photos(paths: Sequence[str], workers: int = 2,
     """A PhotoHash per path (in order), or None when should_stop ended it early."""
     out: list[PhotoHash] = []
     total = len(paths)
+    _load_cache()
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="fledge-hash") as pool:
         for start in range(0, total, 64):
             if should_stop is not None and should_stop():
@@ -88,6 +138,7 @@ def hash_photos(paths: Sequence[str], workers: int = 2,
                 progress(len(out), total)
     if progress is not None and not total:
         progress(0, 0)
+    _save_cache()
     return out
 
 

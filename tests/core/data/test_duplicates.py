@@ -148,3 +148,48 @@ def test_keeping_one_copy_moves_the_extras_out_and_undo_puts_them_back(leaky):
     assert tree(leaky) == before
     assert not os.path.exists(outside)                               # the folder it made is gone again
     assert SetAside(leaky).undo_last() == []
+
+
+def test_hashes_are_stored_so_a_later_run_reads_only_new_photos(tmp_path, monkeypatch):
+    from core.data import duplicates
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "userdata"))
+    monkeypatch.setattr(duplicates, "_cache", {})
+    monkeypatch.setattr(duplicates, "_stored", {"loaded": False, "added": 0})
+    for i in range(3):
+        blob_photo(str(tmp_path / "p" / f"{i}.jpg"), seed=i)
+    paths = sorted(str(p) for p in (tmp_path / "p").iterdir())
+    first = hash_photos(paths)
+    assert os.path.isfile(tmp_path / "userdata" / "fledge" / duplicates.CACHE_FILE)
+
+    # A new process: nothing in memory; decoding now fails, so only stored hashes can answer.
+    monkeypatch.setattr(duplicates, "_cache", {})
+    monkeypatch.setattr(duplicates, "_stored", {"loaded": False, "added": 0})
+    import core.data.imageio as imageio
+
+    def no_decoding(*a, **k):
+        raise AssertionError("a stored photo was decoded again")
+
+    monkeypatch.setattr(imageio, "load_rgb", no_decoding)
+    again = hash_photos(paths)
+    assert [(h.sha256, h.phash) for h in again] == [(h.sha256, h.phash) for h in first]
+
+    # A changed photo is hashed anew (its size or time differ), not taken from the store.
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "userdata"))
+    blob_photo(paths[0], seed=99)
+    changed = hash_photos(paths[:1])
+    assert changed[0].sha256 != first[0].sha256
+
+
+def test_a_damaged_hash_store_is_ignored(tmp_path, monkeypatch):
+    from core.data import duplicates
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "userdata"))
+    monkeypatch.setattr(duplicates, "_cache", {})
+    monkeypatch.setattr(duplicates, "_stored", {"loaded": False, "added": 0})
+    (tmp_path / "userdata" / "fledge").mkdir(parents=True)
+    (tmp_path / "userdata" / "fledge" / duplicates.CACHE_FILE).write_text("[[1, 2", encoding="utf-8")
+    blob_photo(str(tmp_path / "a.jpg"), seed=1)
+    (h,) = hash_photos([str(tmp_path / "a.jpg")])
+    assert h.phash is not None and h.error is None
