@@ -149,6 +149,7 @@ class Trainer:
 
     # -- setting the run up ----------------------------------------------------------------
     def _fit(self) -> FitEnded:
+        from core.data.shortcuts import shortcut_warnings
         from core.model.devices import autocast_dtype, resolve_device
         from core.model.networks import ARCHITECTURES, check_image_size
         from core.training.recipes import recipe_config
@@ -171,6 +172,9 @@ class Trainer:
         resume_state = self._resume_state(folder)
         folder.describe(cfg, self.dataset, image_size, spec.mean, spec.std)
         folder.record(recipe=cfg.recipe, auto_lr=cfg.auto_lr)
+        self._warn_duplicates()
+        for text in shortcut_warnings(self.dataset, should_stop=lambda: self.control.stop_requested):
+            self._warn(text)            # a size, camera... that tells the classes apart (core.data.shortcuts)
         _seed_everything(cfg.seed, device)
 
         # Thorough: the head's epochs first, then as many of every layer; one run, one count.

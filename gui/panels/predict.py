@@ -20,6 +20,7 @@ from core.wording import answer_text
 from gui.background import TaskPool, call
 from gui.drops import accept_copy, local_paths, photos_among
 from gui.model_store import ModelStore
+from gui.widgets.heatmap import HeatMapOverlay
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_bar import ModelBar
 from gui.widgets.photo_actions import PhotoActions
@@ -149,6 +150,7 @@ class PredictPanel(QWidget):
         self._view.cancel()
         self._icons.cancel()
         self._answers.cancel()
+        self.heat.forget()
         self._jobs.clear()
         self._entries.clear()
         self.strip.clear()
@@ -160,6 +162,7 @@ class PredictPanel(QWidget):
         self._view.shutdown(msecs)
         self._icons.shutdown(msecs)
         self._answers.shutdown(msecs)
+        self.heat.shutdown(msecs)
         if self.models.parent() is self:          # a store of its own, not the window's
             self.models.shutdown(msecs)
 
@@ -181,6 +184,8 @@ class PredictPanel(QWidget):
         self.strip.setAccessibleName("Photos")
         self.strip.current_changed.connect(self._current_changed)
         self.view = PredictionView(self)
+        self.heat = HeatMapOverlay(self.view.image_view, self, DISPLAY_PX)
+        self.heat.message.connect(self.message_bar.show_message)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.strip)
@@ -196,6 +201,7 @@ class PredictPanel(QWidget):
         lay.addWidget(self.actions)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.splitter, 1)
+        lay.addWidget(self.heat.box)
 
     # -- drag, drop, paste ------------------------------------------------------------
 
@@ -383,6 +389,7 @@ class PredictPanel(QWidget):
     def _show_entry(self, entry: _Entry | None) -> None:
         if entry is None:
             self.view.show_nothing(EMPTY_HINT)
+            self.heat.show(None, None, None, None)
             return
         if entry.image is None and entry.from_file and not entry.display_error \
                 and not entry.view_pending:
@@ -395,3 +402,4 @@ class PredictPanel(QWidget):
         top = entry.prediction.top if entry.prediction is not None else None
         self.view.show_outcome(entry.state, top, entry.error, entry.ms, entry.name,
                                self.predictor is not None)
+        self.heat.show(entry.eid, entry.source, entry.image, self.predictor)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from core.errors import FledgeError
 from core.photos.dataset_labels import DatasetLabels
@@ -22,6 +22,7 @@ from core.training.runs import run_dir_of
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
 from gui.widgets.folder_field import FolderField
+from gui.widgets.heatmap_preview import PhotoPreview
 from gui.widgets.job_progress import JobProgressBar
 from gui.widgets.labelling_view import LabellingView
 from gui.widgets.message_bar import MessageBar
@@ -127,6 +128,7 @@ class ReviewPanel(QWidget):
     def shutdown(self, msecs: int = 10000) -> None:
         self.runner.shutdown(msecs)
         self.view.shutdown(msecs)
+        self.preview.shutdown(msecs)
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -180,17 +182,31 @@ class ReviewPanel(QWidget):
                                        "of the model's training run")
         self.retrain_button.clicked.connect(self.request_retrain)
         self.view.actions.addWidget(self.retrain_button)
+        # The current photo large, with where the model looked (H) over it.
+        self.preview = PhotoPreview(self.models, self, key_owner=self)
+        self.preview.heat.message.connect(self.message_bar.show_message)
+        self.view.grid.currentItemChanged.connect(lambda *_: self._preview_current())
+        self.splitter = QSplitter(self)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.progress)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.classes_bar)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(self.splitter, 1)
 
     # -- choosing -----------------------------------------------------------------------
+    def _preview_current(self) -> None:
+        item = self.view.grid.current()
+        self.preview.show_photo(item.path if item is not None else "", self.source.predictor or self.source.path())
+
     def _model_chosen(self) -> None:
         self._user_stopped = False
+        self._preview_current()
         self._model_turn += 1
         if self.runner.is_running():
             self.runner.stop()          # its answers are the old model's; asked again when it ends
