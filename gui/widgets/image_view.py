@@ -5,6 +5,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QWidget
 
+MAX_ENLARGE = 4              # a small picture is shown at most this many times its size
+
 
 class ImageView(QLabel):
     """Shows one picture scaled to fit, sharp on high-DPI screens; doubles as a drop zone."""
@@ -37,8 +39,13 @@ class ImageView(QLabel):
         dpr = self.devicePixelRatioF()
         box = self.contentsRect().size() * dpr
         pm = self._pixmap
-        if pm.width() > box.width() or pm.height() > box.height():
-            pm = pm.scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
+        # Too big: fit the box. Small (a 128-pixel dataset photo, a heat map over it): enlarged
+        # up to MAX_ENLARGE times, so it can be seen, but not blown up into a blur.
+        fit = pm.size().scaled(box, Qt.AspectRatioMode.KeepAspectRatio)
+        if fit.width() > pm.width() * MAX_ENLARGE:
+            fit = pm.size() * MAX_ENLARGE
+        if fit != pm.size() and not fit.isEmpty():
+            pm = pm.scaled(fit, Qt.AspectRatioMode.KeepAspectRatio,
                            Qt.TransformationMode.SmoothTransformation)
         pm = QPixmap(pm)
         pm.setDevicePixelRatio(dpr)
