@@ -1,0 +1,112 @@
+"""Starting from one unsorted folder of photos: a new dataset to label them into.
+
+    folder = "~/birdcam"                                  # photos, no class folders
+    root = start_dataset(folder, ["bird", "plane"])       # ~/birdcam (labelled)/bird, /plane
+    labels = DatasetLabels(root, move=False)              # then label as Review does (journalled)
+    readiness(root).text       # "5 more photos of 'plane' and you can train."
+
+The new dataset is a sibling of the unsorted folder, never inside it, so the photos still
+to label and the labelled ones stay apart and a scan of either does not see the other.
+Nothing is moved here: the labelling (core.photos.labelling) copies or moves each photo,
+journalled and undoable.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.data.folder_scan import loose_files
+from core.data.imageio import is_image_name
+from core.errors import FledgeError
+from core.photos.file_transfer import describe_os_error, is_inside
+from core.photos.labelling import Labeller, validate_class_name
+from core.wording import plural
+
+READY_PER_CLASS = 5            # photos each class needs before the first training run
+NEW_DATASET_SUFFIX = " (labelled)"
+
+
+def unsorted_photos(folder: str) -> list[str]:
+    """The photos lying directly in folder (its subfolders are not looked into)."""
+    return sorted(p for p in loose_files(os.fspath(folder)) if is_image_name(p))
+
+
+def new_dataset_folder(folder: str) -> str:
+    """A free folder name next to folder: 'birdcam (labelled)', else 'birdcam (labelled 2)'..."""
+    folder = os.path.abspath(os.path.expanduser(os.fspath(folder)))
+    parent, name = os.path.split(folder.rstrip(os.sep)) if folder != os.sep else (folder, "photos")
+    candidate = os.path.join(parent, name + NEW_DATASET_SUFFIX)
+    n = 2
+    while os.path.lexists(candidate):
+        candidate = os.path.join(parent, f"{name} (labelled {n})")
+        n += 1
+    return candidate
+
+
+def check_class_names(names: Sequence[str]) -> list[str]:
+    """The names, each checked as a folder name; at least two, none twice."""
+    out: list[str] = []
+    for raw in names:
+        if raw.strip():
+            name = validate_class_name(raw)
+            if any(n.casefold() == name.casefold() for n in out):
+                raise FledgeError(f"The class '{name}' is named twice. Give each class one name.")
+            out.append(name)
+    if len(out) < 2:
+        raise FledgeError("Name at least two classes (for example: bird, plane); a model learns to "
+                          "tell classes apart, so one is not enough.")
+    return out
+
+
+def parse_class_names(text: str) -> list[str]:
+    """Class names typed one per line or separated by commas."""
+    return check_class_names(text.replace("\n", ",").split(","))
+
+
+def start_dataset(unsorted: str, class_names: Sequence[str], dest: str | None = None) -> str:
+    """Create the dataset folder dest (by default new_dataset_folder(unsorted)) with one empty
+    folder per class; returns its path. An existing dest keeps what it holds and gains the
+    classes it lacks."""
+    unsorted = os.path.abspath(os.path.expanduser(os.fspath(unsorted)))
+    root = os.path.abspath(os.path.expanduser(os.fspath(dest))) if dest else new_dataset_folder(unsorted)
+    if is_inside(root, unsorted) or is_inside(unsorted, root):
+        raise FledgeError(f"The new dataset cannot be inside the folder of photos to label, or hold it "
+                          f"({root}). Choose a folder next to it.")
+    names = check_class_names(class_names)
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as exc:
+        raise FledgeError(f"Could not create the dataset folder {root} ({describe_os_error(exc)}). "
+                          "Check that the disk is not full and that the folder can be written to.") from None
+    labeller = Labeller(root, move=False)
+    have = {c.casefold() for c in labeller.classes}
+    for name in names:
+        if name.casefold() not in have:
+            labeller.add_class(name)
+    return root
+
+
+@dataclass(frozen=True)
+class Readiness:
+    counts: dict[str, int] = field(default_factory=dict)     # photos per class
+    missing: dict[str, int] = field(default_factory=dict)    # photos still needed per class
+    ready: bool = False
+    text: str = ""
+
+
+def readiness(dataset_root: str, need: int = READY_PER_CLASS) -> Readiness:
+    """Whether every class has need photos for a first training run, said the way a person
+    counts: '5 more 'plane' photos and you can train.'"""
+    labeller = Labeller(dataset_root, move=False)
+    counts = {c: len([p for p in loose_files(labeller.class_folder(c)) if is_image_name(p)])
+              for c in labeller.classes}
+    if len(counts) < 2:
+        return Readiness(counts, {}, False, "Add a second class: a model learns to tell classes apart.")
+    missing = {c: need - n for c, n in counts.items() if n < need}
+    if not missing:
+        return Readiness(counts, {}, True, f"Every class has at least {plural(need, 'photo')}: "
+                                           "you can train now.")
+    parts = [f"{plural(n, 'more photo')} of '{c}'" for c, n in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0].casefold()))]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return Readiness(counts, missing, False, f"{listed} and you can train.")
