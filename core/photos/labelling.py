@@ -73,6 +73,31 @@ def _subfolders(folder: str) -> list[str]:
         return []
 
 
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _dataset_lock(root: str) -> threading.RLock:
+    """One lock per dataset folder: a second Labeller (the Review tab opening the dataset again
+    while a label is being applied) must not take a copy in progress for a crash's leftover."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path_key(root), threading.RLock())
+
+
+def class_root_of(root: str) -> tuple[str, str]:
+    """(layout, the folder whose subfolders are the training classes) of a dataset folder:
+    ("split-folders", DATA/train) or ("class-folders", DATA)."""
+    splits = {SPLIT_FOLDER_NAMES.get(n.lower()): n for n in _subfolders(root)}
+    if "train" in splits or "val" in splits:
+        return "split-folders", os.path.join(root, splits.get("train") or "train")
+    return "class-folders", root
+
+
+def training_classes(root: str) -> list[str]:
+    """The class names labels go into, read without touching the dataset's journal."""
+    return sorted(_subfolders(class_root_of(root)[1]), key=lambda c: (c.casefold(), c))
+
+
 class Labeller:
     """Assign photos to classes of a training dataset, journalled and undoable.
 
@@ -86,26 +111,20 @@ class Labeller:
                               "your class folders.")
         self.root = root
         self.move = bool(move)
-        self._lock = threading.RLock()
-        top = _subfolders(root)
-        splits = {SPLIT_FOLDER_NAMES.get(n.lower()): n for n in top}
-        if "train" in splits or "val" in splits:
-            self.layout = "split-folders"
-            self.class_root = os.path.join(root, splits.get("train") or "train")
-        else:
-            self.layout = "class-folders"
-            self.class_root = root
+        self._lock = _dataset_lock(root)      # shared by every Labeller of this dataset in this process
+        self.layout, self.class_root = class_root_of(root)
         self.journal = FileJournal(os.path.join(root, LABELS_JOURNAL), prune_root=None)
         self._run: str | None = None
         try:
-            self.journal.recover()          # finish or roll back what a crash left half-done
+            with self._lock:                # never under another Labeller's copy or move in flight
+                self.journal.recover()      # finish or roll back what a crash left half-done
         except OSError:
             pass                            # retried on the next undo
 
     # -- classes ------------------------------------------------------------------------
     @property
     def classes(self) -> list[str]:
-        return sorted(_subfolders(self.class_root), key=lambda c: (c.casefold(), c))
+        return training_classes(self.root)
 
     def class_folder(self, class_name: str) -> str:
         return os.path.join(self.class_root, class_name)

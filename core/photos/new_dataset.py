@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from core.data.folder_scan import loose_files
 from core.data.imageio import is_image_name
 from core.errors import FledgeError
-from core.photos.file_transfer import describe_os_error, is_inside
-from core.photos.labelling import Labeller, validate_class_name
+from core.photos.file_transfer import describe_os_error, is_inside, path_key
+from core.photos.journal import FileJournal
+from core.photos.labelling import LABELS_JOURNAL, Labeller, class_root_of, training_classes, validate_class_name
 from core.wording import plural
 
 READY_PER_CLASS = 5            # photos each class needs before the first training run
@@ -97,16 +98,32 @@ class Readiness:
 
 def readiness(dataset_root: str, need: int = READY_PER_CLASS) -> Readiness:
     """Whether every class has need photos for a first training run, said the way a person
-    counts: '5 more 'plane' photos and you can train.'"""
-    labeller = Labeller(dataset_root, move=False)
-    counts = {c: len([p for p in loose_files(labeller.class_folder(c)) if is_image_name(p)])
-              for c in labeller.classes}
+    counts: "5 more photos of 'plane' and you can train." """
+    if not os.path.isdir(dataset_root):
+        return Readiness(text=f"The dataset folder {dataset_root} is no longer there.")
+    # Only read: a Labeller would also recover its journal, under a labelling in progress.
+    class_root = class_root_of(dataset_root)[1]
+    counts = {c: len([p for p in loose_files(os.path.join(class_root, c)) if is_image_name(p)])
+              for c in training_classes(dataset_root)}
     if len(counts) < 2:
         return Readiness(counts, {}, False, "Add a second class: a model learns to tell classes apart.")
     missing = {c: need - n for c, n in counts.items() if n < need}
     if not missing:
         return Readiness(counts, {}, True, f"Every class has at least {plural(need, 'photo')}: "
                                            "you can train now.")
-    parts = [f"{plural(n, 'more photo')} of '{c}'" for c, n in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0].casefold()))]
+    most_first = sorted(missing.items(), key=lambda kv: (-kv[1], kv[0].casefold()))
+    parts = [f"{plural(n, 'more photo')} of '{c}'" for c, n in most_first]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return Readiness(counts, missing, False, f"{listed} and you can train.")
+
+
+def copied_in(dataset_root: str) -> set[str]:
+    """path_key of every photo whose copy was labelled into the dataset and is still there, so
+    a folder labelled by copying does not ask for the same photos again when opened anew."""
+    if not os.path.isdir(dataset_root):
+        return set()
+    try:
+        ops = FileJournal(os.path.join(dataset_root, LABELS_JOURNAL)).live_ops()    # read, never recovered here
+    except (OSError, FledgeError):
+        return set()                       # an unreadable journal: every photo is shown, none lost
+    return {path_key(op.src) for op in ops if op.kind != "move" and os.path.exists(op.dst)}

@@ -144,3 +144,45 @@ def test_interrupted_label_is_recovered(split_data, review, monkeypatch):
 def test_missing_dataset_folder(tmp_path):
     with pytest.raises(FledgeError, match="does not exist"):
         Labeller(tmp_path / "nope")
+
+
+def test_a_second_labeller_waits_for_a_move_in_flight_instead_of_rolling_it_back(tmp_path, monkeypatch):
+    """The Review tab may open the dataset again (a new Labeller, which recovers the journal)
+    while a label is being applied on the worker thread: the move in flight must finish."""
+    import threading
+
+    import core.photos.journal as journal
+
+    root = tmp_path / "pets"
+    (root / "cat").mkdir(parents=True)
+    (root / "dog").mkdir()
+    photo = tmp_path / "inbox" / "a.jpg"
+    write(photo, b"a cat photo")
+    in_transfer, gate, order = threading.Event(), threading.Event(), []
+    real_transfer = journal.transfer
+
+    def slow_transfer(*args, **kwargs):
+        in_transfer.set()
+        gate.wait(30)
+        out = real_transfer(*args, **kwargs)
+        order.append("moved")
+        return out
+    monkeypatch.setattr(journal, "transfer", slow_transfer)
+    real_recover = journal.FileJournal.recover
+    monkeypatch.setattr(journal.FileJournal, "recover", lambda self: order.append("recovered") or real_recover(self))
+
+    first = Labeller(str(root), move=True)
+    order.clear()
+    result = {}
+    mover = threading.Thread(target=lambda: result.setdefault("op", first.assign(str(photo), "cat")))
+    mover.start()
+    assert in_transfer.wait(30)
+    opener = threading.Thread(target=lambda: result.setdefault("second", Labeller(str(root), move=True)))
+    opener.start()
+    opener.join(1.0)                 # without the shared lock it recovers (and rolls back) right now
+    gate.set()
+    mover.join(30)
+    opener.join(30)
+    assert order == ["moved", "recovered"]
+    assert result["op"].dst == str(root / "cat" / "a.jpg")
+    assert (root / "cat" / "a.jpg").read_bytes() == b"a cat photo" and not photo.exists()

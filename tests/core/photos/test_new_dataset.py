@@ -79,3 +79,19 @@ def test_labelling_until_ready_gives_a_dataset_that_scans_and_undo_loses_nothing
     undo_action(done)
     assert readiness(root).counts == {"bird": 0, "plane": 0}
     assert tree(unsorted) == before
+
+
+def test_photos_copied_in_are_known_until_their_copy_is_undone(unsorted):
+    from core.photos.file_transfer import path_key
+    from core.photos.new_dataset import copied_in
+
+    root = start_dataset(str(unsorted), ["bird", "plane"])
+    assert copied_in(root) == set()
+    photos = unsorted_photos(str(unsorted))
+    labels = DatasetLabels(root, move=False)
+    done = apply_action(LabelAction(labels, [(ReviewItem(photos[0]), "bird", 0), (ReviewItem(photos[1]), "plane", 1)]))
+    assert copied_in(root) == {path_key(photos[0]), path_key(photos[1])}
+    os.remove(os.path.join(root, "plane", os.path.basename(photos[1])))      # the person deleted that copy
+    assert copied_in(root) == {path_key(photos[0])}
+    undo_action(done)
+    assert copied_in(root) == set() and copied_in(str(unsorted.parent / "nowhere")) == set()
