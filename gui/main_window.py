@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         workflow.review_what_needs_it(self, ev, so, rv)
         stale = workflow.rescan_after_labelling(self, data, ev, rv)
         workflow.connect_retrain(self, tp, data, rv, stale)
+        workflow.connect_start_labelling(self, data, rv)
         tp.predict_requested.connect(self.use_model)
         rp.predict_requested.connect(self.use_model)
         tp.run_finished.connect(self._on_run_finished)

@@ -138,6 +138,16 @@ def rescan_after_labelling(window, data, evaluate, review) -> set[str]:
     return stale
 
 
+def connect_start_labelling(window, data, rv) -> None:
+    """The Data tab's offer for an unsorted folder: its photos go to Review, to be labelled
+    into the new dataset made next to it."""
+    def start(folder: str, root: str) -> None:
+        if rv.start_labelling(folder, root):
+            window.show_panel("review")
+            rv.status_message.emit(f"Label the photos with the keys 1–9; they are copied into {root}.")
+    data.label_requested.connect(start)
+
+
 def connect_retrain(window, training, data, rv, stale: set[str]) -> None:
     """Review's "Retrain with corrections" (stale: see rescan_after_labelling)."""
     status = window.status

@@ -95,6 +95,10 @@ def format_table(s: dict) -> str:
 
 
 def cmd_bench(args) -> int:
+    if args.bursts:
+        from core.bench.bursts import cmd_bursts_bench
+
+        return cmd_bursts_bench(args)
     if args.watch:
         from core.bench.watch import cmd_watch_bench
 
@@ -135,6 +139,9 @@ def register(sub) -> None:
     b.add_argument("--recipes", action="store_true",
                    help="compare the recipes on one split: the old default (small CNN), quick, quick again "
                         "with cached features, thorough, and the tutorial fine-tuning loop")
+    b.add_argument("--bursts", action="store_true",
+                   help="bursts found in a generated camera folder (--images visits, default 300): key presses "
+                        "to label it photo by photo and burst by burst, grouping precision and recall, time")
     b.add_argument("--watch", action="store_true",
                    help="watch latency: photos written at 5 a second for 20 s into a watched folder, "
                         "the time from each photo written to it sorted (median and max)")

@@ -80,7 +80,7 @@ def _fledge_runner(model: str):
 
     predictor = load_predictor(model, device="cpu")
     return (lambda photo: predictor.predict(photo)), \
-        (lambda path: len(classify_folder(predictor, path, recursive=True)))
+        (lambda path: len(classify_folder(predictor, path, recursive=True, bursts=False)))   # as predict.py
 
 
 def _measure(runner: str, model: str, photo: str, folder: str, repeats: int) -> dict:

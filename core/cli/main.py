@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample_data)
 
     from core.bench import command as bench
-    from core.cli import check_labels, export, photos, train, watch
+    from core.cli import check_labels, export, photos, thresholds, train, watch
 
     train.register(sub)
 
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--root", default=None, help="runs folder (default: Fledge's own)")
     r.set_defaults(func=cmd_runs)
 
-    for module in (photos, watch, bench, export, check_labels):
+    for module in (photos, thresholds, watch, bench, export, check_labels):
         module.register(sub)
     return p
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted.", 130)
 
 
-_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels"}
+_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels", "thresholds"}
 
 if __name__ == "__main__":
     sys.exit(main())

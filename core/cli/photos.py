@@ -170,18 +170,25 @@ def _from_csv(args) -> int:
     if not answers.results:
         return _fail(f"{args.from_csv} lists no photos" + (" inside the folder it was written for."
                                                           if answers.refused else "."))
-    _print_answers(args, answers.results, stopped=False, folder=answers.folder)
-    return _sort_answers(args, answers.results, answers.folder) if args.sort_into else 0
+    results = answers.results
+    if args.by_burst and not any(r.burst for r in results):
+        from core.photos.bursts import with_bursts
+
+        results = with_bursts(results)        # a CSV from before bursts: find them now
+    _print_answers(args, results, stopped=False, folder=answers.folder)
+    return _sort_answers(args, results, answers.folder) if args.sort_into else 0
 
 
 def _classify_usage_problem(args) -> str:
     """What is wrong with the options given to classify ('' when nothing)."""
-    if not (0.0 <= args.threshold <= 1.0):
+    if args.threshold is not None and not (0.0 <= args.threshold <= 1.0):
         return f"--threshold must be from 0 to 1 (for example 0.8), not {args.threshold}."
     if args.top_k < 1:
         return "--top-k must be at least 1."
     if not args.sort_into and (args.move or args.keep_structure):
         return "--move and --keep-structure need --sort-into DEST."
+    if args.by_burst and not args.sort_into:
+        return "--by-burst needs --sort-into DEST."
     if args.from_csv and args.folder:
         return "give either MODEL FOLDER or --from-csv FILE, not both."
     if args.from_csv and args.model:
@@ -216,13 +223,14 @@ def _classify(args, predictor, folder: str) -> int:
 def _classify_and_sort(args, predictor, folder: str) -> int:
     from core.photos.sorting import sort_folder
 
+    threshold = _review_threshold(args, predictor)
     progress = _Progress({"classifying": "Classifying", "sorting": "Moving" if args.move else "Copying"})
     with _stop_on_ctrl_c() as should_stop:
         try:
-            out = sort_folder(predictor, folder, args.sort_into, threshold=args.threshold, move=args.move,
+            out = sort_folder(predictor, folder, args.sort_into, threshold=threshold, move=args.move,
                               keep_structure=args.keep_structure, recursive=args.recursive,
                               batch_size=args.batch_size, top_k=args.top_k, csv_path=args.csv,
-                              report=progress, should_stop=should_stop)
+                              report=progress, should_stop=should_stop, by_burst=args.by_burst)
         finally:
             progress.close()
     if out.stopped_while == "classifying":
@@ -239,16 +247,28 @@ def _classify_and_sort(args, predictor, folder: str) -> int:
 def _sort_answers(args, results, folder: str) -> int:
     from core.photos.sorting import sort_classified
 
+    threshold = 0.0 if args.threshold is None else args.threshold    # no model: no saved thresholds
     progress = _Progress({"sorting": "Moving" if args.move else "Copying"})
     with _stop_on_ctrl_c() as should_stop:
         try:
-            report = sort_classified(results, folder, args.sort_into, threshold=args.threshold, move=args.move,
+            report = sort_classified(results, folder, args.sort_into, threshold=threshold, move=args.move,
                                      keep_structure=args.keep_structure, report=progress,
-                                     should_stop=should_stop)
+                                     should_stop=should_stop, by_burst=args.by_burst)
         finally:
             progress.close()
     print(_sort_report_text(report))
     return _sort_exit_code(report)
+
+
+def _review_threshold(args, predictor):
+    """--threshold when given, else the per-class thresholds saved in the model (said on stderr)."""
+    from core.photos.thresholds import ReviewThresholds, review_thresholds
+
+    threshold = review_thresholds(args.threshold, predictor)
+    if isinstance(threshold, ReviewThresholds):
+        print(f"Using the review thresholds saved in the model ({threshold.describe()}); --threshold T "
+              "uses one for every class instead.", file=sys.stderr)
+    return threshold
 
 
 def _sort_exit_code(report) -> int:
@@ -261,6 +281,7 @@ def _print_answers(args, results, stopped: bool, csv_path: str = "", folder=None
     """The CSV (written here unless csv_path says where it already is) or, with neither --csv
     nor --sort-into, one line per photo; then a summary on stderr."""
     from core.photos.answers_csv import write_csv
+    from core.photos.bursts import burst_sizes
 
     if args.csv:
         print(f"Wrote {csv_path or write_csv(results, args.csv, folder=folder)} ({len(results)} photos).")
@@ -273,6 +294,9 @@ def _print_answers(args, results, stopped: bool, csv_path: str = "", folder=None
                 print(f"{r.path}\t{r.label}\t{r.probability:.4f}{extra}")
     unreadable = sum(1 for r in results if r.error)
     summary = f"Classified {plural(len(results), 'photo')}"
+    sizes = [n for n in burst_sizes(results) if n > 1] if getattr(args, "by_burst", False) else []
+    if sizes:
+        summary += f"; {sum(sizes)} of them in {plural(len(sizes), 'burst')}, each sorted as one"
     if unreadable:
         summary += f"; {unreadable} could not be read"
     print(summary + "." + (" Stopped early: the rest were not classified." if stopped else ""), file=sys.stderr)
@@ -348,8 +372,12 @@ def register(subparsers) -> None:
     c.add_argument("--csv", metavar="OUT.csv", help="write the results to this CSV file")
     c.add_argument("--sort-into", metavar="DEST", help="copy the photos into DEST/<class>/ folders")
     c.add_argument("--move", action="store_true", help="move the photos instead of copying them")
-    c.add_argument("--threshold", type=float, default=0.0, metavar="T",
-                   help="photos whose top probability is below T go to DEST/_review/ (default 0: none)")
+    c.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="photos whose top probability is below T go to DEST/_review/ (default: the per-class "
+                        "thresholds saved in the model by 'fledge thresholds --save', else 0: none)")
+    c.add_argument("--by-burst", action="store_true",
+                   help="sort each burst (photos one camera took seconds apart that look alike) as one: "
+                        "its photos' mean answer decides, so a burst is never split across folders")
     c.add_argument("--recursive", "-r", action="store_true", help="include photos in subfolders")
     c.add_argument("--keep-structure", action="store_true",
                    help="keep FOLDER's subfolders inside each class folder")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from core.cli.photos import _fail, _guarded, _load_predictor, _model_path, _stop_on_ctrl_c
+from core.cli.photos import _fail, _guarded, _load_predictor, _model_path, _review_threshold, _stop_on_ctrl_c
 from core.photos.sorting import REVIEW, UNREADABLE
 from core.photos.watch import (FolderWatcher, PhotoNotSorted, PhotoSorted, PhotoWaiting, WatchNote, WatchStarted,
                                WatchSummary)
@@ -64,7 +64,7 @@ def summary_lines(summary: WatchSummary) -> list[str]:
 
 @_guarded
 def cmd_watch(args) -> int:
-    if not (0.0 <= args.threshold <= 1.0):
+    if args.threshold is not None and not (0.0 <= args.threshold <= 1.0):
         return _fail(f"--threshold must be from 0 to 1 (for example 0.8), not {args.threshold}.", 2)
     if args.settle <= 0:
         return _fail("--settle must be more than 0 seconds.", 2)
@@ -78,7 +78,8 @@ def cmd_watch(args) -> int:
         line, err = describe(event, args.move)
         print(line, file=sys.stderr if err else sys.stdout, flush=True)
 
-    watcher = FolderWatcher(predictor, folder, args.sort_into, threshold=args.threshold, move=args.move,
+    threshold = _review_threshold(args, predictor)
+    watcher = FolderWatcher(predictor, folder, args.sort_into, threshold=threshold, move=args.move,
                             poll=args.poll, settle=args.settle, batch_size=args.batch_size, on_event=show)
     with _stop_on_ctrl_c() as should_stop:
         try:
@@ -101,8 +102,9 @@ def register(subparsers) -> None:
     w.add_argument("model", help="a model file (.pt) saved by fledge train, or a run folder")
     w.add_argument("folder", help="the folder the photos arrive in")
     w.add_argument("--sort-into", metavar="DEST", required=True, help="copy the photos into DEST/<class>/ folders")
-    w.add_argument("--threshold", type=float, default=0.0, metavar="T",
-                   help="photos whose top probability is below T go to DEST/_review/ (default 0: none)")
+    w.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="photos whose top probability is below T go to DEST/_review/ (default: the per-class "
+                        "thresholds saved in the model by 'fledge thresholds --save', else 0: none)")
     w.add_argument("--move", action="store_true", help="move the photos instead of copying them")
     w.add_argument("--poll", action="store_true",
                    help="look for new files every second instead of waiting to be told (for network shares "

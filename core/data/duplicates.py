@@ -249,13 +249,20 @@ class DuplicateReport:
     def leaking(self) -> list[DuplicateGroup]:
         return [g for g in self.groups if g.leaks]
 
+    def extra_copies(self) -> list[Copy]:
+        """Every copy but the one its group keeps: what keeping one copy sets aside."""
+        return [c for g in self.groups for c in g.extras()]
+
     def leak_share(self, split: str = "val") -> float:
         """The share of the split's photos that are also in training (0 when it is empty)."""
         n = self.counts.get(split, 0)
         return self.twins_in_train.get(split, 0) / n if n else 0.0
 
-    def leak_warning(self) -> str:
-        """What to say before training when photos are in training and validation/test; '' if none."""
+    def leak_warning(self, hint: bool = True) -> str:
+        """What to say before training when photos are in training and validation/test; '' if none.
+
+        hint: end with where to find them and keep one copy (the Data tab, which offers it
+        itself, leaves it out)."""
         parts = []
         for split, title in (("val", "validation"), ("test", "test")):
             twins = self.twins_in_train.get(split, 0)
@@ -266,8 +273,8 @@ class DuplicateReport:
                              f"(the same photo, or a resized or re-saved copy). The model learns "
                              f"{'it' if twins == 1 else 'those'}, so its {title} score may be up to "
                              f"{100 * share:.1f} points too high.")
-        if not parts:
-            return ""
+        if not parts or not hint:
+            return " ".join(parts)
         return " ".join(parts) + (" Run 'fledge check-labels' on the folder to list them, then keep one "
                                   "copy of each (the Data tab offers it too).")
 

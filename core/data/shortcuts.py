@@ -58,6 +58,8 @@ class PhotoFacts:
     format: str | None = None
     camera: str | None = None
     hour: int | None = None          # 0-23: EXIF DateTimeOriginal, else the file's time
+    taken: datetime | None = None    # the same moment in full (bursts need the seconds)
+    taken_from_exif: bool = False    # False: the file's modification time stood in
 
 
 @dataclass(frozen=True)
@@ -95,17 +97,18 @@ def _exif(im):
     return exif
 
 
-def _hour(exif, path: str) -> int | None:
+def _taken(exif, path: str) -> tuple[datetime | None, bool]:
+    """(when the photo was taken, whether EXIF said so): EXIF DateTimeOriginal, else the file's time."""
     taken = exif.get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL) if exif else None
     if isinstance(taken, str):
         try:
-            return datetime.strptime(taken.strip()[:19], "%Y:%m:%d %H:%M:%S").hour
+            return datetime.strptime(taken.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S"), True
         except ValueError:
             pass
     try:
-        return datetime.fromtimestamp(os.stat(path).st_mtime).hour
+        return datetime.fromtimestamp(os.stat(path).st_mtime), False
     except (OSError, ValueError, OverflowError):
-        return None
+        return None, False
 
 
 def read_facts(path: str) -> PhotoFacts:
@@ -121,7 +124,8 @@ def read_facts(path: str) -> PhotoFacts:
                 camera = " ".join(str(exif.get(t) or "").strip() for t in (_EXIF_MAKE, _EXIF_MODEL)).strip()
             except Exception:  # noqa: BLE001 - a damaged EXIF block just says nothing
                 exif, camera = None, ""
-        return PhotoFacts(width, height, fmt, camera or None, _hour(exif, path))
+        taken, from_exif = _taken(exif, path)
+        return PhotoFacts(width, height, fmt, camera or None, taken.hour if taken else None, taken, from_exif)
     except Exception:  # noqa: BLE001 - a file that does not open says nothing
         return PhotoFacts()
 

@@ -212,7 +212,43 @@ def _model_fields_problem(ckpt: dict) -> str | None:
         return f"its weights are stored as {', '.join(odd)}, which Fledge cannot run"
     if any(v.is_floating_point() and not bool(torch.isfinite(v).all()) for v in sd.values()):
         return "some of its weights are not numbers (the training diverged before it was saved)"
+    if "thresholds" in ckpt and _thresholds_problem(ckpt["thresholds"]):
+        return f"its review thresholds are unusable ({_thresholds_problem(ckpt['thresholds'])})"
     return None
+
+
+def _is_share(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0
+
+
+def _thresholds_problem(record) -> str:
+    """What is wrong with a model file's per-class review thresholds ('' when nothing)."""
+    if not isinstance(record, dict) or not isinstance(record.get("classes"), dict):
+        return "they are not a table of classes"
+    if not all(isinstance(k, str) and _is_share(v) for k, v in record["classes"].items()):
+        return "each must be a class name with a number from 0 to 1"
+    if not _is_share(record.get("default", 0.0)):
+        return "the threshold for other classes is not a number from 0 to 1"
+    return ""
+
+
+def save_thresholds(path, record: dict | None) -> None:
+    """Store per-class review thresholds (core.photos.thresholds.ThresholdChoice.to_record()) in a
+    model file, or remove them (None); the rest of the file is kept as it is, written atomically.
+
+    An optional key: files without it load as before, and older Fledge versions ignore it, so the
+    format version stays."""
+    path = os.fspath(path)
+    ckpt = _check_format(_safe_torch_load(path), path, FORMAT, FORMAT_VERSION, "model")
+    if record is None:
+        ckpt.pop("thresholds", None)
+    else:
+        record = _plain(dict(record), "thresholds")
+        problem = _thresholds_problem(record)
+        if problem:
+            raise CheckpointError(f"These review thresholds cannot be saved: {problem}.")
+        ckpt["thresholds"] = record
+    atomic_save(ckpt, path)
 
 
 def load_checkpoint(path) -> dict:

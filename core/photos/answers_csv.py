@@ -4,7 +4,8 @@
     answers = read_answers("~/birdcam.csv")   # re-threshold a sort without the model
     answers.results, answers.folder
 
-Columns: path, class, probability, class_2, probability_2, ..., captured, error, folder.
+Columns: path, class, probability, class_2, probability_2, ..., captured, error, folder,
+burst (the burst the photo belongs to, core.photos.bursts; empty when not known).
 One row per photo; "class"/"probability" are the top answer, so filtering the
 probability column in a spreadsheet re-thresholds without running the model.
 "folder" is the folder that was classified: only paths inside it are read back (never
@@ -30,6 +31,7 @@ from core.photos.classify import ClassifiedImage
 from core.photos.file_transfer import describe_os_error, path_key, unique_path
 
 FOLDER_COLUMN = "folder"
+BURST_COLUMN = "burst"             # added last, so older readers of the columns before it still work
 _ESCAPE = re.compile(r"[%\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _ESCAPED = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
@@ -60,7 +62,7 @@ def csv_header(top_k: int) -> list[str]:
     cols = ["path", "class", "probability"]
     for i in range(2, top_k + 1):
         cols += [f"class_{i}", f"probability_{i}"]
-    return cols + ["captured", "error", FOLDER_COLUMN]
+    return cols + ["captured", "error", FOLDER_COLUMN, BURST_COLUMN]
 
 
 def write_csv(results: list[ClassifiedImage], path, replace: bool = True, folder=None) -> str:
@@ -83,7 +85,7 @@ def write_csv(results: list[ClassifiedImage], path, replace: bool = True, folder
                 row += [_text(r.top[i][0]), f"{r.top[i][1]:.6f}"]
             else:
                 row += ["", ""]
-        row += [_text(r.captured), _text(r.error), encode_path(folder)]
+        row += [_text(r.captured), _text(r.error), encode_path(folder), _text(getattr(r, "burst", None))]
         w.writerow(row)
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
@@ -138,7 +140,8 @@ def read_answers(path) -> Answers:
             error = "no class in the CSV row"
         folder = decode_path(row.get(FOLDER_COLUMN) or "") if escaped else ""
         found.append((ClassifiedImage(os.path.normpath(src), tuple(top) if not error else (), error,
-                                      (row.get("captured") or "").strip() or None), folder))
+                                      (row.get("captured") or "").strip() or None,
+                                      (row.get(BURST_COLUMN) or "").strip() or None), folder))
     return _inside_folder(found, refused, path)
 
 

@@ -28,6 +28,7 @@ class ClassifiedImage:
     top: tuple[tuple[str, float], ...] = ()
     error: str | None = None
     captured: str | None = None      # EXIF capture time, ISO "YYYY-MM-DDTHH:MM:SS"
+    burst: str | None = None         # the burst it belongs to (core.photos.bursts), when known
 
     @property
     def label(self) -> str | None:
@@ -66,18 +67,23 @@ def _excluded(path: str, excluded: list[str]) -> bool:
 
 def classify_folder(predictor, folder, recursive: bool = False, batch_size: int = 64, top_k: int = 3,
                     progress: Progress = None, should_stop: ShouldStop = None,
-                    exclude: Iterable[str] = ()) -> list[ClassifiedImage]:
+                    exclude: Iterable[str] = (), bursts: bool = True) -> list[ClassifiedImage]:
     """Run the model on every picture in folder (sorted by path).
 
     exclude: folders whose pictures are left out (e.g. the class folders of a sort
     destination inside folder). When should_stop() turns true, the pictures done so far
-    are returned.
+    are returned. bursts: also say which burst each photo belongs to (core.photos.bursts).
     """
     folder = _check_folder(folder)
     excluded = [os.path.abspath(e) for e in exclude]
     paths = [p for p in iter_image_files(folder, recursive=recursive) if not _excluded(p, excluded)]
-    return classify_paths(predictor, paths, batch_size=batch_size, top_k=top_k, progress=progress,
-                          should_stop=should_stop)
+    results = classify_paths(predictor, paths, batch_size=batch_size, top_k=top_k, progress=progress,
+                             should_stop=should_stop)
+    if bursts and not (should_stop is not None and should_stop()):
+        from core.photos.bursts import with_bursts
+
+        results = with_bursts(results, should_stop=should_stop)
+    return results
 
 
 def classify_paths(predictor, paths: list[str], batch_size: int = 64, top_k: int = 3,

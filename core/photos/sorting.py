@@ -37,6 +37,7 @@ from core.photos.file_transfer import describe_os_error, is_inside, is_really_in
 from core.photos.journal import FileJournal, JournalWriteError, Op
 from core.photos.locks import source_locks
 from core.photos.review_queue import ReviewItem
+from core.photos.thresholds import ReviewThresholds
 from core.progress import JobProgress, Throttled
 
 JOURNAL_NAME = ".fledge-journal.jsonl"
@@ -73,12 +74,17 @@ def _check_class_name(name: str) -> None:
         raise FledgeError(f"The class name '{name}' cannot be used as a folder name.")
 
 
-def plan_sort(results: Iterable, folder, dest, threshold: float = 0.0,
+def plan_sort(results: Iterable, folder, dest, threshold: float | ReviewThresholds = 0.0,
               keep_structure: bool = False) -> list[SortOp]:
     """Decide a destination for every result; photos already inside DEST's class folders
-    (from an earlier sort into a folder inside the source) are left out."""
-    if not isinstance(threshold, (int, float)) or math.isnan(threshold) or not (0.0 <= threshold <= 1.0):
-        raise FledgeError(f"The threshold must be a number from 0 to 1 (for example 0.8), not {threshold}.")
+    (from an earlier sort into a folder inside the source) are left out.
+
+    threshold: one for every class, or per class (core.photos.thresholds.ReviewThresholds, as
+    saved in a model file): the one place a photo is sent to review."""
+    limits = threshold if isinstance(threshold, ReviewThresholds) else ReviewThresholds(threshold)
+    for t in limits.values():
+        if not isinstance(t, (int, float)) or math.isnan(t) or not (0.0 <= t <= 1.0):
+            raise FledgeError(f"The threshold must be a number from 0 to 1 (for example 0.8), not {t}.")
     folder = os.path.abspath(os.path.expanduser(os.fspath(folder)))
     dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
     results = list(results)
@@ -97,7 +103,7 @@ def plan_sort(results: Iterable, folder, dest, threshold: float = 0.0,
         probability = float(r.top[0][1]) if label is not None else 0.0
         if label is None:
             category = UNREADABLE
-        elif probability < threshold:
+        elif probability < limits.for_label(label):
             category = REVIEW
         else:
             category = label
@@ -347,7 +353,7 @@ class FolderSort:
 def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool = False,
                 keep_structure: bool = False, recursive: bool = False, batch_size: int = 64,
                 top_k: int = 3, csv_path=None, replace_csv: bool = True, report: Report = None,
-                should_stop: ShouldStop = None) -> FolderSort:
+                should_stop: ShouldStop = None, by_burst: bool = False) -> FolderSort:
     """Classify every photo in folder, write the answers to csv_path (if given), then copy or
     move each photo into dest (apply_sort: journalled, resumable, undoable).
 
@@ -376,7 +382,8 @@ def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool =
     if csv_path:
         out.csv_path = write_csv(out.results, csv_path, replace=replace_csv, folder=folder)
     out.report = sort_classified(out.results, folder, dest, threshold=threshold, move=move,
-                                 keep_structure=keep_structure, report=tell, should_stop=stop)
+                                 keep_structure=keep_structure, report=tell, should_stop=stop,
+                                 by_burst=by_burst)
     if out.report.stopped:
         out.stopped_while = "sorting"
     return out
@@ -384,8 +391,14 @@ def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool =
 
 def sort_classified(results: Iterable, folder, dest, *, threshold: float = 0.0, move: bool = False,
                     keep_structure: bool = False, report: Report = None,
-                    should_stop: ShouldStop = None) -> SortReport:
-    """plan_sort + apply_sort for answers already known (from the model or a CSV)."""
+                    should_stop: ShouldStop = None, by_burst: bool = False) -> SortReport:
+    """plan_sort + apply_sort for answers already known (from the model or a CSV).
+
+    by_burst: decide once per burst (core.photos.bursts.per_burst), so no burst is split."""
+    if by_burst:
+        from core.photos.bursts import per_burst
+
+        results = per_burst(list(results))
     ops = plan_sort(results, folder, dest, threshold=threshold, keep_structure=keep_structure)
     tell = report or (lambda _event: None)
     tell(JobProgress("sorting", 0, len(ops)))

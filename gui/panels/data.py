@@ -22,9 +22,11 @@ from core.wording import plural
 from gui.background import Task, TaskPool
 from gui.drops import accept_copy, local_paths
 from gui.widgets.class_counts_table import ClassCountsTable
+from gui.widgets.duplicate_leak_bar import DuplicateLeakBar
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.recent_folders import RecentFolders
 from gui.widgets.skipped_files_dialog import SkippedFilesDialog
+from gui.widgets.start_labelling_box import StartLabellingBox
 from gui.widgets.thumbnail_grid import ThumbnailGrid
 
 RECENT_KEY = "dataset/recent"
@@ -63,6 +65,7 @@ class DatasetPanel(QWidget):
 
     dataset_changed = Signal(object)        # core.data.dataset.Dataset, or None when none is usable
     status_message = Signal(str)
+    label_requested = Signal(str, str)      # an unsorted folder, the new dataset to label it into
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -118,6 +121,7 @@ class DatasetPanel(QWidget):
         """Stop background work; call before the application quits."""
         self.thumb_list.shutdown(msecs)
         self._scans.shutdown(msecs)
+        self.leaks.shutdown(msecs)
 
     # -- layout -----------------------------------------------------------------------
 
@@ -158,10 +162,16 @@ class DatasetPanel(QWidget):
         self.summary_label.setWordWrap(True)
         self.message_bar = MessageBar(self)
         self.model_warning = MessageBar(self)
+        # A folder of photos without class folders: offer to label them into a new dataset.
+        self.start_box = StartLabellingBox(self)
+        self.start_box.started.connect(self.label_requested)
         self.warnings_label = QLabel(self)
         self.warnings_label.setWordWrap(True)
         self.warnings_label.setTextFormat(Qt.TextFormat.PlainText)
         self.warnings_label.hide()
+        # The same photo in training and validation (the score looks too good): checked after each scan.
+        self.leaks = DuplicateLeakBar(self)
+        self.leaks.files_moved.connect(self.open_folder)     # copies set aside or put back: read it again
 
         self.skipped_button = QPushButton(self)
         self.skipped_button.setToolTip("List the files that were left out, with the reason for each")
@@ -214,8 +224,10 @@ class DatasetPanel(QWidget):
         lay.addWidget(self.folder_label)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.model_warning)
+        lay.addWidget(self.start_box)
         lay.addWidget(self.summary_label)
         lay.addWidget(self.warnings_label)
+        lay.addWidget(self.leaks)
         lay.addLayout(skipped_row)
         lay.addWidget(self.splitter, 1)
         lay.addWidget(self.hint_label, 1)
@@ -292,6 +304,8 @@ class DatasetPanel(QWidget):
         self._dataset = dataset
         self.thumb_list.forget_pictures()      # pictures may have been edited since the last scan
         self._show_dataset(dataset)
+        self.start_box.offer(None)
+        self.leaks.check(dataset)
         n = len(dataset.train) + len(dataset.val) + len(dataset.test)
         self.status_message.emit(f"Dataset: {n} images in {len(dataset.classes)} classes from {dataset.root}")
         self.dataset_changed.emit(dataset)
@@ -303,9 +317,11 @@ class DatasetPanel(QWidget):
         self._set_idle()
         self._dataset = None
         self._show_empty()
+        self.leaks.check(None)
         self.folder_label.setText(f"Folder: {self._scanning_root}")
         self.folder_label.show()
         self.message_bar.show_message(message)
+        self.start_box.offer(self._scanning_root)
         self.dataset_changed.emit(None)
 
     def _set_idle(self) -> None:

@@ -10,7 +10,9 @@ a confirmation (ask_move), journalled by core.photos.labelling and undone with C
 accuracy and table stay the model's score on the labels as evaluated (`result`); the matrix
 and the cells follow the photos where they are now (`placed`, core.photos.evaluation.relabel).
 Results are for one model and one dataset: once another is chosen they are marked out of
-date, and their photos cannot be moved from here until Evaluate is pressed again.
+date, and their photos cannot be moved from here until Evaluate is pressed again. Next to the
+matrix, "Review thresholds" (gui.widgets.threshold_box) shows precision and recall against the
+threshold per class and saves per-class thresholds in the model file evaluated.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.photos.evaluation import cell_advice, evaluate_folder, relabel
 from core.photos.evaluation_wording import advice_text, move_question, result_notes
@@ -32,6 +34,7 @@ from gui.widgets.confusion_box import ConfusionBox
 from gui.widgets.evaluation_figures import EvaluationFigures
 from gui.widgets.evaluation_form import EvaluationForm
 from gui.widgets.message_bar import MessageBar
+from gui.widgets.threshold_box import ThresholdBox
 
 CELL_PROMPT = "Click a cell of the confusion matrix to see its photos."
 
@@ -181,6 +184,7 @@ class EvaluatePanel(QWidget):
     def shutdown(self, msecs: int = 10000) -> None:
         self.runner.shutdown(msecs)
         self.cells.shutdown(msecs)
+        self.thresholds.shutdown(msecs)
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -205,6 +209,11 @@ class EvaluatePanel(QWidget):
         self.matrix, self.counts_radio, self.share_radio = (self.matrix_box.matrix, self.matrix_box.counts_radio,
                                                             self.matrix_box.share_radio)
         self.matrix.cell_clicked.connect(self.show_cell)
+        self.thresholds = ThresholdBox(self)        # per-class review thresholds, saved in the model file
+        self.thresholds.status.connect(self.status_message)
+        views = QTabWidget(self)
+        views.addTab(self.matrix_box, "Confusion matrix")
+        views.addTab(self.thresholds, "Review thresholds")
         self.cells = CellPhotos(self, CELL_PROMPT)
         self.cells.selection_changed.connect(self._refresh_state)
         self.cells.move_to_predicted.connect(self.move_to_predicted)
@@ -226,7 +235,7 @@ class EvaluatePanel(QWidget):
 
         top = QSplitter(Qt.Orientation.Horizontal, self)
         top.addWidget(self.figures)
-        top.addWidget(self.matrix_box)
+        top.addWidget(views)
         top.setChildrenCollapsible(False)
         top.setStretchFactor(1, 1)
         main = QSplitter(Qt.Orientation.Vertical, self)
@@ -364,6 +373,8 @@ class EvaluatePanel(QWidget):
         self._basis = basis or self._choice()
         self._moved = 0
         self._figures_changed()
+        self.thresholds.show_result(result)
+        self.thresholds.set_model_path(self._basis[2] if isinstance(self._basis[0], str) else "")
         self.cells.set_classes(result.classes)
         self._cell = None
         self.cells.clear()
@@ -396,6 +407,7 @@ class EvaluatePanel(QWidget):
         self.copy_button.setEnabled(has)
         self.mistakes_button.setEnabled(usable and self.placed.evaluated > self.placed.correct)
         self.matrix_box.setEnabled(usable)
+        self.thresholds.setEnabled(usable)
         self.table.setEnabled(usable)
         self.cells.live = not self.stale()
         self.cells.set_actions(move=usable, undo=self.labels.can_undo(), review=usable)

@@ -13,14 +13,20 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from core.errors import FledgeError
+from core.photos.burst_cards import frames_of
 from core.photos.dataset_labels import DatasetLabels
+from core.photos.file_transfer import path_key
+from core.photos.new_dataset import copied_in, readiness
 from core.photos.review_queue import ReviewItem, ask_model, class_mismatch, folder_items, review_order
 from core.training.runs import run_dir_of
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
+from gui.widgets.burst_grouping import BurstGrouping
+from gui.widgets.check_labels_view import CheckLabelsView
 from gui.widgets.folder_field import FolderField
 from gui.widgets.heatmap_preview import PhotoPreview
 from gui.widgets.job_progress import JobProgressBar
@@ -64,11 +70,19 @@ class ReviewPanel(QWidget):
         if model_path:
             self.set_model(model_path)
         items = folder_items(folder, self.recursive_box.isChecked(), known or ())
+        copied = copied_in(self.dataset_root()) if self.dataset_root() else set()
+        items = [it for it in items if path_key(it.path) not in copied]     # labelled by copying before
         self.folder_field.set_path(folder, notify=False)
         self._show(items, folder)
         if not items:
             self.message_bar.show_message(f"There are no photos in {folder}.", "info")
         return True
+
+    def start_labelling(self, folder: str, dataset_root: str) -> bool:
+        """Label an unsorted folder into a new dataset (the Data tab's offer): photos are copied."""
+        self.copy_box.setChecked(True)
+        self.set_dataset_folder(dataset_root)
+        return self.open_folder(folder, recursive=False)
 
     def set_items(self, items: list[ReviewItem], title: str = "", dataset_root: str = "") -> None:
         """Review given photos (e.g. a confusion-matrix cell), labelling into dataset_root if given."""
@@ -81,6 +95,7 @@ class ReviewPanel(QWidget):
         """The Data panel's dataset (a core.data.dataset.Dataset or None) becomes the target."""
         if dataset is not None and getattr(dataset, "root", ""):
             self.set_dataset_folder(dataset.root)
+        self.check_view.set_dataset(dataset)
 
     def set_dataset_folder(self, root: str) -> None:
         self.dataset_field.set_path(root)
@@ -101,10 +116,10 @@ class ReviewPanel(QWidget):
         return self.view.labels.root if self.view.labels is not None else ""
 
     def remaining_paths(self) -> list[str]:
-        return self.view.grid.paths()
+        return [f.path for it in self.view.grid.items() for f in frames_of(it)]     # every frame of a burst card
 
     def is_busy(self) -> bool:
-        return self.runner.is_running() or self.view.queue.busy()
+        return self.runner.is_running() or self.view.queue.busy() or self.check_view.is_busy()
 
     def model_path(self) -> str:
         return self.source.path()
@@ -129,6 +144,8 @@ class ReviewPanel(QWidget):
         self.runner.shutdown(msecs)
         self.view.shutdown(msecs)
         self.preview.shutdown(msecs)
+        self.check_view.shutdown(msecs)
+        self.bursts.shutdown(msecs)
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -182,10 +199,16 @@ class ReviewPanel(QWidget):
                                        "of the model's training run")
         self.retrain_button.clicked.connect(self.request_retrain)
         self.view.actions.addWidget(self.retrain_button)
+        self.readiness_label = QLabel(self)       # "5 more photos of 'plane' and you can train."
+        self.view.actions.addWidget(self.readiness_label)
         # The current photo large, with where the model looked (H) over it.
-        self.preview = PhotoPreview(self.models, self, key_owner=self)
+        self.preview = PhotoPreview(self.models, self, key_owner=self.view)   # not the panel: Check labels has its own
         self.preview.heat.message.connect(self.message_bar.show_message)
         self.view.grid.currentItemChanged.connect(lambda *_: self._preview_current())
+        # One card per burst (the switch sits next to "Include subfolders"); its frames play in the preview.
+        self.bursts = BurstGrouping(self.view, self.preview, self)
+        self.bursts.failed.connect(self.message_bar.show_message)
+        photos.addWidget(self.bursts.box)
         self.splitter = QSplitter(self)
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(self.preview)
@@ -197,12 +220,22 @@ class ReviewPanel(QWidget):
         lay.addWidget(self.progress)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.classes_bar)
-        lay.addWidget(self.splitter, 1)
+        # Check labels: the dataset's photos that look filed under the wrong class, K / M / 1-9 each.
+        self.check_view = CheckLabelsView(self.models, self)
+        self.check_view.preview_model = lambda: self.source.predictor or self.source.path()
+        self.check_view.labels_changed.connect(self.labels_changed)
+        self.check_view.status.connect(self.status_message)
+        self.modes = QTabWidget(self)
+        self.modes.addTab(self.splitter, "Photos to label")
+        self.modes.addTab(self.check_view, "Check labels")
+        self.modes.setTabToolTip(1, "Find the photos of a dataset that look filed under the wrong class")
+        lay.addWidget(self.modes, 1)
 
     # -- choosing -----------------------------------------------------------------------
     def _preview_current(self) -> None:
         item = self.view.grid.current()
         self.preview.show_photo(item.path if item is not None else "", self.source.predictor or self.source.path())
+        self.bursts.play(item, self.source.predictor or self.source.path())
 
     def _model_chosen(self) -> None:
         self._user_stopped = False
@@ -253,7 +286,9 @@ class ReviewPanel(QWidget):
         if self.runner.is_running():
             self.runner.stop()          # its answers are for photos no longer shown
         self.message_bar.clear()
+        self.modes.setCurrentWidget(self.splitter)
         self.view.show_items(review_order(items), source)
+        self.bursts.regroup()
         self._predict_missing()
         self._refresh_state()
         if self.isVisible():
@@ -267,7 +302,7 @@ class ReviewPanel(QWidget):
     def _predict_missing(self) -> None:
         if self.runner.is_running():
             return
-        todo = [it.path for it in self.view.grid.items() if not it.predicted]
+        todo = [f.path for it in self.view.grid.items() if not it.predicted for f in frames_of(it)]
         if not todo:
             return
         if not self.source.ready():
@@ -285,6 +320,7 @@ class ReviewPanel(QWidget):
         self.progress.end()
         grid = self.view.grid
         items = grid.items()
+        self.bursts.take_answers(items, answers if turn == self._model_turn else {})
         for it in items:
             got = answers.get(it.path) if turn == self._model_turn else None
             if got is not None and not it.predicted:
@@ -310,4 +346,7 @@ class ReviewPanel(QWidget):
     # -- state --------------------------------------------------------------------------
     def _refresh_state(self) -> None:
         self.view.refresh_state()
-        self.retrain_button.setEnabled(self.view.labels is not None)
+        state = readiness(self.dataset_root()) if self.dataset_root() else None
+        self.readiness_label.setText(state.text if state is not None and not state.ready else "")
+        self.retrain_button.setText("Retrain with &corrections" if self.model_path() else "&Train on these labels")
+        self.retrain_button.setEnabled(state is not None and (state.ready or bool(self.model_path())))

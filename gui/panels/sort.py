@@ -26,6 +26,7 @@ from core.photos import sorting
 from core.photos.review_queue import class_mismatch, has_photos, labelled_away
 from core.photos.sort_undo import undo
 from core.photos.sort_wording import Phrases
+from core.photos.thresholds import model_thresholds
 from core.photos.watch import WatchStarted, watch_folder
 from core.progress import JobProgress, Throttled
 from core.wording import plural
@@ -124,6 +125,13 @@ class SortPanel(QWidget):
     def threshold(self) -> float:
         return self.certainty.percent() / 100.0
 
+    def _limits(self):
+        """What a sort or watch compares each photo's certainty with, given the loaded predictor:
+        the per-class thresholds saved in its model file (when "own thresholds" is ticked and it
+        has them), else "Certainty needed"."""
+        own, certainty = self.own_box.isChecked(), self.threshold()
+        return lambda predictor: (model_thresholds(predictor) if own else None) or certainty
+
     def set_move(self, move: bool) -> None:
         (self.move_radio if move else self.copy_radio).setChecked(True)
 
@@ -151,11 +159,13 @@ class SortPanel(QWidget):
         if not self._can_start():
             return False
         folder, dest, recursive = self.folder_field.path(), self.dest_field.path(), self.recursive_box.isChecked()
-        options = dict(threshold=self.threshold(), move=self.move_radio.isChecked(),
-                       keep_structure=self.keep_box.isChecked(), recursive=recursive)
+        limits = self._limits()
+        options = dict(move=self.move_radio.isChecked(), keep_structure=self.keep_box.isChecked(),
+                       recursive=recursive, by_burst=self.burst_box.isChecked())
 
         def work(predictor, report, should_stop) -> sorting.FolderSort:
-            out = sorting.sort_folder(predictor, folder, dest, **options, report=report, should_stop=should_stop,
+            out = sorting.sort_folder(predictor, folder, dest, threshold=limits(predictor), **options,
+                                      report=report, should_stop=should_stop,
                                       # Never replace the CSV of an earlier sort: a free name next to it is taken.
                                       csv_path=os.path.join(dest, CSV_NAME), replace_csv=False)
             if not out.results and not out.stopped_while:
@@ -178,10 +188,10 @@ class SortPanel(QWidget):
             return False
         self.outcome = None
         folder, dest, move = self.folder_field.path(), self.dest_field.path(), self.move_radio.isChecked()
-        threshold = self.threshold()
+        limits = self._limits()
 
         def work(predictor, report, should_stop):
-            return watch_folder(predictor, folder, dest, threshold=threshold, move=move, on_event=report,
+            return watch_folder(predictor, folder, dest, threshold=limits(predictor), move=move, on_event=report,
                                 should_stop=should_stop)
         self.watch_view.begin(folder, dest, move)
         self._start("watch", self.source.task(work), "Starting to watch…")
@@ -268,10 +278,21 @@ class SortPanel(QWidget):
         self.keep_box = QCheckBox("&Keep subfolders", self)
         self.keep_box.setToolTip("Inside each class folder, keep the subfolder each photo came from "
                                  "(e.g. robin/2024-05/IMG_1.jpg)")
+        # Per-class thresholds saved in the model file (the Evaluate tab's Review thresholds).
+        self.own_box = QCheckBox("Use the model's &own thresholds when it has them", self)
+        self.own_box.setToolTip("A model whose per-class thresholds were saved in the Evaluate tab sends each "
+                                "class's unsure photos to _review by its own threshold; “Certainty needed” is "
+                                "then used only for a model without them")
+        self.own_box.setChecked(True)
         mode_row = QHBoxLayout()
         mode_row.addWidget(self.copy_radio)
         mode_row.addWidget(self.move_radio)
         mode_row.addWidget(self.keep_box)
+        # A burst (frames one camera took seconds apart that look alike) goes to one folder.
+        self.burst_box = QCheckBox("Keep &bursts together", self)
+        self.burst_box.setToolTip("Photos the camera took a few seconds apart that look alike are sorted as "
+                                  "one: their average answer decides, so a burst is never split across folders")
+        mode_row.addWidget(self.burst_box)
         mode_row.addStretch(1)
 
         form = QFormLayout()
@@ -281,10 +302,14 @@ class SortPanel(QWidget):
         photos_row.addWidget(self.recursive_box)
         form.addRow("Photo fo&lder:", photos_row)
         form.addRow("Destinatio&n:", self.dest_field)
-        form.addRow("Certaint&y needed:", self.certainty)
+        certainty_row = QHBoxLayout()
+        certainty_row.addWidget(self.certainty)
+        certainty_row.addWidget(self.own_box)
+        certainty_row.addStretch(1)
+        form.addRow("Certaint&y needed:", certainty_row)
         form.addRow("", mode_row)
         for fld, buddy in ((self.model, self.model.combo), (photos_row, self.folder_field.edit),
-                           (self.dest_field, self.dest_field.edit), (self.certainty, self.certainty.spin)):
+                           (self.dest_field, self.dest_field.edit), (certainty_row, self.certainty.spin)):
             label = form.labelForField(fld)
             if label is not None:
                 label.setBuddy(buddy)
@@ -345,6 +370,8 @@ class SortPanel(QWidget):
             pass
         self.recursive_box.setChecked(str(s.value("sort/recursive", "false")).lower() == "true")
         self.keep_box.setChecked(str(s.value("sort/keep", "false")).lower() == "true")
+        self.burst_box.setChecked(str(s.value("sort/bursts", "false")).lower() == "true")
+        self.own_box.setChecked(str(s.value("sort/own_thresholds", "true")).lower() == "true")
         self.set_move(str(s.value("sort/move", "false")).lower() == "true")
 
     def _save(self) -> None:
@@ -354,6 +381,8 @@ class SortPanel(QWidget):
         s.setValue("sort/threshold", self.certainty.percent())
         s.setValue("sort/recursive", "true" if self.recursive_box.isChecked() else "false")
         s.setValue("sort/keep", "true" if self.keep_box.isChecked() else "false")
+        s.setValue("sort/bursts", "true" if self.burst_box.isChecked() else "false")
+        s.setValue("sort/own_thresholds", "true" if self.own_box.isChecked() else "false")
         s.setValue("sort/move", "true" if self.move_radio.isChecked() else "false")
 
     def _check_classes(self) -> None:
@@ -443,7 +472,7 @@ class SortPanel(QWidget):
         self.watch_box.setEnabled(self.is_watching() or not problem)
         self.sort_button.setToolTip(problem or "Classify every photo and put it in its class folder")
         for w in (self.model, self.folder_field, self.dest_field, self.recursive_box, self.certainty,
-                  self.copy_radio, self.move_radio, self.keep_box):
+                  self.copy_radio, self.move_radio, self.keep_box, self.burst_box):
             w.setEnabled(not running)
         dest = self.destination()
         has_journal = bool(dest) and os.path.isfile(sorting.journal_path(dest))

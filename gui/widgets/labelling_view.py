@@ -20,7 +20,8 @@ from core.photos.dataset_labels import DatasetLabels
 from core.photos.review_queue import ReviewItem, accepted, legend_order, number_problem, sure_enough
 from core.wording import plural
 from core.wording import rounded_percent as percent
-from gui.label_queue import LabelQueue, put_back
+from gui.label_queue import LabelQueue
+from gui.widgets.burst_grouping import label_cards, put_back_cards
 from gui.widgets.class_legend import ClassLegend
 from gui.widgets.label_keys import LabelKeys
 from gui.widgets.message_bar import MessageBar
@@ -232,14 +233,14 @@ class LabellingView(QWidget):
         labels = self.target()
         if labels is None or not pairs:
             return False
-        self.queue.label_from(self.grid, labels, pairs)
-        self.done += len(pairs)
+        action = label_cards(self.queue, self.grid, labels, pairs)     # a burst card: each of its photos
+        self.done += len(action.entries)
         self._update_title()
         self.changed.emit()
         return True
 
     def _on_applied(self, action) -> None:
-        self.done -= put_back(self.grid, action)
+        self.done -= put_back_cards(self.grid, action)
         if action.failed:
             self.message_bar.show_message(action.failed[0][2])
         if action.done:
@@ -253,7 +254,7 @@ class LabellingView(QWidget):
         self.changed.emit()
 
     def _on_undone(self, action) -> None:
-        self.done -= put_back(self.grid, action, undone=True)
+        self.done -= put_back_cards(self.grid, action, undone=True)
         if action.restored:
             self.status.emit(f"Put {plural(len(action.restored), 'photo')} back.")
             self.labels_changed.emit(action.labels.root)

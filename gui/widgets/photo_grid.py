@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QStyle
 
@@ -24,6 +24,11 @@ _ROLE = Qt.ItemDataRole.UserRole
 
 def default_caption(item: ReviewItem) -> tuple[str, str]:
     """(text under the picture, tooltip)."""
+    count = len(getattr(item, "frames", None) or ())
+    if count > 1:               # a burst card (core.photos.burst_cards): the first frame, and how many
+        text, tip = default_caption(ReviewItem(item.path, item.top, item.error, item.true_class))
+        names = ", ".join(os.path.basename(f.path) for f in item.frames)
+        return f"×{count} {text}", f"{tip}\nA burst of {count} photos (a key labels them all): {names}"
     name = os.path.basename(item.path)
     if item.error:
         return f"{name}\ncould not be read", f"{item.path}\nCould not be read: {item.error}"
@@ -39,6 +44,27 @@ def default_caption(item: ReviewItem) -> tuple[str, str]:
             tip += f"; then {others}"
         return f"{name}\n{item.suggestion} {percent(item.confidence)}", tip
     return f"{name}\n…", f"{item.path}\nNo suggestion yet"
+
+
+def _with_count(pm: QPixmap, count: int) -> QPixmap:
+    """The thumbnail with a "×count" badge in its top right corner (a burst's photos)."""
+    pm = QPixmap(pm)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    font = p.font()
+    font.setBold(True)
+    p.setFont(font)
+    text = f"×{count}"
+    side = pm.width() / pm.devicePixelRatio()
+    box_w, box_h = p.fontMetrics().horizontalAdvance(text) + 10, p.fontMetrics().height() + 4
+    box = QRectF(side - box_w - 3, 3, box_w, box_h)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(0, 0, 0, 170))
+    p.drawRoundedRect(box, 6, 6)
+    p.setPen(QColor("white"))
+    p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+    p.end()
+    return pm
 
 
 class PhotoGrid(QListWidget):
@@ -232,7 +258,9 @@ class PhotoGrid(QListWidget):
         w = self._items.get(key)
         if w is None or w.data(_ROLE).path != path:
             return
-        w.setIcon(QIcon(pixmap_for(image, self.devicePixelRatioF())))
+        pm = pixmap_for(image, self.devicePixelRatioF())
+        count = len(getattr(w.data(_ROLE), "frames", None) or ())
+        w.setIcon(QIcon(_with_count(pm, count) if count > 1 else pm))      # a burst card: "×5" on it
         self.thumbnails_shown += 1
 
     def _on_failed(self, key, path: str, reason: str) -> None:

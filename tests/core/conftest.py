@@ -22,6 +22,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+@pytest.fixture(autouse=True)
+def own_user_data(tmp_path_factory, monkeypatch):
+    """Caches Fledge keeps in the user's data folder (photo hashes, backbone features) go to one
+    folder for the session, never the real one; a test may still point XDG_DATA_HOME elsewhere."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "user-data"))
+
+
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF",
             ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 _COLOURS = [(220, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 30), (160, 60, 200),

@@ -21,6 +21,7 @@ def isolated_fledge(tmp_path, monkeypatch):
     settings_dir = tmp_path / "settings"
     monkeypatch.setenv("FLEDGE_SETTINGS_DIR", str(settings_dir))
     monkeypatch.setenv("FLEDGE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))     # photo hashes, feature caches
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
         QSettings.setPath(QSettings.Format.IniFormat, scope, str(settings_dir))

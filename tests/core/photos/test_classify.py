@@ -34,7 +34,8 @@ def test_csv_rows_errors_and_exif_time(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     with open(out, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["path", "class", "probability", "class_2", "probability_2", "captured", "error", "folder"]
+    assert rows[0] == ["path", "class", "probability", "class_2", "probability_2", "captured", "error", "folder",
+                       "burst"]
     assert {r[7] for r in rows[1:]} == {str(folder)}
     by_name = {os.path.basename(r[0]): r for r in rows[1:]}
     assert by_name["a.jpg"][:2] == [a, "bird"] and float(by_name["a.jpg"][2]) > 0.9

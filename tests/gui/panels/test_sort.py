@@ -340,3 +340,26 @@ def test_labelling_the_unsure_photos_in_review_then_undoing_the_sort_in_the_wind
     assert "Could not restore" not in details
     assert f"2 photos you labelled are now in {robin}, so they stay there." in details
     w.shutdown(10000)
+
+
+def test_the_models_own_thresholds_decide_unless_switched_off(qtbot, panel, camera, tmp_path):
+    """A model file with per-class thresholds (saved in the Evaluate tab): robin must be 0.96 sure,
+    wren 0.5; "Certainty needed" (0.8) counts only when the box is off."""
+    predictor = FakePredictor(["robin", "wren"], ANSWERS)
+    predictor.info = {"thresholds": {"classes": {"robin": 0.96, "wren": 0.5}, "default": 0.8}}
+    panel.set_predictor(predictor)
+    assert panel.own_box.isChecked()                       # on by default
+    dest = tmp_path / "sorted"
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000):
+        assert panel.sort()
+    assert sorted(os.listdir(dest / "robin")) == ["a6.png"]                 # 0.97; a0 (0.95) and a4 are unsure
+    assert sorted(os.listdir(dest / "wren")) == ["a1.png", "a3.png", "a7.png"]
+    assert sorted(os.listdir(dest / "_review")) == ["a0.png", "a2.png", "a4.png", "a5.png"]
+
+    panel.own_box.setChecked(False)
+    other = tmp_path / "sorted again"
+    panel.set_destination(str(other))
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000):
+        assert panel.sort()
+    assert sorted(os.listdir(other / "robin")) == ["a0.png", "a4.png", "a6.png"]
+    assert sorted(os.listdir(other / "_review")) == ["a2.png", "a5.png"]

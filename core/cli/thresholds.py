@@ -1,0 +1,118 @@
+"""`fledge thresholds`: choose per-class review thresholds from the validation photos, and save them.
+
+    fledge thresholds best.pt ~/birdcam --precision 0.98 [--precision plane=0.99] [--save]
+    fledge thresholds best.pt --clear
+
+The model is evaluated as `fledge evaluate` does (core.photos.evaluation.evaluate_folder, on
+the split the model file records); core.photos.thresholds chooses the thresholds and words
+what they mean; --save stores them in the model file, where `fledge classify` and `fledge
+watch` use them unless --threshold is given.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from core.cli.photos import _fail, _guarded, _load_predictor, _model_path, _Progress, _stop_on_ctrl_c
+from core.photos.thresholds import DEFAULT_TARGET, MIN_PHOTOS
+
+WHY = {"chosen": "", "few": "too few photos: the global threshold", "unreachable": "target not reached"}
+
+
+def _targets(values: list[str]) -> tuple[float, dict[str, float]] | str:
+    """(the target for every class, per-class targets) from --precision values, or what is wrong."""
+    default, per_class = DEFAULT_TARGET, {}
+    for value in values or []:
+        name, _, number = value.rpartition("=")
+        try:
+            p = float(number)
+        except ValueError:
+            return f"--precision takes a number from 0 to 1, or CLASS=NUMBER (for example plane=0.99), not {value}."
+        if not 0.0 < p <= 1.0:
+            return f"--precision must be above 0 and at most 1 (for example 0.98), not {number}."
+        if name:
+            per_class[name] = p
+        else:
+            default = p
+    return default, per_class
+
+
+def table_lines(choice) -> list[str]:
+    w = max([len(c.name) for c in choice.classes] + [len("class")])
+    lines = [f"{'class':<{w}}  target  threshold  precision  recall  to review  photos"]
+    for c in choice.classes:
+        precision = "-" if c.precision is None else f"{c.precision:.1%}"
+        why = f"  ({WHY[c.source]})" if WHY[c.source] else ""
+        lines.append(f"{c.name:<{w}}  {c.target:6.1%}  {c.threshold:9.3f}  {precision:>9}  {c.recall:6.1%}  "
+                     f"{c.review:9.1%}  {c.support:6d}{why}")
+    return lines
+
+
+@_guarded
+def cmd_thresholds(args) -> int:
+    from core.model.checkpoints import save_thresholds
+    from core.photos.evaluation import evaluate_folder
+    from core.photos.thresholds import choose_thresholds
+
+    model_path = _model_path(args.model, exports=False)    # the split and the thresholds live in the .pt
+    if args.clear:
+        save_thresholds(model_path, None)
+        print(f"Removed the review thresholds from {model_path}: sorting uses --threshold (default 0) again.")
+        return 0
+    if not args.data:
+        return _fail("thresholds needs MODEL and DATA (the dataset the model was trained on).", 2)
+    targets = _targets(args.precision)
+    if isinstance(targets, str):
+        return _fail(targets, 2)
+    predictor = _load_predictor(model_path, args.device)
+    progress = _Progress({"evaluating": "Evaluating"})
+    with _stop_on_ctrl_c() as should_stop:
+        try:
+            result = evaluate_folder(predictor, args.data, args.split, model_path=model_path,
+                                     batch_size=args.batch_size, report=progress, should_stop=should_stop)
+        finally:
+            progress.close()
+    if result.stopped:
+        return _fail("Stopped before every photo was evaluated: no threshold was chosen.", 130)
+    if not result.evaluated:
+        return _fail(f"No photo of the {args.split} split could be evaluated, so no threshold can be chosen.")
+    choice = choose_thresholds(result, targets[0], targets[1], min_photos=args.min_photos)
+    if args.save:
+        save_thresholds(model_path, choice.to_record())
+    if args.json:
+        print(json.dumps({**choice.to_dict(), "saved": bool(args.save)}, indent=2))
+        return 0
+    print(f"From {result.evaluated} photos of the {result.split} split of {result.dataset_root}:")
+    print("\n".join(table_lines(choice)))
+    print()
+    print("\n".join(choice.lines()))
+    if args.save:
+        print(f"Saved in {model_path}: fledge classify and fledge watch use them unless --threshold is given.")
+    else:
+        print("Nothing was saved. Add --save to keep these thresholds in the model file.", file=sys.stderr)
+    return 0
+
+
+def register(subparsers) -> None:
+    t = subparsers.add_parser(
+        "thresholds", help="choose per-class review thresholds from the validation photos (and save them)",
+        description="For each class, the lowest confidence threshold at which the model's answers reach the "
+                    "precision asked for on the validation photos, and what it means: the share of photos "
+                    "that go to review and of each class that is sorted. --save keeps them in the model "
+                    "file; fledge classify --sort-into and fledge watch then use them unless --threshold "
+                    "is given.")
+    t.add_argument("model", help="a model file (.pt) saved by fledge train, or a run folder")
+    t.add_argument("data", nargs="?", help="the dataset folder the model was trained on")
+    t.add_argument("--precision", action="append", metavar="P|CLASS=P",
+                   help=f"the share of a class's sorted photos that must be right (default {DEFAULT_TARGET}); "
+                        "repeat as CLASS=P for one class (e.g. --precision plane=0.99)")
+    t.add_argument("--split", default="val", choices=["val", "test", "train"],
+                   help="the photos to choose from (default val)")
+    t.add_argument("--min-photos", type=int, default=MIN_PHOTOS, metavar="N",
+                   help=f"a class with fewer validation photos uses the global threshold (default {MIN_PHOTOS})")
+    t.add_argument("--save", action="store_true", help="store the thresholds in the model file")
+    t.add_argument("--clear", action="store_true", help="remove the thresholds from the model file")
+    t.add_argument("--json", action="store_true", help="print the thresholds as JSON")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    t.set_defaults(func=cmd_thresholds)

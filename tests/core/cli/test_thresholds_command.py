@@ -1,0 +1,98 @@
+"""`fledge thresholds` and the thresholds it saves, used by `fledge classify` unless --threshold is given.
+
+End to end through subprocesses with the real checkpoint of test_photo_commands (it answers
+"bird" at 0.8 for every picture), and in this process with a fake model for exact figures.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import pytest
+import torch
+
+from core.cli import photos, thresholds
+from tests.core.cli.test_photo_commands import fledge, fledge_together, model, picture  # noqa: F401 (fixture)
+from tests.fakes import FakePredictor
+
+
+def val_dataset(root, per_class=10):
+    for split in ("train", "val"):
+        for cls, colour in (("bird", (200, 10, 10)), ("plane", (10, 10, 200))):
+            for i in range(per_class if split == "val" else 2):
+                picture(root / split / cls / f"{cls}{i}.png", colour)
+    return root
+
+
+def test_saved_thresholds_send_photos_to_review_unless_threshold_overrides(model, tmp_path):
+    data, cam = val_dataset(tmp_path / "data"), tmp_path / "cam"
+    for i in range(3):
+        picture(cam / f"IMG_{i}.jpg", (200, 10, 10))
+    # Every answer is "bird" at 0.8 and half are wrong: 90 % precision is out of reach for both classes.
+    done = fledge("thresholds", model, data, "--precision", "0.9", "--save")
+    assert done.returncode == 0, done.stderr
+    assert "'bird' never reaches 90 % precision on the validation photos (at best 50 %)" in done.stdout
+    assert f"Saved in {model}" in done.stdout
+    assert torch.load(model, weights_only=True)["thresholds"]["classes"] == {"bird": 1.0, "plane": 1.0}
+    saved, overridden = fledge_together(("classify", model, cam, "--sort-into", tmp_path / "a"),
+                                        ("classify", model, cam, "--sort-into", tmp_path / "b", "--threshold", "0.5"))
+    assert saved.returncode == 0 and overridden.returncode == 0, saved.stderr + overridden.stderr
+    assert "Using the review thresholds saved in the model (bird 1.00, plane 1.00" in saved.stderr
+    assert sorted(os.listdir(tmp_path / "a" / "_review")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
+    assert sorted(os.listdir(tmp_path / "b" / "bird")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
+    assert "review thresholds" not in overridden.stderr
+    cleared = fledge("thresholds", model, "--clear")
+    assert cleared.returncode == 0 and "thresholds" not in torch.load(model, weights_only=True)
+
+
+@pytest.fixture
+def command(tmp_path, monkeypatch):
+    """Run a subcommand in this process with a fake model (answers from run.predictor.answers)."""
+    fake = FakePredictor(["bird", "plane"])
+    fake.info = {"config": {}}
+    monkeypatch.setattr(photos, "_load_predictor", lambda path, device: fake)
+    monkeypatch.setattr(thresholds, "_load_predictor", lambda path, device: fake)
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    photos.register(sub)
+    thresholds.register(sub)
+
+    def run(*args):
+        parsed = parser.parse_args([*map(str, args)])
+        return parsed.func(parsed)
+    run.predictor = fake
+    return run
+
+
+def test_thresholds_prints_the_table_and_saves_exact_values(command, model, tmp_path, capsys):
+    data = val_dataset(tmp_path / "data")
+    # bird: right at .95 (10), plane: right at .9, .8, ... and one bird taken for a plane at .85
+    answers = {f"bird{i}.png": ("bird", 0.95) for i in range(10)}
+    answers["bird9.png"] = ("plane", 0.85)
+    answers.update({f"plane{i}.png": ("plane", round(0.9 - i * 0.01, 2)) for i in range(10)})
+    command.predictor.answers = answers
+    assert command("thresholds", model, data, "--precision", "0.95", "--precision", "bird=0.99", "--save") == 0
+    out = capsys.readouterr().out
+    saved = torch.load(model, weights_only=True)["thresholds"]
+    # plane: 10 right from .81 to .9 and one wrong at .85; >= 95 % first at .86 (5 of 5 right).
+    assert saved["classes"] == {"bird": 0.0, "plane": 0.86}
+    assert saved["targets"] == {"bird": 0.99, "plane": 0.95} and saved["photos"] == 20
+    assert "At 95 % precision for 'plane' (threshold 0.86), about 30 % of the photos go to review" in out
+    assert out.splitlines()[1].split() == ["class", "target", "threshold", "precision", "recall", "to", "review",
+                                           "photos"]
+
+
+def test_classify_uses_the_models_thresholds_and_threshold_overrides_them(command, tmp_path, capsys):
+    cam, model_file = tmp_path / "cam", tmp_path / "model.pt"
+    model_file.write_bytes(b"not read: the predictor is a fake")
+    for name in ("a.jpg", "b.jpg"):
+        picture(cam / name, (200, 10, 10))
+    command.predictor.answers = {"a.jpg": ("plane", 0.85), "b.jpg": ("bird", 0.85)}
+    command.predictor.info = {"thresholds": {"classes": {"plane": 0.9}, "default": 0.5}}
+    assert command("classify", model_file, cam, "--sort-into", tmp_path / "one") == 0
+    assert os.listdir(tmp_path / "one" / "_review") == ["a.jpg"] and os.listdir(tmp_path / "one" / "bird") == ["b.jpg"]
+    assert command("classify", model_file, cam, "--sort-into", tmp_path / "two", "--threshold", "0.8") == 0
+    assert not os.path.exists(tmp_path / "two" / "_review")
+    assert os.listdir(tmp_path / "two" / "plane") == ["a.jpg"]
+    assert command("thresholds", model_file, tmp_path, "--precision", "2") == 2
+    assert "--precision must be above 0 and at most 1" in capsys.readouterr().err

@@ -1,0 +1,74 @@
+"""An unsorted folder in the Data tab: the offer to label it, the classes named, the photos
+labelled with the number keys in Review (copied into a new dataset), the count of photos
+still needed, Train once every class has enough, and undo that loses no photo."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from core.photos.new_dataset import READY_PER_CLASS
+from tests.file_trees import tree
+
+
+def _camera_dump(folder, n: int = 14):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        pixels = rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"IMG_{i:04d} cam.png")
+    return folder
+
+
+def test_an_unsorted_folder_is_labelled_into_a_new_dataset_that_can_train(qtbot, make_window, tmp_path):
+    dump = _camera_dump(tmp_path / "birdcam")
+    before = tree(dump)
+    w = make_window(engine=False)
+    data, rv = w.dataset_panel, w.review_panel
+    data.open_folder(str(dump))
+    qtbot.waitUntil(lambda: data.start_box.isVisible(), timeout=20000)
+    assert "14 photos" in data.start_box.intro.text()
+
+    data.start_box.names.setText("bird")                 # one class is not enough: said, nothing made
+    qtbot.mouseClick(data.start_box.button, Qt.MouseButton.LeftButton)
+    assert "at least two classes" in data.start_box.problem.text()
+    assert not (tmp_path / "birdcam (labelled)").exists()
+
+    data.start_box.names.setText("bird, plane")
+    qtbot.mouseClick(data.start_box.button, Qt.MouseButton.LeftButton)
+    root = tmp_path / "birdcam (labelled)"
+    assert sorted(os.listdir(root)) == ["bird", "plane"]
+    assert w.tabs.currentWidget() is rv and rv.copy_box.isChecked()
+    assert rv.classes() == ["bird", "plane"] and len(rv.remaining_paths()) == 14
+    assert not rv.retrain_button.isEnabled()
+    assert rv.readiness_label.text() == (f"{READY_PER_CLASS} more photos of 'bird' and "
+                                         f"{READY_PER_CLASS} more photos of 'plane' and you can train.")
+
+    grid = rv.view.grid
+    grid.setFocus()
+    for key in [Qt.Key.Key_1] * READY_PER_CLASS + [Qt.Key.Key_2] * (READY_PER_CLASS - 1):
+        grid.select_row(0)
+        qtbot.keyClick(grid, key)
+    qtbot.waitUntil(lambda: not rv.view.queue.busy(), timeout=20000)
+    assert rv.readiness_label.text() == "1 more photo of 'plane' and you can train."
+    assert not rv.retrain_button.isEnabled()
+    grid.select_row(0)
+    qtbot.keyClick(grid, Qt.Key.Key_2)
+    qtbot.waitUntil(lambda: rv.retrain_button.isEnabled(), timeout=20000)
+    assert rv.readiness_label.text() == "" and "Train" in rv.retrain_button.text()
+    assert tree(dump) == before                           # copied: the camera folder is untouched
+
+    # Opened again, the folder shows only the photos not labelled yet.
+    rv.open_folder(str(dump))
+    assert len(rv.remaining_paths()) == 14 - 2 * READY_PER_CLASS
+
+    # Undo takes the last copy back out: no longer ready, nothing lost.
+    qtbot.waitUntil(lambda: rv.view.undo_button.isEnabled(), timeout=10000)
+    qtbot.mouseClick(rv.view.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(os.listdir(root / "plane")) == READY_PER_CLASS - 1, timeout=20000)
+    qtbot.waitUntil(lambda: not rv.retrain_button.isEnabled(), timeout=10000)
+    assert tree(dump) == before
+    rv.shutdown()
+    data.shutdown()
