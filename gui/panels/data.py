@@ -320,8 +320,8 @@ class DatasetPanel(QWidget):
         self.leaks.check(None)
         self.folder_label.setText(f"Folder: {self._scanning_root}")
         self.folder_label.show()
-        self.message_bar.show_message(message)
-        self.start_box.offer(self._scanning_root)
+        offered = self.start_box.offer(self._scanning_root)       # photos but no class folders: label them
+        self.message_bar.show_message(message, "info" if offered else "error")
         self.dataset_changed.emit(None)
 
     def _set_idle(self) -> None:

@@ -349,4 +349,7 @@ class ReviewPanel(QWidget):
         state = readiness(self.dataset_root()) if self.dataset_root() else None
         self.readiness_label.setText(state.text if state is not None and not state.ready else "")
         self.retrain_button.setText("Retrain with &corrections" if self.model_path() else "&Train on these labels")
-        self.retrain_button.setEnabled(state is not None and (state.ready or bool(self.model_path())))
+        # Trainable: every class has its handful, or (a retrain) at least two photos per class.
+        retrainable = bool(self.model_path()) and len(state.counts) >= 2 and min(state.counts.values()) >= 2 \
+            if state is not None else False
+        self.retrain_button.setEnabled(state is not None and (state.ready or retrainable))
