@@ -30,6 +30,11 @@ def load_engine(report: Callable[[Any], None], control: TrainControl) -> EngineI
     from core.model.architectures import ARCH_INFO
 
     devices = core.model.devices.list_devices()
+    gpus = sum(d.startswith("cuda:") for d, _ in devices)
+    if gpus > 1:        # after the single GPUs (the default stays one): core.training.distributed_run
+        from core.training.config import ALL_GPUS_DEVICE
+
+        devices.insert(gpus, (ALL_GPUS_DEVICE, f"All {gpus} GPUs"))
     known = {name: ARCH_INFO[name] for name in core.model.networks.ARCHITECTURES if name in ARCH_INFO}
     return EngineInfo(devices=devices, architectures=known, seconds=time.perf_counter() - t0)
 

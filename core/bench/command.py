@@ -111,6 +111,10 @@ def cmd_bench(args) -> int:
         from core.bench.check_labels import cmd_check_labels_bench
 
         return cmd_check_labels_bench(args)
+    if args.gpus:
+        from core.bench.distributed import cmd_distributed_bench
+
+        return cmd_distributed_bench(args)
     if args.recipes:
         from core.bench.recipes import cmd_recipes
 
@@ -155,6 +159,9 @@ def register(sub) -> None:
     b.add_argument("--per-class", type=int, default=None, metavar="N",
                    help="with --recipes: only the first N photos of each class (in name order), linked "
                         "into a temporary folder; the folder itself is left as it is")
+    b.add_argument("--gpus", default=None, metavar="all|N",
+                   help="data-parallel training: images per second with 1 and with N processes (torchrun) and "
+                        "the scaling efficiency; on a computer without a GPU the processes share the CPU")
     b.add_argument("--device", default="auto")
     b.add_argument("--arch", default=None, help="default resnet18 on a GPU, small_cnn on a CPU")
     b.add_argument("--image-size", type=int, default=None)

@@ -152,10 +152,47 @@ def cmd_classify(args) -> int:
     if not os.path.isdir(folder):
         what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
         return _fail(f"The folder {folder} {what}. Give the folder that holds the photos to classify.")
+    if (code := _several_processes(args, model_path, folder)) is not None:
+        return code
     predictor = _load_predictor(model_path, args.device)
     if args.sort_into:
         return _classify_and_sort(args, predictor, folder)
     return _classify(args, predictor, folder)
+
+
+def _several_processes(args, model_path: str, folder: str) -> int | None:
+    """--gpus N>1: start torchrun; under torchrun: this process's share (core.cli.classify_launch).
+    None: classify in this process."""
+    from core.training import distributed
+
+    if distributed.launched_by_torchrun():
+        from core.cli.classify_launch import run_classify_worker
+
+        def work(info, spread) -> int:
+            predictor = _load_predictor(model_path, str(info.device))
+            if info.is_main:
+                run = _classify_and_sort if args.sort_into else _classify
+                return run(args, predictor, folder, spread=spread)
+            _share_only(args, predictor, folder, spread)
+            return 0
+        return run_classify_worker(args, work)
+    n = distributed.process_count(args.gpus)
+    if n <= 1:
+        return None
+    from core.cli.classify_launch import launch_classify
+
+    return launch_classify(getattr(args, "argv", None) or sys.argv[1:], n)
+
+
+def _share_only(args, predictor, folder: str, spread) -> None:
+    """A rank other than 0: its share of the photos, handed on; rank 0 sorts."""
+    from core.photos.classify import classify_folder
+    from core.photos.sorting import sorted_already
+
+    exclude = sorted_already(predictor, args.sort_into) if args.sort_into else ()
+    with _stop_on_ctrl_c() as should_stop:
+        classify_folder(predictor, folder, recursive=args.recursive, batch_size=args.batch_size, top_k=args.top_k,
+                        exclude=exclude, should_stop=should_stop, bursts=False, spread=spread)
 
 
 def _from_csv(args) -> int:
@@ -202,7 +239,7 @@ def _no_pictures(folder: str, recursive: bool) -> str:
     return f"No pictures found in {folder}{'' if recursive else ' (add --recursive to include subfolders)'}."
 
 
-def _classify(args, predictor, folder: str) -> int:
+def _classify(args, predictor, folder: str, spread=None) -> int:
     from core.photos.classify import classify_folder
 
     progress = _Progress({"classifying": "Classifying"})
@@ -210,7 +247,7 @@ def _classify(args, predictor, folder: str) -> int:
         try:
             results = classify_folder(predictor, folder, recursive=args.recursive, batch_size=args.batch_size,
                                       top_k=args.top_k, progress=Throttled(progress, "classifying"),
-                                      should_stop=should_stop)
+                                      should_stop=should_stop, spread=spread)
         finally:
             progress.close()
         stopped = should_stop()
@@ -220,7 +257,7 @@ def _classify(args, predictor, folder: str) -> int:
     return 130 if stopped else 0
 
 
-def _classify_and_sort(args, predictor, folder: str) -> int:
+def _classify_and_sort(args, predictor, folder: str, spread=None) -> int:
     from core.photos.sorting import sort_folder
 
     threshold = _review_threshold(args, predictor)
@@ -230,7 +267,7 @@ def _classify_and_sort(args, predictor, folder: str) -> int:
             out = sort_folder(predictor, folder, args.sort_into, threshold=threshold, move=args.move,
                               keep_structure=args.keep_structure, recursive=args.recursive,
                               batch_size=args.batch_size, top_k=args.top_k, csv_path=args.csv,
-                              report=progress, should_stop=should_stop, by_burst=args.by_burst)
+                              report=progress, should_stop=should_stop, by_burst=args.by_burst, spread=spread)
         finally:
             progress.close()
     if out.stopped_while == "classifying":
@@ -387,6 +424,9 @@ def register(subparsers) -> None:
                         "(e.g. with a new --threshold)")
     c.add_argument("--batch-size", type=int, default=64)
     c.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    c.add_argument("--gpus", default=None, metavar="all|N",
+                   help="share the photos among N processes (torchrun), one per GPU; the answers come "
+                        "together in one CSV and one sort, as with one process")
     c.set_defaults(func=cmd_classify)
 
     u = subparsers.add_parser(

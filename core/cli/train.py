@@ -72,7 +72,7 @@ def _duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def _new_trainer(args, progress, control):
+def _new_trainer(args, progress, control, cls=None):
     """A Trainer for a new run from the command line, or an error line and exit status."""
     from core.data.dataset import scan_dataset
     from core.data.split import SplitSettings
@@ -85,6 +85,7 @@ def _new_trainer(args, progress, control):
     values["recipe"] = _recipe_of(args)
     values["arch"] = args.arch or TrainConfig.arch
     values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
+    values["gpus"] = args.gpus or TrainConfig.gpus
     config = TrainConfig(**values)
     print(f"Recipe: {config.recipe} ({_why_recipe(args, config.recipe)})")
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
@@ -93,7 +94,7 @@ def _new_trainer(args, progress, control):
         return _fail(" ".join(problems), 2)
     dataset = scan_dataset(args.data, **split.to_dict())
     print(dataset.summary())
-    return Trainer(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
+    return (cls or Trainer)(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
 
 
 def _lr_value(text: str):
@@ -137,10 +138,51 @@ def _recipe_of(args) -> str:
     return "custom" if args.arch is not None else "quick"
 
 
+def _make_trainer(args, progress, control, cls):
+    if args.resume:
+        trainer = cls.resume_from(args.resume, callbacks=[progress], control=control)
+        print(trainer.dataset.summary())
+        return trainer
+    return _new_trainer(args, progress, control, cls)
+
+
+def _distributed(args) -> int | None:
+    """Under torchrun: this process's part of the job. With --gpus N>1 (or resuming a run that
+    used several): start torchrun. Else None: train in this process."""
+    from core.cli import distributed_launch as launch
+    from core.training import distributed
+
+    if distributed.launched_by_torchrun():
+        from core.training.distributed_trainer import DistributedTrainer
+
+        return launch.run_worker(args, lambda control: _make_trainer(args, _Progress(), control, DistributedTrainer),
+                                 _report_end)
+    n = launch.processes_for(args)
+    if n <= 1:
+        return None
+    if not args.resume and (_recipe_of(args) != "custom" or _lr_of(args, "custom")[1]):
+        return _fail("--gpus trains a network chosen with --arch at a learning rate given with --lr (the quick "
+                     "and thorough recipes take seconds to minutes on one device: leave --gpus out).", 2)
+    return launch.launch_train(getattr(args, "argv", None) or sys.argv[1:], n)
+
+
+def _report_end(ended) -> int:
+    if ended.reason == "failed":
+        return _fail(ended.message)
+    print(ended.message)
+    if ended.test_acc is not None:
+        print(f"Test accuracy: {ended.test_acc:.1%}")
+    if ended.best_model:
+        print(f"Best model: {ended.best_model}")
+    return 0 if ended.reason == "completed" else 3
+
+
 def cmd_train(args) -> int:
     from core.training.events import TrainControl
     from core.training.trainer import Trainer
 
+    if (code := _distributed(args)) is not None:
+        return code
     control = TrainControl()
     progress = _Progress()
 
@@ -152,24 +194,13 @@ def cmd_train(args) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        if args.resume:
-            trainer = Trainer.resume_from(args.resume, callbacks=[progress], control=control)
-            print(trainer.dataset.summary())
-        else:
-            trainer = _new_trainer(args, progress, control)
-            if isinstance(trainer, int):
-                return trainer
+        trainer = _make_trainer(args, progress, control, Trainer)
+        if isinstance(trainer, int):
+            return trainer
         ended = trainer.fit()
     finally:
         signal.signal(signal.SIGINT, previous)
-    if ended.reason == "failed":
-        return _fail(ended.message)
-    print(ended.message)
-    if ended.test_acc is not None:
-        print(f"Test accuracy: {ended.test_acc:.1%}")
-    if ended.best_model:
-        print(f"Best model: {ended.best_model}")
-    return 0 if ended.reason == "completed" else 3
+    return _report_end(ended)
 
 
 def _help(opt: Option) -> str:
@@ -199,7 +230,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             continue
         # No --recipe and no --arch: a newcomer's run, the quick recipe (see _recipe_of); no
         # --lr: the recipe decides (_lr_of).
-        default = None if opt.name in ("recipe", "arch", "lr") else opt.default
+        # No --gpus: one process, or as many as a resumed run used (core.cli.distributed_launch).
+        default = None if opt.name in ("recipe", "arch", "lr", "gpus") else opt.default
         kind = _lr_value if opt.name == "lr" else opt.kind
         text = _help(opt)
         if opt.name == "lr":

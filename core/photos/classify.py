@@ -65,20 +65,35 @@ def _excluded(path: str, excluded: list[str]) -> bool:
     return any(is_inside(path, e) or is_really_inside(path, e) for e in excluded)
 
 
+# How the photos are shared out: spread(paths, run) -> the results of run over every path, in
+# order. Default: this process runs them all; core.photos.classify_shards: each of several.
+Spread = Callable[[list[str], Callable[[list[str]], list["ClassifiedImage"]]], list["ClassifiedImage"]]
+
+
+def folder_photos(folder, recursive: bool = False, exclude: Iterable[str] = ()) -> list[str]:
+    """The pictures classify_folder runs the model on, in its order (sorted by path)."""
+    folder = _check_folder(folder)
+    excluded = [os.path.abspath(e) for e in exclude]
+    return [p for p in iter_image_files(folder, recursive=recursive) if not _excluded(p, excluded)]
+
+
 def classify_folder(predictor, folder, recursive: bool = False, batch_size: int = 64, top_k: int = 3,
                     progress: Progress = None, should_stop: ShouldStop = None,
-                    exclude: Iterable[str] = (), bursts: bool = True) -> list[ClassifiedImage]:
+                    exclude: Iterable[str] = (), bursts: bool = True,
+                    spread: Spread | None = None) -> list[ClassifiedImage]:
     """Run the model on every picture in folder (sorted by path).
 
     exclude: folders whose pictures are left out (e.g. the class folders of a sort
     destination inside folder). When should_stop() turns true, the pictures done so far
     are returned. bursts: also say which burst each photo belongs to (core.photos.bursts).
+    spread: how the photos are shared among processes (see Spread).
     """
-    folder = _check_folder(folder)
-    excluded = [os.path.abspath(e) for e in exclude]
-    paths = [p for p in iter_image_files(folder, recursive=recursive) if not _excluded(p, excluded)]
-    results = classify_paths(predictor, paths, batch_size=batch_size, top_k=top_k, progress=progress,
-                             should_stop=should_stop)
+    paths = folder_photos(folder, recursive, exclude)
+
+    def run(some: list[str]) -> list[ClassifiedImage]:
+        return classify_paths(predictor, some, batch_size=batch_size, top_k=top_k, progress=progress,
+                              should_stop=should_stop)
+    results = spread(paths, run) if spread is not None else run(paths)
     if bursts and not (should_stop is not None and should_stop()):
         from core.photos.bursts import with_bursts
 

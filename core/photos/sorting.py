@@ -350,10 +350,17 @@ class FolderSort:
         return out
 
 
+def sorted_already(predictor, dest) -> list[str]:
+    """The folders of dest a sort leaves out of its photos: those sorted there before (when dest
+    is inside the folder being sorted) are not classified again."""
+    dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
+    return [os.path.join(dest, c) for c in [*predictor.classes, *RESERVED]]
+
+
 def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool = False,
                 keep_structure: bool = False, recursive: bool = False, batch_size: int = 64,
                 top_k: int = 3, csv_path=None, replace_csv: bool = True, report: Report = None,
-                should_stop: ShouldStop = None, by_burst: bool = False) -> FolderSort:
+                should_stop: ShouldStop = None, by_burst: bool = False, spread=None) -> FolderSort:
     """Classify every photo in folder, write the answers to csv_path (if given), then copy or
     move each photo into dest (apply_sort: journalled, resumable, undoable).
 
@@ -368,11 +375,9 @@ def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool =
     stop = should_stop or (lambda: False)
     out = FolderSort(folder, dest, move)
     tell(JobProgress("classifying"))
-    # Photos already sorted into dest (when dest is inside folder) are not classified again.
-    exclude = [os.path.join(dest, c) for c in [*predictor.classes, *RESERVED]]
     out.results = classify_folder(predictor, folder, recursive=recursive, batch_size=batch_size,
-                                  top_k=top_k, exclude=exclude, progress=Throttled(tell, "classifying"),
-                                  should_stop=stop)
+                                  top_k=top_k, exclude=sorted_already(predictor, dest),
+                                  progress=Throttled(tell, "classifying"), should_stop=stop, spread=spread)
     if stop():
         out.stopped_while = "classifying"
         return out

@@ -21,6 +21,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "rprop")
 SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16")
 PIPELINES = ("auto", "cached", "stream")
+ALL_GPUS_DEVICE = "gpus:all"    # the window's "All N GPUs" device: device cuda, gpus all
 
 # How a model is trained. "quick": the offline pretrained backbone stays frozen, each photo's
 # features are computed once (and cached), and only the classifier head trains — seconds.
@@ -152,6 +153,15 @@ class TrainConfig:
         "auto", label="Device", widget="device",
         help="Which processor trains the network (auto, cpu, cuda, cuda:N or mps); a GPU is many "
              "times faster than the CPU.")
+    gpus: str = _setting(
+        "1", label="GPUs", metavar="all|N",
+        help="Train on this many GPUs of this computer at once (all: every one), one process each, "
+             "started with torchrun; on a computer without a GPU, N processes share the CPU. The batch "
+             "size is per process and the learning rate is scaled by the number of processes.")
+    sync_bn: bool = _setting(
+        False, label="Synchronised BatchNorm",
+        help="With several GPUs: BatchNorm layers compute their statistics over the whole batch of "
+             "every GPU (SyncBatchNorm) instead of each GPU's own part; helps with small batches.")
     weight_decay: float = _setting(
         1e-4, label="Weight decay", widget="float", minimum=0.0, maximum=0.5, step=1e-4, decimals=6,
         advanced=True,
@@ -236,6 +246,8 @@ class TrainConfig:
         if self.workers is not None and self.workers < 0:
             e["workers"] = "The number of workers cannot be negative."
         e.update({k: v for k, v in self._range_errors().items() if k not in e})
+        if not gpus_problem_free(self.gpus):
+            e["gpus"] = f"GPUs must be all or a whole number from 1 to 1024, not '{self.gpus}'."
         dev = self.device
         if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
             e["device"] = f"Unknown device '{dev}'. Use auto, cpu, cuda, cuda:N or mps."
@@ -275,6 +287,12 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def gpus_problem_free(gpus) -> bool:
+    """'all' or a whole number of processes from 1 to 1024."""
+    text = str(gpus).strip().lower()
+    return text == "all" or (text.isdigit() and 1 <= int(text) <= 1024)
 
 
 @functools.cache

@@ -45,6 +45,9 @@ class Learner:
     amp_dtype: torch.dtype | None
     config: TrainConfig
     keep_bn_statistics: bool = False   # fine-tuning a pretrained network: BatchNorm keeps its statistics
+    # What the training step calls: the DistributedDataParallel wrapper in a distributed run
+    # (core.training.distributed_trainer); everything else (saving, evaluating) uses `model`.
+    forward_module: nn.Module | None = None
 
     @classmethod
     def build(cls, config: TrainConfig, model: nn.Module, device, amp_dtype, steps_per_epoch: int,
@@ -70,7 +73,7 @@ class Learner:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step; the (detached) loss and logits."""
         with self.autocast():
-            out = self.model(x)
+            out = (self.forward_module or self.model)(x)
             logits = main_logits(out)
             loss = self.criterion(logits.float(), y)
             if self.config.arch == "inception_v3" and (aux := aux_logits(out)) is not None:

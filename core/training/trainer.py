@@ -41,6 +41,10 @@ def _seed_everything(seed: int, device: torch.device) -> None:
 
 
 class Trainer:
+    # A distributed run's other processes write nothing (core.training.distributed_trainer).
+    writes_run_folder = True
+    run_folder_class = RunFolder
+
     def __init__(self, config: TrainConfig, dataset=None, run_dir: str | None = None,
                  callbacks: Iterable[Callable] = (), control: TrainControl | None = None,
                  resume: bool = False, runs_root: str | None = None) -> None:
@@ -106,7 +110,8 @@ class Trainer:
                     src.close()
                 except Exception:
                     pass
-        write_status(self.run_dir, ended, self.skipped)
+        if self.writes_run_folder:
+            write_status(self.run_dir, ended, self.skipped)
         self._emit(ended)
         return ended
 
@@ -126,7 +131,7 @@ class Trainer:
         return f"Training failed unexpectedly ({type(exc).__name__}: {exc}).{where}"
 
     def _log_error(self, exc: BaseException) -> None:
-        if not self.run_dir:
+        if not self.run_dir or not self.writes_run_folder:
             return
         try:
             with open(Path(self.run_dir) / runs.ERROR_LOG, "a", encoding="utf-8") as f:
@@ -168,7 +173,7 @@ class Trainer:
         # The run folder and its description, written before any long work starts.
         if self.run_dir is None:
             self.run_dir = runs.new_run_dir(cfg.arch, self.runs_root)
-        folder = RunFolder(self.run_dir)
+        folder = self.run_folder_class(self.run_dir)
         resume_state = self._resume_state(folder)
         folder.describe(cfg, self.dataset, image_size, spec.mean, spec.std)
         folder.record(recipe=cfg.recipe, auto_lr=cfg.auto_lr)

@@ -348,9 +348,9 @@ class TrainingJob:
         self.dataset = dataset
 
     def __call__(self, report, control) -> FitEnded:
-        from core.training.trainer import Trainer
+        from core.training.distributed_run import fit_job    # several GPUs: a supervised torchrun job
 
-        return Trainer(self.config, self.dataset, callbacks=[report], control=control).fit()
+        return fit_job(self.config, self.dataset, [report], control)
 
 
 class ResumeJob:
@@ -363,8 +363,9 @@ class ResumeJob:
         self.dataset = None
 
     def __call__(self, report, control) -> FitEnded:
+        from core.training.distributed_run import fit_resumed    # a run of several GPUs: as many again
         from core.training.trainer import Trainer
 
         trainer = Trainer.resume_from(self.run_dir, callbacks=[report], control=control)
         self.config, self.dataset = trainer.config, trainer.dataset
-        return trainer.fit()
+        return fit_resumed(trainer)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxL
 
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance, class_balance
-from core.training.config import Option, TrainConfig
+from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
 
 from gui.engine import EngineInfo
 from gui.style import ErrorLabel, make_muted
@@ -237,6 +237,8 @@ class SettingsForm(QScrollArea):
                     if not value:
                         continue
                 elif name == "device":
+                    if c.gpus != "1" and value.startswith("cuda"):
+                        value = ALL_GPUS_DEVICE
                     self._pending_device = value
                 show_value(widget, value)
             self.weights.set_file(c.weights_path or "", by_user=False)
@@ -262,6 +264,10 @@ class SettingsForm(QScrollArea):
         pretrained = values["pretrained"] and bool(info and info.has_pretrained)
         values.update(pretrained=pretrained, weights_path=values["weights_path"] if pretrained else None,
                       freeze_backbone=values["freeze_backbone"] and pretrained)
+        # "All N GPUs" (gui.engine) is CUDA on every GPU: the gpus setting, not a device name.
+        all_gpus = values["device"] == ALL_GPUS_DEVICE
+        values.update(device="cuda" if all_gpus else values["device"],
+                      gpus="all" if all_gpus else ("1" if self.ready else self._base.gpus))
         return dataclasses.replace(self._base, **recipe_values(values["recipe"], values))
 
     def field_errors(self) -> dict[str, str]:

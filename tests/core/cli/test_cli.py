@@ -114,11 +114,12 @@ def test_every_training_setting_is_an_option_of_train():
     args = build_parser().parse_args(["train", "DATA"])
     given = {o.name: getattr(args, o.name) for o in config_options()}
     # recipe and arch are left unset so that "no --arch" can mean the quick recipe; lr and
-    # auto_lr so that the recipe can find the rate unless one was given
-    for name in ("recipe", "arch", "lr", "auto_lr"):
+    # auto_lr so that the recipe can find the rate unless one was given; gpus so that a resumed
+    # run can start as many processes as it used
+    for name in ("recipe", "arch", "lr", "auto_lr", "gpus"):
         assert given.pop(name) is None, name
     expected = TrainConfig().to_dict()
-    for name in ("recipe", "arch", "lr", "auto_lr"):
+    for name in ("recipe", "arch", "lr", "auto_lr", "gpus"):
         del expected[name]
     assert given == expected
     assert build_parser().parse_args(["train", "DATA", "--lr", "auto"]).lr == "auto"

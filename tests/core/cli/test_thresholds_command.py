@@ -25,9 +25,10 @@ def val_dataset(root, per_class=10):
 
 
 def test_saved_thresholds_send_photos_to_review_unless_threshold_overrides(model, tmp_path):
-    data, cam = val_dataset(tmp_path / "data"), tmp_path / "cam"
-    for i in range(3):
+    data, cam, cam2 = val_dataset(tmp_path / "data"), tmp_path / "cam", tmp_path / "cam2"
+    for i in range(3):      # two folders: two sorts of one folder at once are refused (source lock)
         picture(cam / f"IMG_{i}.jpg", (200, 10, 10))
+        picture(cam2 / f"IMG_{i}.jpg", (200, 10, 10))
     # Every answer is "bird" at 0.8 and half are wrong: 90 % precision is out of reach for both classes.
     done = fledge("thresholds", model, data, "--precision", "0.9", "--save")
     assert done.returncode == 0, done.stderr
@@ -35,7 +36,7 @@ def test_saved_thresholds_send_photos_to_review_unless_threshold_overrides(model
     assert f"Saved in {model}" in done.stdout
     assert torch.load(model, weights_only=True)["thresholds"]["classes"] == {"bird": 1.0, "plane": 1.0}
     saved, overridden = fledge_together(("classify", model, cam, "--sort-into", tmp_path / "a"),
-                                        ("classify", model, cam, "--sort-into", tmp_path / "b", "--threshold", "0.5"))
+                                        ("classify", model, cam2, "--sort-into", tmp_path / "b", "--threshold", "0.5"))
     assert saved.returncode == 0 and overridden.returncode == 0, saved.stderr + overridden.stderr
     assert "Using the review thresholds saved in the model (bird 1.00, plane 1.00" in saved.stderr
     assert sorted(os.listdir(tmp_path / "a" / "_review")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
