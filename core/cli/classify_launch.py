@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 
+from core.cli.distributed_launch import run_torchrun
 from core.training.distributed import RESULT_FILE_ENV
 
 
@@ -25,23 +25,14 @@ def launch_classify(argv: list[str], nproc: int) -> int:
     with tempfile.TemporaryDirectory(prefix="fledge-classify-") as tmp:
         env = dict(os.environ)
         env[RESULT_FILE_ENV] = os.path.join(tmp, "result.json")
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-               "-m", "core.cli", *argv]
         print(f"Classifying with {nproc} processes (torchrun).", file=sys.stderr, flush=True)
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         stopped = []
 
-        def on_signal(signum, frame):
+        def on_signal(signum, proc):
             stopped.append(signum)
             proc.send_signal(signal.SIGTERM)            # torchrun ends every process
 
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            rc = proc.wait()
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
+        rc = run_torchrun(argv, nproc, env, on_signal)
         try:
             with open(env[RESULT_FILE_ENV], encoding="utf-8") as f:
                 code = int(json.load(f)["code"])

@@ -42,21 +42,35 @@ def processes_for(args) -> int:
     return n
 
 
+def run_torchrun(argv: list[str], nproc: int, env: dict, on_signal) -> int:
+    """`python -m torch.distributed.run --standalone --nproc-per-node N -m core.cli ARGV` in a
+    session of its own (so Ctrl+C reaches only this process), to its end; on_signal(signum,
+    process) answers Ctrl+C and SIGTERM meanwhile. torchrun's exit status."""
+    env = dict(env)
+    # torchrun would give each process one thread; on a CPU they share the cores instead.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+           "-m", "core.cli", *argv]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    previous = {s: signal.signal(s, lambda signum, frame: on_signal(signum, proc))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return proc.wait()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def launch_train(argv: list[str], nproc: int) -> int:
     """Run the job under torchrun; the exit status of a single-process `fledge train`."""
     with tempfile.TemporaryDirectory(prefix="fledge-launch-") as tmp:
         env = dict(os.environ)
         env.setdefault(STOP_FILE_ENV, os.path.join(tmp, "stop"))
         env[RESULT_FILE_ENV] = os.path.join(tmp, "result.json")
-        # torchrun would give each process one thread; on a CPU they share the cores instead.
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-               "-m", "core.cli", *argv]
         print(f"Starting {nproc} training processes with torchrun.", flush=True)
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         presses = []
 
-        def on_signal(signum, frame):
+        def on_signal(signum, proc):
             presses.append(signum)
             if signum == signal.SIGINT and len(presses) == 1:
                 print("\nStopping after this batch (press Ctrl+C again to quit at once)...", file=sys.stderr)
@@ -64,12 +78,7 @@ def launch_train(argv: list[str], nproc: int) -> int:
             else:
                 proc.send_signal(signal.SIGTERM)        # torchrun ends every process
 
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            rc = proc.wait()
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
+        rc = run_torchrun(argv, nproc, env, on_signal)
         try:
             with open(env[RESULT_FILE_ENV], encoding="utf-8") as f:
                 reason = json.load(f).get("reason")

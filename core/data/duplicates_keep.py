@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from core.errors import FledgeError
 from core.photos.file_transfer import describe_os_error, is_inside
 from core.photos.journal import FileJournal, JournalWriteError
+from core.photos.journal_undo import undo_in_words
 
 JOURNAL = ".fledge-set-aside.jsonl"
 FOLDER_SUFFIX = " (set-aside copies)"
@@ -99,14 +100,7 @@ class SetAside:
             run = live[-1].run
             out = []
             for op in reversed([o for o in live if o.run == run]):
-                try:
-                    outcome = self.journal.undo_op(op)
-                except JournalWriteError as exc:
-                    raise FledgeError(f"{exc.strerror}, so {op.dst} was not put back yet. Check that disk, "
-                                      "then try again.") from None
-                except OSError as exc:
-                    raise FledgeError(f"Could not put {op.dst} back to {op.src} ({describe_os_error(exc)}). "
-                                      "Try again.") from None
+                outcome = undo_in_words(self.journal, op)
                 where = outcome.path if outcome.result == "restored" else None
                 out.append(SetAsideMove(op.src, op.dst, where, outcome.note))
             return out

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 
+from core.errors import FledgeError
 from core.photos.file_transfer import (describe_os_error, file_digest, identity, path_key, remove_file,
                                        transfer, unique_path)
 from core.photos.journal import DONE, KEPT, MISSING, UNDONE, FileJournal, JournalWriteError, Op, UndoOutcome
@@ -114,3 +115,16 @@ def _move_back(j: FileJournal, op: Op, to: str, note: str) -> UndoOutcome:
         j._record_effect({"t": "undone", "op": op.id, "action": "move", "to": to, "note": note})
     j._prune(op)
     return UndoOutcome(op, "restored", to, note)
+
+
+def undo_in_words(j: FileJournal, op: Op) -> UndoOutcome:
+    """j.undo_op(op), a failure said in plain words (FledgeError); the op then stays in effect,
+    so a later undo tries again."""
+    try:
+        return j.undo_op(op)
+    except JournalWriteError as exc:
+        raise FledgeError(f"{exc.strerror}, so {op.dst} was not put back yet. Check that disk, "
+                          "then try again.") from None
+    except OSError as exc:
+        raise FledgeError(f"Could not put {op.dst} back to {op.src} ({describe_os_error(exc)}). "
+                          "Try again.") from None

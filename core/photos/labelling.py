@@ -22,6 +22,7 @@ from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
 from core.photos.file_transfer import describe_os_error, is_inside, path_key
 from core.photos.journal import FileJournal, JournalWriteError
+from core.photos.journal_undo import undo_in_words
 
 LABELS_JOURNAL = ".fledge-labels.jsonl"
 
@@ -200,14 +201,7 @@ class Labeller:
             if not live:
                 return None
             op = live[-1]
-            try:
-                outcome = self.journal.undo_op(op)
-            except JournalWriteError as exc:
-                raise FledgeError(f"{exc.strerror}, so {op.dst} was not put back yet. Check that disk, "
-                                  "then try again.") from None
-            except OSError as exc:
-                raise FledgeError(f"Could not put {op.dst} back to {op.src} ({describe_os_error(exc)}). "
-                                  "Try again.") from None
+            outcome = undo_in_words(self.journal, op)
             if outcome.result == "restored":
                 where = outcome.path
             elif outcome.result == "removed":
