@@ -3,27 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from gui.panels.evaluate import EvaluatePanel
 from tests.fakes import FakePredictor
-from tests.gui.panels.test_evaluate import TABLE, dataset  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def panel(qtbot, dataset):  # noqa: F811
-    w = EvaluatePanel()
-    qtbot.addWidget(w)
-    w.resize(1100, 800)
-    w.show()
-    w.set_dataset_folder(str(dataset))
-    w.set_split("val")
-    yield w
-    w.shutdown()
-
-
-def _evaluate(qtbot, panel):
-    with qtbot.waitSignal(panel.evaluated, timeout=30000) as blocker:
-        assert panel.evaluate()
-    return blocker.args[0]
+from tests.gui.panels.test_evaluate import TABLE, _evaluate, dataset, panel  # noqa: F401 (fixtures)
 
 
 def test_a_model_in_memory_shows_curves_but_has_no_file_to_save_in(qtbot, panel):
