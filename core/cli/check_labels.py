@@ -86,6 +86,7 @@ def cmd_check_labels(args) -> int:
     from core.data.split import SplitSettings
     from core.photos.check_labels import check_labels
     from core.photos.check_labels_csv import write_check_csv
+    from core.photos.kept_labels import KeptLabels
     from core.data.shortcuts import shortcut_warnings
 
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
@@ -94,7 +95,12 @@ def cmd_check_labels(args) -> int:
         return 2
     dataset = scan_dataset(args.data, **split.to_dict())
     check = check_labels(dataset, progress=_Progress())
+    # Photos a person kept in the app's Check labels page (K) are not asked about again.
+    check.suggestions, kept = KeptLabels(dataset.root).to_ask(check.suggestions)
     lines = suggestion_lines(check, args.top)
+    if kept:
+        lines.append(f"({plural(kept, 'photo')} kept as filed in the app's Check labels page "
+                     f"{'is' if kept == 1 else 'are'} left out.)")
     if check.estimated_wrong:
         lines.append(f"The cross-check puts about {plural(check.estimated_wrong, 'label')} of "
                      f"{check.checked} in doubt; a model that never saw a photo named its class "

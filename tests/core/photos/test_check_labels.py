@@ -122,6 +122,15 @@ def test_check_labels_command_prints_and_writes_the_csv(mislabelled, monkeypatch
     assert {os.path.relpath(r["path"], mislabelled) for r in labels[:len(PLANTED)]} == set(PLANTED)
     assert all(os.path.isfile(r["path"]) for r in rows)
     assert [r["rank"] for r in labels] == [str(i) for i in range(1, len(labels) + 1)]
+    # A photo kept as filed (K in the app) is left out of the next check.
+    from core.photos.kept_labels import KeptLabels
+
+    first = next(iter(PLANTED))
+    KeptLabels(str(mislabelled)).keep(str(mislabelled / first), first.split("/")[0])
+    assert main(["check-labels", str(mislabelled), "--csv", str(out)]) == 0
+    again = capsys.readouterr().out
+    assert f"{first}: filed as" not in again and "1 photo kept as filed in the app" in again
+    assert first not in {os.path.relpath(r["path"], mislabelled) for r in read_check_csv(out)}
 
 
 def test_moving_a_suggestion_to_its_class_is_undoable_and_loses_nothing(mislabelled, store):
