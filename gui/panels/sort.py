@@ -279,7 +279,7 @@ class SortPanel(QWidget):
         self.keep_box.setToolTip("Inside each class folder, keep the subfolder each photo came from "
                                  "(e.g. robin/2024-05/IMG_1.jpg)")
         # Per-class thresholds saved in the model file (the Evaluate tab's Review thresholds).
-        self.own_box = QCheckBox("Use the model's &own thresholds when it has them", self)
+        self.own_box = QCheckBox("Use the model's own &thresholds when it has them", self)
         self.own_box.setToolTip("A model whose per-class thresholds were saved in the Evaluate tab sends each "
                                 "class's unsure photos to _review by its own threshold; “Certainty needed” is "
                                 "then used only for a model without them")
