@@ -118,19 +118,24 @@ def _load_predictor(path: str, device: str):
 
 # -- evaluate -----------------------------------------------------------------------------
 
-@_guarded
-def cmd_evaluate(args) -> int:
+def evaluate_model(args, model_path: str):
+    """The model file on args.data's args.split (the split recorded in the .pt), with progress
+    on the terminal and Ctrl+C stopping it: core.photos.evaluation's EvaluationResult."""
     from core.photos.evaluation import evaluate_folder
 
-    model_path = _model_path(args.model, exports=False)    # the split is recorded in the .pt only
     predictor = _load_predictor(model_path, args.device)
     progress = _Progress({"evaluating": "Evaluating"})
     with _stop_on_ctrl_c() as should_stop:
         try:
-            result = evaluate_folder(predictor, args.data, args.split, model_path=model_path,
-                                     batch_size=args.batch_size, report=progress, should_stop=should_stop)
+            return evaluate_folder(predictor, args.data, args.split, model_path=model_path,
+                                   batch_size=args.batch_size, report=progress, should_stop=should_stop)
         finally:
             progress.close()
+
+
+@_guarded
+def cmd_evaluate(args) -> int:
+    result = evaluate_model(args, _model_path(args.model, exports=False))   # the split is in the .pt only
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

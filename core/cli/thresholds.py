@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from core.cli.photos import _fail, _guarded, _load_predictor, _model_path, _Progress, _stop_on_ctrl_c
+from core.cli.photos import _fail, _guarded, _model_path, evaluate_model
 from core.photos.thresholds import DEFAULT_TARGET, MIN_PHOTOS
 
 WHY = {"chosen": "", "few": "too few photos: the global threshold", "unreachable": "target not reached"}
@@ -51,7 +51,6 @@ def table_lines(choice) -> list[str]:
 @_guarded
 def cmd_thresholds(args) -> int:
     from core.model.checkpoints import save_thresholds
-    from core.photos.evaluation import evaluate_folder
     from core.photos.thresholds import choose_thresholds
 
     model_path = _model_path(args.model, exports=False)    # the split and the thresholds live in the .pt
@@ -64,14 +63,7 @@ def cmd_thresholds(args) -> int:
     targets = _targets(args.precision)
     if isinstance(targets, str):
         return _fail(targets, 2)
-    predictor = _load_predictor(model_path, args.device)
-    progress = _Progress({"evaluating": "Evaluating"})
-    with _stop_on_ctrl_c() as should_stop:
-        try:
-            result = evaluate_folder(predictor, args.data, args.split, model_path=model_path,
-                                     batch_size=args.batch_size, report=progress, should_stop=should_stop)
-        finally:
-            progress.close()
+    result = evaluate_model(args, model_path)
     if result.stopped:
         return _fail("Stopped before every photo was evaluated: no threshold was chosen.", 130)
     if not result.evaluated:

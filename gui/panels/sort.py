@@ -18,32 +18,29 @@ import os
 
 from PySide6.QtCore import QSettings, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QRadioButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import FledgeError
 from core.photos import sorting
 from core.photos.review_queue import class_mismatch, has_photos, labelled_away
 from core.photos.sort_undo import undo
 from core.photos.sort_wording import Phrases
-from core.photos.thresholds import model_thresholds
 from core.photos.watch import WatchStarted, watch_folder
 from core.progress import JobProgress, Throttled
 from core.wording import plural
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
-from gui.widgets.certainty import CertaintyPicker
 from gui.widgets.folder_field import FolderField
 from gui.widgets.job_progress import JobProgressBar
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.sort_options import SortOptions
 from gui.widgets.sort_result import SortResultView
 from gui.widgets.watch_view import WatchSwitch, WatchView
 
 CSV_NAME = "fledge-predictions.csv"
 REVIEW = sorting.REVIEW            # DEST/_review: photos the model was unsure about
 UNREADABLE = sorting.UNREADABLE
-DEFAULT_THRESHOLD = 80
 LABELLED_INTO = "sort/labelled_into"      # QSettings: datasets photos were labelled into (newest last)
 KEEP_DATASETS = 10
 
@@ -123,17 +120,10 @@ class SortPanel(QWidget):
         self.certainty.set_percent(round(100 * float(probability)))
 
     def threshold(self) -> float:
-        return self.certainty.percent() / 100.0
-
-    def _limits(self):
-        """What a sort or watch compares each photo's certainty with, given the loaded predictor:
-        the per-class thresholds saved in its model file (when "own thresholds" is ticked and it
-        has them), else "Certainty needed"."""
-        own, certainty = self.own_box.isChecked(), self.threshold()
-        return lambda predictor: (model_thresholds(predictor) if own else None) or certainty
+        return self.options.threshold()
 
     def set_move(self, move: bool) -> None:
-        (self.move_radio if move else self.copy_radio).setChecked(True)
+        self.options.set_move(move)
 
     def is_running(self) -> bool:
         return self.runner.is_running()
@@ -159,7 +149,7 @@ class SortPanel(QWidget):
         if not self._can_start():
             return False
         folder, dest, recursive = self.folder_field.path(), self.dest_field.path(), self.recursive_box.isChecked()
-        limits = self._limits()
+        limits = self.options.limits()
         options = dict(move=self.move_radio.isChecked(), keep_structure=self.keep_box.isChecked(),
                        recursive=recursive, by_burst=self.burst_box.isChecked())
 
@@ -188,7 +178,7 @@ class SortPanel(QWidget):
             return False
         self.outcome = None
         folder, dest, move = self.folder_field.path(), self.dest_field.path(), self.move_radio.isChecked()
-        limits = self._limits()
+        limits = self.options.limits()
 
         def work(predictor, report, should_stop):
             return watch_folder(predictor, folder, dest, threshold=limits(predictor), move=move, on_event=report,
@@ -262,38 +252,10 @@ class SortPanel(QWidget):
                                       "ones to _unreadable, and a CSV of all answers is written here", self)
         self.dest_field.changed.connect(lambda _p: self._refresh_state())
 
-        self.certainty = CertaintyPicker("Certainty needed", "How sure the model must be to put a photo in a "
-                                         "class folder. Photos it is less sure about go to _review, for you "
-                                         "to check.", DEFAULT_THRESHOLD, self)
-
-        self.copy_radio = QRadioButton("&Copy (the originals stay where they are)", self)
-        self.copy_radio.setToolTip("Safest: the photos are copied into the class folders")
-        self.move_radio = QRadioButton("Move (the photos &go into the class folders)", self)
-        self.move_radio.setToolTip("The photos are moved out of the folder into the class folders "
-                                   "(Undo puts them back)")
-        self.copy_radio.setChecked(True)
-        mode = QButtonGroup(self)
-        mode.addButton(self.copy_radio)
-        mode.addButton(self.move_radio)
-        self.keep_box = QCheckBox("&Keep subfolders", self)
-        self.keep_box.setToolTip("Inside each class folder, keep the subfolder each photo came from "
-                                 "(e.g. robin/2024-05/IMG_1.jpg)")
-        # Per-class thresholds saved in the model file (the Evaluate tab's Review thresholds).
-        self.own_box = QCheckBox("Use the model's own &thresholds when it has them", self)
-        self.own_box.setToolTip("A model whose per-class thresholds were saved in the Evaluate tab sends each "
-                                "class's unsure photos to _review by its own threshold; “Certainty needed” is "
-                                "then used only for a model without them")
-        self.own_box.setChecked(True)
-        mode_row = QHBoxLayout()
-        mode_row.addWidget(self.copy_radio)
-        mode_row.addWidget(self.move_radio)
-        mode_row.addWidget(self.keep_box)
-        # A burst (frames one camera took seconds apart that look alike) goes to one folder.
-        self.burst_box = QCheckBox("Keep &bursts together", self)
-        self.burst_box.setToolTip("Photos the camera took a few seconds apart that look alike are sorted as "
-                                  "one: their average answer decides, so a burst is never split across folders")
-        mode_row.addWidget(self.burst_box)
-        mode_row.addStretch(1)
+        self.options = SortOptions(self)       # certainty or own thresholds, copy or move, subfolders, bursts
+        o = self.options
+        self.certainty, self.own_box, self.keep_box, self.burst_box = o.certainty, o.own_box, o.keep_box, o.burst_box
+        self.copy_radio, self.move_radio = o.copy_radio, o.move_radio
 
         form = QFormLayout()
         form.addRow("&Model:", self.model)
@@ -302,14 +264,10 @@ class SortPanel(QWidget):
         photos_row.addWidget(self.recursive_box)
         form.addRow("Photo fo&lder:", photos_row)
         form.addRow("Destinatio&n:", self.dest_field)
-        certainty_row = QHBoxLayout()
-        certainty_row.addWidget(self.certainty)
-        certainty_row.addWidget(self.own_box)
-        certainty_row.addStretch(1)
-        form.addRow("Certaint&y needed:", certainty_row)
-        form.addRow("", mode_row)
+        form.addRow("Certaint&y needed:", o.certainty_row)
+        form.addRow("", o.mode_row)
         for fld, buddy in ((self.model, self.model.combo), (photos_row, self.folder_field.edit),
-                           (self.dest_field, self.dest_field.edit), (certainty_row, self.certainty.spin)):
+                           (self.dest_field, self.dest_field.edit), (o.certainty_row, self.certainty.spin)):
             label = form.labelForField(fld)
             if label is not None:
                 label.setBuddy(buddy)
@@ -364,26 +322,15 @@ class SortPanel(QWidget):
         s = QSettings()
         self.folder_field.set_path(str(s.value("sort/folder", "") or ""), notify=False)
         self.dest_field.set_path(str(s.value("sort/dest", "") or ""), notify=False)
-        try:
-            self.certainty.set_percent(int(s.value("sort/threshold", DEFAULT_THRESHOLD)))
-        except (TypeError, ValueError):
-            pass
         self.recursive_box.setChecked(str(s.value("sort/recursive", "false")).lower() == "true")
-        self.keep_box.setChecked(str(s.value("sort/keep", "false")).lower() == "true")
-        self.burst_box.setChecked(str(s.value("sort/bursts", "false")).lower() == "true")
-        self.own_box.setChecked(str(s.value("sort/own_thresholds", "true")).lower() == "true")
-        self.set_move(str(s.value("sort/move", "false")).lower() == "true")
+        self.options.restore(s)
 
     def _save(self) -> None:
         s = QSettings()
         s.setValue("sort/folder", self.folder_field.path())
         s.setValue("sort/dest", self.dest_field.path())
-        s.setValue("sort/threshold", self.certainty.percent())
         s.setValue("sort/recursive", "true" if self.recursive_box.isChecked() else "false")
-        s.setValue("sort/keep", "true" if self.keep_box.isChecked() else "false")
-        s.setValue("sort/bursts", "true" if self.burst_box.isChecked() else "false")
-        s.setValue("sort/own_thresholds", "true" if self.own_box.isChecked() else "false")
-        s.setValue("sort/move", "true" if self.move_radio.isChecked() else "false")
+        self.options.save(s)
 
     def _check_classes(self) -> None:
         """Warn when the model's classes are not those of the dataset open in the Data tab."""
@@ -471,9 +418,9 @@ class SortPanel(QWidget):
         self.sort_button.setEnabled(not problem)
         self.watch_box.setEnabled(self.is_watching() or not problem)
         self.sort_button.setToolTip(problem or "Classify every photo and put it in its class folder")
-        for w in (self.model, self.folder_field, self.dest_field, self.recursive_box, self.certainty,
-                  self.copy_radio, self.move_radio, self.keep_box, self.burst_box):
+        for w in (self.model, self.folder_field, self.dest_field, self.recursive_box):
             w.setEnabled(not running)
+        self.options.set_enabled(not running)
         dest = self.destination()
         has_journal = bool(dest) and os.path.isfile(sorting.journal_path(dest))
         self.undo_button.setEnabled(not running and has_journal)

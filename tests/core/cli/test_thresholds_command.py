@@ -52,7 +52,6 @@ def command(tmp_path, monkeypatch):
     fake = FakePredictor(["bird", "plane"])
     fake.info = {"config": {}}
     monkeypatch.setattr(photos, "_load_predictor", lambda path, device: fake)
-    monkeypatch.setattr(thresholds, "_load_predictor", lambda path, device: fake)
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     photos.register(sub)
