@@ -21,13 +21,13 @@ from gui.drops import accept_copy, local_paths, sort_dropped
 from gui.engine import EngineInfo, load_engine, warm_up
 from gui.model_store import MODEL_FILTER, ModelStore
 from gui.panel import Panel
-from gui.panels.data import DatasetPanel
-from gui.panels.evaluate import EvaluatePanel
-from gui.panels.predict import PredictPanel
-from gui.panels.review import ReviewPanel
-from gui.panels.runs import RunsPanel
-from gui.panels.sort import SortPanel
-from gui.panels.train import TrainingPanel
+from gui.panels.data.data_panel import DatasetPanel
+from gui.panels.evaluate.evaluate_panel import EvaluatePanel
+from gui.panels.predict.predict_panel import PredictPanel
+from gui.panels.review.review_panel import ReviewPanel
+from gui.panels.runs.runs_panel import RunsPanel
+from gui.panels.sort.sort_panel import SortPanel
+from gui.panels.train.train_panel import TrainingPanel
 from gui.style import app_icon
 from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 

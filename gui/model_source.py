@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 from core.progress import JobProgress
 from core.training.runs import model_classes
 from gui.background import JobRunner

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from core.errors import CheckpointError, FledgeError
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 from gui.background import TaskPool, call
 
 log = logging.getLogger(__name__)

@@ -121,7 +121,7 @@ def full_disk_at(monkeypatch, n: int) -> list[str]:
     """Make the n-th copy of a photo fail as on a full disk; returns the sources copied (or tried)."""
     import errno
 
-    from core.photos import file_transfer
+    from core.files import file_transfer
 
     real_copy, tried = file_transfer._copy_data, []
 

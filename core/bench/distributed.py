@@ -48,7 +48,7 @@ def _train(data: str, out: str, nproc: int, settings: list[str], threads: int) -
 def run_distributed_bench(args) -> dict:
     import torch
 
-    from core.cli.distributed_launch import process_count
+    from core.training.distributed import process_count
 
     n = process_count(args.gpus)
     if n < 2:

@@ -34,7 +34,7 @@ def _guarded(func):
         except FledgeError as exc:
             return _fail(str(exc))
         except OSError as exc:
-            from core.photos.file_transfer import describe_os_error
+            from core.files.file_transfer import describe_os_error
 
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
             return _fail(f"Could not finish: {describe_os_error(exc)}{where}. Nothing more was changed.")

@@ -49,7 +49,7 @@ CACHE_LIMIT = 500_000               # entries kept on disk (about 100 bytes each
 
 
 def _cache_path() -> str:
-    from core.training.runs import user_data_dir
+    from core.files.user_data import user_data_dir
 
     return os.path.join(user_data_dir(), CACHE_FILE)
 
@@ -77,7 +77,7 @@ def _save_cache() -> None:
     """Store the hashes (atomically); a cache that cannot be written only costs time later."""
     import json
 
-    from core.fileio import atomic_write_text
+    from core.files.fileio import atomic_write_text
 
     with _cache_lock:
         if not _stored["added"]:

@@ -7,7 +7,7 @@
 The extra copies go to a folder next to the dataset, "<name> (set-aside copies)", keeping
 their place inside the dataset (DATA/train/robin/a.jpg -> DATA (set-aside copies)/train/
 robin/a.jpg), so the dataset no longer trains or checks on them and a person can still
-see them. Every move is journalled in DATA/.fledge-set-aside.jsonl (core.photos.journal:
+see them. Every move is journalled in DATA/.fledge-set-aside.jsonl (core.files.journal:
 intent before the move, recovery after a crash, undo never over another file).
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.errors import FledgeError
-from core.photos.file_transfer import describe_os_error, is_inside
-from core.photos.journal import FileJournal, JournalWriteError
-from core.photos.journal_undo import undo_in_words
+from core.files.file_transfer import describe_os_error, is_inside
+from core.files.journal import FileJournal, JournalWriteError
+from core.files.journal_undo import undo_in_words
 
 JOURNAL = ".fledge-set-aside.jsonl"
 FOLDER_SUFFIX = " (set-aside copies)"

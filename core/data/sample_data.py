@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from core.errors import DatasetError
-from core.fileio import atomic_write
+from core.files.fileio import atomic_write
 
 CLASSES = ("bird", "plane")
 MARKER = ".fledge-sample"        # hidden, so scanning the folder ignores it

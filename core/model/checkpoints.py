@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError
-from core.fileio import NotARegularFile, atomic_write, open_regular
-from core.fileio import atomic_write_text as _write_text
+from core.files.fileio import NotARegularFile, atomic_write, open_regular
+from core.files.fileio import atomic_write_text as _write_text
 
 FORMAT = "fledge-checkpoint"
 FORMAT_VERSION = 1

@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass, field
 
 from core.errors import FledgeError
-from core.fileio import atomic_write_text
+from core.files.fileio import atomic_write_text
 from core.photos.classify import ClassifiedImage
-from core.photos.file_transfer import describe_os_error, path_key, unique_path
+from core.files.file_transfer import describe_os_error, path_key, unique_path
 
 FOLDER_COLUMN = "folder"
 BURST_COLUMN = "burst"             # added last, so older readers of the columns before it still work
@@ -146,7 +146,7 @@ def read_answers(path) -> Answers:
 
 
 def _rows(path: str) -> list[dict]:
-    from core.fileio import open_regular
+    from core.files.fileio import open_regular
 
     try:
         with open_regular(path, "CSV file") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.photos.bursts import Burst, mean_answers
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 from core.photos.review_queue import ReviewItem
 
 

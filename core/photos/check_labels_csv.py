@@ -12,9 +12,9 @@ import io
 import os
 
 from core.errors import FledgeError
-from core.fileio import atomic_write_text
+from core.files.fileio import atomic_write_text
 from core.photos.answers_csv import decode_path, encode_path
-from core.photos.file_transfer import describe_os_error
+from core.files.file_transfer import describe_os_error
 
 COLUMNS = ["rank", "kind", "path", "split", "given_class", "suggested_class", "suggested_probability",
            "given_probability", "same_as", "exact_copy"]

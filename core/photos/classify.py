@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from core.data.imageio import exif_datetime, iter_image_files
 from core.errors import FledgeError
-from core.photos.file_transfer import is_inside, is_really_inside
+from core.files.file_transfer import is_inside, is_really_inside
 
 Progress = Callable[[int, int], None] | None
 ShouldStop = Callable[[], bool] | None

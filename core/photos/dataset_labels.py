@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from core.errors import FledgeError
-from core.photos.journal import path_key
+from core.files.journal import path_key
 
 
 class DatasetLabels:
@@ -58,7 +58,7 @@ class DatasetLabels:
         if self.layout != "split-folders":
             return None
         from core.data.dataset import SPLIT_FOLDER_NAMES
-        from core.photos.journal import is_inside
+        from core.files.journal import is_inside
 
         if not is_inside(path, self.root) or is_inside(path, self.train.class_root):
             return None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from core.data.dataset import scan_dataset
 from core.data.split import SPLITS, SplitSettings
 from core.errors import FledgeError
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 from core.progress import JobProgress, Throttled
 
 # When may a confusion cell's mistakes be blamed on the labels rather than on the model?

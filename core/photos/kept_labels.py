@@ -18,8 +18,8 @@ import threading
 from collections.abc import Iterable
 
 from core.errors import FledgeError
-from core.fileio import atomic_write_text
-from core.photos.file_transfer import describe_os_error, is_inside
+from core.files.fileio import atomic_write_text
+from core.files.file_transfer import describe_os_error, is_inside
 
 KEPT_FILE = ".fledge-kept-labels.json"
 VERSION = 1

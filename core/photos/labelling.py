@@ -6,7 +6,7 @@
 
 Photos go to DATA/train/<class>/ when the dataset has split folders, else
 DATA/<class>/, so the next training run learns from them. Every assignment is
-journalled in DATA/.fledge-labels.jsonl (see core.photos.journal) and can be undone; a
+journalled in DATA/.fledge-labels.jsonl (see core.files.journal) and can be undone; a
 photo is never overwritten (a taken name gets ' (2)').
 A photo that is already inside the dataset (relabelling a training photo) is always
 moved, never copied, so it cannot end up in two classes.
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
-from core.photos.file_transfer import describe_os_error, is_inside, path_key
-from core.photos.journal import FileJournal, JournalWriteError
-from core.photos.journal_undo import undo_in_words
+from core.files.file_transfer import describe_os_error, is_inside, path_key
+from core.files.journal import FileJournal, JournalWriteError
+from core.files.journal_undo import undo_in_words
 
 LABELS_JOURNAL = ".fledge-labels.jsonl"
 

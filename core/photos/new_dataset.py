@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from core.data.folder_scan import loose_files
 from core.data.imageio import is_image_name
 from core.errors import FledgeError
-from core.photos.file_transfer import describe_os_error, is_inside, path_key
-from core.photos.journal import FileJournal
+from core.files.file_transfer import describe_os_error, is_inside, path_key
+from core.files.journal import FileJournal
 from core.photos.labelling import LABELS_JOURNAL, Labeller, class_root_of, training_classes, validate_class_name
 from core.wording import plural
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from core.data.imageio import iter_image_files
 from core.errors import FledgeError
-from core.photos.file_transfer import path_key
-from core.photos.journal import FileJournal
+from core.files.file_transfer import path_key
+from core.files.journal import FileJournal
 from core.photos.labelling import LABELS_JOURNAL
 from core.progress import JobProgress, Throttled
 from core.wording import plural

@@ -15,9 +15,9 @@ import os
 from dataclasses import dataclass, field
 
 from core.errors import FledgeError
-from core.photos.file_transfer import describe_os_error, path_key
-from core.photos.journal import KEPT, MISSING, JournalWriteError, UndoOutcome
-from core.photos.locks import source_locks
+from core.files.file_transfer import describe_os_error, path_key
+from core.files.journal import KEPT, MISSING, JournalWriteError, UndoOutcome
+from core.files.locks import source_locks
 from core.photos.sorting import Progress, ShouldStop, journal_path, open_journal
 
 

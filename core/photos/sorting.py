@@ -12,7 +12,7 @@ Where files go: DEST/<class>/ when the model's top probability reaches the
 threshold, DEST/_review/ when it does not, and DEST/_unreadable/ for files that
 could not be read as pictures (so a move leaves nothing half-handled in the
 source folder, and undo brings them back like every other file). Every copy or
-move is journalled in DEST/.fledge-journal.jsonl first (see core.photos.journal).
+move is journalled in DEST/.fledge-journal.jsonl first (see core.files.journal).
 
 The results are data (counts, paths, reasons); core.photos.sort_wording puts them in
 sentences, and each front end names its own follow-up actions.
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from core.errors import FledgeError
 from core.photos.answers_csv import write_csv
 from core.photos.classify import ClassifiedImage, classify_folder
-from core.photos.file_transfer import describe_os_error, is_inside, is_really_inside, path_key
-from core.photos.journal import FileJournal, JournalWriteError, Op
-from core.photos.locks import source_locks
+from core.files.file_transfer import describe_os_error, is_inside, is_really_inside, path_key
+from core.files.journal import FileJournal, JournalWriteError, Op
+from core.files.locks import source_locks
 from core.photos.review_queue import ReviewItem
 from core.photos.thresholds import ReviewThresholds
 from core.progress import JobProgress, Throttled

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from core.data.imageio import is_image_name, iter_image_files
 from core.errors import FledgeError
 from core.photos.classify import ClassifiedImage, classify_paths
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 from core.photos.sorting import ALREADY, journal_path, open_journal, plan_sort, sort_classified
 from core.photos.watch_arrivals import Arrivals, signature
 

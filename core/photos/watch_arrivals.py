@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.data.imageio import DAMAGED, EMPTY, check_image
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 
 Signature = tuple[int, int]          # (size, modification time in ns)
 

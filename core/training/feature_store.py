@@ -5,7 +5,7 @@ holding chunk files: chunk-*.npz with `keys` (one string per row) and `vectors`
 (float32, rows x dim). A key names the file as it was (real path, size, modification
 time) and the view, so a changed photo simply misses and is computed again; stale rows
 are dropped when new ones are written. Chunks are immutable and written atomically
-(core.fileio), so readers in other threads or processes never see half a file, and a
+(core.files.fileio), so readers in other threads or processes never see half a file, and a
 chunk deleted under a reader only means a miss. The whole features folder is kept under
 a byte budget by deleting the least recently used chunks.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.fileio import atomic_write
+from core.files.fileio import atomic_write
 
 CHUNK_ROWS = 1024                 # rows per chunk file written at once
 SMALL_CHUNK = CHUNK_ROWS // 4     # chunks below this are merged once there are many
@@ -31,7 +31,7 @@ _PATTERN = "chunk-*.npz"
 
 def default_root() -> Path:
     """<user data dir>/features (imported late: runs pulls in the training config)."""
-    from core.training.runs import user_data_dir
+    from core.files.user_data import user_data_dir
 
     return user_data_dir() / "features"
 

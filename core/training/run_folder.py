@@ -62,12 +62,6 @@ class RunFolder:
         })
         runs.write_json(self.file(runs.STATUS_FILE), {"status": "running", "pid": os.getpid()})
 
-    def record(self, **facts) -> None:
-        """Add facts learnt while setting up (e.g. whether ImageNet weights were really used)."""
-        run = runs.read_json(self.file(runs.RUN_FILE))
-        run.update(facts)
-        runs.write_json(self.file(runs.RUN_FILE), run)
-
     def record(self, model_notes: bool = False, **fields) -> None:
         """Add fields to run.json (what the run really did: recipe, rates, class weights...);
         model_notes: also into the metrics of every model file saved from now on."""

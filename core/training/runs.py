@@ -7,14 +7,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.training.config import TrainConfig
 from core.errors import FledgeError
-from core.fileio import atomic_write_text, pid_alive
+from core.files.fileio import atomic_write_text, pid_alive
+from core.files.user_data import user_data_dir
 
 CONFIG_FILE = "config.json"
 RUN_FILE = "run.json"
@@ -28,17 +28,6 @@ ERROR_LOG = "error.log"
 
 EPOCH_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 BATCH_FIELDS = ["step", "epoch", "loss", "accuracy", "images_per_s"]
-
-
-def user_data_dir() -> Path:
-    """The per-user folder Fledge keeps its runs and sample data in."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "Fledge"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "Fledge"
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "fledge"
 
 
 def runs_root() -> str:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSizePolicy, QStyle, QWidget
 
 from core.errors import FledgeError
-from core.photos.file_transfer import path_key
+from core.files.file_transfer import path_key
 from core.training.runs import list_runs, model_classes, runs_root
 from gui.model_store import MODEL_FILTER
 from gui.run_text import run_label

@@ -21,7 +21,7 @@ from importlib import resources
 from string import Template
 
 from core.errors import FledgeError
-from core.fileio import atomic_write_text
+from core.files.fileio import atomic_write_text
 
 EXPORT_FORMAT = "fledge-export"      # must match predict.py's EXPORT_FORMAT
 EXPORT_VERSION = 1

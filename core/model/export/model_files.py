@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from core.errors import FledgeError
-from core.fileio import atomic_write
+from core.files.fileio import atomic_write
 from core.model.export import FORMATS
 from core.model.networks import main_logits
 

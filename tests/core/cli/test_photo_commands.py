@@ -159,7 +159,7 @@ def test_user_errors_are_one_clear_line(model, tmp_path):
 def test_parser_and_loop_modules_do_not_import_torch():
     code = ("import argparse, sys\n"
             "from core.cli.photos import register\n"
-            "import core.photos.sorting, core.photos.evaluation, core.photos.labelling, core.photos.journal\n"
+            "import core.photos.sorting, core.photos.evaluation, core.photos.labelling, core.files.journal\n"
             "p = argparse.ArgumentParser(); register(p.add_subparsers())\n"
             "a = p.parse_args(['classify', 'm.pt', 'f', '--sort-into', 'd', '--threshold', '0.7'])\n"
             "assert a.func.__name__ == 'cmd_classify' and a.threshold == 0.7\n"
@@ -348,7 +348,7 @@ def test_names_that_are_not_utf8_print_under_a_strict_utf8_stdout(model, tmp_pat
 def test_a_failing_journal_is_a_plain_message(in_process, tmp_path, monkeypatch, capsys):
     import errno
 
-    from core.photos import fsops
+    from core.files import fsops
 
     cam = tmp_path / "cam"
     picture(cam / "a.jpg", (200, 10, 10))

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from core.fileio import NotARegularFile, atomic_write, atomic_write_text, open_regular
+from core.files.fileio import NotARegularFile, atomic_write, atomic_write_text, open_regular
 
 
 def test_a_killed_writers_leftover_is_removed_by_the_next_write(tmp_path):
     target = tmp_path / "resume.pt"
-    code = ("import os, sys; from core.fileio import atomic_write\n"
+    code = ("import os, sys; from core.files.fileio import atomic_write\n"
             "def write(f):\n"
             "    f.write(b'partial'); f.flush(); print('writing', flush=True); sys.stdin.read()\n"
             f"atomic_write({str(target)!r}, write)\n")

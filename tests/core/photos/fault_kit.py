@@ -1,5 +1,5 @@
 """What the fault-injection and kill -9 suites share: odd names, a small photo tree, a fault
-injector over core.photos.fsops, and the check that every photo is where it was.
+injector over core.files.fsops, and the check that every photo is where it was.
 
 Names are bytes (what the file system stores). NASTY_NAMES are the ones cameras, zip files
 and other systems really produce; random_name() draws from every byte a name may hold
@@ -13,7 +13,7 @@ import json
 import os
 import random
 
-from core.photos import file_transfer
+from core.files import file_transfer
 from core.photos.answers_csv import read_answers, write_csv
 from core.photos.classify import classify_folder
 from core.photos.sort_undo import undo
@@ -148,7 +148,7 @@ class Crash(BaseException):
 
 
 class Injector:
-    """Counts the calls Fledge makes through core.photos.fsops and fails one when armed.
+    """Counts the calls Fledge makes through core.files.fsops and fails one when armed.
 
     arm(kind, n, ghost, err): the n-th call of kind raises OSError(err); with ghost, the call
     takes effect first (a write writes half its bytes), as when a disk reports an error
@@ -165,7 +165,7 @@ class Injector:
         self.fired = False
         self.cross_device = False
         self.no_links = False
-        from core.photos import fsops
+        from core.files import fsops
 
         # Durability against power loss is not what runs here (kill -9 keeps the page cache):
         # skip the real fsyncs, which only make the suite slow. They are still counted and failed.

@@ -1,6 +1,6 @@
 """Failing file-system calls at every call position of a small sort and of its undo.
 
-Every call core.photos makes that changes the disk goes through core.photos.fsops; the
+Every call core.photos makes that changes the disk goes through core.files.fsops; the
 Injector (tests/core/photos/fault_kit.py) makes the n-th call of one kind (open, write,
 fsync, link, rename, replace, unlink, mkdir, rmdir) fail -- before it takes effect, or
 after ("ghost": the disk did the work but reported an error; a ghost write writes half

@@ -2,7 +2,7 @@
 
 A child process sorts (or undoes) a small tree of odd names and is killed with SIGKILL:
 either by the clock, at a random moment while it works, or by itself at a random call of
-core.photos.fsops (before the call, after it, or half-way through a write -- moments the
+core.files.fsops (before the call, after it, or half-way through a write -- moments the
 clock rarely hits). Then the parent runs the same sort again (which recovers what the
 child left half-done) and undoes everything; the multiset of (path, content) of every
 file must be exactly what it was, with no part file left.
@@ -31,7 +31,8 @@ SETTINGS = ("copy", "move", "copying-move", "bind-mount", "no-links")
 CHILD = r"""
 import os, signal, sys
 root, setting, via_csv, phase, kind, n, when = sys.argv[1:8]
-from core.photos import file_transfer, fsops
+from core.files import file_transfer
+from core.files import fsops
 from tests.core.photos import fault_kit as kit
 
 class MP:

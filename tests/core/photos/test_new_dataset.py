@@ -82,7 +82,7 @@ def test_labelling_until_ready_gives_a_dataset_that_scans_and_undo_loses_nothing
 
 
 def test_photos_copied_in_are_known_until_their_copy_is_undone(unsorted):
-    from core.photos.file_transfer import path_key
+    from core.files.file_transfer import path_key
     from core.photos.new_dataset import copied_in
 
     root = start_dataset(str(unsorted), ["bird", "plane"])

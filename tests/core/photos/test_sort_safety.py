@@ -90,7 +90,7 @@ def test_an_intent_that_could_not_be_synced_is_never_acted_on(tmp_path, monkeypa
 def _fail_record(monkeypatch, kind: str, err: int, persistent: bool = False) -> None:
     """Make writing the journal's first record of kind fail with err (and, if persistent,
     every write to the journal after it, as on a disk that stays full)."""
-    from core.photos import fsops
+    from core.files import fsops
 
     real, fired = fsops.write, []
 
@@ -156,7 +156,7 @@ def test_undo_while_the_original_cannot_be_reached_keeps_the_copy_for_a_later_un
 
 
 def test_undo_while_the_original_cannot_be_read_keeps_the_copy_for_a_later_undo(tmp_path, monkeypatch):
-    from core.photos import journal_undo
+    from core.files import journal_undo
 
     cam = tmp_path / "cam"
     kit.write(str(cam / "a.jpg"), kit.body(1, 0))

@@ -7,7 +7,9 @@ import os
 import pytest
 
 from core.errors import FledgeError
-from core.photos import file_transfer, fsops, sorting
+from core.photos import sorting
+from core.files import file_transfer
+from core.files import fsops
 from core.photos.answers_csv import read_csv
 from core.photos.classify import ClassifiedImage, classify_folder
 from core.photos.sort_undo import undo

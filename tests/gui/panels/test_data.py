@@ -9,8 +9,8 @@ from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 
 import core.data.sample_data as sample_data
-import gui.panels.data as dataset_panel
-from gui.panels.data import MAX_RECENT, RECENT_KEY, THUMBS_PER_CLASS, DatasetPanel
+import gui.panels.data.data_panel as dataset_panel
+from gui.panels.data.data_panel import MAX_RECENT, RECENT_KEY, THUMBS_PER_CLASS, DatasetPanel
 from tests.gui.qt_drops import send_drop
 from tests.gui.qt_show import shown
 

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.data.duplicates_keep import set_aside_folder
-from gui.panels.data import DatasetPanel
+from gui.panels.data.data_panel import DatasetPanel
 from tests.fakes import noise_photo
 from tests.file_trees import tree
 from tests.gui.qt_show import shown

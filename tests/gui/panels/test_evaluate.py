@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 
-from gui.widgets.confusion_matrix import contrast
-from gui.panels.evaluate import EvaluatePanel
+from gui.panels.evaluate.confusion_matrix import contrast
+from gui.panels.evaluate.evaluate_panel import EvaluatePanel
 from tests.fakes import FakePredictor, noise_photo
 
 # val photos: name -> (true class, predicted class, confidence)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
 from core.wording import is_unsure
-from gui.panels.predict import NO_MODEL, PredictPanel
+from gui.panels.predict.predict_panel import NO_MODEL, PredictPanel
 from gui.widgets.thumbnails import pil_to_qimage, qimage_to_pil
 from tests.gui.qt_drops import send_drop
 from tests.gui.qt_show import shown

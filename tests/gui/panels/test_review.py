@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.photos.review_queue import ReviewItem
-from gui.panels.review import ReviewPanel
+from gui.panels.review.review_panel import ReviewPanel
 from gui.widgets.photo_grid import PhotoGrid
 from tests.fakes import FakePredictor, noise_photo
 

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.photos.burst_cards import BurstCard
-from gui.panels.review import ReviewPanel
+from gui.panels.review.review_panel import ReviewPanel
 from gui.widgets.photo_grid import default_caption
 from tests.core.photos.test_bursts import shot
 from tests.fakes import FakePredictor, noise_photo
@@ -107,7 +107,7 @@ def test_a_cards_frames_play_in_the_large_preview(qtbot, panel, folders):
 
 
 def test_the_sort_tab_keeps_bursts_together(qtbot, tmp_path, folders):
-    from gui.panels.sort import SortPanel
+    from gui.panels.sort.sort_panel import SortPanel
 
     _dataset, camera = folders
     w = SortPanel()

@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.data.dataset import scan_dataset
-from gui.panels.review import ReviewPanel
+from gui.panels.review.review_panel import ReviewPanel
 from tests.core.photos.test_check_labels import PLANTED
 from tests.file_trees import tree
-from tests.gui.widgets.test_check_labels_view import mislabelled  # noqa: F401 - a fixture
+from tests.gui.panels.test_review_check_labels_view import mislabelled  # noqa: F401 - a fixture
 
 
 @pytest.fixture

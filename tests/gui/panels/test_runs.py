@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gui.panels.runs import RunsPanel
+from gui.panels.runs.runs_panel import RunsPanel
 from tests.gui.qt_show import shown
 
 # torch 2.14 deprecates TorchScript on every call; the export chose it knowingly.

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QPlainTextEdit
 
 import core.photos.sorting
 from core.progress import JobProgress
-from gui.panels.sort import CSV_NAME, SortPanel
+from gui.panels.sort.sort_panel import CSV_NAME, SortPanel
 from gui.widgets.photo_grid import PhotoGrid
 from tests.fakes import FakePredictor, full_disk_at, noise_photo
 from tests.file_trees import digest
@@ -207,7 +207,7 @@ def test_loop_panels_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys; import gui.workflow, gui.widgets.photo_grid, gui.widgets.confusion_matrix; "
+    code = ("import sys; import gui.workflow, gui.widgets.photo_grid, gui.panels.evaluate.confusion_matrix; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})

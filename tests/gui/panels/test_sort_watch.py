@@ -10,7 +10,7 @@ import os
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.panels.sort import SortPanel
+from gui.panels.sort.sort_panel import SortPanel
 from tests.fakes import BIRD, PLANE, UNSURE, ColorPredictor
 from tests.file_trees import tree
 

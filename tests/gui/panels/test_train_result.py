@@ -10,7 +10,7 @@ from PySide6.QtGui import QPalette
 
 from core.training.config import TrainConfig
 from core.training.events import FitEnded
-from gui.panels.train import TrainingPanel
+from gui.panels.train.train_panel import TrainingPanel
 from gui.style import success_colour, warning_colour
 
 

@@ -47,7 +47,7 @@ def _on_view(view: ImageView) -> np.ndarray:
 
 
 def test_predict_h_shows_the_heat_map_and_the_box_puts_the_photo_back(qtbot, checkpoint, photo):
-    from gui.panels.predict import PredictPanel
+    from gui.panels.predict.predict_panel import PredictPanel
 
     panel = shown(qtbot, PredictPanel())
     try:
@@ -79,7 +79,7 @@ def test_predict_h_shows_the_heat_map_and_the_box_puts_the_photo_back(qtbot, che
 
 def test_review_preview_shows_the_current_photo_and_its_heat_map(qtbot, checkpoint, tmp_path):
     from core.model.predictor import Predictor
-    from gui.panels.review import ReviewPanel
+    from gui.panels.review.review_panel import ReviewPanel
 
     folder = tmp_path / "_review"
     folder.mkdir()

@@ -1,0 +1,106 @@
+"""One TrainConfig field in the settings form: the widget its Option describes, reading and
+showing its value, and the value QSettings kept for it."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+
+from core.training.config import Option
+
+from gui.panels.train.learning_rate_box import LearningRateBox
+from gui.panels.train.recipe_choice import RecipeChoice
+
+
+def editor(opt: Option) -> QWidget:
+    """The widget for a field whose Option alone says how to edit it."""
+    if opt.widget == "check":
+        return QCheckBox(opt.text)
+    if opt.widget == "recipe":
+        return RecipeChoice(opt)
+    if opt.widget == "choice":
+        combo = QComboBox()
+        for value in opt.choices:
+            combo.addItem(opt.choice_labels.get(value, str(value)), value)
+            combo.setItemData(combo.count() - 1, opt.choice_help.get(value, ""), Qt.ItemDataRole.ToolTipRole)
+        return combo
+    box = {"int": QSpinBox, "float": QDoubleSpinBox, "learning_rate": LearningRateBox}[opt.widget]()
+    if opt.decimals is not None:
+        box.setDecimals(opt.decimals)
+    if opt.minimum is not None and opt.maximum is not None:
+        box.setRange(opt.kind(opt.minimum), opt.kind(opt.maximum))
+    if opt.step is not None:
+        box.setSingleStep(opt.kind(opt.step))
+    box.setSuffix(opt.suffix)
+    return box
+
+
+def value_of(widget: QWidget) -> Any:
+    if isinstance(widget, QComboBox):
+        return widget.currentData()
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    return widget.value()
+
+
+def show_value(widget: QWidget, value: Any) -> None:
+    if isinstance(widget, QComboBox):
+        select(widget, value)
+    elif isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(widget, RecipeChoice):
+        widget.setValue(value)
+    elif isinstance(widget, QSpinBox):
+        widget.setValue(int(value))
+    else:
+        widget.setValue(float(value))
+
+
+def select(combo: QComboBox, data: Any) -> bool:
+    """Choose the entry holding data; False when there is none."""
+    i = combo.findData(data)
+    if i >= 0:
+        combo.setCurrentIndex(i)
+    return i >= 0
+
+
+def value_changed(widget: QWidget):
+    if isinstance(widget, QComboBox):
+        return widget.currentIndexChanged
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
+    return widget.valueChanged
+
+
+def from_settings(raw: Any, opt: Option, default: Any) -> Any:
+    """A value kept in QSettings (INI files hold text) as the field's type."""
+    if opt.kind is bool:
+        return _as_bool(raw)
+    if opt.kind is int:
+        return (_as_int(raw, 0) or None) if opt.optional else _as_int(raw, default)
+    if opt.kind is float:
+        return _as_float(raw, default)
+    return (str(raw) or None) if opt.optional else str(raw)
+
+
+def _as_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
+
+
+def _as_int(v: Any, default: int) -> int:
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        return default
+
+
+def _as_float(v: Any, default: float) -> float:
+    try:
+        f = float(v)
+        return f if math.isfinite(f) else default
+    except (TypeError, ValueError):
+        return default

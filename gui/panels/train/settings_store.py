@@ -1,0 +1,66 @@
+"""What the settings form starts from: this computer's defaults for a newcomer, and the
+settings a person chose before (kept in QSettings, group "train")."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from core.training.config import TrainConfig, config_options
+
+from gui.panels.train.setting_editors import from_settings
+
+SETTINGS_GROUP = "train"
+OPTIONS = {opt.name: opt for opt in config_options()}
+# The fields with a widget; weights_path is edited inside the Pretrained row.
+FORM_FIELDS = [opt.name for opt in config_options() if opt.widget]
+
+
+def has_gpu(devices: list[tuple[str, str]]) -> bool:
+    return any(d.startswith("cuda") or d == "mps" for d, _ in devices)
+
+
+def default_config(devices: list[tuple[str, str]]) -> TrainConfig:
+    """A newcomer's settings: the quick recipe with the learning-rate finder on; under Custom,
+    small_cnn on the CPU, or a pretrained resnet18 on the best GPU when there is one."""
+    if has_gpu(devices):
+        return TrainConfig(recipe="quick", auto_lr=True, arch="resnet18", pretrained=True,
+                           device=devices[0][0], batch_size=64, epochs=10)
+    return TrainConfig(recipe="quick", auto_lr=True, arch="small_cnn", pretrained=False, device="cpu")
+
+
+def stored_keys(settings: QSettings) -> set[str]:
+    """The settings a person chose before."""
+    settings.beginGroup(SETTINGS_GROUP)
+    try:
+        return set(settings.childKeys())
+    finally:
+        settings.endGroup()
+
+
+def load_stored(settings: QSettings, defaults: TrainConfig) -> TrainConfig:
+    """defaults with what the person chose before. Settings kept by a Fledge from before
+    recipes (no recipe among them) were chosen one by one: that is the custom recipe."""
+    settings.beginGroup(SETTINGS_GROUP)
+    try:
+        stored = {name: from_settings(settings.value(name), OPTIONS[name], getattr(defaults, name))
+                  for name in FORM_FIELDS if settings.contains(name)}
+    finally:
+        settings.endGroup()
+    if stored and "recipe" not in stored:
+        stored["recipe"] = "custom"
+    return dataclasses.replace(defaults, **stored)
+
+
+def store(settings: QSettings, values: dict[str, Any]) -> None:
+    """Keep the form's values (None as 0 or '': INI files hold text)."""
+    values = {**values, "image_size": values.get("image_size") or 0,
+              "weights_path": values.get("weights_path") or ""}
+    settings.beginGroup(SETTINGS_GROUP)
+    try:
+        for key, value in values.items():
+            if key in OPTIONS:
+                settings.setValue(key, value)
+    finally:
+        settings.endGroup()
