@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError
-from core.files.fileio import NotARegularFile, atomic_write, open_regular
+from core.files.fileio import NotARegularFile, ReadOnlyFile, atomic_write, open_regular
 from core.files.fileio import atomic_write_text as _write_text
 
 FORMAT = "fledge-checkpoint"
@@ -31,6 +31,8 @@ def atomic_save(obj, path) -> None:
     """torch.save to a tmp file in the same folder, fsync, os.replace."""
     try:
         atomic_write(path, lambda f: torch.save(obj, f))
+    except ReadOnlyFile:
+        raise                             # its own words: the file is left as its owner made it
     except OSError as e:
         raise CheckpointError(_write_failed(path, e.strerror or str(e))) from e
     except RuntimeError as e:
@@ -48,6 +50,8 @@ def _write_failed(path, why: str) -> str:
 def atomic_write_text(path, text: str) -> None:
     try:
         _write_text(path, text)
+    except ReadOnlyFile:
+        raise
     except OSError as e:
         raise CheckpointError(_write_failed(path, e.strerror or str(e))) from e
 

@@ -96,3 +96,21 @@ def test_classify_uses_the_models_thresholds_and_threshold_overrides_them(comman
     assert os.listdir(tmp_path / "two" / "plane") == ["a.jpg"]
     assert command("thresholds", model_file, tmp_path, "--precision", "2") == 2
     assert "--precision must be above 0 and at most 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o644], ids=["0444", "0644"])
+def test_save_refuses_a_read_only_model_and_keeps_a_shared_ones_mode(command, model, tmp_path, capsys, mode):
+    from core.cli.main import main
+
+    data, copy = val_dataset(tmp_path / "data"), tmp_path / f"model-{mode:o}.pt"
+    copy.write_bytes(open(model, "rb").read())
+    os.chmod(copy, mode)
+    before = copy.read_bytes()
+    command.predictor.answers = {f"{c}{i}.png": (c, 0.9) for c in ("bird", "plane") for i in range(10)}
+    code = main(["thresholds", str(copy), str(data), "--precision", "0.9", "--save"])
+    assert os.stat(copy).st_mode & 0o777 == mode
+    if mode == 0o444:
+        assert code == 1 and copy.read_bytes() == before
+        assert f"{copy} is read-only, so Fledge left it as it is" in capsys.readouterr().err
+    else:
+        assert code == 0 and "thresholds" in torch.load(copy, weights_only=True)
