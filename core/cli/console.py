@@ -9,6 +9,7 @@ is written as a backslash escape -- never a traceback.
 from __future__ import annotations
 
 import codecs
+import logging
 import sys
 
 HANDLER = "fledge-console"
@@ -36,3 +37,24 @@ def safe_console(*streams) -> None:
             reconfigure(errors=HANDLER)
         except (ValueError, OSError, TypeError):
             pass      # a stream that cannot be changed (closed, or not a plain text stream)
+
+
+class _StderrLines(logging.Handler):
+    """Each record as one plain line on sys.stderr, looked up per line (a redirected or captured
+    stderr gets it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(record.getMessage(), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - a note that cannot be printed must not end the command
+            self.handleError(record)
+
+
+def show_cache_notes() -> None:
+    """Print core's one-line cache notes (a damaged cache file set aside, a cache that could not be
+    written) on stderr, as they happen; once per process however often it is called."""
+    from core.files import cache_faults
+
+    logger = logging.getLogger(cache_faults.__name__)
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines(logging.WARNING))

@@ -113,9 +113,10 @@ def wants_window(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand (the window is started by gui.launcher, never from here)."""
-    from core.cli.console import safe_console
+    from core.cli.console import safe_console, show_cache_notes
 
     safe_console()          # print any file name (even one that is not UTF-8) without crashing
+    show_cache_notes()
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -8,6 +8,10 @@ are dropped when new ones are written. Chunks are immutable and written atomical
 (core.files.fileio), so readers in other threads or processes never see half a file, and a
 chunk deleted under a reader only means a miss. The whole features folder is kept under
 a byte budget by deleting the least recently used chunks.
+
+It is only a cache: a damaged or unreadable chunk is set aside (its photos are computed again),
+and a store that cannot be written (read-only, full, a file in the way) only costs time later;
+either is said in one line (core.files.cache_faults), never raised.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files.cache_faults import cache_unreadable, cache_unwritable
 from core.files.fileio import atomic_write
 
 CHUNK_ROWS = 1024                 # rows per chunk file written at once
@@ -27,6 +32,7 @@ SMALL_CHUNK = CHUNK_ROWS // 4     # chunks below this are merged once there are 
 MAX_SMALL_CHUNKS = 8
 DEFAULT_MAX_BYTES = 1 << 30       # all backbones together; ~50,000 photos x 2 views
 _PATTERN = "chunk-*.npz"
+WHAT = "feature cache"
 
 
 def default_root() -> Path:
@@ -57,6 +63,7 @@ class FeatureStore:
         self._lock = threading.RLock()
         self._index: dict[str, tuple[str, int]] = {}
         self._chunk_rows: dict[str, int] = {}
+        self._bad: set[str] = set()        # damaged chunks that could not be deleted
 
     # -- the index ------------------------------------------------------------------------
 
@@ -65,15 +72,32 @@ class FeatureStore:
         names = {p.name for p in self.folder.glob(_PATTERN)} if self.folder.is_dir() else set()
         for gone in set(self._chunk_rows) - names:
             self._forget(gone)
-        for name in sorted(names - set(self._chunk_rows)):
+        for name in sorted(names - set(self._chunk_rows) - self._bad):
             try:
                 with np.load(self.folder / name, allow_pickle=False) as z:
-                    keys = z["keys"].tolist()
-            except (OSError, ValueError, KeyError):
-                continue                  # deleted meanwhile, or not a chunk of ours
+                    keys = z["keys"]
+                if keys.ndim != 1 or keys.dtype.kind != "U":
+                    raise ValueError("its keys are not a list of names")
+                keys = keys.tolist()
+            except FileNotFoundError:
+                continue                  # deleted meanwhile by another process
+            except Exception as exc:      # noqa: BLE001 - cut short, damaged or unreadable: all mean set aside
+                self._set_aside(name, exc)
+                continue
             self._chunk_rows[name] = len(keys)
             for row, key in enumerate(keys):
                 self._index[key] = (name, row)
+
+    def _set_aside(self, name: str, exc: BaseException) -> None:
+        """A chunk that cannot be used: said once, deleted (it is only a cache), its photos missed."""
+        cache_unreadable(WHAT, self.folder / name, exc)
+        self._forget(name)
+        try:
+            os.unlink(self.folder / name)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            self._bad.add(name)           # a read-only store: skip it from now on
 
     def _forget(self, name: str) -> None:
         self._chunk_rows.pop(name, None)
@@ -99,27 +123,44 @@ class FeatureStore:
                 if hit is not None:
                     by_chunk.setdefault(hit[0], []).append((i, hit[1]))
             for name, pairs in by_chunk.items():
-                path = self.folder / name
+                vectors = self._vectors(name, dim)
+                if vectors is None:
+                    continue              # deleted or damaged: those photos are computed again
                 try:
-                    with np.load(path, allow_pickle=False) as z:
-                        vectors = z["vectors"]
-                    os.utime(path)        # recently used: kept longest under the budget
-                except (OSError, ValueError, KeyError):
-                    self._forget(name)    # deleted or damaged: those photos are computed again
-                    continue
-                if vectors.ndim != 2 or vectors.shape[1] != dim:
-                    continue
+                    os.utime(self.folder / name)   # recently used: kept longest under the budget
+                except OSError:
+                    pass                  # a read-only store is still read
                 idx = np.array([i for i, _ in pairs])
                 out[idx] = vectors[np.array([r for _, r in pairs])]
                 found[idx] = True
         return out, found
 
+    def _vectors(self, name: str, dim: int | None = None) -> np.ndarray | None:
+        """A chunk's vectors, or None when it is gone or set aside as damaged."""
+        try:
+            with np.load(self.folder / name, allow_pickle=False) as z:
+                vectors = z["vectors"]
+            if (vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[0] != self._chunk_rows[name]
+                    or (dim is not None and vectors.shape[1] != dim)):
+                raise ValueError(f"its vectors have the shape {vectors.shape}")
+        except FileNotFoundError:
+            self._forget(name)
+            return None
+        except Exception as exc:          # noqa: BLE001 - cut short, damaged or unreadable
+            self._set_aside(name, exc)
+            return None
+        return vectors
+
     def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
-        """Store rows (then drop stale ones and keep within the budget)."""
+        """Store rows (then drop stale ones and keep within the budget). A store that cannot be
+        written is said once and otherwise ignored: the rows are computed again next time."""
         if len(keys) == 0:
             return
         with self._lock:
-            self._write(list(keys), np.asarray(vectors, dtype=np.float32))
+            try:
+                self._write(list(keys), np.asarray(vectors, dtype=np.float32))
+            except OSError as exc:
+                cache_unwritable(WHAT, self.folder, exc)
             self.prune()
 
     def _write(self, keys: list[str], vectors: np.ndarray) -> None:
@@ -135,12 +176,11 @@ class FeatureStore:
                 self._index[key] = (name, row)
 
     def _read_rows(self, name: str, rows: list[int]) -> tuple[list[str], np.ndarray] | None:
-        try:
-            with np.load(self.folder / name, allow_pickle=False) as z:
-                keys, vectors = z["keys"], z["vectors"]
-        except (OSError, ValueError, KeyError):
+        vectors = self._vectors(name)
+        if vectors is None:
             return None
-        return keys[rows].tolist(), vectors[rows]
+        key_of = {row: key for key, (n, row) in self._index.items() if n == name}   # live rows are indexed
+        return [key_of[r] for r in rows], vectors[rows]
 
     # -- keeping it small -----------------------------------------------------------------
 
@@ -149,7 +189,10 @@ class FeatureStore:
         stats: dict[str, tuple[int, int] | None] = {}
         live: dict[str, list[int]] = {name: [] for name in self._chunk_rows}
         for key, (name, row) in self._index.items():
-            path, size, mtime = _file_of(key)
+            try:
+                path, size, mtime = _file_of(key)
+            except ValueError:
+                continue                  # not a key of ours: the row is dropped
             if path not in stats:
                 try:
                     st = os.stat(path)
@@ -178,7 +221,11 @@ class FeatureStore:
                     keys += got[0]
                     parts.append(got[1])
             if keys:
-                self._write(keys, np.concatenate(parts))
+                try:
+                    self._write(keys, np.concatenate(parts))
+                except OSError as exc:
+                    cache_unwritable(WHAT, self.folder, exc)
+                    rewrite = [n for n in rewrite if not live[n]]   # their old chunks still hold them
             for name in rewrite:
                 self._delete(name)
             self._keep_budget()
