@@ -46,6 +46,7 @@ _cache_lock = threading.Lock()
 _stored: dict = {"loaded": False, "added": 0}
 CACHE_FILE = "photo-hashes.json"    # in Fledge's user data folder: a later run hashes only new photos
 CACHE_LIMIT = 500_000               # entries kept on disk (about 100 bytes each)
+HASH_CACHE = "photo hash cache"     # its name in the line that says it is damaged or not written
 
 
 def _cache_path() -> str:
@@ -55,28 +56,58 @@ def _cache_path() -> str:
 
 
 def _load_cache() -> None:
-    """The hashes earlier runs stored, once per process; a damaged file is ignored (rebuilt)."""
+    """The hashes earlier runs stored, once per process. A damaged file or entry is said in one
+    line and left out (those photos are hashed again; the next save mends the file)."""
     import json
+
+    from core.files.cache_faults import cache_unreadable
+    from core.files.fileio import open_regular
 
     with _cache_lock:
         if _stored["loaded"]:
             return
         _stored["loaded"] = True
+    path = _cache_path()
     try:
-        with open(_cache_path(), encoding="utf-8") as f:
+        with open_regular(path, "file") as f:
             rows = json.load(f)
-        entries = {(r[0], int(r[1]), int(r[2])): (str(r[3]), None if r[4] is None else int(r[4])) for r in rows}
-    except (OSError, ValueError, TypeError, IndexError):
+    except (FileNotFoundError, NotADirectoryError):
+        return                            # nothing stored yet (a save says what is in the way)
+    except (OSError, ValueError, RecursionError) as exc:
+        cache_unreadable(HASH_CACHE, path, exc)
         return
+    entries, damaged = {}, not isinstance(rows, list)
+    for row in rows if isinstance(rows, list) else ():
+        entry = _stored_entry(row)
+        if entry is None:
+            damaged = True
+        else:
+            entries[entry[0]] = entry[1]
+    if damaged:
+        cache_unreadable(HASH_CACHE, path, ValueError("an entry is not a stored hash"))
     with _cache_lock:
         for key, value in entries.items():
             _cache.setdefault(key, value)
 
 
+def _stored_entry(row) -> tuple[tuple[str, int, int], tuple[str, int | None]] | None:
+    """((real path, size, mtime_ns), (sha256, phash)) of one stored row, None if it is not one."""
+    if not (isinstance(row, list) and len(row) == 5):
+        return None
+    path, size, mtime, sha, ph = row
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (size, mtime))
+    if not (isinstance(path, str) and ints and isinstance(sha, str) and len(sha) == 64
+            and (ph is None or (isinstance(ph, int) and not isinstance(ph, bool) and 0 <= ph < 1 << 64))):
+        return None
+    return (path, size, mtime), (sha, ph)
+
+
 def _save_cache() -> None:
-    """Store the hashes (atomically); a cache that cannot be written only costs time later."""
+    """Store the hashes (atomically); a cache that cannot be written only costs time later,
+    and is said in one line."""
     import json
 
+    from core.files.cache_faults import cache_unwritable
     from core.files.fileio import atomic_write_text
 
     with _cache_lock:
@@ -84,11 +115,12 @@ def _save_cache() -> None:
             return
         rows = [[k[0], k[1], k[2], v[0], v[1]] for k, v in list(_cache.items())[-CACHE_LIMIT:]]
         _stored["added"] = 0
+    path = _cache_path()
     try:
-        os.makedirs(os.path.dirname(_cache_path()), exist_ok=True)
-        atomic_write_text(_cache_path(), json.dumps(rows))
-    except OSError:
-        pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_text(path, json.dumps(rows))
+    except OSError as exc:
+        cache_unwritable(HASH_CACHE, os.path.dirname(path), exc)
 
 
 def _hash_one(path: str) -> PhotoHash:

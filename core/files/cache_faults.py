@@ -13,6 +13,7 @@ import os
 import threading
 
 from core.files.file_transfer import describe_os_error
+from core.files.fileio import NotARegularFile
 
 log = logging.getLogger(__name__)
 _said: set[tuple] = set()
@@ -33,7 +34,9 @@ def _say(key: tuple, line: str) -> str:
 def cache_unreadable(what: str, path, exc: BaseException) -> str:
     """Say that a cache file (what: e.g. "feature cache") was damaged or unreadable and is ignored."""
     path = os.fspath(path)
-    if isinstance(exc, OSError) and not isinstance(exc, (IsADirectoryError, NotADirectoryError)):
+    if isinstance(exc, NotARegularFile) or getattr(exc, "errno", None) == errno.EISDIR:
+        how = "is not an ordinary file"
+    elif isinstance(exc, OSError):
         how = f"could not be read ({describe_os_error(exc)})"
     else:
         how = "is damaged"
