@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from core.files.cache_faults import cache_let_go
+
 PENDING, READY, FAILED, UNUSED = 0, 1, 2, 3
 
 FileKey = tuple  # (real path, size in bytes, mtime_ns, cache size)
@@ -164,7 +166,10 @@ def _reuse_in_place(store: Store, slot_keys: list[FileKey | None]) -> np.ndarray
 def _new_store(old: Store | None, slot_keys: list[FileKey | None], cache_size: int,
                device: torch.device, pinned: bool, budget_bytes: int) -> Store:
     """A store of one row per slot; pictures the old store holds are copied over when
-    both fit in the budget together. The old store is freed."""
+    both fit in the budget together. The old store is freed.
+
+    It is only a cache: when the two do not fit together after all (the budget is an estimate),
+    the old pictures are let go and decoded again rather than the run refused."""
     n_slots = len(slot_keys)
     hits: list[tuple[int, int]] = []
     if old is not None and old.nbytes + n_slots * int(cache_size) ** 2 * 3 <= budget_bytes:
@@ -172,13 +177,23 @@ def _new_store(old: Store | None, slot_keys: list[FileKey | None], cache_size: i
         hits = [(j, have[k]) for j, k in enumerate(slot_keys) if k is not None and k in have]
     else:
         old = drop_store(old)
-    store = Store(n_slots, cache_size, device, pinned)
-    store.state[:] = PENDING
-    if hits:
-        new_rows = torch.tensor([j for j, _ in hits], dtype=torch.long, device=store.device)
-        old_rows = torch.tensor([r for _, r in hits], dtype=torch.long, device=old.device)
-        store.data.index_copy_(0, new_rows, old.data.index_select(0, old_rows).to(store.device))
-        store.state[[j for j, _ in hits]] = READY
+    store = None
+    try:
+        store = Store(n_slots, cache_size, device, pinned)
+        store.state[:] = PENDING
+        if hits:
+            new_rows = torch.tensor([j for j, _ in hits], dtype=torch.long, device=store.device)
+            old_rows = torch.tensor([r for _, r in hits], dtype=torch.long, device=old.device)
+            store.data.index_copy_(0, new_rows, old.data.index_select(0, old_rows).to(store.device))
+            store.state[[j for j, _ in hits]] = READY
+    except (torch.OutOfMemoryError, RuntimeError, MemoryError):
+        if old is None:
+            raise
+        old = drop_store(old)
+        cache_let_go("decoded pictures kept from the last run", "they did not fit beside this run's")
+        if store is None:
+            store = Store(n_slots, cache_size, device, pinned)
+        store.state[:] = PENDING
     drop_store(old)
     return store
 

@@ -55,3 +55,8 @@ def cache_unwritable(what: str, folder, exc: OSError) -> str:
         line = (f"Fledge could not write its {what} in {folder} ({why}). It goes on "
                 "without it (the next run takes longer).")
     return _say(("write", what, folder, exc.errno), line)
+
+
+def cache_let_go(what: str, why: str) -> str:
+    """Say that an in-memory cache (what: e.g. "decoded pictures kept from the last run") was let go."""
+    return _say(("let go", what, why), f"Fledge let go of the {what} ({why}); they are worked out again.")
