@@ -8,6 +8,7 @@ tail. The classes share colours and backgrounds, so a model must learn the shape
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -16,7 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from core.errors import DatasetError
-from core.files.fileio import atomic_write
+from core.files.file_transfer import describe_os_error
+from core.files.fileio import atomic_write, open_regular
 
 CLASSES = ("bird", "plane")
 MARKER = ".fledge-sample"        # hidden, so scanning the folder ignores it
@@ -233,12 +235,12 @@ def _rel_path(split: str, cls: str, i: int) -> str:
 
 def _read_marker(dest: str) -> dict | None:
     try:
-        with open(os.path.join(dest, MARKER), encoding="utf-8") as f:
+        with open_regular(os.path.join(dest, MARKER), "marker") as f:
             data = json.load(f)
         return data if isinstance(data, dict) else {}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}     # a marker we cannot read still says the folder is ours
 
 
@@ -248,13 +250,24 @@ def write_sample_data(dest, per_class: int = 150, size: int = 64, seed: int = 0)
     The same seed gives the same pictures. dest must be new, empty, or an earlier
     sample folder (recognised by its hidden marker file); pictures an earlier run
     wrote that this run does not are removed, nothing else is touched.
-    Returns the absolute path of dest.
+    Returns the absolute path of dest; DatasetError (in words) when it cannot be written.
     """
     if not isinstance(per_class, int) or per_class < 2:
         raise DatasetError("The sample needs at least 2 pictures per class (150 is a good number).")
     if not isinstance(size, int) or not 16 <= size <= 1024:
         raise DatasetError("The sample picture size must be a whole number of pixels from 16 to 1024.")
     dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
+    try:
+        _draw_into(dest, per_class, size, seed)
+    except OSError as exc:
+        full = exc.errno == errno.ENOSPC
+        raise DatasetError(f"Fledge could not write the sample pictures in {dest} ({describe_os_error(exc)}). "
+                           + ("Free some space, or choose a folder on another disk." if full else
+                              "Choose a folder you may write to.")) from None
+    return dest
+
+
+def _draw_into(dest: str, per_class: int, size: int, seed: int) -> None:
     previous = None
     if os.path.exists(dest):
         if not os.path.isdir(dest):
@@ -289,7 +302,6 @@ def write_sample_data(dest, per_class: int = 150, size: int = 64, seed: int = 0)
         img = draw_sample(cls, size, rng)
         atomic_write(os.path.join(dest, *rel.split("/")),
                       lambda f, img=img: img.save(f, "JPEG", quality=90))
-    return dest
 
 
 def sample_data_complete(dest) -> bool:
