@@ -18,6 +18,7 @@ from torch import nn
 from core.errors import CheckpointError
 from core.files.fileio import NotARegularFile, ReadOnlyFile, atomic_write, open_regular
 from core.files.fileio import atomic_write_text as _write_text
+from core.model.class_names import class_names_problem
 
 FORMAT = "fledge-checkpoint"
 FORMAT_VERSION = 1
@@ -191,11 +192,8 @@ def _model_fields_problem(ckpt: dict) -> str | None:
     """
     from core.model.architectures import ARCH_INFO, check_image_size
 
-    classes = ckpt.get("classes")
-    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)):
-        return "its list of classes is missing or has fewer than two names"
-    if len(set(classes)) != len(classes):
-        return "its list of classes names one class twice"
+    if problem := class_names_problem(ckpt.get("classes")):
+        return problem
     size = ckpt.get("image_size")
     if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= MAX_MODEL_IMAGE_SIZE:
         return f"its image size ({size!r}) is not a whole number from 16 to {MAX_MODEL_IMAGE_SIZE}"

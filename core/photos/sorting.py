@@ -36,6 +36,7 @@ from core.photos.classify import ClassifiedImage, classify_folder
 from core.files.file_transfer import describe_os_error, is_inside, is_really_inside, path_key
 from core.files.journal import FileJournal, JournalWriteError, Op
 from core.files.locks import source_locks
+from core.model.class_names import class_name_problem
 from core.photos.review_queue import ReviewItem
 from core.photos.thresholds import ReviewThresholds
 from core.progress import JobProgress, Throttled
@@ -68,10 +69,8 @@ def _check_class_name(name: str) -> None:
     if name in RESERVED:
         raise FledgeError(f"The model has a class called '{name}', a folder name Fledge keeps for "
                           "photos it is unsure about or cannot read. Rename that class folder and retrain.")
-    bad = (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
-           or (os.altsep and os.altsep in name))
-    if bad:
-        raise FledgeError(f"The class name '{name}' cannot be used as a folder name.")
+    if problem := class_name_problem(name):
+        raise FledgeError(f"The model's photos cannot be sorted into folders: {problem}.")
 
 
 def plan_sort(results: Iterable, folder, dest, threshold: float | ReviewThresholds = 0.0,

@@ -18,6 +18,8 @@ import json
 import os
 
 from core.errors import FledgeError
+from core.files.fileio import open_regular
+from core.model.class_names import class_names_problem
 from core.model.export.bundle import EXPORT_FORMAT, EXPORT_VERSION, META_FILE
 
 ONNX_SUFFIX = ".onnx"
@@ -64,8 +66,7 @@ def export_source(path) -> str | None:
     """The model file an export folder says it was made from, when it says so."""
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     try:
-        with open(os.path.join(folder, META_FILE), encoding="utf-8") as f:
-            source = json.load(f)["provenance"]["source_model"]
+        source = _load_meta(os.path.join(folder, META_FILE))["provenance"]["source_model"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return source if isinstance(source, str) else None
@@ -102,10 +103,11 @@ def read_export(folder: str, model_file: str | None = None) -> tuple[dict, str]:
     if not os.path.isfile(meta_path):
         raise FledgeError(_not_an_export(folder, os.path.basename(model_file or ONNX_FILE)))
     try:
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
+        meta = _load_meta(meta_path)
     except OSError as e:
         raise FledgeError(f"Fledge could not read {meta_path} ({e.strerror or e}).") from None
+    except _TooDeep:
+        raise FledgeError(f"{meta_path} is damaged (it is nested far deeper than an export's). {AGAIN}") from None
     except ValueError:
         raise FledgeError(f"{meta_path} is damaged (it is not readable JSON). {AGAIN}") from None
     if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
@@ -129,6 +131,21 @@ def read_export(folder: str, model_file: str | None = None) -> tuple[dict, str]:
     return meta, model_file
 
 
+class _TooDeep(ValueError):
+    """JSON nested deeper than Python's parser can follow (a hostile or broken file)."""
+
+
+def _load_meta(meta_path: str):
+    """export.json's contents: OSError when it cannot be read, ValueError when it is not JSON
+    (_TooDeep when nested so deep that parsing it would raise RecursionError)."""
+    with open_regular(meta_path, "file") as f:
+        data = f.read()
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise _TooDeep(meta_path) from None
+
+
 def _number_list(value, n: int) -> bool:
     return (isinstance(value, list) and len(value) == n
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
@@ -139,8 +156,8 @@ def _meta_problem(meta: dict) -> str | None:
     model, prep, classes = meta.get("model"), meta.get("preprocessing"), meta.get("classes")
     if not isinstance(model, dict) or model.get("format") != "onnx" or not isinstance(model.get("file"), str):
         return "it names no ONNX model file"
-    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
-        return "it lists no class names"
+    if problem := class_names_problem(classes):
+        return problem
     if not isinstance(prep, dict):
         return "it does not say how photos are prepared"
     crop, resize_to = prep.get("crop"), prep.get("resize_to")

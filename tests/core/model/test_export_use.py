@@ -165,6 +165,8 @@ def _set(path: list[str], value):
     return change
 
 
+DEEP = '{"format": ' * 100_000 + "1" + "}" * 100_000     # Python's JSON parser recurses once per level
+
 # name: (how the copied export is spoiled, what is given, words the refusal must hold)
 SPOILED = {
     "truncated": (lambda f: (f / "model.onnx").write_bytes((f / "model.onnx").read_bytes()[:5000]),
@@ -192,6 +194,14 @@ SPOILED = {
     "json incomplete": (lambda f: _edit_meta(f, lambda m: m.pop("preprocessing")),
                         "", "export.json is damaged (it does not say how photos are prepared)"),
     "model missing": (lambda f: (f / "model.onnx").unlink(), "", "is missing from the export folder"),
+    "json nested 100,000 deep": (lambda f: (f / "export.json").write_text(DEEP),
+                                 "", "export.json is damaged (it is nested far deeper than an export's)"),
+    "a class named ..": (lambda f: _edit_meta(f, _set(["classes"], [CLASSES[0], "..", CLASSES[2]])),
+                         "", "export.json is damaged (the class name '..' would be a folder name"),
+    "a class with a slash": (lambda f: _edit_meta(f, _set(["classes"], [CLASSES[0], "a/b", CLASSES[2]])),
+                             "", "export.json is damaged (the class name 'a/b' holds a slash"),
+    "a class twice": (lambda f: _edit_meta(f, _set(["classes"], [CLASSES[0], CLASSES[0], CLASSES[2]])),
+                      "", f"export.json is damaged (its list of classes names '{CLASSES[0]}' twice)"),
 }
 
 
@@ -229,6 +239,11 @@ def test_an_export_is_not_exported_or_evaluated_again(exported, tmp_path, capsys
     for command in (("export", folder), ("evaluate", folder, tmp_path)):
         code, _, err = fledge(capsys, *command)
         assert code == 1 and "is an exported model" in err and str(model_path) in err, err
+    deep = tmp_path / "deep"
+    shutil.copytree(folder, deep)
+    (deep / "export.json").write_text(DEEP)
+    code, _, err = fledge(capsys, "evaluate", deep, tmp_path)
+    assert code == 1 and "is an exported model; this needs the Fledge model file (.pt) it was made from." in err
 
 
 # -- fledge bench --export's measurements ---------------------------------------------------

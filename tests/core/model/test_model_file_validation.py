@@ -25,6 +25,12 @@ def test_absurd_image_sizes_are_refused_in_plain_words(tmp_path, size):
 @pytest.mark.parametrize("changes,words", [
     ({"classes": ["only"]}, "classes"),
     ({"classes": ["a", "a", "b"]}, "twice"),
+    ({"classes": ["bird", ".."]}, "the class name '..' would be a folder name that means another folder"),
+    ({"classes": [".", "bird"]}, "the class name '.' would be"),
+    ({"classes": ["bird", ""]}, "a class name is empty"),
+    ({"classes": ["bird", "../../etc"]}, "holds a slash"),
+    ({"classes": ["bird", "a\\b"]}, "holds a slash"),
+    ({"classes": ["bird", "a\0b"]}, "no folder name can have"),
     ({"mean": [0.5, 0.5]}, "mean"),
     ({"std": [0.5, 0.0, 0.5]}, "std"),
     ({"std": [float("nan"), 0.5, 0.5]}, "std"),
