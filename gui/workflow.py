@@ -11,8 +11,7 @@ import os
 
 from core.photos.review_queue import class_mismatch
 from gui.model_store import ModelStore
-
-LAST_DATASET_KEY = "dataset/last"       # QSettings: the folder of the dataset last opened
+from gui.settings import LAST_DATASET, Settings
 
 
 def _key(root: str) -> str:
@@ -50,13 +49,13 @@ def share_models(models: ModelStore, training, evaluate, sort, review) -> None:
         panel.model.model_changed.connect(chosen)
 
 
-def carry_dataset_forward(settings, data) -> None:
+def carry_dataset_forward(settings: Settings, data) -> None:
     """The dataset last opened opens again at the next start, when its folder is still there."""
     def remember(dataset) -> None:
         if dataset is not None:
-            settings.setValue(LAST_DATASET_KEY, dataset.root)
+            settings.set(LAST_DATASET, dataset.root)
     data.dataset_changed.connect(remember)
-    last = str(settings.value(LAST_DATASET_KEY, "") or "")
+    last = settings.get(LAST_DATASET)
     if last and os.path.isdir(last) and data.dataset is None and not data.is_busy():
         data.reopen(last)
 

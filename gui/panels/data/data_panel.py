@@ -28,8 +28,8 @@ from gui.panels.data.recent_folders import RecentFolders
 from gui.panels.data.skipped_files_dialog import SkippedFilesDialog
 from gui.panels.data.start_labelling_box import StartLabellingBox
 from gui.panels.data.thumbnail_grid import ThumbnailGrid
+from gui.settings import RECENT_DATASETS, Settings
 
-RECENT_KEY = "dataset/recent"
 MAX_RECENT = 8
 THUMBS_PER_CLASS = 24
 THUMB_SIZE = 88             # logical pixels; decoded at this times the screen's pixel ratio
@@ -67,8 +67,9 @@ class DatasetPanel(QWidget):
     status_message = Signal(str)
     label_requested = Signal(str, str)      # an unsorted folder, the new dataset to label it into
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, settings: Settings | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setAcceptDrops(True)
         self.setMinimumSize(520, 360)
         self._dataset: Dataset | None = None
@@ -131,7 +132,7 @@ class DatasetPanel(QWidget):
         self.choose_button.setToolTip("Pick the folder that holds one subfolder of photos per class")
         self.choose_button.clicked.connect(self._choose_folder)
 
-        self.recent_combo = RecentFolders(RECENT_KEY, MAX_RECENT, self)
+        self.recent_combo = RecentFolders(self.settings, RECENT_DATASETS, MAX_RECENT, self)
         self.recent_combo.chosen.connect(self.open_folder)
 
         self.sample_button = QPushButton("Use &sample data", self)

@@ -29,6 +29,7 @@ from core.photos.review_queue import class_mismatch, evaluated_items
 from core.wording import plural
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
+from gui.settings import Settings
 from gui.panels.evaluate.cell_photos import CellPhotos
 from gui.panels.evaluate.confusion_box import ConfusionBox
 from gui.panels.evaluate.evaluation_figures import EvaluationFigures
@@ -47,9 +48,11 @@ class EvaluatePanel(QWidget):
     labels_changed = Signal(str)          # a dataset root whose class folders changed
     status_message = Signal(str)
 
-    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setMinimumSize(640, 460)
         self.result = None                # as evaluated: the model's score
         self.placed = None                # the same photos where they are now, after moves
@@ -188,7 +191,7 @@ class EvaluatePanel(QWidget):
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.form = EvaluationForm("evaluate", self)
+        self.form = EvaluationForm(self.settings, self)
         self.model, self.model_classes, self.dataset_field = (self.form.model, self.form.model_classes,
                                                               self.form.dataset_field)
         self.split_combo, self.progress = self.form.split_combo, self.form.progress
