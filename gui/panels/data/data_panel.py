@@ -308,7 +308,8 @@ class DatasetPanel(QWidget):
         self.start_box.offer(None)
         self.leaks.check(dataset)
         n = len(dataset.train) + len(dataset.val) + len(dataset.test)
-        self.status_message.emit(f"Dataset: {n} images in {len(dataset.classes)} classes from {dataset.root}")
+        self.status_message.emit(f"Dataset: {plural(n, 'photo')} in {plural(len(dataset.classes), 'class', 'classes')} "
+                                 f"from {dataset.root}")
         self.dataset_changed.emit(dataset)
 
     def _on_scan_failed(self, token: int, message: str) -> None:

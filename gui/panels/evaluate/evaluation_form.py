@@ -5,6 +5,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPro
                                QSizePolicy, QWidget)
 
 from core.progress import JobProgress
+from core.wording import of_total
 from gui.panels.evaluate.evaluation_figures import SPLIT_NAMES
 from gui.widgets.folder_field import FolderField
 from gui.settings import EVALUATE_MODEL_FOLDER, EVALUATE_SPLIT, Settings
@@ -90,4 +91,4 @@ class EvaluationForm(QWidget):
         elif ev.stage == "evaluating":
             self.progress.setRange(0, max(1, ev.total))
             self.progress.setValue(ev.done)
-            self.progress.setFormat(f"Evaluating: {ev.done:,} of {ev.total:,} photos")
+            self.progress.setFormat(f"Evaluating: {of_total(ev.done, ev.total, 'photo')}")
