@@ -60,10 +60,17 @@ def carry_dataset_forward(settings: Settings, data) -> None:
         data.reopen(last)
 
 
+UNFIT_STATUS_MS = 15000        # the status-bar line; the Data tab keeps saying it while it holds
+
+
 def warn_unfit_model(window, data, models: ModelStore) -> None:
     """Say so (Data tab and status bar) when the window's model was made for other classes
     than the open dataset's."""
     shown = [""]
+
+    def clear_status(*_args) -> None:
+        if shown[0] and window.statusBar().currentMessage() == shown[0]:
+            window.statusBar().clearMessage()
 
     def check(*_args) -> None:
         dataset, predictor = data.dataset, models.predictor()
@@ -73,11 +80,12 @@ def warn_unfit_model(window, data, models: ModelStore) -> None:
             problem = class_mismatch(predictor.classes, dataset.classes, f"the dataset {name}")
         if problem:
             problem = f"The model {os.path.basename(models.path())} does not fit this dataset. {problem}"
-            window.status(problem, 0)
-        elif shown[0] and window.statusBar().currentMessage() == shown[0]:
-            window.statusBar().clearMessage()          # the warning no longer holds
+            window.status(problem, UNFIT_STATUS_MS)
+        else:
+            clear_status()          # the warning no longer holds
         shown[0] = problem
         data.show_model_warning(problem)
+    models.loading.connect(clear_status)        # another model: the line was about the last one
     models.changed.connect(check)
     data.dataset_changed.connect(check)
 

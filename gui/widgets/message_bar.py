@@ -1,4 +1,8 @@
-"""An inline, dismissable message: errors stay in the panel instead of a blocking dialog."""
+"""An inline, dismissable message: errors stay in the panel instead of a blocking dialog.
+
+A hidden bar keeps its place (one line high) in the layout, so nothing under it moves when a
+message appears or goes: a click aimed at a photo or a button never lands on its neighbour.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -31,6 +35,13 @@ class MessageBar(QFrame):
         close.setToolTip("Hide this message")
         close.setAccessibleName("Hide message")
         close.clicked.connect(self.clear)
+        # Hidden or showing one line, the bar is as high: the icon and one line of text.
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        self._icon.setFixedSize(size, size)
+        self._label.setMinimumHeight(self._label.fontMetrics().lineSpacing())
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 6, 4, 6)
         lay.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)

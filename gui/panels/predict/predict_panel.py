@@ -203,7 +203,7 @@ class PredictPanel(QWidget):
         lay.addWidget(self.actions)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.splitter, 1)
-        lay.addWidget(self.heat.box)
+        lay.addWidget(self.heat.row)
 
     # -- drag, drop, paste ------------------------------------------------------------
 
