@@ -2,6 +2,8 @@
 
 A hidden bar keeps its place (one line high) in the layout, so nothing under it moves when a
 message appears or goes: a click aimed at a photo or a button never lands on its neighbour.
+A bar that only ever answers the person's own choice at once (the model chosen does not fit)
+may give its place up (keep_place=False): a panel need not hold several empty lines.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ class MessageBar(QFrame):
         "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
     }
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, keep_place: bool = True) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAutoFillBackground(True)
@@ -40,7 +42,7 @@ class MessageBar(QFrame):
         self._icon.setFixedSize(size, size)
         self._label.setMinimumHeight(self._label.fontMetrics().lineSpacing())
         policy = self.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
+        policy.setRetainSizeWhenHidden(keep_place)
         self.setSizePolicy(policy)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 6, 4, 6)

@@ -162,7 +162,7 @@ class DatasetPanel(QWidget):
         self.summary_label = QLabel(self)
         self.summary_label.setWordWrap(True)
         self.message_bar = MessageBar(self)
-        self.model_warning = MessageBar(self)
+        self.model_warning = MessageBar(self, keep_place=False)     # follows the model chosen
         # A folder of photos without class folders: offer to label them into a new dataset.
         self.start_box = StartLabellingBox(self)
         self.start_box.started.connect(self.label_requested)

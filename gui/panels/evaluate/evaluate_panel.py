@@ -20,7 +20,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.photos.evaluation import cell_advice, evaluate_folder, relabel
 from core.photos.evaluation_wording import advice_text, move_question, result_notes
@@ -200,7 +200,7 @@ class EvaluatePanel(QWidget):
         self.evaluate_button.clicked.connect(self.evaluate)
         self.cancel_button.clicked.connect(self.cancel)
         self.message_bar = MessageBar(self)
-        self.stale_bar = MessageBar(self)       # the results shown are for another model or dataset
+        self.stale_bar = MessageBar(self, keep_place=False)   # the results shown are for another model or dataset
 
         self.figures = EvaluationFigures(self)
         self.summary, self.details, self.table = self.figures.summary, self.figures.details, self.figures.table
@@ -216,7 +216,12 @@ class EvaluatePanel(QWidget):
         self.thresholds.status.connect(self.status_message)
         views = QTabWidget(self)
         views.addTab(self.matrix_box, "Confusion matrix")
-        views.addTab(self.thresholds, "Review thresholds")
+        # Scrolled when the tab is short: the curves and their words never overlap.
+        self.thresholds_page = QScrollArea(self)
+        self.thresholds_page.setWidget(self.thresholds)
+        self.thresholds_page.setWidgetResizable(True)
+        self.thresholds_page.setFrameShape(QFrame.Shape.NoFrame)
+        views.addTab(self.thresholds_page, "Review thresholds")
         self.cells = CellPhotos(self, CELL_PROMPT)
         self.cells.selection_changed.connect(self._refresh_state)
         self.cells.move_to_predicted.connect(self.move_to_predicted)

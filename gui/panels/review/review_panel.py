@@ -189,7 +189,7 @@ class ReviewPanel(QWidget):
                                        {"loading": "Loading the model", "predicting": "Asking the model"}, self)
         self.progress.cancel_clicked.connect(self.cancel_predictions)
         self.message_bar = MessageBar(self)
-        self.classes_bar = MessageBar(self)      # the model's classes do not fit the dataset's
+        self.classes_bar = MessageBar(self, keep_place=False)      # the model's classes do not fit the dataset's
         self.classes_bar.setAccessibleName("Model and dataset classes")
 
         self.view = LabellingView(self.message_bar, self)
@@ -203,7 +203,9 @@ class ReviewPanel(QWidget):
         self.retrain_button.clicked.connect(self.request_retrain)
         self.view.actions.addWidget(self.retrain_button)
         self.readiness_label = QLabel(self)       # "5 more photos of 'plane' and you can train."
-        self.view.actions.addWidget(self.readiness_label)
+        self.readiness_label.setWordWrap(True)    # its own line, under the buttons: never cut off
+        self.readiness_label.setMinimumHeight(self.readiness_label.fontMetrics().lineSpacing())
+        self.view.layout().addWidget(self.readiness_label)
         # The current photo large, with where the model looked (H) over it.
         self.preview = PhotoPreview(self.models, self, key_owner=self.view)   # not the panel: Check labels has its own
         self.preview.heat.message.connect(self.message_bar.show_message)

@@ -288,7 +288,7 @@ class SortPanel(QWidget):
         run_row.addStretch(1)
 
         self.message_bar = MessageBar(self)
-        self.classes_bar = MessageBar(self)      # the model's classes do not fit the dataset's
+        self.classes_bar = MessageBar(self, keep_place=False)      # the model's classes do not fit the dataset's
         self.classes_bar.setAccessibleName("Model and dataset classes")
         self.result = SortResultView(PHRASES, self)
         self.watch_view = WatchView(self)

@@ -27,3 +27,18 @@ def test_nothing_moves_when_a_message_appears_or_goes(qtbot):
     bar.clear()
     page.layout().activate()
     assert not bar.isVisible() and below.geometry() == where
+
+
+def test_a_bar_that_gives_its_place_up_takes_none_while_hidden(qtbot):
+    page = QWidget()
+    lay = QVBoxLayout(page)
+    bar = MessageBar(page, keep_place=False)
+    below = QPushButton("Evaluate", page)
+    lay.addWidget(bar)
+    lay.addWidget(below)
+    lay.addStretch(1)
+    shown(qtbot, page, 600, 300)
+    top = below.y()
+    bar.show_message("These figures are for another model.", "info")
+    page.layout().activate()
+    assert below.y() > top
