@@ -78,12 +78,15 @@ def warn_unfit_model(window, data, models: ModelStore) -> None:
         if dataset is not None and predictor is not None:
             name = os.path.basename(os.path.normpath(dataset.root)) or dataset.root
             problem = class_mismatch(predictor.classes, dataset.classes, f"the dataset {name}")
+        line = ""
         if problem:
-            problem = f"The model {os.path.basename(models.path())} does not fit this dataset. {problem}"
-            window.status(problem, UNFIT_STATUS_MS)
+            model = os.path.basename(models.path())
+            problem = f"The model {model} does not fit this dataset. {problem}"
+            line = f"The model {model} does not fit this dataset: see the Data tab."   # one line: the bar's width
+            window.status(line, UNFIT_STATUS_MS)
         else:
             clear_status()          # the warning no longer holds
-        shown[0] = problem
+        shown[0] = line
         data.show_model_warning(problem)
     models.loading.connect(clear_status)        # another model: the line was about the last one
     models.changed.connect(check)

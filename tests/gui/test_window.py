@@ -169,7 +169,7 @@ def test_a_model_that_does_not_fit_the_dataset_is_warned_about(qtbot, make_windo
     warning = w.dataset_panel.model_warning.text()
     assert "circles-squares.pt does not fit" in warning
     assert "circles, squares" in warning and "bar, disc" in warning
-    assert w.statusBar().currentMessage() == warning
+    assert w.statusBar().currentMessage() == "The model circles-squares.pt does not fit this dataset: see the Data tab."
     use_model(qtbot, w, model_file(tmp_path, "disc-bar"))        # the right classes, in any order
     assert w.dataset_panel.model_warning.text() == ""
     assert "does not fit" not in w.statusBar().currentMessage()
