@@ -3,8 +3,19 @@ from __future__ import annotations
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
-    """plural(1, 'photo') -> '1 photo'; plural(3, 'class', 'classes') -> '3 classes'."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
+    """plural(1, 'photo') -> '1 photo'; plural(3, 'class', 'classes') -> '3 classes';
+    plural(12345, 'photo') -> '12,345 photos'."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def per_second(rate: float, word: str, many: str | None = None) -> str:
+    """per_second(1.2, 'photo') -> '1 photo/s'; per_second(2345.6, 'photo') -> '2,346 photos/s'."""
+    return f"{plural(round(rate), word, many)}/s"
+
+
+def of_total(done: int, total: int, word: str, many: str | None = None) -> str:
+    """of_total(3, 10, 'photo') -> '3 of 10 photos'; of_total(1, 1, 'photo') -> '1 of 1 photo'."""
+    return f"{done:,} of {plural(total, word, many)}"
 
 
 def percent(p: float) -> str:

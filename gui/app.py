@@ -11,29 +11,13 @@ import sys
 ORGANIZATION = "Fledge"
 APPLICATION = "Fledge"
 
-# Where settings go instead of the user's own (tests, screenshots): a folder for
-# an INI file. Nothing under the user's real settings is touched when it is set.
-SETTINGS_DIR_ENV = "FLEDGE_SETTINGS_DIR"
-
-
-def configure_settings() -> None:
-    """Point QSettings at $FLEDGE_SETTINGS_DIR (INI) when it is set."""
-    from PySide6.QtCore import QSettings
-
-    folder = os.environ.get(SETTINGS_DIR_ENV)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-            QSettings.setPath(QSettings.Format.IniFormat, scope, folder)
-
-
 def create_app(argv: list[str] | None = None):
     """The QApplication, set up once (names, icon, high-DPI policy)."""
     from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    from gui.settings import use_folder_from_environment
     from gui.style import app_icon
 
     app = QApplication.instance()
@@ -46,7 +30,7 @@ def create_app(argv: list[str] | None = None):
     QCoreApplication.setApplicationName(APPLICATION)
     QGuiApplication.setApplicationDisplayName(APPLICATION)
     QGuiApplication.setDesktopFileName("fledge")
-    configure_settings()
+    use_folder_from_environment()      # $FLEDGE_SETTINGS_DIR: settings kept there, not the user's
     app.setWindowIcon(app_icon())
     return app
 
@@ -58,8 +42,9 @@ def main(paths: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     from gui.main_window import MainWindow
+    from gui.settings import Settings
 
-    window = MainWindow()
+    window = MainWindow(Settings())         # the one settings object, handed to every tab
     window.show()
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths([str(p) for p in paths]))

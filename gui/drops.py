@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QDropEvent
 
 from core.data.imageio import is_image_name
+from core.wording import of_total, plural
 
 READABLE = "JPEG, PNG, GIF, BMP, TIFF or WebP"
 SHOWN_PROBLEMS = 3
@@ -79,8 +80,10 @@ def photos_among(paths: list[str], limit: int) -> tuple[list[str], list[str]]:
             photos.append(p)
     shown = problems[:SHOWN_PROBLEMS]
     if len(problems) > SHOWN_PROBLEMS:
-        shown.append(f"…and {len(problems) - SHOWN_PROBLEMS} more items that are not photos.")
+        more = len(problems) - SHOWN_PROBLEMS
+        shown.append(f"…and {plural(more, 'more item')} that {'is' if more == 1 else 'are'} not "
+                     f"{'a photo' if more == 1 else 'photos'}.")
     if len(photos) > limit:
-        shown.append(f"Only the first {limit} of {len(photos)} photos are shown here.")
+        shown.append(f"Only the first {of_total(limit, len(photos), 'photo')} are shown here.")
         photos = photos[:limit]
     return photos, shown

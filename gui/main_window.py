@@ -10,7 +10,7 @@ import logging
 import os
 from typing import Callable
 
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
@@ -28,6 +28,8 @@ from gui.panels.review.review_panel import ReviewPanel
 from gui.panels.runs.runs_panel import RunsPanel
 from gui.panels.sort.sort_panel import SortPanel
 from gui.panels.train.train_panel import TrainingPanel
+from gui.settings import (DATASET_DIALOG_FOLDER, MODEL_DIALOG_FOLDER, WINDOW_GEOMETRY, WINDOW_TAB,
+                          Settings)
 from gui.style import app_icon
 from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 
@@ -49,10 +51,10 @@ class MainWindow(QMainWindow):
     engine_ready = Signal(object)        # gui.background.EngineInfo
     engine_failed = Signal(str)
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None,
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None,
                  *, load_engine_on_show: bool = True) -> None:
         super().__init__(parent)
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else Settings()   # handed to every tab
         self.engine: EngineInfo | None = None
         self.engine_error = ""
         self._close_when_stopped = False
@@ -74,13 +76,14 @@ class MainWindow(QMainWindow):
         self.export_dialog: ExportDialog | None = None       # File > Export model…
 
         self.models = ModelStore(self, self.settings)      # the loaded model, shared by every tab
-        self.dataset_panel = DatasetPanel()
-        self.training_panel = TrainingPanel(self.settings)
-        self.predict_panel = PredictPanel(self.models)
+        s = self.settings
+        self.dataset_panel = DatasetPanel(settings=s)
+        self.training_panel = TrainingPanel(s)
+        self.predict_panel = PredictPanel(self.models, settings=s)
         self.runs_panel = RunsPanel()
-        self.evaluate_panel = EvaluatePanel(self.models)
-        self.sort_panel = SortPanel(self.models)
-        self.review_panel = ReviewPanel(self.models)
+        self.evaluate_panel = EvaluatePanel(self.models, settings=s)
+        self.sort_panel = SortPanel(self.models, settings=s)
+        self.review_panel = ReviewPanel(self.models, settings=s)
         self.add_panel("data", "&Data", self.dataset_panel, "Choose the photos to learn from")
         self.add_panel("train", "&Train", self.training_panel, "Train a model and watch it learn")
         self.add_panel("predict", "&Predict", self.predict_panel, "Try a trained model on photos")
@@ -236,12 +239,12 @@ class MainWindow(QMainWindow):
     def choose_dataset(self) -> None:
         path = QFileDialog.getExistingDirectory(
             self, "Choose a folder of photos (one subfolder per class)",
-            str(self.settings.value("paths/dataset", os.path.expanduser("~"))))
+            self.settings.get(DATASET_DIALOG_FOLDER) or os.path.expanduser("~"))
         if path:
             self.open_dataset(path)
 
     def open_dataset(self, path: str) -> None:
-        self.settings.setValue("paths/dataset", path)
+        self.settings.set(DATASET_DIALOG_FOLDER, path)
         self.show_panel("data")
         self.dataset_panel.open_folder(path)
 
@@ -250,7 +253,7 @@ class MainWindow(QMainWindow):
         self.dataset_panel.use_sample_data()
 
     def choose_model(self) -> None:
-        start = str(self.settings.value("paths/model", ""))
+        start = self.settings.get(MODEL_DIALOG_FOLDER)
         if not start:
             from core.training.runs import runs_root
 
@@ -261,7 +264,7 @@ class MainWindow(QMainWindow):
 
     def use_model(self, path: str) -> None:
         """Make a model file the window's model and show it in the Predict tab."""
-        self.settings.setValue("paths/model", os.path.dirname(path))
+        self.settings.set(MODEL_DIALOG_FOLDER, os.path.dirname(path))
         self.show_panel("predict")
         self.models.load(path)
 
@@ -358,17 +361,14 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def save_geometry(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.set(WINDOW_GEOMETRY, bytes(self.saveGeometry().data()))
+        self.settings.set(WINDOW_TAB, self.tabs.currentIndex())
 
     def _restore_geometry(self) -> None:
-        geo = self.settings.value("window/geometry")
-        if geo is None or not self.restoreGeometry(geo):
+        geo = self.settings.get(WINDOW_GEOMETRY)
+        if not geo or not self.restoreGeometry(QByteArray(geo)):
             self.resize(1200, 800)
-        try:
-            self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
-        except (TypeError, ValueError):
-            pass
+        self.tabs.setCurrentIndex(self.settings.get(WINDOW_TAB))
 
     def _error_dialog(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)

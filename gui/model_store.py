@@ -4,7 +4,7 @@ The window makes one ModelStore and hands it to each tab. ``load(path)`` makes a
 the window's current model (Predict shows it, and gui.workflow makes every tab follow it),
 loading it in the background; ``predictor_for(path)``, called from the tabs' jobs on
 worker threads, hands out the same Predictor object for the same unchanged file instead
-of reading it again. Given QSettings, the store remembers its model for the next start
+of reading it again. Given the window's Settings, the store remembers its model for the next start
 (``load_last``); ``use_finished_run`` makes a training run's best model the current one.
 """
 from __future__ import annotations
@@ -15,17 +15,17 @@ import threading
 import traceback
 from collections import OrderedDict
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.errors import CheckpointError, FledgeError
 from core.files.file_transfer import path_key
 from gui.background import TaskPool, call
+from gui.settings import LAST_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
 MODEL_FILTER = "Fledge models (*.pt *.onnx);;All files (*)"      # for file dialogs (.onnx: an export)
 RECENT = 2          # models kept loaded besides the current one (e.g. Sort's and Evaluate's)
-LAST_MODEL_KEY = "models/last"      # QSettings: the current model when the window last had one
 
 
 def _file_key(path: str) -> tuple | None:
@@ -66,7 +66,7 @@ class ModelStore(QObject):
     changed = Signal(str)
     failed = Signal(str, str)
 
-    def __init__(self, parent: QObject | None = None, settings: QSettings | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, settings: Settings | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
         self._lock = threading.Lock()          # predictor_for runs on worker threads
@@ -78,7 +78,7 @@ class ModelStore(QObject):
         self._token = 0
         self._loading_path = ""
         if settings is not None:
-            self.changed.connect(lambda path: settings.setValue(LAST_MODEL_KEY, path))
+            self.changed.connect(lambda path: settings.set(LAST_MODEL, path))
 
     # -- the current model (GUI thread) -------------------------------------------------
     def path(self) -> str:
@@ -123,7 +123,7 @@ class ModelStore(QObject):
 
     def last_path(self) -> str:
         """The model file the store last had, when it still exists ('' otherwise)."""
-        path = str(self._settings.value(LAST_MODEL_KEY, "") or "") if self._settings is not None else ""
+        path = self._settings.get(LAST_MODEL) if self._settings is not None else ""
         return path if path and os.path.isfile(path) else ""
 
     def load_last(self) -> bool:

@@ -11,8 +11,7 @@ import os
 
 from core.photos.review_queue import class_mismatch
 from gui.model_store import ModelStore
-
-LAST_DATASET_KEY = "dataset/last"       # QSettings: the folder of the dataset last opened
+from gui.settings import LAST_DATASET, Settings
 
 
 def _key(root: str) -> str:
@@ -50,15 +49,18 @@ def share_models(models: ModelStore, training, evaluate, sort, review) -> None:
         panel.model.model_changed.connect(chosen)
 
 
-def carry_dataset_forward(settings, data) -> None:
+def carry_dataset_forward(settings: Settings, data) -> None:
     """The dataset last opened opens again at the next start, when its folder is still there."""
     def remember(dataset) -> None:
         if dataset is not None:
-            settings.setValue(LAST_DATASET_KEY, dataset.root)
+            settings.set(LAST_DATASET, dataset.root)
     data.dataset_changed.connect(remember)
-    last = str(settings.value(LAST_DATASET_KEY, "") or "")
+    last = settings.get(LAST_DATASET)
     if last and os.path.isdir(last) and data.dataset is None and not data.is_busy():
         data.reopen(last)
+
+
+UNFIT_STATUS_MS = 15000        # the status-bar line; the Data tab keeps saying it while it holds
 
 
 def warn_unfit_model(window, data, models: ModelStore) -> None:
@@ -66,19 +68,27 @@ def warn_unfit_model(window, data, models: ModelStore) -> None:
     than the open dataset's."""
     shown = [""]
 
+    def clear_status(*_args) -> None:
+        if shown[0] and window.statusBar().currentMessage() == shown[0]:
+            window.statusBar().clearMessage()
+
     def check(*_args) -> None:
         dataset, predictor = data.dataset, models.predictor()
         problem = ""
         if dataset is not None and predictor is not None:
             name = os.path.basename(os.path.normpath(dataset.root)) or dataset.root
             problem = class_mismatch(predictor.classes, dataset.classes, f"the dataset {name}")
+        line = ""
         if problem:
-            problem = f"The model {os.path.basename(models.path())} does not fit this dataset. {problem}"
-            window.status(problem, 0)
-        elif shown[0] and window.statusBar().currentMessage() == shown[0]:
-            window.statusBar().clearMessage()          # the warning no longer holds
-        shown[0] = problem
+            model = os.path.basename(models.path())
+            problem = f"The model {model} does not fit this dataset. {problem}"
+            line = f"The model {model} does not fit this dataset: see the Data tab."   # one line: the bar's width
+            window.status(line, UNFIT_STATUS_MS)
+        else:
+            clear_status()          # the warning no longer holds
+        shown[0] = line
         data.show_model_warning(problem)
+    models.loading.connect(clear_status)        # another model: the line was about the last one
     models.changed.connect(check)
     data.dataset_changed.connect(check)
 

@@ -19,12 +19,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from core.errors import ImageError
+from core.wording import plural
 
 # .jfif/.jpe are JPEGs under names that browsers and Windows like to use.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
 EMPTY = "empty file (0 bytes)"
-NOT_IMAGE = "not an image Pillow can read"
+NOT_IMAGE = "not a picture Fledge can read"
 DAMAGED = "file is truncated or damaged"
 NOT_FOUND = "file not found"
 NO_PERMISSION = "permission denied: Fledge may not read this file"
@@ -47,10 +48,16 @@ def is_image_name(name: str | os.PathLike) -> bool:
     return os.path.splitext(base)[1].lower() in IMAGE_EXTENSIONS
 
 
+def _pixels(n: int) -> str:
+    return f"{n / 1e6:,.0f} megapixels" if n >= 1_000_000 else plural(n, "pixel")
+
+
 def _too_large(pixels: int | None) -> str:
-    if pixels is None:
-        return "image too large (decompression-bomb limit)"
-    return f"image too large ({pixels / 1e6:.0f} megapixels; decompression-bomb limit)"
+    """Pictures this large are refused (Pillow's decompression-bomb limit): one could fill the memory."""
+    limit = Image.MAX_IMAGE_PIXELS
+    most = f"Fledge opens pictures of up to {_pixels(limit)}; " if limit else ""
+    size = f" ({_pixels(pixels)})" if pixels is not None else ""
+    return f"picture too large to open safely{size}: {most}make it smaller in a photo editor to use it"
 
 
 def _check_pixels(im: Image.Image) -> str | None:

@@ -26,6 +26,7 @@ from core.data.split import SPLITS, SplitSettings
 from core.errors import FledgeError
 from core.files.file_transfer import path_key
 from core.progress import JobProgress, Throttled
+from core.wording import of_total
 
 # When may a confusion cell's mistakes be blamed on the labels rather than on the model?
 STRONG_ACCURACY = 0.85      # the model gets at least this share right ...
@@ -183,7 +184,7 @@ class EvaluationResult:
     def format_text(self) -> str:
         lines = []
         where = f" of {self.dataset_root}" if self.dataset_root else ""
-        head = f"Evaluated {self.evaluated} of {self.total} images in the {self.split} split{where}"
+        head = f"Evaluated {of_total(self.evaluated, self.total, 'photo')} in the {self.split} split{where}"
         if self.errors:
             head += f" ({len(self.errors)} could not be read)"
         lines.append(head + ".")

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 
 from core.photos.evaluation import CellAdvice, EvaluationResult, relabel_summary
-from core.wording import plural
+from core.wording import of_total, plural
 
 _CHECK = "move a photo only when you can see that its label is wrong."
 
@@ -73,7 +73,7 @@ def result_notes(result: EvaluationResult, placed: EvaluationResult, moved: int,
     """The lines under the accuracy: what was evaluated, what was left out, what moved since."""
     notes = [f"Dataset: {result.dataset_root}"] + ([f"Model: {model}"] if model else [])
     if result.stopped:
-        notes.append(f"Stopped early: the figures cover {result.evaluated:,} of {result.total:,} photos.")
+        notes.append(f"Stopped early: the figures cover {of_total(result.evaluated, result.total, 'photo')}.")
     if result.errors:
         (first, why), n = result.errors[0], len(result.errors)
         notes.append(f"{plural(n, 'photo')} could not be read and {'was' if n == 1 else 'were'} left out, "

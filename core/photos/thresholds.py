@@ -160,19 +160,26 @@ class ThresholdChoice:
         return out
 
 
+def sure_enough(threshold: float) -> str:
+    """A threshold in words: 'sorted when the model is at least 87 % sure' (not 0.87)."""
+    if threshold <= 0:
+        return "its photos are sorted whatever the model's certainty"
+    return f"sorted when the model is at least {rounded_percent(threshold)} sure"
+
+
 def consequence(c: ClassThreshold, default: float) -> str:
     """'At 98 % precision for 'plane' (sure from 0.87 up), about 4 % of the photos go to review; 93 %
     of the planes are sorted.' and its cousins for too few photos and unreachable targets."""
     sorted_share = f"{rounded_percent(c.recall)} of the '{c.name}' photos are sorted into it"
     if c.source == "few":
         few = f"only {plural(c.support, 'validation photo')}" if c.support else "no validation photos"
-        return (f"'{c.name}': {few}, too few to choose from, so it uses the threshold for all classes "
-                f"({default:.2f}).")
+        return (f"'{c.name}': {few}, too few to choose from, so it uses the threshold for all classes: "
+                f"{sure_enough(default)}.")
     if c.source == "unreachable":
         best = f" (at best {rounded_percent(c.precision)})" if c.precision is not None else ""
         return (f"'{c.name}' never reaches {rounded_percent(c.target)} precision on the validation photos{best}: "
                 "its photos go to review. Lower the target, or add photos and retrain.")
-    return (f"At {rounded_percent(c.target)} precision for '{c.name}' (threshold {c.threshold:.2f}), about "
+    return (f"At {rounded_percent(c.target)} precision for '{c.name}' ({sure_enough(c.threshold)}), about "
             f"{rounded_percent(c.review)} of the photos go to review; {sorted_share}.")
 
 

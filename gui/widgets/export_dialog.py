@@ -186,7 +186,18 @@ class ExportDialog(QDialog):
         self.place.setText(f"A new folder {name} is made in {parent} (with a number added when that "
                            "name is taken); nothing there is replaced.")
         self.export_button.setEnabled(not self.is_running())
+        self._fit_text()
         return True
+
+    def _fit_text(self) -> None:
+        """Tall enough for every line of its texts (they wrap): a dialog does not grow by itself
+        when a label gets longer, and its words would be cut off or run into each other."""
+        lay = self.layout()
+        lay.activate()
+        need = lay.totalHeightForWidth(self.width()) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+        self.setMinimumHeight(need)
+        if self.height() < need:
+            self.resize(self.width(), need)
 
     # -- the export ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -238,6 +249,7 @@ class ExportDialog(QDialog):
         usable = level == "ok" and bool(self.export_result and self.export_result.folder)
         self.open_button.setVisible(usable)
         self.export_button.setText("Export &again" if usable else "&Export")
+        self._fit_text()
 
     def open_folder(self) -> None:
         if self.succeeded() and os.path.isdir(self.export_result.folder):

@@ -5,6 +5,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from core.progress import JobProgress
+from core.wording import of_total
 
 
 class JobProgressBar(QWidget):
@@ -48,7 +49,7 @@ class JobProgressBar(QWidget):
         if ev.total:
             self.bar.setRange(0, ev.total)
             self.bar.setValue(min(ev.done, ev.total))
-            self.bar.setFormat(f"{verb}: {ev.done:,} of {ev.total:,} photos")
+            self.bar.setFormat(f"{verb}: {of_total(ev.done, ev.total, 'photo')}")
         else:
             self.bar.setRange(0, 0)
             self.bar.setFormat(f"{verb}…")

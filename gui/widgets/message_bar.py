@@ -1,4 +1,10 @@
-"""An inline, dismissable message: errors stay in the panel instead of a blocking dialog."""
+"""An inline, dismissable message: errors stay in the panel instead of a blocking dialog.
+
+A hidden bar keeps its place (one line high) in the layout, so nothing under it moves when a
+message appears or goes: a click aimed at a photo or a button never lands on its neighbour.
+A bar that only ever answers the person's own choice at once (the model chosen does not fit)
+may give its place up (keep_place=False): a panel need not hold several empty lines.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -15,7 +21,7 @@ class MessageBar(QFrame):
         "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
     }
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, keep_place: bool = True) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAutoFillBackground(True)
@@ -31,6 +37,13 @@ class MessageBar(QFrame):
         close.setToolTip("Hide this message")
         close.setAccessibleName("Hide message")
         close.clicked.connect(self.clear)
+        # Hidden or showing one line, the bar is as high: the icon and one line of text.
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        self._icon.setFixedSize(size, size)
+        self._label.setMinimumHeight(self._label.fontMetrics().lineSpacing())
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(keep_place)
+        self.setSizePolicy(policy)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 6, 4, 6)
         lay.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSizePolicy, QStyle, QWidget
 
 from core.errors import FledgeError
@@ -15,6 +15,7 @@ from core.files.file_transfer import path_key
 from core.training.runs import list_runs, model_classes, runs_root
 from gui.model_store import MODEL_FILTER
 from gui.run_text import run_label
+from gui.settings import Setting, Settings
 
 
 SHOWN_CLASSES = 4          # class names in an entry's text; the tooltip lists them all
@@ -43,9 +44,11 @@ class ModelChooser(QWidget):
 
     model_changed = Signal(str)          # path of the chosen .pt ('' for none)
 
-    def __init__(self, settings_key: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, folder: Setting[str] | None = None,
+                 parent: QWidget | None = None) -> None:
+        """folder: the setting in settings that remembers where a model file was last chosen."""
         super().__init__(parent)
-        self._settings_key = settings_key
+        self._settings, self._folder = settings, folder
         self.combo = _RefreshingCombo(self)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(28)
@@ -124,14 +127,14 @@ class ModelChooser(QWidget):
         if path == self._current:
             return
         self._current = path
-        if path and self._settings_key:
-            QSettings().setValue(self._settings_key, os.path.dirname(path))
+        if path and self._settings is not None and self._folder is not None:
+            self._settings.set(self._folder, os.path.dirname(path))
         self.model_changed.emit(path)
 
     def _choose_file(self) -> None:
         start = ""
-        if self._settings_key:
-            start = str(QSettings().value(self._settings_key, "") or "")
+        if self._settings is not None and self._folder is not None:
+            start = self._settings.get(self._folder)
         path, _ = QFileDialog.getOpenFileName(self, "Choose a Fledge model", start or runs_root(),
                                               MODEL_FILTER)
         if path:

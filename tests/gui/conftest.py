@@ -15,16 +15,16 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def isolated_fledge(tmp_path, monkeypatch):
-    """Settings (QSettings, INI) and runs go under tmp_path, never the user's own."""
-    from PySide6.QtCore import QSettings, QStandardPaths
+    """Settings (an INI file) and runs go under tmp_path, never the user's own."""
+    from PySide6.QtCore import QStandardPaths
+
+    from gui.settings import SETTINGS_DIR_ENV, use_folder
 
     settings_dir = tmp_path / "settings"
-    monkeypatch.setenv("FLEDGE_SETTINGS_DIR", str(settings_dir))
+    monkeypatch.setenv(SETTINGS_DIR_ENV, str(settings_dir))
     monkeypatch.setenv("FLEDGE_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))     # photo hashes, feature caches
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-        QSettings.setPath(QSettings.Format.IniFormat, scope, str(settings_dir))
+    use_folder(str(settings_dir))
     QStandardPaths.setTestModeEnabled(True)
     yield settings_dir
 
@@ -99,11 +99,10 @@ def two_class_folder(tmp_path):
 
 def open_window(qtbot, *, engine: bool = True):
     """A shown MainWindow with throwaway settings; waits for PyTorch to load when asked."""
-    from PySide6.QtCore import QSettings
-
     from gui.main_window import MainWindow
+    from gui.settings import Settings
 
-    w = MainWindow(QSettings(), load_engine_on_show=engine)
+    w = MainWindow(Settings(), load_engine_on_show=engine)
     qtbot.addWidget(w)
     w.show()
     if engine:

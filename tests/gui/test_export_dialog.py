@@ -165,3 +165,25 @@ def test_the_window_opens_an_exports_model_onnx_and_refuses_a_foreign_one(qtbot,
     assert "has no export.json beside it" in failed.args[1]
     assert store.predictor() is predictor                   # the current model stays
     store.shutdown()
+
+
+def test_the_result_of_an_export_is_shown_whole(qtbot, model_path, monkeypatch):
+    """The dialog grows with its texts: the folder, the check in words, nothing cut off."""
+    from types import SimpleNamespace
+
+    import gui.widgets.export_dialog as export_dialog
+    from core.model.export.parity import TOLERANCE, ParityReport
+    from tests.gui.qt_show import cut_texts
+
+    folder = str(model_path.parent / "a-rather-long-name-for-the-export-folder-of-garden-birds-torchscript")
+    parity = ParityReport(ok=True, photos=16, from_dataset=0, max_abs_diff=2e-7, top_class_agreement=1.0,
+                          disagreements=(), tolerance=TOLERANCE, batch_sizes=(8, 1), reason="")
+    done = SimpleNamespace(ok=True, stopped=False, folder=folder, parity=parity, reason="")
+    monkeypatch.setattr(export_dialog, "_export_task", lambda *_args: lambda report, control: done)
+    dialog = shown(qtbot, ExportDialog(str(model_path)), 520, 240)
+    assert cut_texts(dialog) == []
+    with qtbot.waitSignal(dialog.exported, timeout=10000):
+        dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    assert folder in dialog.result_message()
+    assert cut_texts(dialog) == []

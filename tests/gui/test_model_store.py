@@ -7,6 +7,7 @@ import pytest
 
 from gui.background import TaskPool
 from gui.model_store import ModelStore
+from gui.settings import Settings
 from tests.fakes import FakePredictor
 
 
@@ -120,9 +121,7 @@ def test_a_finished_run_and_a_tabs_choice_become_the_current_model(qtbot, tmp_pa
 
 
 def test_the_last_model_is_remembered_for_the_next_start(qtbot, tmp_path, reads):
-    from PySide6.QtCore import QSettings
-
-    settings = QSettings(str(tmp_path / "fledge.ini"), QSettings.Format.IniFormat)
+    settings = Settings.in_file(tmp_path / "fledge.ini")
     path = model_file(tmp_path, "pets.pt")
     assert not ModelStore(settings=settings).load_last()         # nothing yet
     load(qtbot, ModelStore(settings=settings), path)

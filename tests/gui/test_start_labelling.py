@@ -72,3 +72,21 @@ def test_an_unsorted_folder_is_labelled_into_a_new_dataset_that_can_train(qtbot,
     assert tree(dump) == before
     rv.shutdown()
     data.shutdown()
+
+
+def test_what_is_still_needed_is_said_whole_however_many_classes(qtbot, make_window, tmp_path):
+    from tests.gui.qt_show import cut_texts
+
+    dump = _camera_dump(tmp_path / "birdcam")
+    w = make_window(engine=False)
+    w.resize(1100, 700)
+    data, rv = w.dataset_panel, w.review_panel
+    data.open_folder(str(dump))
+    qtbot.waitUntil(lambda: data.start_box.isVisible(), timeout=20000)
+    data.start_box.names.setText("robin, blue tit, great spotted woodpecker, long-tailed tit, empty")
+    qtbot.mouseClick(data.start_box.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.tabs.currentWidget() is rv and rv.readiness_label.isVisible())
+    w.layout().activate()
+    text = rv.readiness_label.text()
+    assert "great spotted woodpecker" in text and text.endswith("and you can train.")
+    assert cut_texts(rv.readiness_label.parentWidget()) == []

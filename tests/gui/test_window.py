@@ -169,12 +169,30 @@ def test_a_model_that_does_not_fit_the_dataset_is_warned_about(qtbot, make_windo
     warning = w.dataset_panel.model_warning.text()
     assert "circles-squares.pt does not fit" in warning
     assert "circles, squares" in warning and "bar, disc" in warning
-    assert w.statusBar().currentMessage() == warning
+    assert w.statusBar().currentMessage() == "The model circles-squares.pt does not fit this dataset: see the Data tab."
     use_model(qtbot, w, model_file(tmp_path, "disc-bar"))        # the right classes, in any order
     assert w.dataset_panel.model_warning.text() == ""
     assert "does not fit" not in w.statusBar().currentMessage()
     use_model(qtbot, w, model_file(tmp_path, "bar-disc-star"))   # one class too many
     assert "star" in w.dataset_panel.model_warning.text()
+
+
+def test_the_status_line_about_an_unfit_model_does_not_stay(qtbot, make_window, two_class_folder,
+                                                             tmp_path, fake_models, monkeypatch):
+    w = make_window(engine=False)
+    open_dataset(qtbot, w, two_class_folder)
+    shown = []
+    status = w.status
+    monkeypatch.setattr(w, "status", lambda text, ms=10000: (shown.append((text, ms)), status(text, ms)))
+    use_model(qtbot, w, model_file(tmp_path, "circles-squares"))
+    (text, ms), = [s for s in shown if "does not fit" in s[0]]
+    assert 0 < ms <= 30000                            # it goes by itself (0 would keep it for good)
+    assert w.statusBar().currentMessage() == text
+    with qtbot.waitSignal(w.models.loading):
+        w.models.load(model_file(tmp_path, "bar-disc"))          # another model: the line goes at once
+    assert w.statusBar().currentMessage() == ""
+    assert "does not fit" in w.dataset_panel.model_warning.text()    # until the new one is known
+    qtbot.waitUntil(lambda: not w.models.is_loading(), timeout=20000)
 
 
 def test_a_model_chosen_in_any_tab_becomes_every_tabs_model(qtbot, make_window, tmp_path, fake_models):

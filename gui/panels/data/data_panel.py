@@ -28,8 +28,8 @@ from gui.panels.data.recent_folders import RecentFolders
 from gui.panels.data.skipped_files_dialog import SkippedFilesDialog
 from gui.panels.data.start_labelling_box import StartLabellingBox
 from gui.panels.data.thumbnail_grid import ThumbnailGrid
+from gui.settings import RECENT_DATASETS, Settings
 
-RECENT_KEY = "dataset/recent"
 MAX_RECENT = 8
 THUMBS_PER_CLASS = 24
 THUMB_SIZE = 88             # logical pixels; decoded at this times the screen's pixel ratio
@@ -67,8 +67,9 @@ class DatasetPanel(QWidget):
     status_message = Signal(str)
     label_requested = Signal(str, str)      # an unsorted folder, the new dataset to label it into
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, settings: Settings | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setAcceptDrops(True)
         self.setMinimumSize(520, 360)
         self._dataset: Dataset | None = None
@@ -131,7 +132,7 @@ class DatasetPanel(QWidget):
         self.choose_button.setToolTip("Pick the folder that holds one subfolder of photos per class")
         self.choose_button.clicked.connect(self._choose_folder)
 
-        self.recent_combo = RecentFolders(RECENT_KEY, MAX_RECENT, self)
+        self.recent_combo = RecentFolders(self.settings, RECENT_DATASETS, MAX_RECENT, self)
         self.recent_combo.chosen.connect(self.open_folder)
 
         self.sample_button = QPushButton("Use &sample data", self)
@@ -161,7 +162,7 @@ class DatasetPanel(QWidget):
         self.summary_label = QLabel(self)
         self.summary_label.setWordWrap(True)
         self.message_bar = MessageBar(self)
-        self.model_warning = MessageBar(self)
+        self.model_warning = MessageBar(self, keep_place=False)     # follows the model chosen
         # A folder of photos without class folders: offer to label them into a new dataset.
         self.start_box = StartLabellingBox(self)
         self.start_box.started.connect(self.label_requested)
@@ -307,7 +308,8 @@ class DatasetPanel(QWidget):
         self.start_box.offer(None)
         self.leaks.check(dataset)
         n = len(dataset.train) + len(dataset.val) + len(dataset.test)
-        self.status_message.emit(f"Dataset: {n} images in {len(dataset.classes)} classes from {dataset.root}")
+        self.status_message.emit(f"Dataset: {plural(n, 'photo')} in {plural(len(dataset.classes), 'class', 'classes')} "
+                                 f"from {dataset.root}")
         self.dataset_changed.emit(dataset)
 
     def _on_scan_failed(self, token: int, message: str) -> None:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
+
+from gui.settings import Setting, Settings
 
 
 class RecentFolders(QComboBox):
@@ -12,9 +14,9 @@ class RecentFolders(QComboBox):
 
     chosen = Signal(str)
 
-    def __init__(self, settings_key: str, keep: int, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, setting: Setting[list], keep: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._key = settings_key
+        self._settings, self._setting = settings, setting
         self._keep = keep
         self.setPlaceholderText("Recent folders")
         self.setToolTip("Open one of the folders you used before")
@@ -25,14 +27,11 @@ class RecentFolders(QComboBox):
         self.reload()
 
     def folders(self) -> list[str]:
-        value = QSettings().value(self._key, [])
-        if isinstance(value, str):      # QSettings hands back a lone string for one item
-            value = [value]
-        return [str(v) for v in (value or []) if v][:self._keep]
+        return self._settings.get(self._setting)[:self._keep]
 
     def remember(self, path: str) -> None:
         items = [p for p in self.folders() if os.path.normcase(p) != os.path.normcase(path)]
-        QSettings().setValue(self._key, [path, *items][:self._keep])
+        self._settings.set(self._setting, [path, *items][:self._keep])
         self.reload()
 
     def reload(self) -> None:

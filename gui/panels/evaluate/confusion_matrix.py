@@ -11,6 +11,8 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from core.wording import of_total, plural
+
 MIN_CELL = 26
 MAX_CELL = 120
 PAD = 6
@@ -230,7 +232,7 @@ class ConfusionMatrixView(QWidget):
     def describe_cell(self, t: int, c: int) -> str:
         count = self._counts[t][c]
         true, pred = self._classes[t], self._classes[c]
-        photos = f"{count} photo{'s' if count != 1 else ''}"
+        photos = plural(count, 'photo')
         share = f"{100 * self.share(t, c):.0f}% of the {true} photos"
         if t == c:
             head = f"{true}, recognised correctly: {photos} ({share})"
@@ -293,5 +295,5 @@ class ConfusionMatrixView(QWidget):
         n = len(self._classes)
         right = sum(self._counts[i][i] for i in range(n))
         total = sum(map(sum, self._counts))
-        self.setAccessibleDescription(f"{n} classes; {right} of {total} photos on the diagonal "
+        self.setAccessibleDescription(f"{plural(n, 'class', 'classes')}; {of_total(right, total, 'photo')} on the diagonal "
                                       "(recognised correctly). Use the arrow keys and Enter.")

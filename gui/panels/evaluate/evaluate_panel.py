@@ -20,7 +20,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.photos.evaluation import cell_advice, evaluate_folder, relabel
 from core.photos.evaluation_wording import advice_text, move_question, result_notes
@@ -29,6 +29,7 @@ from core.photos.review_queue import class_mismatch, evaluated_items
 from core.wording import plural
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
+from gui.settings import Settings
 from gui.panels.evaluate.cell_photos import CellPhotos
 from gui.panels.evaluate.confusion_box import ConfusionBox
 from gui.panels.evaluate.evaluation_figures import EvaluationFigures
@@ -47,9 +48,11 @@ class EvaluatePanel(QWidget):
     labels_changed = Signal(str)          # a dataset root whose class folders changed
     status_message = Signal(str)
 
-    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setMinimumSize(640, 460)
         self.result = None                # as evaluated: the model's score
         self.placed = None                # the same photos where they are now, after moves
@@ -188,7 +191,7 @@ class EvaluatePanel(QWidget):
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.form = EvaluationForm("evaluate", self)
+        self.form = EvaluationForm(self.settings, self)
         self.model, self.model_classes, self.dataset_field = (self.form.model, self.form.model_classes,
                                                               self.form.dataset_field)
         self.split_combo, self.progress = self.form.split_combo, self.form.progress
@@ -197,7 +200,7 @@ class EvaluatePanel(QWidget):
         self.evaluate_button.clicked.connect(self.evaluate)
         self.cancel_button.clicked.connect(self.cancel)
         self.message_bar = MessageBar(self)
-        self.stale_bar = MessageBar(self)       # the results shown are for another model or dataset
+        self.stale_bar = MessageBar(self, keep_place=False)   # the results shown are for another model or dataset
 
         self.figures = EvaluationFigures(self)
         self.summary, self.details, self.table = self.figures.summary, self.figures.details, self.figures.table
@@ -213,7 +216,12 @@ class EvaluatePanel(QWidget):
         self.thresholds.status.connect(self.status_message)
         views = QTabWidget(self)
         views.addTab(self.matrix_box, "Confusion matrix")
-        views.addTab(self.thresholds, "Review thresholds")
+        # Scrolled when the tab is short: the curves and their words never overlap.
+        self.thresholds_page = QScrollArea(self)
+        self.thresholds_page.setWidget(self.thresholds)
+        self.thresholds_page.setWidgetResizable(True)
+        self.thresholds_page.setFrameShape(QFrame.Shape.NoFrame)
+        views.addTab(self.thresholds_page, "Review thresholds")
         self.cells = CellPhotos(self, CELL_PROMPT)
         self.cells.selection_changed.connect(self._refresh_state)
         self.cells.move_to_predicted.connect(self.move_to_predicted)

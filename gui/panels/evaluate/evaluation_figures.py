@@ -5,6 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from core.wording import of_total
 from gui.panels.evaluate.class_figures_table import ClassFiguresTable
 
 SPLIT_NAMES = {"val": "Validation", "test": "Test", "train": "Training"}
@@ -51,7 +52,7 @@ class EvaluationFigures(QWidget):
         if result.accuracy is None:
             self.summary.setText("No photo could be evaluated.")
         else:
-            self.summary.setText(f"Accuracy {result.accuracy:.1%}: {result.correct:,} of "
-                                 f"{result.evaluated:,} {split} photos right")
+            self.summary.setText(f"Accuracy {result.accuracy:.1%}: "
+                                 f"{of_total(result.correct, result.evaluated, f'{split} photo')} right")
         self.details.setText("\n".join(n for n in notes if n))
         self.table.show_figures(result)

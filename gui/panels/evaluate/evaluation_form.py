@@ -1,13 +1,14 @@
 """The "what to evaluate" form: a model (with its class names), a dataset folder, a split, Evaluate."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QSizePolicy, QWidget)
 
 from core.progress import JobProgress
+from core.wording import of_total
 from gui.panels.evaluate.evaluation_figures import SPLIT_NAMES
 from gui.widgets.folder_field import FolderField
+from gui.settings import EVALUATE_MODEL_FOLDER, EVALUATE_SPLIT, Settings
 from gui.widgets.model_chooser import ModelChooser
 
 
@@ -15,12 +16,12 @@ class EvaluationForm(QWidget):
     """``model`` (a ModelChooser), ``model_classes`` (a note under it), ``dataset_field``,
     ``split_combo``, ``evaluate_button``, ``cancel_button`` and ``progress``.
 
-    settings: the QSettings group remembering the model folder and the split (e.g. "evaluate").
+    settings: the window's Settings, remembering the model folder and the split.
     """
 
-    def __init__(self, settings: str, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = ModelChooser(f"{settings}/last_model_dir", self)
+        self.model = ModelChooser(settings, EVALUATE_MODEL_FOLDER, self)
         self.model_classes = QLabel(self)       # the model's class names, and whether they fit
         self.model_classes.setWordWrap(True)
         self.model_classes.setAccessibleName("Classes of the model")
@@ -58,10 +59,9 @@ class EvaluationForm(QWidget):
             label = form.labelForField(field)
             if label is not None:
                 label.setBuddy(buddy)
-        key = f"{settings}/split"
-        self.set_split(str(QSettings().value(key, "val") or "val"))
+        self.set_split(settings.get(EVALUATE_SPLIT))
         self.split_combo.currentIndexChanged.connect(
-            lambda _i: QSettings().setValue(key, self.split_combo.currentData()))
+            lambda _i: settings.set(EVALUATE_SPLIT, self.split()))
 
     def split(self) -> str:
         return str(self.split_combo.currentData())
@@ -91,4 +91,4 @@ class EvaluationForm(QWidget):
         elif ev.stage == "evaluating":
             self.progress.setRange(0, max(1, ev.total))
             self.progress.setValue(ev.done)
-            self.progress.setFormat(f"Evaluating: {ev.done:,} of {ev.total:,} photos")
+            self.progress.setFormat(f"Evaluating: {of_total(ev.done, ev.total, 'photo')}")

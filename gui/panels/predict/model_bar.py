@@ -3,20 +3,23 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QStyle, QWidget
 
 from core.wording import plural
 from gui.model_store import MODEL_FILTER, ModelStore
+from gui.settings import Setting, Settings
 
 
 class ModelBar(QWidget):
     """Shows a ModelStore's current model and opens another one into it."""
 
-    def __init__(self, models: ModelStore, last_dir_key: str, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore, settings: Settings, folder: Setting[str],
+                 parent: QWidget | None = None) -> None:
+        """folder: the setting in settings that remembers where a model file was last chosen."""
         super().__init__(parent)
         self._models = models
-        self._last_dir_key = last_dir_key
+        self._settings, self._folder = settings, folder
         self.open_button = QPushButton("Open &model…", self)
         self.open_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton))
         self.open_button.setToolTip("Choose a saved Fledge model file (.pt) to classify photos with")
@@ -43,14 +46,13 @@ class ModelBar(QWidget):
     def choose_model(self) -> None:
         from core.training.runs import runs_root
 
-        settings = QSettings()
-        start = str(settings.value(self._last_dir_key, "") or "")
+        start = self._settings.get(self._folder)
         if not start:
             current = self._models.path()
             start = os.path.dirname(current) if current else runs_root()
         path, _ = QFileDialog.getOpenFileName(self, "Open a Fledge model", start, MODEL_FILTER)
         if path:
-            settings.setValue(self._last_dir_key, os.path.dirname(path))
+            self._settings.set(self._folder, os.path.dirname(path))
             self._models.load(path)
 
     def _on_loading(self, path: str) -> None:

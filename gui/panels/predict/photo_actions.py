@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
 
 from core.data.imageio import IMAGE_EXTENSIONS
-
-LAST_PHOTO_DIR_KEY = "predict/last_photo_dir"
+from gui.settings import PREDICT_PHOTO_FOLDER, Settings
 
 
 class PhotoActions(QWidget):
@@ -18,8 +17,9 @@ class PhotoActions(QWidget):
     paste_clicked = Signal()
     clear_clicked = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._settings = settings
         self.open_photos_button = QPushButton("Open &photos…", self)
         self.open_photos_button.setToolTip("Choose one or more photos to classify")
         self.open_photos_button.clicked.connect(self.choose_photos)
@@ -38,11 +38,10 @@ class PhotoActions(QWidget):
 
     def choose_photos(self) -> None:
         """The file dialog, starting where photos were chosen last time."""
-        settings = QSettings()
-        start = str(settings.value(LAST_PHOTO_DIR_KEY, "") or "")
+        start = self._settings.get(PREDICT_PHOTO_FOLDER)
         patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Choose photos to classify", start, f"Photos ({patterns});;All files (*)")
         if paths:
-            settings.setValue(LAST_PHOTO_DIR_KEY, os.path.dirname(paths[0]))
+            self._settings.set(PREDICT_PHOTO_FOLDER, os.path.dirname(paths[0]))
             self.photos_chosen.emit(list(paths))

@@ -20,6 +20,7 @@ from core.wording import answer_text
 from gui.background import TaskPool, call
 from gui.drops import accept_copy, local_paths, photos_among
 from gui.model_store import ModelStore
+from gui.settings import PREDICT_MODEL_FOLDER, Settings
 from gui.widgets.heatmap import HeatMapOverlay
 from gui.widgets.message_bar import MessageBar
 from gui.panels.predict.model_bar import ModelBar
@@ -31,7 +32,6 @@ from gui.widgets.thumbnails import ThumbnailLoader, qimage_to_pil
 TOP_K = 5
 ICON_PX = 40                # list icons, logical pixels
 MAX_PER_DROP = 200
-LAST_DIR_KEY = "predict/last_model_dir"
 
 NO_MODEL = ("No model is loaded yet. Train one in the Train tab, pick a finished run in the "
             "Runs tab, or click “Open model…” to choose a saved model file (.pt). Your photos "
@@ -62,8 +62,10 @@ class PredictPanel(QWidget):
     prediction_shown = Signal(object)       # core.model.predictor.Prediction of a finished photo
     status_message = Signal(str)
 
-    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setAcceptDrops(True)
         self.setMinimumSize(520, 380)
         self.models = models if models is not None else ModelStore(self)
@@ -169,9 +171,9 @@ class PredictPanel(QWidget):
     # -- layout -----------------------------------------------------------------------
 
     def _build_ui(self) -> None:
-        self.model_bar = ModelBar(self.models, LAST_DIR_KEY, self)
+        self.model_bar = ModelBar(self.models, self.settings, PREDICT_MODEL_FOLDER, self)
 
-        self.actions = PhotoActions(self)
+        self.actions = PhotoActions(self.settings, self)
         self.actions.photos_chosen.connect(self.predict_files)
         self.actions.paste_clicked.connect(self.paste)
         self.actions.clear_clicked.connect(self.clear)
@@ -201,7 +203,7 @@ class PredictPanel(QWidget):
         lay.addWidget(self.actions)
         lay.addWidget(self.message_bar)
         lay.addWidget(self.splitter, 1)
-        lay.addWidget(self.heat.box)
+        lay.addWidget(self.heat.row)
 
     # -- drag, drop, paste ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ frames play in the large preview.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QWidget
 
 from core.photos.burst_cards import BurstCard, burst_cards, frames_of, open_cards, take_answers
@@ -17,8 +17,8 @@ from core.photos.bursts import find_bursts
 from core.photos.review_queue import review_order
 from gui.background import TaskPool, call
 from gui.label_queue import put_back
+from gui.settings import REVIEW_BURSTS, Settings
 
-SETTING = "review/bursts"
 FRAME_MS = 700            # each frame of a burst this long in the large preview
 
 
@@ -65,13 +65,13 @@ class BurstGrouping(QObject):
     grouped = Signal()                   # the grid now shows cards (or, switched off, every photo)
     failed = Signal(str)
 
-    def __init__(self, view, preview=None, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, view, preview=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.view, self.preview = view, preview
+        self.settings, self.view, self.preview = settings, view, preview
         self.box = QCheckBox("Group b&ursts", parent)
         self.box.setToolTip("Show the photos a camera took a few seconds apart that look alike as one card; "
                             "a key press labels the whole burst")
-        self.box.setChecked(str(QSettings().value(SETTING, "false")).lower() == "true")
+        self.box.setChecked(settings.get(REVIEW_BURSTS))
         self.box.toggled.connect(self._toggled)
         self._pool = TaskPool(self, threads=1)
         self._pool.finished.connect(self._on_grouped)
@@ -119,7 +119,7 @@ class BurstGrouping(QObject):
                                         f"{self.preview.name_label.text()}")
 
     def _toggled(self, on: bool) -> None:
-        QSettings().setValue(SETTING, "true" if on else "false")
+        self.settings.set(REVIEW_BURSTS, on)
         if on:
             self.regroup()
             return

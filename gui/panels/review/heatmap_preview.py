@@ -43,7 +43,7 @@ class PhotoPreview(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.image_view, 1)
         lay.addWidget(self.name_label)
-        lay.addWidget(self.heat.box)
+        lay.addWidget(self.heat.row)
         self.show_photo("", None)
 
     def show_photo(self, path: str, model) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -33,6 +33,7 @@ from gui.widgets.job_progress import JobProgressBar
 from gui.panels.review.labelling_view import LabellingView
 from gui.widgets.message_bar import MessageBar
 from gui.widgets.model_chooser import ModelChooser
+from gui.settings import REVIEW_COPY, REVIEW_MODEL_FOLDER, Settings
 
 
 class ReviewPanel(QWidget):
@@ -43,9 +44,11 @@ class ReviewPanel(QWidget):
     labelled = Signal(object)             # core.photos.dataset_labels.LabelAction, once applied
     status_message = Signal(str)
 
-    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setMinimumSize(560, 440)
         self._user_stopped = False          # Cancel pressed: do not ask the model again by itself
         self._model_turn = 0                # counts model changes: answers of an earlier model are dropped
@@ -154,7 +157,7 @@ class ReviewPanel(QWidget):
         self.folder_field.changed.connect(lambda path: self.open_folder(path) if path else None)
         self.recursive_box = QCheckBox("&Include subfolders", self)
         self.recursive_box.setToolTip("Also show the photos in the folders inside this folder")
-        self.model = ModelChooser("review/last_model_dir", self)
+        self.model = ModelChooser(self.settings, REVIEW_MODEL_FOLDER, self)
         self.dataset_field = FolderField("The dataset to put labelled photos into",
                                          "Choose the dataset the labels go into",
                                          "Labelled photos go into this dataset's training class folders, so "
@@ -162,7 +165,7 @@ class ReviewPanel(QWidget):
         self.dataset_field.changed.connect(self._dataset_chosen)
         self.copy_box = QCheckBox("&Keep the originals (copy)", self)
         self.copy_box.setToolTip("Copy labelled photos into the dataset instead of moving them")
-        self.copy_box.setChecked(str(QSettings().value("review/copy", "false")).lower() == "true")
+        self.copy_box.setChecked(self.settings.get(REVIEW_COPY))
         self.copy_box.toggled.connect(self._copy_toggled)
 
         form = QFormLayout()
@@ -186,7 +189,7 @@ class ReviewPanel(QWidget):
                                        {"loading": "Loading the model", "predicting": "Asking the model"}, self)
         self.progress.cancel_clicked.connect(self.cancel_predictions)
         self.message_bar = MessageBar(self)
-        self.classes_bar = MessageBar(self)      # the model's classes do not fit the dataset's
+        self.classes_bar = MessageBar(self, keep_place=False)      # the model's classes do not fit the dataset's
         self.classes_bar.setAccessibleName("Model and dataset classes")
 
         self.view = LabellingView(self.message_bar, self)
@@ -200,13 +203,15 @@ class ReviewPanel(QWidget):
         self.retrain_button.clicked.connect(self.request_retrain)
         self.view.actions.addWidget(self.retrain_button)
         self.readiness_label = QLabel(self)       # "5 more photos of 'plane' and you can train."
-        self.view.actions.addWidget(self.readiness_label)
+        self.readiness_label.setWordWrap(True)    # its own line, under the buttons: never cut off
+        self.readiness_label.setMinimumHeight(self.readiness_label.fontMetrics().lineSpacing())
+        self.view.layout().addWidget(self.readiness_label)
         # The current photo large, with where the model looked (H) over it.
         self.preview = PhotoPreview(self.models, self, key_owner=self.view)   # not the panel: Check labels has its own
         self.preview.heat.message.connect(self.message_bar.show_message)
         self.view.grid.currentItemChanged.connect(lambda *_: self._preview_current())
         # One card per burst (the switch sits next to "Include subfolders"); its frames play in the preview.
-        self.bursts = BurstGrouping(self.view, self.preview, self)
+        self.bursts = BurstGrouping(self.settings, self.view, self.preview, self)
         self.bursts.failed.connect(self.message_bar.show_message)
         photos.addWidget(self.bursts.box)
         self.splitter = QSplitter(self)
@@ -256,7 +261,7 @@ class ReviewPanel(QWidget):
         self._use_dataset(root, move=not self.copy_box.isChecked())
 
     def _copy_toggled(self, on: bool) -> None:
-        QSettings().setValue("review/copy", "true" if on else "false")
+        self.settings.set(REVIEW_COPY, on)
         if self.view.labels is not None:
             self._use_dataset(self.dataset_field.path(), move=not on)
 

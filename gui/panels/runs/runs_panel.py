@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
 from core.errors import FledgeError
 from core.training.config import RECIPE_LABELS
 from core.training.runs import RUN_FILE, can_resume, list_runs, load_run, read_json, runs_root
+from core.wording import plural
 
 from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 from gui.widgets.plots import PlotsPanel
@@ -223,7 +224,7 @@ class RunsPanel(QWidget):
         info, c = record.info, record.config
         self.title.setText(f"<b>{info.name}</b> — {network_text(info.arch)}, {STATUS_TEXT.get(info.status, info.status).lower()}, "
                            f"best validation accuracy {accuracy_text(info.best_val_acc)}"
-                           + (f", {len(record.classes)} classes" if record.classes else ""))
+                           + (f", {plural(len(record.classes), 'class', 'classes')}" if record.classes else ""))
         self.message.setText(info.message)
         self.message.setVisible(bool(info.message))
         self.plots.load_record(record)

@@ -8,14 +8,14 @@ copy or move, keep subfolders, keep bursts together; remembered between sessions
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QRadioButton, QWidget
 
 from core.photos.thresholds import model_thresholds
+from gui.settings import (SORT_BURSTS, SORT_CERTAINTY, SORT_KEEP_SUBFOLDERS, SORT_MOVE, SORT_OWN_THRESHOLDS,
+                          Settings)
 from gui.widgets.certainty import CertaintyPicker
 
-DEFAULT_THRESHOLD = 80
-_BOXES = {"keep_box": "sort/keep", "burst_box": "sort/bursts", "own_box": "sort/own_thresholds"}
+_BOXES = {"keep_box": SORT_KEEP_SUBFOLDERS, "burst_box": SORT_BURSTS, "own_box": SORT_OWN_THRESHOLDS}
 
 
 def _row(parent: QWidget, *widgets) -> QWidget:
@@ -34,13 +34,13 @@ class SortOptions:
     def __init__(self, parent: QWidget) -> None:
         self.certainty = CertaintyPicker("Certainty needed", "How sure the model must be to put a photo in a "
                                          "class folder. Photos it is less sure about go to _review, for you "
-                                         "to check.", DEFAULT_THRESHOLD, parent)
+                                         "to check.", SORT_CERTAINTY.default, parent)
         # Per-class thresholds saved in the model file (the Evaluate tab's Review thresholds).
         self.own_box = QCheckBox("Use the model's own &thresholds when it has them", parent)
         self.own_box.setToolTip("A model whose per-class thresholds were saved in the Evaluate tab sends each "
                                 "class's unsure photos to _review by its own threshold; “Certainty needed” is "
                                 "then used only for a model without them")
-        self.own_box.setChecked(True)
+        self.own_box.setChecked(SORT_OWN_THRESHOLDS.default)
         self.copy_radio = QRadioButton("&Copy (the originals stay where they are)", parent)
         self.copy_radio.setToolTip("Safest: the photos are copied into the class folders")
         self.move_radio = QRadioButton("Move (the photos &go into the class folders)", parent)
@@ -76,18 +76,14 @@ class SortOptions:
         for w in (self.certainty, self.copy_radio, self.move_radio, self.keep_box, self.burst_box, self.own_box):
             w.setEnabled(on)
 
-    def restore(self, s: QSettings) -> None:
-        try:
-            self.certainty.set_percent(int(s.value("sort/threshold", DEFAULT_THRESHOLD)))
-        except (TypeError, ValueError):
-            pass
-        for name, key in _BOXES.items():
-            default = "true" if name == "own_box" else "false"
-            getattr(self, name).setChecked(str(s.value(key, default)).lower() == "true")
-        self.set_move(str(s.value("sort/move", "false")).lower() == "true")
+    def restore(self, s: Settings) -> None:
+        self.certainty.set_percent(s.get(SORT_CERTAINTY))
+        for name, setting in _BOXES.items():
+            getattr(self, name).setChecked(s.get(setting))
+        self.set_move(s.get(SORT_MOVE))
 
-    def save(self, s: QSettings) -> None:
-        s.setValue("sort/threshold", self.certainty.percent())
-        for name, key in _BOXES.items():
-            s.setValue(key, "true" if getattr(self, name).isChecked() else "false")
-        s.setValue("sort/move", "true" if self.move_radio.isChecked() else "false")
+    def save(self, s: Settings) -> None:
+        s.set(SORT_CERTAINTY, self.certainty.percent())
+        for name, setting in _BOXES.items():
+            s.set(setting, getattr(self, name).isChecked())
+        s.set(SORT_MOVE, self.move_radio.isChecked())

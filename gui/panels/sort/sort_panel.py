@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
@@ -37,11 +37,12 @@ from gui.widgets.model_chooser import ModelChooser
 from gui.panels.sort.sort_options import SortOptions
 from gui.panels.sort.sort_result import SortResultView
 from gui.panels.sort.watch_view import WatchSwitch, WatchView
+from gui.settings import (SORT_DEST, SORT_FOLDER, SORT_LABELLED_INTO, SORT_MODEL_FOLDER, SORT_RECURSIVE,
+                          Settings)
 
 CSV_NAME = "fledge-predictions.csv"
 REVIEW = sorting.REVIEW            # DEST/_review: photos the model was unsure about
 UNREADABLE = sorting.UNREADABLE
-LABELLED_INTO = "sort/labelled_into"      # QSettings: datasets photos were labelled into (newest last)
 KEEP_DATASETS = 10
 
 # How this tab names the follow-up actions in core's account of a sort: its buttons.
@@ -66,9 +67,11 @@ class SortPanel(QWidget):
     review_requested = Signal(str, object, str)   # review folder, [ReviewItem] known, model path
     status_message = Signal(str)
 
-    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
+        self.settings = settings if settings is not None else Settings()   # the window's
         self.setMinimumSize(560, 440)
         self.outcome: sorting.FolderSort | None = None
         self.undo_report = None
@@ -104,11 +107,10 @@ class SortPanel(QWidget):
         """Photos may be labelled into this dataset: Undo looks for them there (kept across restarts)."""
         root = os.path.abspath(dataset_root)
         roots = [r for r in self.labelling_datasets() if os.path.normcase(r) != os.path.normcase(root)]
-        QSettings().setValue(LABELLED_INTO, (roots + [root])[-KEEP_DATASETS:])
+        self.settings.set(SORT_LABELLED_INTO, (roots + [root])[-KEEP_DATASETS:])
 
     def labelling_datasets(self) -> list[str]:
-        value = QSettings().value(LABELLED_INTO, [])
-        return [str(v) for v in ([value] if isinstance(value, str) else value or []) if v]
+        return self.settings.get(SORT_LABELLED_INTO)
 
     def set_folder(self, path: str) -> None:
         self.folder_field.set_path(path)
@@ -240,7 +242,7 @@ class SortPanel(QWidget):
 
     # -- layout -------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.model = ModelChooser("sort/last_model_dir", self)
+        self.model = ModelChooser(self.settings, SORT_MODEL_FOLDER, self)
         self.folder_field = FolderField("The folder of photos to sort", "Choose the folder of photos to sort",
                                         "The photos to classify, e.g. a camera's memory card", self)
         self.folder_field.changed.connect(lambda _p: self._refresh_state())
@@ -286,7 +288,7 @@ class SortPanel(QWidget):
         run_row.addStretch(1)
 
         self.message_bar = MessageBar(self)
-        self.classes_bar = MessageBar(self)      # the model's classes do not fit the dataset's
+        self.classes_bar = MessageBar(self, keep_place=False)      # the model's classes do not fit the dataset's
         self.classes_bar.setAccessibleName("Model and dataset classes")
         self.result = SortResultView(PHRASES, self)
         self.watch_view = WatchView(self)
@@ -319,17 +321,17 @@ class SortPanel(QWidget):
         self.result.show_text("Choose a model, the photos and a destination, then press “Start sorting”.")
 
     def _restore(self) -> None:
-        s = QSettings()
-        self.folder_field.set_path(str(s.value("sort/folder", "") or ""), notify=False)
-        self.dest_field.set_path(str(s.value("sort/dest", "") or ""), notify=False)
-        self.recursive_box.setChecked(str(s.value("sort/recursive", "false")).lower() == "true")
+        s = self.settings
+        self.folder_field.set_path(s.get(SORT_FOLDER), notify=False)
+        self.dest_field.set_path(s.get(SORT_DEST), notify=False)
+        self.recursive_box.setChecked(s.get(SORT_RECURSIVE))
         self.options.restore(s)
 
     def _save(self) -> None:
-        s = QSettings()
-        s.setValue("sort/folder", self.folder_field.path())
-        s.setValue("sort/dest", self.dest_field.path())
-        s.setValue("sort/recursive", "true" if self.recursive_box.isChecked() else "false")
+        s = self.settings
+        s.set(SORT_FOLDER, self.folder_field.path())
+        s.set(SORT_DEST, self.dest_field.path())
+        s.set(SORT_RECURSIVE, self.recursive_box.isChecked())
         self.options.save(s)
 
     def _check_classes(self) -> None:

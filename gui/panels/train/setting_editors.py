@@ -1,8 +1,7 @@
 """One TrainConfig field in the settings form: the widget its Option describes, reading and
-showing its value, and the value QSettings kept for it."""
+showing its value (what was kept of it is gui.settings's)."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -72,35 +71,3 @@ def value_changed(widget: QWidget):
     if isinstance(widget, QCheckBox):
         return widget.toggled
     return widget.valueChanged
-
-
-def from_settings(raw: Any, opt: Option, default: Any) -> Any:
-    """A value kept in QSettings (INI files hold text) as the field's type."""
-    if opt.kind is bool:
-        return _as_bool(raw)
-    if opt.kind is int:
-        return (_as_int(raw, 0) or None) if opt.optional else _as_int(raw, default)
-    if opt.kind is float:
-        return _as_float(raw, default)
-    return (str(raw) or None) if opt.optional else str(raw)
-
-
-def _as_bool(v: Any) -> bool:
-    if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes", "on")
-    return bool(v)
-
-
-def _as_int(v: Any, default: int) -> int:
-    try:
-        return int(float(v))
-    except (TypeError, ValueError):
-        return default
-
-
-def _as_float(v: Any, default: float) -> float:
-    try:
-        f = float(v)
-        return f if math.isfinite(f) else default
-    except (TypeError, ValueError):
-        return default

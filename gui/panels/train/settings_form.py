@@ -1,5 +1,5 @@
 """The training-settings form of the Train tab: every knob of a run, with tooltips,
-per-field errors, defaults for this computer and the choices kept in QSettings.
+per-field errors, defaults for this computer and the choices kept in the window's Settings.
 
 The rows are built from TrainConfig's table of fields (core.training.config.config_options):
 label, help, range, choices and widget come from there. config() is the configuration the
@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QStyle, QToolButton, QVBoxLayout, QWidget)
 
@@ -31,6 +31,7 @@ from gui.panels.train.pretrained_weights_box import PretrainedWeightsBox
 from gui.panels.train.recipe_choice import balance_note, recipe_values, shown_fields
 from gui.panels.train.setting_editors import editor, select, show_value, value_changed, value_of
 from gui.panels.train.settings_store import FORM_FIELDS, OPTIONS, default_config, load_stored, store, stored_keys
+from gui.settings import Settings
 
 
 
@@ -43,9 +44,9 @@ class SettingsForm(QScrollArea):
 
     changed = Signal()                    # after an edit: settings saved, errors updated
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else Settings()
         self.devices: list[tuple[str, str]] = []
         self.architectures = dict(ARCH_INFO)
         self.ready = False                  # True once torch and the models are loaded

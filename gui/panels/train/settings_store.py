@@ -1,17 +1,14 @@
 """What the settings form starts from: this computer's defaults for a newcomer, and the
-settings a person chose before (kept in QSettings, group "train")."""
+settings a person chose before (the window's Settings, gui.settings.TRAIN)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from PySide6.QtCore import QSettings
-
 from core.training.config import TrainConfig, config_options
 
-from gui.panels.train.setting_editors import from_settings
+from gui.settings import TRAIN, Settings
 
-SETTINGS_GROUP = "train"
 OPTIONS = {opt.name: opt for opt in config_options()}
 # The fields with a widget; weights_path is edited inside the Pretrained row.
 FORM_FIELDS = [opt.name for opt in config_options() if opt.widget]
@@ -30,37 +27,23 @@ def default_config(devices: list[tuple[str, str]]) -> TrainConfig:
     return TrainConfig(recipe="quick", auto_lr=True, arch="small_cnn", pretrained=False, device="cpu")
 
 
-def stored_keys(settings: QSettings) -> set[str]:
+def stored_keys(settings: Settings) -> set[str]:
     """The settings a person chose before."""
-    settings.beginGroup(SETTINGS_GROUP)
-    try:
-        return set(settings.childKeys())
-    finally:
-        settings.endGroup()
+    return {name for name, setting in TRAIN.items() if settings.has(setting)}
 
 
-def load_stored(settings: QSettings, defaults: TrainConfig) -> TrainConfig:
+def load_stored(settings: Settings, defaults: TrainConfig) -> TrainConfig:
     """defaults with what the person chose before. Settings kept by a Fledge from before
     recipes (no recipe among them) were chosen one by one: that is the custom recipe."""
-    settings.beginGroup(SETTINGS_GROUP)
-    try:
-        stored = {name: from_settings(settings.value(name), OPTIONS[name], getattr(defaults, name))
-                  for name in FORM_FIELDS if settings.contains(name)}
-    finally:
-        settings.endGroup()
+    stored = {name: settings.get(TRAIN[name], getattr(defaults, name))
+              for name in FORM_FIELDS if settings.has(TRAIN[name])}
     if stored and "recipe" not in stored:
         stored["recipe"] = "custom"
     return dataclasses.replace(defaults, **stored)
 
 
-def store(settings: QSettings, values: dict[str, Any]) -> None:
-    """Keep the form's values (None as 0 or '': INI files hold text)."""
-    values = {**values, "image_size": values.get("image_size") or 0,
-              "weights_path": values.get("weights_path") or ""}
-    settings.beginGroup(SETTINGS_GROUP)
-    try:
-        for key, value in values.items():
-            if key in OPTIONS:
-                settings.setValue(key, value)
-    finally:
-        settings.endGroup()
+def store(settings: Settings, values: dict[str, Any]) -> None:
+    """Keep the form's values."""
+    for name, value in values.items():
+        if name in TRAIN:
+            settings.set(TRAIN[name], value)

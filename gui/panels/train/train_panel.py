@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSizePolicy,
                                QSplitter, QStyle, QVBoxLayout, QWidget)
@@ -25,6 +25,7 @@ from gui.panels.train.training_result import ResultBox, run_verdict
 from gui.style import make_muted
 from gui.background import JobPaused, JobResumed, JobRunner
 from gui.engine import EngineInfo
+from gui.settings import Settings
 
 
 class NotesList(QListWidget):
@@ -66,7 +67,7 @@ class TrainingPanel(QWidget):
     predict_requested = Signal(str)       # a best.pt to load in the Predict tab
     engine_ready = Signal()
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.dataset = None
         self.last_result: FitEnded | None = None

@@ -6,6 +6,7 @@ import math
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
 from core.training.events import EXTRACT_PIPELINE, BatchEnd, EpochEnd, FitEnded, FitStarted
+from core.wording import per_second
 
 from gui.background import JobPaused, JobResumed
 
@@ -111,13 +112,13 @@ class TrainingProgress(QWidget):
     @staticmethod
     def _reading_text(ev: BatchEnd) -> str:
         left = f" · about {format_duration(ev.eta_s)} left" if math.isfinite(ev.eta_s) else ""
-        return (f"Photo {ev.epoch_step:,} of {ev.steps_per_epoch:,} · {ev.images_per_s:,.0f} photos/s{left} "
+        return (f"Photo {ev.epoch_step:,} of {ev.steps_per_epoch:,} · {per_second(ev.images_per_s, 'photo')}{left} "
                 "(each photo is read once; later runs reuse it)")
 
     @staticmethod
     def _batch_text(ev: BatchEnd) -> str:
         return (f"Epoch {ev.epoch} · step {ev.epoch_step} of {ev.steps_per_epoch} · "
-                f"{ev.images_per_s:,.0f} images/s · about {format_duration(ev.eta_s)} left")
+                f"{per_second(ev.images_per_s, 'photo')} · about {format_duration(ev.eta_s)} left")
 
     @property
     def paused(self) -> bool:

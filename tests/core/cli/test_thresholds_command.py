@@ -77,7 +77,7 @@ def test_thresholds_prints_the_table_and_saves_exact_values(command, model, tmp_
     # plane: 10 right from .81 to .9 and one wrong at .85; >= 95 % first at .86 (5 of 5 right).
     assert saved["classes"] == {"bird": 0.0, "plane": 0.86}
     assert saved["targets"] == {"bird": 0.99, "plane": 0.95} and saved["photos"] == 20
-    assert "At 95 % precision for 'plane' (threshold 0.86), about 30 % of the photos go to review" in out
+    assert "At 95 % precision for 'plane' (sorted when the model is at least 86 % sure), about 30 % of the photos go to review" in out
     assert out.splitlines()[1].split() == ["class", "target", "threshold", "precision", "recall", "to", "review",
                                            "photos"]
 

@@ -83,11 +83,15 @@ def test_the_lowest_threshold_reaching_each_target_is_chosen_and_few_photos_use_
 
 def test_the_consequence_is_said_in_plain_words():
     lines = choose_thresholds(known(), 0.9).lines()
-    assert lines[1] == ("At 90 % precision for 'plane' (threshold 0.81), about 11 % of the photos go to review; "
-                        "83 % of the 'plane' photos are sorted into it.")
-    assert lines[2].startswith("'owl': only 3 validation photos, too few to choose from") and "(0.70)" in lines[2]
+    assert lines[1] == ("At 90 % precision for 'plane' (sorted when the model is at least 81 % sure), about 11 % "
+                        "of the photos go to review; 83 % of the 'plane' photos are sorted into it.")
+    assert lines[2].startswith("'owl': only 3 validation photos, too few to choose from") and "70 % sure" in lines[2]
     assert lines[3] == ("'cat': no validation photos, too few to choose from, so it uses the threshold for all "
-                        "classes (0.70).")
+                        "classes: sorted when the model is at least 70 % sure.")
+    # A threshold of 0 in words, not "(0.00)".
+    anything = choose_thresholds(known(), 0.95, {"bird": 0.8}).lines()      # bird: 0.0
+    assert not any("0.00" in line for line in anything)
+    assert "its photos are sorted whatever the model's certainty" in anything[0]
     assert lines[-1] == "With these thresholds about 19 % of the photos go to review."
 
 

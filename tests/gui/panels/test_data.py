@@ -6,11 +6,12 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 import core.data.sample_data as sample_data
 import gui.panels.data.data_panel as dataset_panel
-from gui.panels.data.data_panel import MAX_RECENT, RECENT_KEY, THUMBS_PER_CLASS, DatasetPanel
+from gui.panels.data.data_panel import MAX_RECENT, THUMBS_PER_CLASS, DatasetPanel
+from gui.settings import RECENT_DATASETS
 from tests.gui.qt_drops import send_drop
 from tests.gui.qt_show import shown
 
@@ -90,7 +91,7 @@ def test_open_folder_shows_classes_counts_thumbnails_and_skipped(qtbot, panel, i
     dialog.close()
 
     # The folder is remembered for next time.
-    assert QSettings().value(RECENT_KEY) in ([str(image_folder)], str(image_folder))
+    assert panel.settings.get(RECENT_DATASETS) == [str(image_folder)]
     assert panel.recent_combo.count() == 1
     assert panel.recent_combo.itemData(0) == str(image_folder)
 
@@ -160,10 +161,10 @@ def test_dropping_a_file_explains_what_is_needed(qtbot, panel, image_folder):
 
 
 def test_recent_folders_keep_the_newest_eight(qtbot, panel, image_folder):
-    QSettings().setValue(RECENT_KEY, [f"/old/{i}" for i in range(MAX_RECENT)])
+    panel.settings.set(RECENT_DATASETS, [f"/old/{i}" for i in range(MAX_RECENT)])
     with qtbot.waitSignal(panel.dataset_changed, timeout=10000):
         panel.open_folder(str(image_folder))
-    recent = QSettings().value(RECENT_KEY)
+    recent = panel.settings.get(RECENT_DATASETS)
     assert recent[0] == str(image_folder)
     assert len(recent) == MAX_RECENT
     assert "/old/7" not in recent

@@ -41,7 +41,7 @@ def test_curves_follow_the_class_and_the_target_changes_the_thresholds(box):
     xs, ys = box.curves.plotted()["precision"]
     assert xs[:3] == [0.0, 0.5, 0.55] and ys[:2] == [10 / 14, 10 / 13] and ys[-1] == 1.0 and len(xs) == len(ys) + 1
     assert box.curves.chosen_line.value() == 0.81 and box.curves.target_line.value() == 0.9
-    assert "At 90 % precision for 'plane' (threshold 0.81), about 11 % of the photos go to review" in \
+    assert "At 90 % precision for 'plane' (sorted when the model is at least 81 % sure), about 11 % of the photos go to review" in \
         box.consequences.text()
     box.set_target(0.95)
     assert box.choice.thresholds()["plane"] == 0.91 and box.curves.chosen_line.value() == 0.91

@@ -35,3 +35,16 @@ def test_reading_the_photos_reads_as_reading_not_as_an_epoch(qtbot):
                               pipeline_reason=""))
     assert w.bar.format().startswith("Epoch 1 of 10")
 
+
+
+def test_one_photo_a_second_reads_in_the_singular():
+    from core.training.events import BatchEnd
+    from gui.panels.train.training_progress import TrainingProgress
+
+    slow = BatchEnd(step=3, epoch=1, epoch_step=3, steps_per_epoch=1000, loss=0.7, accuracy=0.5,
+                    images_per_s=1.2, eta_s=900.0)
+    for text in (TrainingProgress._reading_text(slow), TrainingProgress._batch_text(slow)):
+        assert "1 photo/s" in text and "photos/s" not in text
+    fast = BatchEnd(step=3, epoch=1, epoch_step=3, steps_per_epoch=1000, loss=0.7, accuracy=0.5,
+                    images_per_s=2345.6, eta_s=9.0)
+    assert "2,346 photos/s" in TrainingProgress._batch_text(fast)

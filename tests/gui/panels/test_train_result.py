@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPalette
 
 from core.training.config import TrainConfig
 from core.training.events import FitEnded
 from gui.panels.train.train_panel import TrainingPanel
 from gui.style import success_colour, warning_colour
+from gui.settings import Settings
 
 
 def test_result_box_shows_a_failure_and_stays_usable(qtbot):
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     tp._end(FitEnded("failed", "The GPU ran out of memory with a batch size of 64. Choose a smaller batch size."))
     assert tp.result.isVisibleTo(tp)

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from core.training.config import TrainConfig
 from gui.panels.train.train_panel import TrainingPanel
 from gui.panels.train.learning_rate_box import LearningRateBox
 from gui.panels.train.settings_store import default_config
+from gui.settings import Settings
 
 
 def test_every_hyperparameter_has_a_tooltip(qtbot):
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     names = ("arch", "pretrained", "freeze_backbone", "optimizer", "lr", "batch_size", "epochs", "image_size",
@@ -96,7 +98,7 @@ def test_pretrained_shows_weights_status(qtbot, monkeypatch, make_window):
 def test_fields_the_form_does_not_show_survive_apply_and_edit(qtbot):
     """Retrain and "use these settings" hand the form a whole config: what it has no widget
     for (precision, pipeline, workers, Nesterov, ...) must come back out unchanged."""
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     previous = TrainConfig(arch="small_cnn", optimizer="sgd", lr=0.05, precision="fp32",
@@ -130,7 +132,7 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     from core.model.offline_backbone import ARCH
     from gui.panels.train.recipe_choice import RECIPE_ARCH
 
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     layout = form.widget().layout()
@@ -156,7 +158,7 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
 
 
 def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     form.fields["recipe"].buttons["custom"].click()
@@ -188,26 +190,25 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
 
 
 def test_a_person_who_chose_settings_before_recipes_keeps_them(qtbot, isolated_fledge):
-    old = QSettings()
-    old.beginGroup("train")
-    for key, value in {"arch": "resnet18", "pretrained": True, "epochs": 7, "device": "cpu"}.items():
-        old.setValue(key, value)
-    old.endGroup()
-    old.sync()
-    tp = TrainingPanel(QSettings())
+    # The settings file as a Fledge from before recipes left it: text, booleans as "true".
+    ini = Settings().file_name()
+    os.makedirs(os.path.dirname(ini), exist_ok=True)
+    with open(ini, "w", encoding="utf-8") as f:
+        f.write("[train]\narch=resnet18\npretrained=true\nepochs=7\ndevice=cpu\n")
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     c = tp.form.config()
     assert (c.recipe, c.arch, c.pretrained, c.epochs) == ("custom", "resnet18", True, 7)
     assert "arch" in visible_rows(tp.form)
     # Once the choice is kept, it is what the next window shows.
     tp.form.fields["recipe"].buttons["thorough"].click()
-    again = TrainingPanel(QSettings())
+    again = TrainingPanel(Settings())
     qtbot.addWidget(again)
     assert again.form.config().recipe == "thorough"
 
 
 def test_uneven_classes_are_noted_next_to_the_class_weighting(qtbot):
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     note = form.balance_label

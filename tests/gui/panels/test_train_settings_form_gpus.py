@@ -1,15 +1,15 @@
 """The device list's "All N GPUs": CUDA on every GPU, as the gpus setting (core.training.distributed_run)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
 
 from core.training.config import ALL_GPUS_DEVICE, TrainConfig
 from gui.engine import EngineInfo
 from gui.panels.train.train_panel import TrainingPanel
+from gui.settings import Settings
 
 
 def test_all_gpus_is_cuda_with_gpus_all_and_comes_back(qtbot):
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     devices = [("cuda:0", "GPU 0"), ("cuda:1", "GPU 1"), (ALL_GPUS_DEVICE, "All 2 GPUs"), ("cpu", "CPU")]

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.widgets.heatmap import HeatMapOverlay
 from gui.widgets.image_view import ImageView
@@ -130,3 +131,35 @@ def test_a_model_without_gradients_is_refused_in_plain_words(qtbot):
     heat2.box.setChecked(True)
     assert said and said[0].startswith("Load a model first")
     heat2.shutdown()
+
+
+def test_a_busy_bar_says_the_heat_map_is_being_made(qtbot):
+    import threading
+
+    holder = QWidget()
+    view = ImageView(holder)
+    heat = HeatMapOverlay(view, holder, 256)
+    lay = QVBoxLayout(holder)
+    lay.addWidget(view)
+    lay.addWidget(heat.row)
+    shown(qtbot, holder)
+    release = threading.Event()
+    photo = QImage(32, 32, QImage.Format.Format_RGB888)
+    photo.fill(Qt.GlobalColor.gray)
+
+    def slow_overlay(model, models, source, max_side):
+        release.wait(30)                 # the seconds a real network takes on a CPU
+        return photo, "cat"
+    heat._mappers.overlay = slow_overlay
+    try:
+        heat.show("x", "photo.png", photo, FakePredictor(CLASSES))
+        assert not heat.busy.isVisible()
+        heat.box.setChecked(True)
+        assert heat.is_busy() and heat.busy.isVisible() and heat.busy_label.isVisible()
+        assert "Working out" in heat.busy_label.text()
+        with qtbot.waitSignal(heat.overlay_shown, timeout=10000):
+            release.set()
+        assert not heat.is_busy() and not heat.busy.isVisible() and not heat.busy_label.isVisible()
+    finally:
+        release.set()
+        heat.shutdown()
