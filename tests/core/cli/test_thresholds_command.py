@@ -52,6 +52,7 @@ def command(tmp_path, monkeypatch):
     fake = FakePredictor(["bird", "plane"])
     fake.info = {"config": {}}
     monkeypatch.setattr(photos, "_load_predictor", lambda path, device: fake)
+    monkeypatch.setattr(thresholds, "_load_predictor", lambda path, device: fake)
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     photos.register(sub)
@@ -96,3 +97,13 @@ def test_classify_uses_the_models_thresholds_and_threshold_overrides_them(comman
     assert os.listdir(tmp_path / "two" / "plane") == ["a.jpg"]
     assert command("thresholds", model_file, tmp_path, "--precision", "2") == 2
     assert "--precision must be above 0 and at most 1" in capsys.readouterr().err
+
+
+def test_a_precision_for_a_class_the_model_lacks_is_refused_before_evaluating(command, tmp_path, capsys):
+    data, model_file = val_dataset(tmp_path / "data"), tmp_path / "model.pt"
+    model_file.write_bytes(b"not read: the predictor is a fake")
+    assert command("thresholds", model_file, data, "--precision", "cat=0.9", "--save") == 2
+    assert capsys.readouterr().err == ("fledge: --precision cat=...: the model has no class 'cat'. Its classes "
+                                       "are: bird, plane.\n")
+    assert command.predictor.asked == []                 # no photo was evaluated
+    assert model_file.read_bytes() == b"not read: the predictor is a fake"
