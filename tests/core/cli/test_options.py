@@ -74,6 +74,7 @@ def test_the_training_settings_ranges_are_trainconfigs_own(name):
     (["train", "data", "--batch-size", "0"], "argument --batch-size: must be a whole number from 1 to 4096"),
     (["train", "data", "--workers", "-1"], "argument --workers"),
     (["bench", "--per-class", "5"], "--per-class chooses photos for --recipes"),
+    (["bench", "--quick", "--images", "3"], "--images 3: the benchmark needs at least 8"),
 ])
 def test_a_number_out_of_range_or_options_that_contradict_are_refused_in_one_line(argv, words, capsys):
     assert words in refused(argv, capsys)
