@@ -6,6 +6,11 @@ class FledgeError(Exception):
     """Base of every error shown to users as a plain message."""
 
 
+class UsageError(FledgeError):
+    """Options that are out of range or contradict each other or the input: nothing was done,
+    and the command line exits with status 2."""
+
+
 class DatasetError(FledgeError):
     pass
 

@@ -10,7 +10,7 @@ import time
 
 from core.bench.data import write_bench_data
 from core.bench.phases import run_phase
-from core.errors import FledgeError
+from core.errors import UsageError
 
 
 def _steady(rates: list[float]) -> float:
@@ -120,7 +120,7 @@ def cmd_bench(args) -> int:
 
         return cmd_recipes(args)
     if args.per_class:
-        raise FledgeError("--per-class chooses photos for --recipes; add --recipes, or leave it out.")
+        raise UsageError("--per-class chooses photos for --recipes; add --recipes, or leave it out.")
     summary = run_bench(args)
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import FledgeError
+from core.errors import FledgeError, UsageError
 
 
 def write_bench_data(dest: str, images: int, width: int = 640, height: int = 480,
@@ -14,6 +14,9 @@ def write_bench_data(dest: str, images: int, width: int = 640, height: int = 480
     import numpy as np
     from PIL import Image, ImageDraw
 
+    if images < 2 * classes:
+        raise UsageError(f"--images {images}: the benchmark needs at least {2 * classes}, one photo of each class "
+                         "for training and one for validation.")
     root = Path(dest)
     marker = root / ".fledge-bench"
     if marker.is_file() and marker.read_text().strip() == f"{images} {width} {height} {classes}":

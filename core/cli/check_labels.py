@@ -3,38 +3,16 @@ and photos that are in the dataset twice."""
 from __future__ import annotations
 
 import os
-import sys
-import time
 
+from core.cli.console import StageProgress, command
+from core.cli.options import output_file
+from core.errors import UsageError
 from core.wording import percent, plural
 
 SHOWN = 20                  # suggestions printed (the CSV has them all)
 SHOWN_DUPLICATES = 10
-
-
-class _Progress:
-    """One line per stage, rewritten in place on a terminal."""
-
-    TITLES = {"duplicates": "Looking for copies", "reading": "Reading photos with the pretrained network",
-              "checking": "Cross-checking the labels"}
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.stage = ""
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        new = stage != self.stage
-        if not new and done < total and now - self.last < (0.2 if self.tty else 10.0):
-            return
-        if new and self.stage and self.tty:
-            print(file=sys.stderr)
-        self.stage, self.last = stage, now
-        line = f"{self.TITLES.get(stage, stage)}: {done}/{total}"
-        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
-        if self.tty and done >= total and stage == "checking":
-            print(file=sys.stderr)
+STAGES = {"duplicates": "Looking for copies", "reading": "Reading photos with the pretrained network",
+          "checking": "Cross-checking the labels"}
 
 
 def _rel(path: str, root: str) -> str:
@@ -81,6 +59,7 @@ def duplicate_lines(report, root: str, shown: int = SHOWN_DUPLICATES) -> list[st
     return lines
 
 
+@command
 def cmd_check_labels(args) -> int:
     from core.data.dataset import scan_dataset
     from core.data.split import SplitSettings
@@ -91,10 +70,13 @@ def cmd_check_labels(args) -> int:
 
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
     if problem := split.problem():
-        print(f"fledge: {problem}", file=sys.stderr)
-        return 2
+        raise UsageError(problem)
     dataset = scan_dataset(args.data, **split.to_dict())
-    check = check_labels(dataset, progress=_Progress())
+    progress = StageProgress(STAGES)
+    try:
+        check = check_labels(dataset, progress=progress.step)
+    finally:
+        progress.close()
     # Photos a person kept in the app's Check labels page (K) are not asked about again.
     check.suggestions, kept = KeptLabels(dataset.root).to_ask(check.suggestions)
     lines = suggestion_lines(check, args.top)
@@ -128,7 +110,7 @@ def register(subparsers) -> None:
                     "and those in both training and validation, which make the score look better than it is. "
                     "Nothing is moved.")
     c.add_argument("data", help="the dataset folder (DATA/<class>/ or DATA/train|val|test/<class>/)")
-    c.add_argument("--csv", metavar="OUT.csv", help="write every suggestion and extra copy to this CSV file")
+    c.add_argument("--csv", metavar="OUT.csv", type=output_file, help="write every suggestion and extra copy to this CSV file")
     c.add_argument("--top", type=int, default=SHOWN, metavar="N", help=f"suggestions to print (default {SHOWN})")
     add_split_options(c)
     c.set_defaults(func=cmd_check_labels)

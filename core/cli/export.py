@@ -8,11 +8,12 @@ import json
 import os
 import sys
 
-from core.cli.photos import _guarded, _model_path, _Progress, _stop_on_ctrl_c
+from core.cli.console import StageProgress, command, ctrl_c_stops, fail
+from core.cli.photos import _model_path
 from core.model.export import FORMATS
 
 
-@_guarded
+@command
 def cmd_export(args) -> int:
     from core.model.export import export_model     # imports torch
 
@@ -20,8 +21,8 @@ def cmd_export(args) -> int:
     label = {"onnx": "ONNX", "torchscript": "TorchScript"}.get(args.format, args.format)
     if not args.json:
         print(f"Exporting {model_path} to {label} and checking it on photos...", file=sys.stderr)
-    progress = _Progress({"checking": "Checking"})
-    with _stop_on_ctrl_c() as should_stop:
+    progress = StageProgress({"checking": "Checking"})
+    with ctrl_c_stops() as should_stop:
         try:
             result = export_model(model_path, args.format, args.out, progress=progress,
                                   should_stop=should_stop)
@@ -30,8 +31,7 @@ def cmd_export(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     if not result.ok:
-        print(f"fledge: {result.summary()}", file=sys.stderr)
-        return 130 if result.stopped else 1
+        return fail(result.summary(), 130 if result.stopped else 1)
     if not args.json:
         print(f"Exported to {result.folder}")
         print(f"  {', '.join(result.files)}")

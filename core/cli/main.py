@@ -7,22 +7,26 @@ import json
 import os
 import sys
 
-from core.errors import FledgeError
+from core.cli.console import EXIT_USAGE, command, safe_console, show_cache_notes
+from core.cli.options import number_type
+from core.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one clear line and exit status 2, no usage dump."""
+    """Bad arguments: one clear line and exit status 2, no usage dump. Every number option
+    takes its type, and so its range, from core.cli.options.NUMBERS."""
+
+    def add_argument(self, *names, **kwargs):
+        if (number := number_type(names, kwargs.get("type"))) is not None:
+            kwargs["type"] = number
+        return super().add_argument(*names, **kwargs)
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
-
-
-def _fail(message: str, code: int = 1) -> int:
-    print(f"fledge: {message}", file=sys.stderr)
-    return code
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
 # -- sample-data ----------------------------------------------------------------------------
+@command
 def cmd_sample_data(args) -> int:
     from core.data.sample_data import write_sample_data
 
@@ -36,6 +40,7 @@ def cmd_sample_data(args) -> int:
 
 
 # -- predict ----------------------------------------------------------------------------------
+@command
 def cmd_predict(args) -> int:
     from core.model.export.loading import load_predictor, resolve_model_path
 
@@ -58,9 +63,13 @@ def cmd_predict(args) -> int:
 
 
 # -- runs -------------------------------------------------------------------------------------
+@command
 def cmd_runs(args) -> int:
     from core.training.runs import list_runs, runs_root
 
+    if args.root is not None and not os.path.isdir(args.root):
+        what = "is a file, not a folder" if os.path.exists(args.root) else "does not exist"
+        raise UsageError(f"--root {args.root} {what}. Give the folder that holds the run folders.")
     items = list_runs(args.root)
     if not items:
         print(f"No runs yet in {args.root or runs_root()}.")
@@ -113,10 +122,8 @@ def wants_window(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand (the window is started by gui.launcher, never from here)."""
-    from core.cli.console import safe_console, show_cache_notes
-
-    safe_console()          # print any file name (even one that is not UTF-8) without crashing
-    show_cache_notes()
+    safe_console()          # argparse's messages too print any file name (even one that is not UTF-8)
+    show_cache_notes()      # a damaged or unwritable cache is said in one line (core.files.cache_faults)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -124,12 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return args.func(args)
-    except FledgeError as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        return _fail("interrupted.", 130)
+    return command(args.func)(args)         # bench's command too (core.bench cannot import this module)
 
 
 _COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels", "thresholds"}

@@ -5,101 +5,15 @@ runs (through core.model.predictor), so building the parser stays quick.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sys
-import threading
-import time
 
-from core.cli.console import safe_console
-from core.errors import FledgeError
-from core.progress import JobProgress, Throttled
+from core.cli.console import StageProgress, command, ctrl_c_stops, fail
+from core.cli.options import output_file
+from core.errors import UsageError
+from core.progress import Throttled
 from core.wording import plural
-
-
-def _fail(message: str, code: int = 1) -> int:
-    print(f"fledge: {message}", file=sys.stderr)
-    return code
-
-
-def _guarded(func):
-    """User errors become one line on stderr and a non-zero exit status, never a traceback;
-    any file name prints (core.cli.console)."""
-    def run(args) -> int:
-        safe_console()
-        try:
-            return func(args)
-        except FledgeError as exc:
-            return _fail(str(exc))
-        except OSError as exc:
-            from core.files.file_transfer import describe_os_error
-
-            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            return _fail(f"Could not finish: {describe_os_error(exc)}{where}. Nothing more was changed.")
-        except KeyboardInterrupt:
-            return _fail("interrupted.", 130)
-    run.__name__ = func.__name__
-    run.__doc__ = func.__doc__
-    return run
-
-
-class _Progress:
-    """A single self-overwriting line on stderr when it is a terminal; silent otherwise.
-
-    Called with core.progress.JobProgress; labels names the stages to show ("Classifying").
-    """
-
-    def __init__(self, labels: dict[str, str], stream=None) -> None:
-        self.stream = stream or sys.stderr
-        self.labels = labels
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.stage = ""
-        self.last = 0.0
-        self.drawn = False
-
-    def __call__(self, event: JobProgress) -> None:
-        label = self.labels.get(event.stage)
-        if not self.tty or label is None or not event.total:
-            return
-        if event.stage != self.stage:
-            self.close()             # the next stage gets a line of its own
-            self.stage, self.last = event.stage, 0.0
-        now = time.monotonic()
-        if event.done < event.total and now - self.last < 0.1:
-            return
-        self.last = now
-        self.stream.write(f"\r{label} {event.done}/{event.total} ({event.done / event.total:.0%})   ")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
-
-
-@contextlib.contextmanager
-def _stop_on_ctrl_c():
-    """First Ctrl+C asks the work to stop cleanly (results so far are kept); the second quits."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop.is_set
-        return
-
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        print("\nStopping after the current step (press Ctrl+C again to quit at once)...", file=sys.stderr)
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield stop.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _model_path(path: str, exports: bool = True) -> str:
@@ -118,14 +32,16 @@ def _load_predictor(path: str, device: str):
 
 # -- evaluate -----------------------------------------------------------------------------
 
-def evaluate_model(args, model_path: str):
-    """The model file on args.data's args.split (the split recorded in the .pt), with progress
-    on the terminal and Ctrl+C stopping it: core.photos.evaluation's EvaluationResult."""
+def evaluate_model(args, model_path: str, predictor=None):
+    """The model file (loaded here unless its predictor is given) on args.data's args.split (the
+    split recorded in the .pt), with progress on the terminal and Ctrl+C stopping it:
+    core.photos.evaluation's EvaluationResult."""
     from core.photos.evaluation import evaluate_folder
 
-    predictor = _load_predictor(model_path, args.device)
-    progress = _Progress({"evaluating": "Evaluating"})
-    with _stop_on_ctrl_c() as should_stop:
+    if predictor is None:
+        predictor = _load_predictor(model_path, args.device)
+    progress = StageProgress({"evaluating": "Evaluating"})
+    with ctrl_c_stops() as should_stop:
         try:
             return evaluate_folder(predictor, args.data, args.split, model_path=model_path,
                                    batch_size=args.batch_size, report=progress, should_stop=should_stop)
@@ -133,7 +49,7 @@ def evaluate_model(args, model_path: str):
             progress.close()
 
 
-@_guarded
+@command
 def cmd_evaluate(args) -> int:
     result = evaluate_model(args, _model_path(args.model, exports=False))   # the split is in the .pt only
     if args.json:
@@ -145,18 +61,17 @@ def cmd_evaluate(args) -> int:
 
 # -- classify -----------------------------------------------------------------------------
 
-@_guarded
+@command
 def cmd_classify(args) -> int:
-    problem = _classify_usage_problem(args)
-    if problem:
-        return _fail(problem, 2)
+    if problem := _classify_usage_problem(args):
+        raise UsageError(problem)
     if args.from_csv:
         return _from_csv(args)
     model_path = _model_path(args.model)
     folder = os.path.abspath(os.path.expanduser(args.folder))
     if not os.path.isdir(folder):
         what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
-        return _fail(f"The folder {folder} {what}. Give the folder that holds the photos to classify.")
+        return fail(f"The folder {folder} {what}. Give the folder that holds the photos to classify.")
     if (code := _several_processes(args, model_path, folder)) is not None:
         return code
     predictor = _load_predictor(model_path, args.device)
@@ -195,7 +110,7 @@ def _share_only(args, predictor, folder: str, spread) -> None:
     from core.photos.sorting import sorted_already
 
     exclude = sorted_already(predictor, args.sort_into) if args.sort_into else ()
-    with _stop_on_ctrl_c() as should_stop:
+    with ctrl_c_stops() as should_stop:
         classify_folder(predictor, folder, recursive=args.recursive, batch_size=args.batch_size, top_k=args.top_k,
                         exclude=exclude, should_stop=should_stop, bursts=False, spread=spread)
 
@@ -210,7 +125,7 @@ def _from_csv(args) -> int:
     if len(answers.refused) > 5:
         print(f"Left out {len(answers.refused) - 5} more rows for the same reason.", file=sys.stderr)
     if not answers.results:
-        return _fail(f"{args.from_csv} lists no photos" + (" inside the folder it was written for."
+        return fail(f"{args.from_csv} lists no photos" + (" inside the folder it was written for."
                                                           if answers.refused else "."))
     results = answers.results
     if args.by_burst and not any(r.burst for r in results):
@@ -223,10 +138,6 @@ def _from_csv(args) -> int:
 
 def _classify_usage_problem(args) -> str:
     """What is wrong with the options given to classify ('' when nothing)."""
-    if args.threshold is not None and not (0.0 <= args.threshold <= 1.0):
-        return f"--threshold must be from 0 to 1 (for example 0.8), not {args.threshold}."
-    if args.top_k < 1:
-        return "--top-k must be at least 1."
     if not args.sort_into and (args.move or args.keep_structure):
         return "--move and --keep-structure need --sort-into DEST."
     if args.by_burst and not args.sort_into:
@@ -247,8 +158,8 @@ def _no_pictures(folder: str, recursive: bool) -> str:
 def _classify(args, predictor, folder: str, spread=None) -> int:
     from core.photos.classify import classify_folder
 
-    progress = _Progress({"classifying": "Classifying"})
-    with _stop_on_ctrl_c() as should_stop:
+    progress = StageProgress({"classifying": "Classifying"})
+    with ctrl_c_stops() as should_stop:
         try:
             results = classify_folder(predictor, folder, recursive=args.recursive, batch_size=args.batch_size,
                                       top_k=args.top_k, progress=Throttled(progress, "classifying"),
@@ -257,7 +168,7 @@ def _classify(args, predictor, folder: str, spread=None) -> int:
             progress.close()
         stopped = should_stop()
     if not results:
-        return _fail(_no_pictures(folder, args.recursive))
+        return fail(_no_pictures(folder, args.recursive))
     _print_answers(args, results, stopped, folder=folder)
     return 130 if stopped else 0
 
@@ -266,8 +177,8 @@ def _classify_and_sort(args, predictor, folder: str, spread=None) -> int:
     from core.photos.sorting import sort_folder
 
     threshold = _review_threshold(args, predictor)
-    progress = _Progress({"classifying": "Classifying", "sorting": "Moving" if args.move else "Copying"})
-    with _stop_on_ctrl_c() as should_stop:
+    progress = StageProgress({"classifying": "Classifying", "sorting": "Moving" if args.move else "Copying"})
+    with ctrl_c_stops() as should_stop:
         try:
             out = sort_folder(predictor, folder, args.sort_into, threshold=threshold, move=args.move,
                               keep_structure=args.keep_structure, recursive=args.recursive,
@@ -280,7 +191,7 @@ def _classify_and_sort(args, predictor, folder: str, spread=None) -> int:
         print("Stopped before sorting: no photo was copied or moved. Run the same command again to sort them.")
         return 130
     if not out.results:
-        return _fail(_no_pictures(folder, args.recursive))
+        return fail(_no_pictures(folder, args.recursive))
     _print_answers(args, out.results, stopped=False, csv_path=out.csv_path)
     print(_sort_report_text(out.report))
     return _sort_exit_code(out.report)
@@ -290,8 +201,8 @@ def _sort_answers(args, results, folder: str) -> int:
     from core.photos.sorting import sort_classified
 
     threshold = 0.0 if args.threshold is None else args.threshold    # no model: no saved thresholds
-    progress = _Progress({"sorting": "Moving" if args.move else "Copying"})
-    with _stop_on_ctrl_c() as should_stop:
+    progress = StageProgress({"sorting": "Moving" if args.move else "Copying"})
+    with ctrl_c_stops() as should_stop:
         try:
             report = sort_classified(results, folder, args.sort_into, threshold=threshold, move=args.move,
                                      keep_structure=args.keep_structure, report=progress,
@@ -361,12 +272,12 @@ def _sort_report_text(report) -> str:
 
 # -- undo ---------------------------------------------------------------------------------
 
-@_guarded
+@command
 def cmd_undo(args) -> int:
     from core.photos.sort_undo import undo
 
-    progress = _Progress({"undoing": "Undoing"})
-    with _stop_on_ctrl_c() as should_stop:
+    progress = StageProgress({"undoing": "Undoing"})
+    with ctrl_c_stops() as should_stop:
         try:
             report = undo(args.dest, progress=Throttled(progress, "undoing"), should_stop=should_stop)
         finally:
@@ -411,7 +322,7 @@ def register(subparsers) -> None:
     c.add_argument("model", nargs="?", help="a model file (.pt) saved by fledge train, a run folder, or an "
                                             "ONNX export folder made by fledge export (run on the CPU)")
     c.add_argument("folder", nargs="?", help="the folder of photos to classify")
-    c.add_argument("--csv", metavar="OUT.csv", help="write the results to this CSV file")
+    c.add_argument("--csv", metavar="OUT.csv", type=output_file, help="write the results to this CSV file")
     c.add_argument("--sort-into", metavar="DEST", help="copy the photos into DEST/<class>/ folders")
     c.add_argument("--move", action="store_true", help="move the photos instead of copying them")
     c.add_argument("--threshold", type=float, default=None, metavar="T",

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import sys
 
-from core.cli.photos import _fail, _guarded, _model_path, evaluate_model
+from core.cli.console import command, fail
+from core.cli.photos import _load_predictor, _model_path, evaluate_model
+from core.errors import UsageError
 from core.photos.thresholds import DEFAULT_TARGET, MIN_PHOTOS
 
 WHY = {"chosen": "", "few": "too few photos: the global threshold", "unreachable": "target not reached"}
@@ -48,7 +50,16 @@ def table_lines(choice) -> list[str]:
     return lines
 
 
-@_guarded
+def _unknown_classes(per_class: dict[str, float], classes) -> str:
+    """What is wrong when --precision CLASS=P names a class the model does not have ('' if none)."""
+    unknown = [name for name in per_class if name not in classes]
+    if not unknown:
+        return ""
+    return (f"--precision {unknown[0]}=...: the model has no class '{unknown[0]}'. Its classes are: "
+            f"{', '.join(classes)}.")
+
+
+@command
 def cmd_thresholds(args) -> int:
     from core.model.checkpoints import save_thresholds
     from core.photos.thresholds import choose_thresholds
@@ -59,15 +70,18 @@ def cmd_thresholds(args) -> int:
         print(f"Removed the review thresholds from {model_path}: sorting uses --threshold (default 0) again.")
         return 0
     if not args.data:
-        return _fail("thresholds needs MODEL and DATA (the dataset the model was trained on).", 2)
+        raise UsageError("thresholds needs MODEL and DATA (the dataset the model was trained on).")
     targets = _targets(args.precision)
     if isinstance(targets, str):
-        return _fail(targets, 2)
-    result = evaluate_model(args, model_path)
+        raise UsageError(targets)
+    predictor = _load_predictor(model_path, args.device)
+    if problem := _unknown_classes(targets[1], list(predictor.classes)):
+        raise UsageError(problem)
+    result = evaluate_model(args, model_path, predictor)
     if result.stopped:
-        return _fail("Stopped before every photo was evaluated: no threshold was chosen.", 130)
+        return fail("Stopped before every photo was evaluated: no threshold was chosen.", 130)
     if not result.evaluated:
-        return _fail(f"No photo of the {args.split} split could be evaluated, so no threshold can be chosen.")
+        return fail(f"No photo of the {args.split} split could be evaluated, so no threshold can be chosen.")
     choice = choose_thresholds(result, targets[0], targets[1], min_photos=args.min_photos)
     if args.save:
         save_thresholds(model_path, choice.to_record())
@@ -102,8 +116,9 @@ def register(subparsers) -> None:
                    help="the photos to choose from (default val)")
     t.add_argument("--min-photos", type=int, default=MIN_PHOTOS, metavar="N",
                    help=f"a class with fewer validation photos uses the global threshold (default {MIN_PHOTOS})")
-    t.add_argument("--save", action="store_true", help="store the thresholds in the model file")
-    t.add_argument("--clear", action="store_true", help="remove the thresholds from the model file")
+    keep = t.add_mutually_exclusive_group()
+    keep.add_argument("--save", action="store_true", help="store the thresholds in the model file")
+    keep.add_argument("--clear", action="store_true", help="remove the thresholds from the model file")
     t.add_argument("--json", action="store_true", help="print the thresholds as JSON")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")

@@ -3,64 +3,53 @@ plus the dataset split, which the scanned Dataset owns."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 
-from core.cli.main import _fail
+from core.cli.console import StatusLine, command, ctrl_c_stops, fail
+from core.errors import UsageError
 from core.training.config import Option, config_options
+from core.training.events import EXTRACT_PIPELINE, BatchEnd, EpochEnd, FitEnded, FitStarted, Message, TrainControl
 
 
-class _Progress:
-    """A one-line progress bar on a terminal; one line per epoch otherwise."""
+class TrainProgress:
+    """The training events on stdout: a line per epoch, and within the epochs (and while the
+    quick recipe reads the photos) a progress line: redrawn in place on a terminal, a plain
+    line every few seconds in a pipe or a log (core.cli.console.StatusLine)."""
 
-    def __init__(self, stream=None) -> None:
-        self.stream = stream if stream is not None else sys.stdout
-        self.tty = self.stream.isatty()
-        self.last_draw = 0.0
+    def __init__(self, stream=None, clock=time.monotonic) -> None:
+        self.line = StatusLine(sys.stdout if stream is None else stream, clock)
         self.reading = False
 
     def __call__(self, ev) -> None:
-        from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
-
-        out = self.stream
         if isinstance(ev, FitStarted):
-            self.reading = ev.pipeline == "extract"      # the quick recipe reads the photos first
+            self.reading = ev.pipeline == EXTRACT_PIPELINE      # the quick recipe reads the photos first
             if not self.reading:
-                print(f"Training on {ev.device} ({ev.precision}), {ev.epochs} epochs of {ev.steps_per_epoch} "
-                      f"steps. Run folder: {ev.run_dir}", file=out, flush=True)
+                self.line.say(f"Training on {ev.device} ({ev.precision}), {ev.epochs} epochs of "
+                              f"{ev.steps_per_epoch} steps. Run folder: {ev.run_dir}")
         elif isinstance(ev, Message):
-            self._clear()
-            print(("Warning: " if ev.level == "warning" else "") + ev.text, file=out, flush=True)
-        elif isinstance(ev, BatchEnd) and self.tty:
-            self._draw(ev)
+            self.line.say(("Warning: " if ev.level == "warning" else "") + ev.text)
+        elif isinstance(ev, BatchEnd):
+            self.line.show(self._batch_line(ev), force=ev.epoch_step == ev.steps_per_epoch)
         elif isinstance(ev, EpochEnd):
-            self._clear()
-            print(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.1%} | "
-                  f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.1%} | lr {ev.lr:.2g} | "
-                  f"{ev.images_per_s:.0f} img/s, {ev.seconds:.1f}s", file=out, flush=True)
+            self.line.say(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.1%} | "
+                          f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.1%} | lr {ev.lr:.2g} | "
+                          f"{ev.images_per_s:.0f} img/s, {ev.seconds:.1f}s")
+        elif isinstance(ev, FitEnded):
+            self.line.clear()
 
-    def _draw(self, ev) -> None:
-        now = time.monotonic()
-        if now - self.last_draw < 0.1 and ev.epoch_step != ev.steps_per_epoch:
-            return
-        self.last_draw = now
-        width = 24
-        done = int(width * ev.epoch_step / max(1, ev.steps_per_epoch))
-        bar = "#" * done + "-" * (width - done)
+    def _batch_line(self, ev: BatchEnd) -> str:
+        done, total = ev.epoch_step, max(1, ev.steps_per_epoch)
+        bar = ""
+        if self.line.tty:
+            width = 24
+            filled = int(width * done / total)
+            bar = f"[{'#' * filled}{'-' * (width - filled)}] "
         if self.reading:
-            self.stream.write(f"\rreading photos [{bar}] {ev.epoch_step}/{ev.steps_per_epoch} "
-                              f"{ev.images_per_s:.0f} photos/s ETA {_duration(ev.eta_s)}   ")
-            self.stream.flush()
-            return
-        self.stream.write(f"\repoch {ev.epoch} [{bar}] {ev.epoch_step}/{ev.steps_per_epoch} "
-                          f"loss {ev.loss:.3f} acc {ev.accuracy:.1%} {ev.images_per_s:.0f} img/s "
-                          f"ETA {_duration(ev.eta_s)}   ")
-        self.stream.flush()
-
-    def _clear(self) -> None:
-        if self.tty:
-            self.stream.write("\r" + " " * 100 + "\r")
+            return (f"reading photos {bar}{done}/{ev.steps_per_epoch} {ev.images_per_s:.0f} photos/s "
+                    f"ETA {_duration(ev.eta_s)}")
+        return (f"epoch {ev.epoch} {bar}{done}/{ev.steps_per_epoch} loss {ev.loss:.3f} acc {ev.accuracy:.1%} "
+                f"{ev.images_per_s:.0f} img/s ETA {_duration(ev.eta_s)}")
 
 
 def _duration(seconds: float) -> str:
@@ -73,14 +62,14 @@ def _duration(seconds: float) -> str:
 
 
 def _new_trainer(args, progress, control, cls=None):
-    """A Trainer for a new run from the command line, or an error line and exit status."""
+    """A Trainer for a new run from the command line; UsageError for options it cannot take."""
     from core.data.dataset import scan_dataset
     from core.data.split import SplitSettings
     from core.training.config import TrainConfig
     from core.training.trainer import Trainer
 
     if not args.data:
-        return _fail("train needs a DATA folder (or --resume RUN_DIR).", 2)
+        raise UsageError("train needs a DATA folder (or --resume RUN_DIR).")
     values = {opt.name: getattr(args, opt.name) for opt in config_options()}
     values["recipe"] = _recipe_of(args)
     values["arch"] = args.arch or TrainConfig.arch
@@ -91,7 +80,7 @@ def _new_trainer(args, progress, control, cls=None):
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
     problems = list(config.errors().values()) + [p for p in [split.problem()] if p]
     if problems:
-        return _fail(" ".join(problems), 2)
+        raise UsageError(" ".join(problems))
     dataset = scan_dataset(args.data, **split.to_dict())
     print(dataset.summary())
     return (cls or Trainer)(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
@@ -155,20 +144,20 @@ def _distributed(args) -> int | None:
     if distributed.launched_by_torchrun():
         from core.training.distributed_trainer import DistributedTrainer
 
-        return launch.run_worker(args, lambda control: _make_trainer(args, _Progress(), control, DistributedTrainer),
+        return launch.run_worker(args, lambda control: _make_trainer(args, TrainProgress(), control, DistributedTrainer),
                                  _report_end)
     n = launch.processes_for(args)
     if n <= 1:
         return None
     if not args.resume and (_recipe_of(args) != "custom" or _lr_of(args, "custom")[1]):
-        return _fail("--gpus trains a network chosen with --arch at a learning rate given with --lr (the quick "
-                     "and thorough recipes take seconds to minutes on one device: leave --gpus out).", 2)
+        return fail("--gpus trains a network chosen with --arch at a learning rate given with --lr (the quick "
+                    "and thorough recipes take seconds to minutes on one device: leave --gpus out).", 2)
     return launch.launch_train(getattr(args, "argv", None) or sys.argv[1:], n)
 
 
 def _report_end(ended) -> int:
     if ended.reason == "failed":
-        return _fail(ended.message)
+        return fail(ended.message)
     print(ended.message)
     if ended.test_acc is not None:
         print(f"Test accuracy: {ended.test_acc:.1%}")
@@ -177,29 +166,15 @@ def _report_end(ended) -> int:
     return 0 if ended.reason == "completed" else 3
 
 
+@command
 def cmd_train(args) -> int:
-    from core.training.events import TrainControl
-    from core.training.trainer import Trainer
+    from core.training.trainer import Trainer       # imports torch: not while building the parser
 
     if (code := _distributed(args)) is not None:
         return code
     control = TrainControl()
-    progress = _Progress()
-
-    def on_sigint(signum, frame):
-        if control.stop_requested:
-            raise KeyboardInterrupt
-        print("\nStopping after this batch (press Ctrl+C again to quit at once)...", file=sys.stderr)
-        control.stop()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        trainer = _make_trainer(args, progress, control, Trainer)
-        if isinstance(trainer, int):
-            return trainer
-        ended = trainer.fit()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with ctrl_c_stops(on_stop=control.stop, what="this batch"):
+        ended = _make_trainer(args, TrainProgress(), control, Trainer).fit()
     return _report_end(ended)
 
 

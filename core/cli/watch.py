@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from core.cli.photos import _fail, _guarded, _load_predictor, _model_path, _review_threshold, _stop_on_ctrl_c
+from core.cli.console import command, ctrl_c_stops
+from core.cli.photos import _load_predictor, _model_path, _review_threshold
 from core.photos.sorting import REVIEW, UNREADABLE
 from core.photos.watch import (FolderWatcher, PhotoNotSorted, PhotoSorted, PhotoWaiting, WatchNote, WatchStarted,
-                               WatchSummary)
+                               WatchSummary, check_folders)
 from core.wording import plural
 
 
@@ -62,16 +63,10 @@ def summary_lines(summary: WatchSummary) -> list[str]:
     return lines
 
 
-@_guarded
+@command
 def cmd_watch(args) -> int:
-    if args.threshold is not None and not (0.0 <= args.threshold <= 1.0):
-        return _fail(f"--threshold must be from 0 to 1 (for example 0.8), not {args.threshold}.", 2)
-    if args.settle <= 0:
-        return _fail("--settle must be more than 0 seconds.", 2)
     folder = os.path.abspath(os.path.expanduser(args.folder))
-    if not os.path.isdir(folder):
-        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
-        return _fail(f"The folder {folder} {what}. Give the folder the photos arrive in.")
+    check_folders(folder, args.sort_into)           # before the model takes seconds to load
     predictor = _load_predictor(_model_path(args.model), args.device)
 
     def show(event) -> None:
@@ -81,7 +76,7 @@ def cmd_watch(args) -> int:
     threshold = _review_threshold(args, predictor)
     watcher = FolderWatcher(predictor, folder, args.sort_into, threshold=threshold, move=args.move,
                             poll=args.poll, settle=args.settle, batch_size=args.batch_size, on_event=show)
-    with _stop_on_ctrl_c() as should_stop:
+    with ctrl_c_stops() as should_stop:
         try:
             summary = watcher.run(should_stop)
         except Exception:

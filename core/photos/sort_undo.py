@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from core.errors import FledgeError
+from core.errors import FledgeError, UsageError
 from core.files.file_transfer import describe_os_error, path_key
 from core.files.journal import KEPT, MISSING, JournalWriteError, UndoOutcome
 from core.files.locks import source_locks
@@ -46,6 +46,8 @@ class UndoReport:
 def undo(dest, progress: Progress = None, should_stop: ShouldStop = None) -> UndoReport:
     """Put every photo that sorting copied or moved into dest back where it was, newest first."""
     dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise UsageError(f"{dest} is a file, not a folder. Give the folder the photos were sorted into.")
     if not os.path.isdir(dest):
         raise FledgeError(f"The folder {dest} does not exist, so there is nothing to undo there.")
     if not os.path.exists(journal_path(dest)):

@@ -41,9 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.data.imageio import is_image_name, iter_image_files
-from core.errors import FledgeError
+from core.errors import FledgeError, UsageError
 from core.photos.classify import ClassifiedImage, classify_paths
-from core.files.file_transfer import path_key
+from core.files.file_transfer import is_inside, is_really_inside, path_key
 from core.photos.sorting import ALREADY, journal_path, open_journal, plan_sort, sort_classified
 from core.photos.watch_arrivals import Arrivals, signature
 
@@ -128,6 +128,21 @@ class _Handler:
         if is_image_name(path) and path_key(os.path.dirname(os.path.abspath(path))) == self.folder:
             self.queue.append(os.path.abspath(path))
             self.wake.set()
+
+
+def check_folders(folder, dest) -> None:
+    """Raise FledgeError unless folder is a folder and dest a folder (or a new one) outside it:
+    the sorted photos are not to be mixed into the folder the camera is still filling."""
+    folder = os.path.abspath(os.path.expanduser(os.fspath(folder)))
+    dest = os.path.abspath(os.path.expanduser(os.fspath(dest)))
+    if not os.path.isdir(folder):
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise FledgeError(f"The folder {folder} {what}. Give the folder the photos arrive in.")
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise FledgeError(f"{dest} is a file. Choose a folder to sort the photos into.")
+    if is_inside(dest, folder) or is_really_inside(dest, folder):
+        raise UsageError(f"{dest} is inside the watched folder {folder}. Choose a folder outside it to sort "
+                         "the photos into.")
 
 
 class FolderWatcher:
@@ -242,11 +257,7 @@ class FolderWatcher:
             self._failure = exc         # raised again by stop()
 
     def _check(self) -> None:
-        if not os.path.isdir(self.folder):
-            what = "is a file, not a folder" if os.path.exists(self.folder) else "does not exist"
-            raise FledgeError(f"The folder {self.folder} {what}. Give the folder the photos arrive in.")
-        if os.path.exists(self.dest) and not os.path.isdir(self.dest):
-            raise FledgeError(f"{self.dest} is a file. Choose a folder to sort the photos into.")
+        check_folders(self.folder, self.dest)
         # The threshold and the class names are checked once here, not at the first photo.
         plan_sort([ClassifiedImage(os.path.join(self.folder, "x.jpg"), ((str(c), 1.0),))
                    for c in self.predictor.classes], self.folder, self.dest, threshold=self.threshold)

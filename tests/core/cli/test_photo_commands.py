@@ -169,42 +169,6 @@ def test_parser_and_loop_modules_do_not_import_torch():
     assert r.stdout.strip() == "False"
 
 
-def test_progress_line_and_ctrl_c_stop():
-    import io
-    import signal
-
-    from core.cli.photos import _Progress, _stop_on_ctrl_c
-    from core.progress import JobProgress
-
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    out = Tty()
-    bar = _Progress({"classifying": "Classifying", "sorting": "Moving"}, stream=out)
-    bar(JobProgress("classifying"))               # no count yet: nothing to draw
-    bar(JobProgress("classifying", 1, 4))
-    bar(JobProgress("classifying", 4, 4))
-    bar(JobProgress("scanning"))                  # a stage not named: not shown
-    bar(JobProgress("sorting", 2, 2))
-    bar.close()
-    assert out.getvalue().startswith("\rClassifying 1/4 (25%)")
-    assert "\rClassifying 4/4 (100%)   \n\rMoving 2/2 (100%)" in out.getvalue()
-    assert out.getvalue().endswith("\n")
-    quiet = io.StringIO()
-    _Progress({"x": "x"}, stream=quiet)(JobProgress("x", 1, 2))
-    assert quiet.getvalue() == ""                 # not a terminal: no progress noise
-
-    before = signal.getsignal(signal.SIGINT)
-    with _stop_on_ctrl_c() as should_stop:
-        assert not should_stop()
-        os.kill(os.getpid(), signal.SIGINT)       # first Ctrl+C: stop cleanly
-        assert should_stop()
-        with pytest.raises(KeyboardInterrupt):    # second: quit at once
-            os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is before
-
-
 @pytest.fixture
 def in_process(tmp_path, monkeypatch):
     """Run `fledge classify` in this process with a fake model that answers "bird" (0.8) for

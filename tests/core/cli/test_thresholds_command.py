@@ -52,6 +52,7 @@ def command(tmp_path, monkeypatch):
     fake = FakePredictor(["bird", "plane"])
     fake.info = {"config": {}}
     monkeypatch.setattr(photos, "_load_predictor", lambda path, device: fake)
+    monkeypatch.setattr(thresholds, "_load_predictor", lambda path, device: fake)
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     photos.register(sub)
@@ -114,3 +115,13 @@ def test_save_refuses_a_read_only_model_and_keeps_a_shared_ones_mode(command, mo
         assert f"{copy} is read-only, so Fledge left it as it is" in capsys.readouterr().err
     else:
         assert code == 0 and "thresholds" in torch.load(copy, weights_only=True)
+
+
+def test_a_precision_for_a_class_the_model_lacks_is_refused_before_evaluating(command, tmp_path, capsys):
+    data, model_file = val_dataset(tmp_path / "data"), tmp_path / "model.pt"
+    model_file.write_bytes(b"not read: the predictor is a fake")
+    assert command("thresholds", model_file, data, "--precision", "cat=0.9", "--save") == 2
+    assert capsys.readouterr().err == ("fledge: --precision cat=...: the model has no class 'cat'. Its classes "
+                                       "are: bird, plane.\n")
+    assert command.predictor.asked == []                 # no photo was evaluated
+    assert model_file.read_bytes() == b"not read: the predictor is a fake"
