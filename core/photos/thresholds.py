@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 from core.errors import FledgeError
-from core.wording import plural, rounded_percent
+from core.wording import percent, plural, rounded_percent
 
 DEFAULT_TARGET = 0.98
 CONFIDENCE = 0.95        # how sure the promise is: the precision is at least the bound 19 times in 20
@@ -258,8 +258,10 @@ def consequence(c: ClassThreshold) -> str:
         else:
             more = (f"With about {plural(c.needed, 'more validation photo')} of '{c.name}' that the model gets "
                     "right, it could be promised.")
-        return (f"'{c.name}': {seen}, too little evidence to promise {rounded_percent(c.target)} precision "
-                f"(it could be as low as {rounded_percent(c.promised)}), so its photos go to review. {more}")
+        # Rounded down: the figure said must never reach a target the photos do not promise.
+        low = f" (it could be as low as {percent(math.floor(c.promised * 1000) / 1000)})" if c.named else ""
+        return (f"'{c.name}': {seen}, too little evidence to promise {rounded_percent(c.target)} precision"
+                f"{low}, so its photos go to review. {more}")
     return (f"At {rounded_percent(c.target)} precision for '{c.name}' (threshold {c.threshold:.2f}), about "
             f"{rounded_percent(c.review)} of the photos go to review; {rounded_percent(c.recall)} of the "
             f"'{c.name}' photos are sorted into it.")

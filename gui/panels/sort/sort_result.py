@@ -32,9 +32,9 @@ class SortResultView(QWidget):
         self.counts.setHorizontalHeaderLabels(["Folder", "Photos", "Threshold"])
         self.counts.verticalHeader().hide()
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.counts.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.counts.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.counts.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.counts.setMinimumWidth(200)
         self.counts.setAccessibleName("Photos per folder")
         self.counts.setToolTip("How many photos went into each folder, and how sure the model had to be to "
@@ -47,6 +47,7 @@ class SortResultView(QWidget):
         split.addWidget(self.counts)
         split.addWidget(self.details)
         split.setStretchFactor(1, 1)
+        split.setSizes([380, 380])          # room for "to review: too little evidence" beside the counts
         split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

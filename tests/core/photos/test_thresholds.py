@@ -139,10 +139,11 @@ def test_the_consequence_is_said_in_plain_words():
     assert lines[0] == ("At 85 % precision for 'bird' (threshold 0.95), about 2.6 % of the photos go to review; "
                         "94 % of the 'bird' photos are sorted into it.")
     assert lines[2] == ("'lemming': 3 of the 4 validation photos the model named 'lemming' were right, too little "
-                        "evidence to promise 85 % precision (it could be as low as 53 %), so its photos go to "
+                        "evidence to promise 85 % precision (it could be as low as 52.5 %), so its photos go to "
                         "review. With about 13 more validation photos of 'lemming' that the model gets right, it "
                         "could be promised.")
-    assert lines[3].startswith("'vole': the model named no validation photo 'vole', too little evidence")
+    assert lines[3].startswith("'vole': the model named no validation photo 'vole', too little evidence to promise "
+                               "85 % precision, so its photos go to review.")
     assert lines[-1] == "With these thresholds about 7.7 % of the photos go to review."
     none = choose_thresholds(plenty(), 0.98).lines()
     assert none[0] == "No class has the validation photos to promise 98 % precision, so every photo would go to review."
