@@ -4,9 +4,10 @@
     fledge thresholds best.pt --clear
 
 The model is evaluated as `fledge evaluate` does (core.photos.evaluation.evaluate_folder, on
-the split the model file records); core.photos.thresholds chooses the thresholds and words
-what they mean; --save stores them in the model file, where `fledge classify` and `fledge
-watch` use them unless --threshold is given.
+the split the model file records); core.photos.thresholds chooses the thresholds where the
+validation photos promise the precision asked for, and words what they mean (a class without
+that evidence sends its photos to review); --save stores them in the model file, where `fledge
+classify` and `fledge watch` use them unless --threshold is given.
 """
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ import sys
 from core.cli.console import command, fail
 from core.cli.photos import _load_predictor, _model_path, evaluate_model
 from core.errors import UsageError
-from core.photos.thresholds import DEFAULT_TARGET, MIN_PHOTOS
-
-WHY = {"chosen": "", "few": "too few photos: the global threshold", "unreachable": "target not reached"}
+from core.photos.thresholds import CONFIDENCE, DEFAULT_TARGET, WHY_REVIEW
 
 
 def _targets(values: list[str]) -> tuple[float, dict[str, float]] | str:
@@ -41,12 +40,13 @@ def _targets(values: list[str]) -> tuple[float, dict[str, float]] | str:
 
 def table_lines(choice) -> list[str]:
     w = max([len(c.name) for c in choice.classes] + [len("class")])
-    lines = [f"{'class':<{w}}  target  threshold  precision  recall  to review  photos"]
+    lines = [f"{'class':<{w}}  target  threshold  precision  promised  recall  to review  photos"]
     for c in choice.classes:
         precision = "-" if c.precision is None else f"{c.precision:.1%}"
-        why = f"  ({WHY[c.source]})" if WHY[c.source] else ""
-        lines.append(f"{c.name:<{w}}  {c.target:6.1%}  {c.threshold:9.3f}  {precision:>9}  {c.recall:6.1%}  "
-                     f"{c.review:9.1%}  {c.support:6d}{why}")
+        threshold = "review" if c.to_review else f"{c.threshold:.3f}"
+        why = f"  (all to review: {WHY_REVIEW[c.source]})" if c.to_review else ""
+        lines.append(f"{c.name:<{w}}  {c.target:6.1%}  {threshold:>9}  {precision:>9}  {c.promised:8.1%}  "
+                     f"{c.recall:6.1%}  {c.review:9.1%}  {c.support:6d}{why}")
     return lines
 
 
@@ -82,7 +82,7 @@ def cmd_thresholds(args) -> int:
         return fail("Stopped before every photo was evaluated: no threshold was chosen.", 130)
     if not result.evaluated:
         return fail(f"No photo of the {args.split} split could be evaluated, so no threshold can be chosen.")
-    choice = choose_thresholds(result, targets[0], targets[1], min_photos=args.min_photos)
+    choice = choose_thresholds(result, targets[0], targets[1], confidence=args.confidence)
     if args.save:
         save_thresholds(model_path, choice.to_record())
     if args.json:
@@ -103,8 +103,10 @@ def register(subparsers) -> None:
     t = subparsers.add_parser(
         "thresholds", help="choose per-class review thresholds from the validation photos (and save them)",
         description="For each class, the lowest confidence threshold at which the model's answers reach the "
-                    "precision asked for on the validation photos, and what it means: the share of photos "
-                    "that go to review and of each class that is sorted. --save keeps them in the model "
+                    "precision asked for -- as far as the validation photos can promise it (a lower "
+                    "confidence bound) -- and what it means: the share of photos that go to review and of "
+                    "each class that is sorted. A class whose validation photos are too few to promise it "
+                    "gets no threshold: its photos go to review. --save keeps them in the model "
                     "file; fledge classify --sort-into and fledge watch then use them unless --threshold "
                     "is given.")
     t.add_argument("model", help="a model file (.pt) saved by fledge train, or a run folder")
@@ -114,8 +116,9 @@ def register(subparsers) -> None:
                         "repeat as CLASS=P for one class (e.g. --precision plane=0.99)")
     t.add_argument("--split", default="val", choices=["val", "test", "train"],
                    help="the photos to choose from (default val)")
-    t.add_argument("--min-photos", type=int, default=MIN_PHOTOS, metavar="N",
-                   help=f"a class with fewer validation photos uses the global threshold (default {MIN_PHOTOS})")
+    t.add_argument("--confidence", type=float, default=CONFIDENCE, metavar="C",
+                   help=f"how sure the promise of precision must be (default {CONFIDENCE}: the precision is "
+                        "at least the one promised 19 times in 20)")
     keep = t.add_mutually_exclusive_group()
     keep.add_argument("--save", action="store_true", help="store the thresholds in the model file")
     keep.add_argument("--clear", action="store_true", help="remove the thresholds from the model file")

@@ -19,6 +19,7 @@ from core.errors import CheckpointError
 from core.files.fileio import NotARegularFile, ReadOnlyFile, atomic_write, open_regular
 from core.files.fileio import atomic_write_text as _write_text
 from core.model.class_names import class_names_problem
+from core.model.threshold_record import thresholds_problem
 
 FORMAT = "fledge-checkpoint"
 FORMAT_VERSION = 1
@@ -214,24 +215,9 @@ def _model_fields_problem(ckpt: dict) -> str | None:
         return f"its weights are stored as {', '.join(odd)}, which Fledge cannot run"
     if any(v.is_floating_point() and not bool(torch.isfinite(v).all()) for v in sd.values()):
         return "some of its weights are not numbers (the training diverged before it was saved)"
-    if "thresholds" in ckpt and _thresholds_problem(ckpt["thresholds"]):
-        return f"its review thresholds are unusable ({_thresholds_problem(ckpt['thresholds'])})"
+    if "thresholds" in ckpt and thresholds_problem(ckpt["thresholds"]):
+        return f"its review thresholds are unusable ({thresholds_problem(ckpt['thresholds'])})"
     return None
-
-
-def _is_share(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0
-
-
-def _thresholds_problem(record) -> str:
-    """What is wrong with a model file's per-class review thresholds ('' when nothing)."""
-    if not isinstance(record, dict) or not isinstance(record.get("classes"), dict):
-        return "they are not a table of classes"
-    if not all(isinstance(k, str) and _is_share(v) for k, v in record["classes"].items()):
-        return "each must be a class name with a number from 0 to 1"
-    if not _is_share(record.get("default", 0.0)):
-        return "the threshold for other classes is not a number from 0 to 1"
-    return ""
 
 
 def save_thresholds(path, record: dict | None) -> None:
@@ -246,7 +232,7 @@ def save_thresholds(path, record: dict | None) -> None:
         ckpt.pop("thresholds", None)
     else:
         record = _plain(dict(record), "thresholds")
-        problem = _thresholds_problem(record)
+        problem = thresholds_problem(record)
         if problem:
             raise CheckpointError(f"These review thresholds cannot be saved: {problem}.")
         ckpt["thresholds"] = record

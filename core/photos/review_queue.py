@@ -5,7 +5,8 @@
     items = review_order(items)
 
 The review, sort and evaluate views list ReviewItems; nothing here imports torch or Qt.
-class_mismatch says when a model's classes do not fit a dataset's; labelled_away finds the
+class_mismatch says when a model's classes do not fit a dataset's, guesses_unusable when they
+fit so badly that its guesses must not be shown at all; labelled_away finds the
 photos a sort put somewhere that were labelled into a dataset since (its labelling journals).
 """
 from __future__ import annotations
@@ -176,6 +177,32 @@ def class_mismatch(model_classes: Iterable[str], dataset_classes: Iterable[str],
     return (f"This model was not trained on {_names(missing)} of {dataset}, so it never suggests "
             f"{'it' if len(missing) == 1 else 'them'}. Retrain to include "
             f"{'it' if len(missing) == 1 else 'them'}.")
+
+
+def guesses_unusable(model_classes: Iterable[str], dataset_classes: Iterable[str],
+                     dataset: str = "the dataset") -> str:
+    """Why a model's guesses must not be shown while labelling into this dataset ('' when they may).
+
+    Every class the model can answer must be a class of the dataset: an unrelated model's
+    "bees 50 %" under a camera's night frames orders and labels nothing but noise. A dataset
+    with classes the model lacks (added since it was trained) still gets its guesses
+    (class_mismatch says it never suggests those). Model classes not known yet: ''.
+    """
+    model, data = list(model_classes), list(dataset_classes)
+    if not model:
+        return ""
+    if not data:
+        return (f"{dataset[:1].upper() + dataset[1:]} has no classes yet, so Fledge cannot tell whether this "
+                f"model ({_names(model)}) was made for it, and does not show its guesses. Add the classes with "
+                "“New class…”: if they are the model's, its guesses appear.")
+    unknown = [c for c in model if c not in set(data)]
+    if len(unknown) == len(model):
+        return (f"This model knows {_names(model)}, but {dataset} has {_names(data)}: none of them match, so "
+                "its guesses are not shown. Choose the model trained on this dataset.")
+    if unknown:
+        return (f"This model also knows {_names(unknown)}, which {dataset} has no class for, so its guesses are "
+                "not shown. Choose the model trained on this dataset, or add those classes.")
+    return ""
 
 
 # -- where labelled photos went ------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from core.photos.sort_undo import UndoReport
 from core.photos.sorting import SortReport
+from core.photos.thresholds import ReviewThresholds
 from core.wording import plural
 
 
@@ -31,6 +32,18 @@ def disk_full_line(report: SortReport, say: Phrases) -> str:
     return f"The disk holding {report.dest} is full; stopped. Free some space and {say.again} to continue."
 
 
+def thresholds_line(limits: ReviewThresholds | None) -> str:
+    """Which threshold decided each class's photos ('' when not known)."""
+    if limits is None:
+        return ""
+    if not limits.per_class and not limits.review:
+        if limits.default <= 0:
+            return "Threshold 0.00 for every class: no photo went to review for being unsure."
+        return (f"Threshold {limits.default:.2f} for every class: photos the model was less sure of went "
+                "to review.")
+    return f"The model's own thresholds: {limits.describe()}."
+
+
 def sort_lines(report: SortReport, say: Phrases) -> list[str]:
     """A core.photos.sorting.SortReport in sentences, one a line."""
     verb = "Moved" if report.move else "Copied"
@@ -41,6 +54,8 @@ def sort_lines(report: SortReport, say: Phrases) -> list[str]:
         lines.append(f"{verb} {plural(len(report.done), 'photo')} into {report.dest}: {parts}.")
     else:
         lines.append(f"No photos were {verb.lower()} into {report.dest}.")
+    if report.done and thresholds_line(report.thresholds):
+        lines.append(thresholds_line(report.thresholds))
     renamed = report.renamed
     if renamed:
         lines.append(f"{len(renamed)} got a new name because the name was taken, e.g. {renamed[0].dst}.")

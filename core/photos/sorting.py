@@ -38,7 +38,7 @@ from core.files.journal import FileJournal, JournalWriteError, Op
 from core.files.locks import source_locks
 from core.model.class_names import class_name_problem
 from core.photos.review_queue import ReviewItem
-from core.photos.thresholds import ReviewThresholds
+from core.photos.thresholds import ReviewThresholds, as_review_thresholds
 from core.progress import JobProgress, Throttled
 
 JOURNAL_NAME = ".fledge-journal.jsonl"
@@ -79,8 +79,9 @@ def plan_sort(results: Iterable, folder, dest, threshold: float | ReviewThreshol
     (from an earlier sort into a folder inside the source) are left out.
 
     threshold: one for every class, or per class (core.photos.thresholds.ReviewThresholds, as
-    saved in a model file): the one place a photo is sent to review."""
-    limits = threshold if isinstance(threshold, ReviewThresholds) else ReviewThresholds(threshold)
+    saved in a model file, with the classes whose photos all go to review): the one place a
+    photo is sent to review."""
+    limits = as_review_thresholds(threshold)
     for t in limits.values():
         if not isinstance(t, (int, float)) or math.isnan(t) or not (0.0 <= t <= 1.0):
             raise FledgeError(f"The threshold must be a number from 0 to 1 (for example 0.8), not {t}.")
@@ -102,7 +103,7 @@ def plan_sort(results: Iterable, folder, dest, threshold: float | ReviewThreshol
         probability = float(r.top[0][1]) if label is not None else 0.0
         if label is None:
             category = UNREADABLE
-        elif probability < limits.for_label(label):
+        elif limits.sends_to_review(label, probability):
             category = REVIEW
         else:
             category = label
@@ -136,6 +137,7 @@ class SortReport:
     stopped: bool = False            # should_stop ended the run early
     disk_full: bool = False          # the destination's disk filled up, so the run ended early
     halted: str = ""                 # why the run ended early otherwise (its journal could not be written)
+    thresholds: ReviewThresholds | None = None     # what sent photos to review (sort_classified sets it)
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(f.category for f in self.done))
@@ -160,7 +162,7 @@ class SortReport:
                 "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "failed": [{"path": p, "reason": r} for p, r in self.failed],
                 "recovered": list(self.recovered), "stopped": self.stopped, "disk_full": self.disk_full,
-                "halted": self.halted}
+                "halted": self.halted, "thresholds": self.thresholds.to_dict() if self.thresholds else None}
 
 
 def journal_path(dest) -> str:
@@ -356,7 +358,7 @@ def sorted_already(predictor, dest) -> list[str]:
     return [os.path.join(dest, c) for c in [*predictor.classes, *RESERVED]]
 
 
-def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool = False,
+def sort_folder(predictor, folder, dest, *, threshold: float | ReviewThresholds = 0.0, move: bool = False,
                 keep_structure: bool = False, recursive: bool = False, batch_size: int = 64,
                 top_k: int = 3, csv_path=None, replace_csv: bool = True, report: Report = None,
                 should_stop: ShouldStop = None, by_burst: bool = False, spread=None) -> FolderSort:
@@ -393,7 +395,7 @@ def sort_folder(predictor, folder, dest, *, threshold: float = 0.0, move: bool =
     return out
 
 
-def sort_classified(results: Iterable, folder, dest, *, threshold: float = 0.0, move: bool = False,
+def sort_classified(results: Iterable, folder, dest, *, threshold: float | ReviewThresholds = 0.0, move: bool = False,
                     keep_structure: bool = False, report: Report = None,
                     should_stop: ShouldStop = None, by_burst: bool = False) -> SortReport:
     """plan_sort + apply_sort for answers already known (from the model or a CSV).
@@ -406,7 +408,9 @@ def sort_classified(results: Iterable, folder, dest, *, threshold: float = 0.0, 
     ops = plan_sort(results, folder, dest, threshold=threshold, keep_structure=keep_structure)
     tell = report or (lambda _event: None)
     tell(JobProgress("sorting", 0, len(ops)))
-    return apply_sort(ops, dest, move=move, progress=Throttled(tell, "sorting"), should_stop=should_stop)
+    done = apply_sort(ops, dest, move=move, progress=Throttled(tell, "sorting"), should_stop=should_stop)
+    done.thresholds = as_review_thresholds(threshold)
+    return done
 
 
 __all__ = [

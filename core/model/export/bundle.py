@@ -141,6 +141,8 @@ def metadata(ckpt: dict, model_file, cache_size: int) -> dict:
     """export.json: the classes, the input, the preprocessing and the provenance."""
     metrics = ckpt.get("metrics") or {}
     size = int(ckpt["image_size"])
+    # The per-class review thresholds saved in the model (fledge thresholds --save) travel with it.
+    thresholds = {"thresholds": ckpt["thresholds"]} if isinstance(ckpt.get("thresholds"), dict) else {}
     return {
         "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION,
         "classes": list(ckpt["classes"]),
@@ -164,6 +166,7 @@ def metadata(ckpt: dict, model_file, cache_size: int) -> dict:
             "validation_accuracy": metrics.get("val_acc"), "epoch": metrics.get("epoch"),
             "dataset": data_root(ckpt), "trained_with_torch": ckpt.get("torch_version"),
             "fledge_version": _fledge_version()},
+        **thresholds,
     }
 
 
@@ -192,7 +195,21 @@ def readme(meta: dict, parity_summary: str) -> str:
         without=" or PyTorch" if fmt == "onnx" else "",
         requirements=_REQUIREMENTS[fmt], model_file=model["file"],
         model_format="ONNX, opset %s" % model["opset"] if fmt == "onnx" else "TorchScript",
-        resize_to=meta["preprocessing"]["resize_to"], parity=parity_summary, usage=usage)
+        resize_to=meta["preprocessing"]["resize_to"], parity=parity_summary, usage=usage,
+        thresholds=_thresholds_text(meta.get("thresholds")))
+
+
+def _thresholds_text(record) -> str:
+    """What the README says of the review thresholds saved in the model ('' when there are none)."""
+    if not record:
+        return ""
+    review = record.get("review") or {}
+    sure = ", ".join(f"{c} {t:.2f}" for c, t in record["classes"].items() if c not in review)
+    never = (f" and always for {', '.join(review)} (no threshold could promise the precision asked for)"
+             if review else "")
+    return ("\nThe review thresholds saved in the model travel in `export.json`: `decision` (for one photo, a "
+            "sentence after the classes) says `_review` when the model is less sure than its class's threshold"
+            + (f" ({sure})" if sure else "") + never + ", as `fledge classify --sort-into` would.\n")
 
 
 def write_json(path: str, obj: dict) -> None:

@@ -21,6 +21,7 @@ from core.errors import FledgeError
 from core.files.fileio import open_regular
 from core.model.class_names import class_names_problem
 from core.model.export.bundle import EXPORT_FORMAT, EXPORT_VERSION, META_FILE
+from core.model.threshold_record import thresholds_problem
 
 ONNX_SUFFIX = ".onnx"
 ONNX_FILE = "model.onnx"             # model_files.MODEL_FILES["onnx"] (that module imports torch)
@@ -166,4 +167,6 @@ def _meta_problem(meta: dict) -> str | None:
     if not (_number_list(prep.get("mean"), 3) and _number_list(prep.get("std"), 3)
             and all(s > 0 for s in prep["std"])):
         return "its normalisation (mean and std) is missing or impossible"
+    if "thresholds" in meta and thresholds_problem(meta["thresholds"]):
+        return f"its review thresholds are unusable ({thresholds_problem(meta['thresholds'])})"
     return None

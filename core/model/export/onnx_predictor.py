@@ -78,10 +78,11 @@ class OnnxPredictor(Predictor):
 
     def __init__(self, meta: dict, model_file: str, folder: str, session) -> None:
         prep, prov = meta["preprocessing"], meta.get("provenance") or {}
+        info = {"export": {"folder": folder, "model_file": model_file}, "provenance": prov}
+        if "thresholds" in meta:          # the review thresholds saved in the model: a sort uses them
+            info["thresholds"] = meta["thresholds"]
         self._describe(torch.device("cpu"), meta["classes"], prep["crop"], prep["mean"], prep["std"],
-                       str(prov.get("architecture") or ""),
-                       {"export": {"folder": folder, "model_file": model_file}, "provenance": prov},
-                       cache_size=prep["resize_to"])
+                       str(prov.get("architecture") or ""), info, cache_size=prep["resize_to"])
         self.cuda, self._channels_last, self._amp_dtype, self.model = False, False, None, None
         self.model_file, self.folder = model_file, folder
         self._session = session

@@ -1,5 +1,6 @@
-"""Review thresholds from the evaluation: pick the precision wanted, see per class what it costs,
-and save the thresholds in the model file.
+"""Review thresholds from the evaluation: pick the precision wanted, see per class what it costs
+-- a class whose validation photos are too few to promise it gets no threshold and sends its photos
+to review, with how many more photos would do -- and save the thresholds in the model file.
 
 core.photos.thresholds chooses and words them; the save is core.model.checkpoints.save_thresholds
 on a gui.background pool (a model file is rewritten, off the GUI thread). After a save, `fledge
@@ -115,7 +116,7 @@ class ThresholdBox(QWidget):
         if curve is None:
             self.curves.clear_curve()
             return
-        chosen = {c.name: c.threshold for c in self.choice.classes}.get(curve.name)
+        chosen = self.choice.thresholds().get(curve.name)         # None: the class goes to review
         self.curves.show_curve(curve, chosen, self.target.percent() / 100.0)
 
     def _why_not(self) -> str:

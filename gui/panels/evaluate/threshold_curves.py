@@ -1,5 +1,6 @@
 """One class's precision and recall against the review threshold (core.photos.thresholds.ClassCurve),
-with the threshold chosen and the precision wanted marked."""
+the precision its validation photos can promise (dashed), and the threshold chosen and the precision
+wanted marked."""
 from __future__ import annotations
 
 import pyqtgraph as pg
@@ -25,6 +26,8 @@ class ThresholdCurves(MetricPlot):
         self.setLabel("bottom", "Threshold: the model's certainty needed to sort a photo")
         self.precision_curve = self.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=2), stepMode="center")
         self.recall_curve = self.plot([], [], pen=pg.mkPen(VAL_COLOUR, width=2), stepMode="center")
+        self.promised_curve = self.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=1, style=Qt.PenStyle.DashLine),
+                                        stepMode="center")
         dashed = pg.mkPen(TARGET_COLOUR, style=Qt.PenStyle.DashLine)
         self.chosen_line = pg.InfiniteLine(angle=90, movable=False, pen=dashed)
         self.target_line = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
@@ -33,6 +36,7 @@ class ThresholdCurves(MetricPlot):
             self.addItem(line)
         self.legend.add("precision: share of its sorted photos that are right", TRAIN_COLOUR, None)
         self.legend.add("recall: share of the class's photos sorted into it", VAL_COLOUR, None)
+        self.legend.add("promised: the least precision so few photos vouch for (dashed)", TRAIN_COLOUR, None)
         item.setXRange(0, 1, padding=0.02)
         item.setYRange(0, 1, padding=0.02)
         self.apply_palette()
@@ -47,6 +51,7 @@ class ThresholdCurves(MetricPlot):
             return
         edges = [0.0, *t[1:]]
         self.precision_curve.setData(edges, list(curve.precision[1:]))
+        self.promised_curve.setData(edges, list(curve.promised()[1:]))
         recall = list(curve.recall[1:])
         if edges[-1] < 1.0:
             edges, recall = [*edges, 1.0], [*recall, 0.0]
@@ -57,13 +62,15 @@ class ThresholdCurves(MetricPlot):
     def clear_curve(self) -> None:
         self.precision_curve.setData([], [])
         self.recall_curve.setData([], [])
+        self.promised_curve.setData([], [])
         self._mark(self.chosen_line, None)
         self._mark(self.target_line, None)
 
     def plotted(self) -> dict[str, tuple[list, list]]:
         """The data drawn (for tests and accessibility): name -> (xs, ys)."""
         out = {}
-        for name, c in (("precision", self.precision_curve), ("recall", self.recall_curve)):
+        for name, c in (("precision", self.precision_curve), ("recall", self.recall_curve),
+                        ("promised", self.promised_curve)):
             xs, ys = c.getData()
             out[name] = ([] if xs is None else list(xs), [] if ys is None else list(ys))
         return out

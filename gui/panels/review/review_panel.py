@@ -6,7 +6,9 @@ known). The labelling itself -- numbered classes, keys, undo, photos moved into 
 dataset's class folders so the next training run learns from them -- is
 gui.panels.review.labelling_view; which photos, in which order, with which answers, is
 core.photos.review_queue. The panel chooses the photos, the model and the dataset, says
-when the model's classes do not fit the dataset's, and asks for a retrain.
+when the model's classes do not fit the dataset's -- a model that would name classes the
+dataset lacks is not used at all (review_queue.guesses_unusable), so no guess of an unrelated
+model orders or labels the photos -- and asks for a retrain.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from core.photos.burst_cards import frames_of
 from core.photos.dataset_labels import DatasetLabels
 from core.files.file_transfer import path_key
 from core.photos.new_dataset import copied_in, readiness
-from core.photos.review_queue import ReviewItem, ask_model, class_mismatch, folder_items, review_order
+from core.photos.review_queue import (ReviewItem, ask_model, class_mismatch, folder_items, guesses_unusable,
+                                      review_order)
 from core.training.runs import run_dir_of
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
@@ -52,6 +55,8 @@ class ReviewPanel(QWidget):
         self.setMinimumSize(560, 440)
         self._user_stopped = False          # Cancel pressed: do not ask the model again by itself
         self._model_turn = 0                # counts model changes: answers of an earlier model are dropped
+        self._guesses_hidden = False        # the model does not fit the dataset: its guesses are not shown
+        self._classes_checked: list[str] = []
         self.runner = job_runner(self, "fledge-review-predict", lambda ev: self.progress.report(ev),
                                  self._on_predicted, self._on_predict_failed)
         self._build_ui()
@@ -239,8 +244,9 @@ class ReviewPanel(QWidget):
     # -- choosing -----------------------------------------------------------------------
     def _preview_current(self) -> None:
         item = self.view.grid.current()
-        self.preview.show_photo(item.path if item is not None else "", self.source.predictor or self.source.path())
-        self.bursts.play(item, self.source.predictor or self.source.path())
+        model = "" if self._guesses_problem() else self.source.predictor or self.source.path()
+        self.preview.show_photo(item.path if item is not None else "", model)
+        self.bursts.play(item, model)
 
     def _model_chosen(self) -> None:
         self._user_stopped = False
@@ -275,15 +281,47 @@ class ReviewPanel(QWidget):
         self.view.set_labels(labels)
         self._check_classes()
 
-    def _check_classes(self) -> None:
-        """Warn when the model's classes are not the dataset's (its suggestions would not fit)."""
+    def _guesses_problem(self, classes: list[str] | None = None) -> str:
+        """Why the model's guesses are not shown for the dataset labelled into ('' when they are)."""
         root = self.dataset_root()
-        why = class_mismatch(self.source.classes, self.classes(),
-                             f"the dataset {os.path.basename(root.rstrip(os.sep))}") if root else ""
+        return guesses_unusable(self.source.classes if classes is None else classes, self.classes(),
+                                f"the dataset {os.path.basename(root.rstrip(os.sep))}") if root else ""
+
+    def _check_classes(self, classes: list[str] | None = None) -> None:
+        """Warn when the model's classes are not the dataset's; a model that would name classes the
+        dataset lacks is not used: its guesses leave the grid until a fitting model or dataset."""
+        root = self.dataset_root()
+        self._classes_checked = self.classes()
+        unusable = self._guesses_problem(classes)
+        why = unusable or (class_mismatch(self.source.classes if classes is None else classes, self.classes(),
+                                          f"the dataset {os.path.basename(root.rstrip(os.sep))}") if root else "")
         if why:
             self.classes_bar.show_message(why + " You can still label with the number keys.", "warning")
         else:
             self.classes_bar.clear()
+        if unusable:
+            self._hide_guesses()
+        elif self._guesses_hidden:
+            self._guesses_hidden = False
+            self._preview_current()
+            if self.source.ready():
+                self._predict_missing()
+
+    def _hide_guesses(self) -> None:
+        """Take the model's answers off every photo shown, back in the folder's order."""
+        self._guesses_hidden = True
+        if self.runner.is_running():
+            self._model_turn += 1           # its answers are dropped when it ends
+            self.runner.stop()
+        grid = self.view.grid
+        items = grid.items()
+        if any(f.predicted for it in items for f in [it, *frames_of(it)]):
+            for it in items:
+                for f in [it, *frames_of(it)]:
+                    f.top, f.error = (), None
+            grid.refresh()
+            grid.reorder(sorted(items, key=lambda it: path_key(it.path)))
+        self._preview_current()
 
     # -- showing ------------------------------------------------------------------------
     def _show(self, items: list[ReviewItem], source: str) -> None:
@@ -292,6 +330,8 @@ class ReviewPanel(QWidget):
             self.runner.stop()          # its answers are for photos no longer shown
         self.message_bar.clear()
         self.modes.setCurrentWidget(self.splitter)
+        if self._guesses_problem():           # answers known from elsewhere, of a model that does not fit
+            items = [ReviewItem(it.path, (), None, it.true_class) for it in items]
         self.view.show_items(review_order(items), source)
         self.bursts.regroup()
         self._predict_missing()
@@ -308,21 +348,29 @@ class ReviewPanel(QWidget):
         if self.runner.is_running():
             return
         todo = [f.path for it in self.view.grid.items() if not it.predicted for f in frames_of(it)]
-        if not todo:
+        if not todo or self._guesses_problem():
             return
         if not self.source.ready():
             self.message_bar.show_message("Choose a model to see its suggestions; you can label without "
                                           "them with the number keys.", "info")
             return
         self.progress.begin("Asking the model…")
-        turn = self._model_turn
-        self.runner.start(self.source.task(
-            lambda predictor, report, should_stop: (turn, ask_model(predictor, todo, report, should_stop))))
+        turn, root, classes = self._model_turn, self.dataset_root(), self.classes()
+
+        def work(predictor, report, should_stop):
+            # The model's classes are known for sure once it is loaded: one that does not fit is not asked.
+            fits = not root or not guesses_unusable(predictor.classes, classes)
+            return turn, list(predictor.classes), ask_model(predictor, todo, report, should_stop) if fits else {}
+        self.runner.start(self.source.task(work))
         self._refresh_state()
 
     def _on_predicted(self, result: tuple) -> None:
-        turn, answers = result
+        turn, classes, answers = result
         self.progress.end()
+        if turn == self._model_turn and self._guesses_problem(classes):
+            self._check_classes(classes)      # says why, and shows none of its answers
+            self._refresh_state()
+            return
         grid = self.view.grid
         items = grid.items()
         self.bursts.take_answers(items, answers if turn == self._model_turn else {})
@@ -350,6 +398,8 @@ class ReviewPanel(QWidget):
 
     # -- state --------------------------------------------------------------------------
     def _refresh_state(self) -> None:
+        if self.classes() != self._classes_checked:      # a class added or removed: does the model fit now?
+            self._check_classes()
         self.view.refresh_state()
         state = readiness(self.dataset_root()) if self.dataset_root() else None
         self.readiness_label.setText(state.text if state is not None and not state.ready else "")

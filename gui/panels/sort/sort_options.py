@@ -38,8 +38,9 @@ class SortOptions:
         # Per-class thresholds saved in the model file (the Evaluate tab's Review thresholds).
         self.own_box = QCheckBox("Use the model's own &thresholds when it has them", parent)
         self.own_box.setToolTip("A model whose per-class thresholds were saved in the Evaluate tab sends each "
-                                "class's unsure photos to _review by its own threshold; “Certainty needed” is "
-                                "then used only for a model without them")
+                                "class's unsure photos to _review by its own threshold, and every photo of a "
+                                "class with too little evidence for one; “Certainty needed” is then used only "
+                                "for a model without them")
         self.own_box.setChecked(SORT_OWN_THRESHOLDS.default)
         self.copy_radio = QRadioButton("&Copy (the originals stay where they are)", parent)
         self.copy_radio.setToolTip("Safest: the photos are copied into the class folders")

@@ -1,4 +1,5 @@
-"""What a sort or its undo did: a headline, the photos per folder, and the details in sentences."""
+"""What a sort or its undo did: a headline, the photos per folder (with the threshold each class's
+photos were held to), and the details in sentences."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -27,15 +28,17 @@ class SortResultView(QWidget):
         self.headline.setFont(bold)
         self.headline.setWordWrap(True)
         self.headline.setAccessibleName("Result")
-        self.counts = QTableWidget(0, 2, self)
-        self.counts.setHorizontalHeaderLabels(["Folder", "Photos"])
+        self.counts = QTableWidget(0, 3, self)
+        self.counts.setHorizontalHeaderLabels(["Folder", "Photos", "Threshold"])
         self.counts.verticalHeader().hide()
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.counts.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.counts.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.counts.setMinimumWidth(200)
         self.counts.setAccessibleName("Photos per folder")
-        self.counts.setToolTip("How many photos went into each folder")
+        self.counts.setToolTip("How many photos went into each folder, and how sure the model had to be to "
+                               "put a photo in a class folder")
         self.details = QPlainTextEdit(self)
         self.details.setReadOnly(True)
         self.details.setAccessibleName("Details")
@@ -44,20 +47,23 @@ class SortResultView(QWidget):
         split.addWidget(self.counts)
         split.addWidget(self.details)
         split.setStretchFactor(1, 1)
+        split.setSizes([380, 380])          # room for "to review: too little evidence" beside the counts
         split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.headline)
         lay.addWidget(split, 1)
 
-    def show_text(self, head: str, rows: list[tuple[str, int]] = (), lines: list[str] = ()) -> None:
+    def show_text(self, head: str, rows: list[tuple] = (), lines: list[str] = ()) -> None:
+        """rows: (folder, photos) or (folder, photos, threshold text)."""
         self.headline.setText(head)
         self.counts.setRowCount(len(rows))
-        for r, (name, n) in enumerate(rows):
+        for r, (name, n, *threshold) in enumerate(rows):
             self.counts.setItem(r, 0, QTableWidgetItem(name))
             it = QTableWidgetItem(f"{n:,}")
             it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.counts.setItem(r, 1, it)
+            self.counts.setItem(r, 2, QTableWidgetItem(threshold[0] if threshold else ""))
         self.details.setPlainText("\n".join(lines))
 
     def show_sort(self, out: FolderSort) -> str:
@@ -82,7 +88,8 @@ class SortResultView(QWidget):
         lines = sort_lines(rep, self.say)
         if out.csv_path:
             lines.append(f"The model's answer for every photo is in {out.csv_path}.")
-        rows = sorted(classes.items()) + [("To review (unsure)", review), ("Could not be read", unreadable)]
+        rows = _class_rows(classes, rep.thresholds) + [("To review (unsure)", review),
+                                                       ("Could not be read", unreadable)]
         self.show_text(head, rows, lines)
         return head
 
@@ -105,3 +112,12 @@ class SortResultView(QWidget):
         lines = [head] if rep.nothing_to_do else [] if rest.nothing_to_do else undo_lines(rest, self.say)
         self.show_text(head, (), lines + labelled_lines(labelled))
         return head
+
+
+def _class_rows(counts: dict[str, int], limits) -> list[tuple[str, int, str]]:
+    """(class, photos, its threshold) for each class folder filled, and for each class the model's
+    own thresholds name (a class sent to review has no photos of its own)."""
+    if limits is None:
+        return [(c, n, "") for c, n in sorted(counts.items())]
+    used = dict(limits.used(sorted(counts)))
+    return [(c, counts.get(c, 0), used[c]) for c in sorted(used)]

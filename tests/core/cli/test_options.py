@@ -65,7 +65,7 @@ def test_the_training_settings_ranges_are_trainconfigs_own(name):
     (["watch", "m.pt", "cam", "--sort-into", "d", "--settle", "inf"], "--settle: must be a number above 0"),
     (["watch", "m.pt", "cam", "--sort-into", "d", "--threshold", "1.5"], "--threshold: must be a number from 0 to 1"),
     (["classify", "m.pt", "cam", "--threshold", "-0.1"], "--threshold: must be a number from 0 to 1"),
-    (["thresholds", "m.pt", "data", "--min-photos", "-4"], "argument --min-photos: must be a whole number from 1"),
+    (["thresholds", "m.pt", "data", "--confidence", "1.5"], "argument --confidence: must be a number from 0.5"),
     (["thresholds", "m.pt", "--save", "--clear"], "argument --clear: not allowed with argument --save"),
     (["check-labels", "data", "--top", "-2"], "argument --top"),
     (["sample-data", "out", "--per-class", "1"], "argument --per-class: must be a whole number from 2"),

@@ -200,7 +200,9 @@ def test_classify_and_sort_in_process_words_the_report_for_the_command_line(in_p
     assert in_process(cam, "--sort-into", dest, "--csv", tmp_path / "a.csv") == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"Wrote {tmp_path / 'a.csv'} (3 photos).",
-                                f"Copied 3 photos into {dest}: 3 to bird.", f"To put everything back: fledge undo {dest}"]
+                                f"Copied 3 photos into {dest}: 3 to bird.",
+                                "Threshold 0.00 for every class: no photo went to review for being unsure.",
+                                f"To put everything back: fledge undo {dest}"]
     assert err == "Classified 3 photos.\n"
     assert in_process(cam, "--sort-into", dest) == 0          # the same again: nothing left to do
     assert ("3 were already sorted by an earlier run and were skipped. To sort them again with new "

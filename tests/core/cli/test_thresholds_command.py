@@ -6,6 +6,7 @@ End to end through subprocesses with the real checkpoint of test_photo_commands 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import pytest
@@ -38,7 +39,9 @@ def test_saved_thresholds_send_photos_to_review_unless_threshold_overrides(model
     saved, overridden = fledge_together(("classify", model, cam, "--sort-into", tmp_path / "a"),
                                         ("classify", model, cam2, "--sort-into", tmp_path / "b", "--threshold", "0.5"))
     assert saved.returncode == 0 and overridden.returncode == 0, saved.stderr + overridden.stderr
-    assert "Using the review thresholds saved in the model (bird 1.00, plane 1.00" in saved.stderr
+    assert ("Using the review thresholds saved in the model (bird to review (not right often enough), plane to "
+            "review (too little evidence))") in saved.stderr
+    assert "The model's own thresholds: bird to review (not right often enough)" in saved.stdout
     assert sorted(os.listdir(tmp_path / "a" / "_review")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
     assert sorted(os.listdir(tmp_path / "b" / "bird")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
     assert "review thresholds" not in overridden.stderr
@@ -66,21 +69,68 @@ def command(tmp_path, monkeypatch):
 
 
 def test_thresholds_prints_the_table_and_saves_exact_values(command, model, tmp_path, capsys):
-    data = val_dataset(tmp_path / "data")
-    # bird: right at .95 (10), plane: right at .9, .8, ... and one bird taken for a plane at .85
-    answers = {f"bird{i}.png": ("bird", 0.95) for i in range(10)}
-    answers["bird9.png"] = ("plane", 0.85)
-    answers.update({f"plane{i}.png": ("plane", round(0.9 - i * 0.01, 2)) for i in range(10)})
+    data = val_dataset(tmp_path / "data", per_class=30)
+    # bird: 27 right at .95, 3 taken for planes at .60 .65 .72; plane: 30 right at .99, .98 ... .70.
+    answers = {f"bird{i}.png": ("bird", 0.95) for i in range(27)}
+    answers.update({"bird27.png": ("plane", 0.60), "bird28.png": ("plane", 0.65), "bird29.png": ("plane", 0.72)})
+    answers.update({f"plane{i}.png": ("plane", round(0.99 - i * 0.01, 2)) for i in range(30)})
     command.predictor.answers = answers
-    assert command("thresholds", model, data, "--precision", "0.95", "--precision", "bird=0.99", "--save") == 0
+    assert command("thresholds", model, data, "--precision", "0.9", "--precision", "bird=0.99", "--save") == 0
     out = capsys.readouterr().out
     saved = torch.load(model, weights_only=True)["thresholds"]
-    # plane: 10 right from .81 to .9 and one wrong at .85; >= 95 % first at .86 (5 of 5 right).
-    assert saved["classes"] == {"bird": 0.0, "plane": 0.86}
-    assert saved["targets"] == {"bird": 0.99, "plane": 0.95} and saved["photos"] == 20
-    assert "At 95 % precision for 'plane' (sorted when the model is at least 86 % sure), about 30 % of the photos go to review" in out
-    assert out.splitlines()[1].split() == ["class", "target", "threshold", "precision", "recall", "to", "review",
-                                           "photos"]
+    # plane: 30 of 33 right from 0 (91 %) promise only 79 %; the 27 of 27 from .73 promise 90.9 %.
+    assert saved["classes"] == {"bird": 1.0, "plane": 0.73} and saved["review"] == {"bird": "evidence"}
+    assert saved["targets"] == {"bird": 0.99, "plane": 0.9} and saved["photos"] == 60
+    assert ("At 90 % precision for 'plane' (sorted when the model is at least 73 % sure), about 10 % of the photos go "
+            "to review") in out
+    assert ("'bird': 27 of the 27 validation photos the model named 'bird' were right, too little evidence to "
+            "promise 99 % precision (it could be as low as 90.8 %), so its photos go to review. With about 241 "
+            "more validation photos of 'bird'") in out
+    table = out.splitlines()
+    assert table[1].split() == ["class", "target", "threshold", "precision", "promised", "recall", "to", "review",
+                                "photos"]
+    assert table[2].split()[:3] == ["bird", "99.0%", "review"] and "(all to review: too little evidence)" in table[2]
+    assert table[3].split()[:5] == ["plane", "90.0%", "0.730", "100.0%", "90.9%"]
+
+
+def test_a_tiny_camera_set_asking_98_percent_sorts_no_wrong_photo_in(command, model, tmp_path, capsys):
+    """Issue 20: 62 validation photos, --precision 0.98: every class got the global 0.00, including
+    one whose only validation photo was wrong, and 3 voles of 4 were filed as lemmings."""
+    data = tmp_path / "dump"
+    counts = {"empty": 60, "lemming": 1, "vole": 1}
+    for cls, n in counts.items():
+        picture(data / "train" / cls / f"t_{cls}.png", (10, 10, 10))
+        for i in range(n):
+            picture(data / "val" / cls / f"{cls}{i}.png", (10 + i, 10, 10))
+    answers = {f"empty{i}.png": ("empty", 0.99) for i in range(60)}
+    answers.update({"vole0.png": ("lemming", 0.95), "lemming0.png": ("lemming", 0.9)})
+    cam = tmp_path / "cam"
+    for i in range(4):
+        picture(cam / f"vole_{i}.jpg", (80, 40, 20))
+        answers[f"vole_{i}.jpg"] = ("lemming", 0.96)
+    picture(cam / "empty.jpg", (10, 10, 10))
+    answers["empty.jpg"] = ("empty", 0.999)
+    command.predictor.classes = list(counts)
+    command.predictor.answers = answers
+    assert command("thresholds", model, data, "--precision", "0.98", "--save") == 0
+    out = capsys.readouterr().out
+    assert "No class has the validation photos to promise 98 % precision" in out
+    assert "With about 73 more validation photos of 'empty' that the model gets right" in out
+    assert "'lemming' never reaches 98 % precision on the validation photos (at best 50 %)" in out
+    command.predictor.info = {"thresholds": torch.load(model, weights_only=True)["thresholds"]}
+    assert command("classify", model, cam, "--sort-into", tmp_path / "sorted") == 0
+    assert not (tmp_path / "sorted" / "lemming").exists()
+    assert sorted(os.listdir(tmp_path / "sorted" / "_review")) == ["empty.jpg"] + [f"vole_{i}.jpg" for i in range(4)]
+    out = capsys.readouterr().out
+    assert ("The model's own thresholds: empty to review (too little evidence), lemming to review (not right often "
+            "enough), vole to review (too little evidence).") in out
+    # As JSON, and with a looser promise (90 % confidence): 60 of 60 right now promise 97.3 %, still short of 98 %.
+    assert command("thresholds", model, data, "--precision", "0.98", "--confidence", "0.9", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["review"] == {"empty": "evidence", "lemming": "unreachable", "vole": "evidence"}
+    assert doc["confidence"] == 0.9 and doc["saved"] is False
+    empty = next(c for c in doc["per_class"] if c["name"] == "empty")
+    assert empty["threshold"] is None and empty["needed"] == 21
 
 
 def test_classify_uses_the_models_thresholds_and_threshold_overrides_them(command, tmp_path, capsys):

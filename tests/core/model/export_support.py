@@ -126,8 +126,9 @@ def csv_rows(path) -> tuple[list[str], list[dict]]:
 def assert_same_answers(csv_a, csv_b, tolerance: float = 1e-4) -> list[dict]:
     """Two answer CSVs have the same columns and rows, probabilities within tolerance; the rows."""
     (cols_a, a), (cols_b, b) = csv_rows(csv_a), csv_rows(csv_b)
-    # fledge classify adds the burst column last (predict.py, made for a small computer, finds no bursts).
-    cols_a, cols_b = ([c for c in cols if c != "burst"] for cols in (cols_a, cols_b))
+    # fledge classify adds the burst column last (predict.py, made for a small computer, finds no bursts);
+    # predict.py adds where a sort would put each photo (decision), which a sort shows by doing it.
+    cols_a, cols_b = ([c for c in cols if c not in ("burst", "decision")] for cols in (cols_a, cols_b))
     assert cols_a == cols_b
     assert [r["path"] for r in a] == [r["path"] for r in b] and a
     for ra, rb in zip(a, b):

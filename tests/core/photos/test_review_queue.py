@@ -74,6 +74,20 @@ def test_class_mismatch_says_how_the_models_classes_differ_from_the_datasets():
     assert "not trained on bees" in missing and "never suggests it" in missing
 
 
+def test_only_a_model_whose_every_class_is_the_datasets_may_show_its_guesses():
+    from core.photos.review_queue import guesses_unusable
+
+    assert guesses_unusable(["ants", "bees"], ["bees", "ants"]) == ""
+    assert guesses_unusable(["ants"], ["ants", "bees"]) == ""              # a class added since: still fits
+    assert guesses_unusable([], ["ants"]) == ""                            # not known yet
+    camera = guesses_unusable(["ants", "bees"], ["empty", "vole", "lemming"], "the dataset tunnel")
+    assert "knows ants, bees, but the dataset tunnel has empty, vole, lemming" in camera
+    assert "its guesses are not shown" in camera
+    assert "also knows wasps" in guesses_unusable(["ants", "bees", "wasps"], ["ants", "bees"])
+    empty = guesses_unusable(["ants", "bees"], [], "the dataset tunnel")
+    assert empty.startswith("The dataset tunnel has no classes yet") and "does not show its guesses" in empty
+
+
 def test_keys_enter_and_accept_all_choose_the_photos_to_label():
     from core.photos.review_queue import accepted, number_problem, sure_enough
 

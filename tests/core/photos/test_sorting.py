@@ -393,3 +393,21 @@ def test_sort_classified_sorts_answers_from_a_csv_without_the_model(src, tmp_pat
     report = sort_classified(answers, src, dest, threshold=0.5, keep_structure=True)
     assert report.counts() == {"bird": 2, "plane": 2, "_unreadable": 1}
     assert os.path.isfile(os.path.join(dest, "plane", "day2", "IMG_0001.jpg"))
+
+
+def test_the_sort_result_names_the_threshold_each_class_used(src, tmp_path):
+    from core.photos.sort_wording import Phrases, sort_lines
+    from core.photos.thresholds import ReviewThresholds
+
+    say = Phrases("again", "undo again", "Undo first.", "Undo puts it back.")
+    own = ReviewThresholds(1.0, {"bird": 0.5}, {"plane": "evidence"})
+    out = sort_folder(ColorPredictor(), src, tmp_path / "own", threshold=own)
+    assert out.report.counts() == {"bird": 2, "_review": 1, "_unreadable": 1}     # the plane to review
+    assert out.report.thresholds == own
+    assert out.report.to_dict()["thresholds"] == {"default": 1.0, "classes": {"bird": 0.5},
+                                                  "review": {"plane": "evidence"}}
+    lines = sort_lines(out.report, say)
+    assert lines[1] == "The model's own thresholds: bird 0.50, plane to review (too little evidence)."
+    one = sort_folder(ColorPredictor(), src, tmp_path / "one", threshold=0.7)
+    assert sort_lines(one.report, say)[1] == ("Threshold 0.70 for every class: photos the model was less sure "
+                                              "of went to review.")

@@ -1,10 +1,11 @@
 """Review thresholds from evidence (core.photos.thresholds): curves and choices on a known confusion,
 and the one place a sort applies them (core.photos.sorting.plan_sort, also through a watch).
 
-The evaluation is built by hand, so every figure has a known answer. 27 photos:
+The evaluations are built by hand, so every figure has a known answer. known(), 27 photos:
   plane named: right at .99 .97 .95 .93 .91 .89 .87 .85 .83 .81; wrong (true bird) at .90 .60 .55 .50
   bird named:  right at .95 (8 photos); wrong (true plane) at .70 .65
-  owl named:   right at .99 (3 photos: too few to choose from)
+  owl named:   right at .99 (3 photos)
+and plenty() (below) for the choices, where the precision promised is a lower confidence bound.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from core.errors import FledgeError
 from core.photos.classify import ClassifiedImage
 from core.photos.evaluation import EvaluationResult, ImageResult
 from core.photos.sorting import plan_sort
-from core.photos.thresholds import (ReviewThresholds, choose_thresholds, model_thresholds, overall_curve,
-                                    review_thresholds, threshold_curves)
+from core.photos.thresholds import (ReviewThresholds, choose_thresholds, model_thresholds, more_needed,
+                                    overall_curve, review_thresholds, threshold_curves, wilson_lower)
 
 CLASSES = ["bird", "plane", "owl"]
 PLANE_RIGHT = [0.99, 0.97, 0.95, 0.93, 0.91, 0.89, 0.87, 0.85, 0.83, 0.81]
@@ -66,50 +67,118 @@ def test_curves_hold_precision_recall_and_review_share_at_each_threshold():
     assert overall.at(0.70).precision == 21 / 23 and overall.at(0.65).precision == 21 / 24
 
 
-def test_the_lowest_threshold_reaching_each_target_is_chosen_and_few_photos_use_the_global_one():
-    choice = choose_thresholds(known(), 0.9)
-    assert choice.default == 0.70 and choice.default_reached       # all photos together: 21/23 right
-    assert choice.thresholds() == {"bird": 0.95, "plane": 0.81, "owl": 0.70, "cat": 0.70}
-    by = {c.name: c for c in choice.classes}
-    assert [by[n].source for n in ("bird", "plane", "owl", "cat")] == ["chosen", "chosen", "few", "few"]
-    assert by["plane"].precision == 10 / 11 and by["plane"].recall == 10 / 12 and by["plane"].review == 3 / 27
-    assert by["owl"].support == 3 and by["owl"].review == 0
-    assert choice.review == pytest.approx(5 / 27)       # 3 unsure planes, 2 unsure birds
+# -- choosing from evidence -------------------------------------------------------------------
+#
+# PLENTY: 40 planes named plane, right at .99 .98 ... .60, and two birds taken for planes at .75 and
+# .62; 30 birds named bird at .95 (right) and two planes taken for birds at .70; 3 lemmings named
+# lemming at .99 (all right); one vole, named lemming at .97 (wrong). At 95 % confidence the precision
+# promised at each threshold is Wilson's one-sided lower bound: for plane it is .866 from 0 (40 of 42
+# right), .890 from .63 (37 of 38), .8987 from .76 (24 of 24): 85 % is promised from 0, 88 % from .63,
+# and 90 % nowhere (25 right photos in a row would do: one more).
 
-    stricter = choose_thresholds(known(), 0.95, {"bird": 0.8})
-    assert stricter.thresholds() == {"bird": 0.0, "plane": 0.91, "owl": 0.81, "cat": 0.81}
-    assert choose_thresholds(known(), 0.9, min_photos=2).thresholds()["owl"] == 0.0
+def plenty():
+    rows = [("plane", "plane", round(0.99 - 0.01 * i, 2)) for i in range(40)]
+    rows += [("bird", "plane", 0.75), ("bird", "plane", 0.62)]
+    rows += [("bird", "bird", 0.95)] * 30 + [("plane", "bird", 0.70)] * 2
+    rows += [("lemming", "lemming", 0.99)] * 3 + [("vole", "lemming", 0.97)]
+    return result_of(rows, ["bird", "plane", "lemming", "vole"])
+
+
+def test_the_wilson_bound_and_the_photos_still_needed():
+    assert wilson_lower(10, 10) == pytest.approx(10 / (10 + 1.6448536 ** 2))      # all right: n / (n + z^2)
+    assert wilson_lower(50, 100) == pytest.approx(0.41885, abs=1e-5)
+    assert wilson_lower(0, 0) == 0.0 and wilson_lower(0, 5) == 0.0
+    assert wilson_lower(10, 10, confidence=0.975) < wilson_lower(10, 10)          # surer promise: lower
+    # 98 % needs 133 right photos in a row at 95 % confidence; 90 % needs 25.
+    assert more_needed(0, 0, 0.98) == 133 and more_needed(3, 3, 0.98) == 130 and more_needed(0, 0, 0.9) == 25
+    assert wilson_lower(133, 133) >= 0.98 > wilson_lower(132, 132)
+    assert more_needed(24, 24, 0.9) == 1 and more_needed(25, 25, 0.9) == 0
+    assert more_needed(5, 5, 1.0) is None                                     # 100 % is never promised
+
+
+def test_the_lowest_threshold_whose_promise_reaches_the_target_is_chosen():
+    choice = choose_thresholds(plenty(), 0.85)
+    by = {c.name: c for c in choice.classes}
+    assert by["plane"].threshold == 0.0 and by["plane"].promised == pytest.approx(0.8659, abs=1e-4)
+    assert by["plane"].precision == 40 / 42 and by["plane"].recall == 40 / 42
+    assert by["bird"].threshold == 0.95 and by["bird"].review == 2 / 78        # the two at .70 go to review
+    assert choose_thresholds(plenty(), 0.88).thresholds()["plane"] == 0.63
+    # 90 %: the planes are right every time from .76 up, but 24 photos cannot promise it.
+    plane = {c.name: c for c in choose_thresholds(plenty(), 0.9).classes}["plane"]
+    assert (plane.threshold, plane.source, plane.needed) == (None, "evidence", 1)
+    assert plane.review == 42 / 78 and plane.recall == 0.0
+
+
+def test_a_class_with_one_to_four_validation_photos_gets_no_promise():
+    choice = choose_thresholds(plenty(), 0.85)
+    lemming = {c.name: c for c in choice.classes}["lemming"]
+    # 3 right of 4 named lemming, all right from .99: the measured precision is 100 %, the promise 53 %.
+    assert (lemming.threshold, lemming.source, lemming.support, lemming.precision) == (None, "evidence", 3, 1.0)
+    assert lemming.needed == more_needed(3, 3, 0.85) == 13
+    vole = {c.name: c for c in choice.classes}["vole"]        # its one photo was named lemming: none named vole
+    assert (vole.threshold, vole.source, vole.named) == (None, "evidence", 0)
+    assert choice.thresholds() == {"bird": 0.95, "plane": 0.0}
+    assert choice.to_review() == {"lemming": "evidence", "vole": "evidence"}
+    for n in range(1, 5):               # whatever they show, 1 to 4 photos of a class never promise 85 %
+        rows = [("bird", "bird", 0.9)] * 40 + [("owl", "owl", 0.99)] * n
+        assert choose_thresholds(result_of(rows, ["bird", "owl"]), 0.85).thresholds() == {"bird": 0.0}
+
+
+def test_a_class_whose_answers_are_wrong_is_not_reached_at_all():
+    rows = [("plane", "plane", 0.9)] * 40 + [("bird", "bird", 0.9)] * 40 + [("bird", "plane", 0.99)] * 3
+    plane = {c.name: c for c in choose_thresholds(result_of(rows, ["bird", "plane"]), 0.95).classes}["plane"]
+    assert (plane.source, plane.threshold, plane.precision, plane.needed) == ("unreachable", None, 40 / 43, None)
+    with pytest.raises(FledgeError, match="from 0 to 1"):
+        choose_thresholds(plenty(), 1.5)
+    with pytest.raises(FledgeError, match="confidence"):
+        choose_thresholds(plenty(), 0.9, confidence=1.0)
 
 
 def test_the_consequence_is_said_in_plain_words():
-    lines = choose_thresholds(known(), 0.9).lines()
-    assert lines[1] == ("At 90 % precision for 'plane' (sorted when the model is at least 81 % sure), about 11 % "
-                        "of the photos go to review; 83 % of the 'plane' photos are sorted into it.")
-    assert lines[2].startswith("'owl': only 3 validation photos, too few to choose from") and "70 % sure" in lines[2]
-    assert lines[3] == ("'cat': no validation photos, too few to choose from, so it uses the threshold for all "
-                        "classes: sorted when the model is at least 70 % sure.")
+    lines = choose_thresholds(plenty(), 0.85).lines()
+    assert lines[0] == ("At 85 % precision for 'bird' (sorted when the model is at least 95 % sure), about 2.6 % of "
+                        "the photos go to review; "
+                        "94 % of the 'bird' photos are sorted into it.")
+    assert lines[2] == ("'lemming': 3 of the 4 validation photos the model named 'lemming' were right, too little "
+                        "evidence to promise 85 % precision (it could be as low as 52.5 %), so its photos go to "
+                        "review. With about 13 more validation photos of 'lemming' that the model gets right, it "
+                        "could be promised.")
+    assert lines[3].startswith("'vole': the model named no validation photo 'vole', too little evidence to promise "
+                               "85 % precision, so its photos go to review.")
     # A threshold of 0 in words, not "(0.00)".
-    anything = choose_thresholds(known(), 0.95, {"bird": 0.8}).lines()      # bird: 0.0
-    assert not any("0.00" in line for line in anything)
-    assert "its photos are sorted whatever the model's certainty" in anything[0]
-    assert lines[-1] == "With these thresholds about 19 % of the photos go to review."
+    assert "'plane' (its photos are sorted whatever the model's certainty)" in lines[1] and "0.00" not in lines[1]
+    assert lines[-1] == "With these thresholds about 7.7 % of the photos go to review."
+    none = choose_thresholds(plenty(), 0.98).lines()
+    assert none[0] == "No class has the validation photos to promise 98 % precision, so every photo would go to review."
+    assert "No number of photos can promise 100 %" in choose_thresholds(plenty(), 1.0).lines()[2]
+    wrong = [("plane", "plane", 0.9)] * 40 + [("bird", "bird", 0.9)] * 40 + [("bird", "plane", 0.99)] * 3
+    assert "'plane' never reaches 95 % precision on the validation photos (at best 93 %)" in \
+        choose_thresholds(result_of(wrong, ["bird", "plane"]), 0.95).lines()[2]
 
 
-def test_a_target_no_threshold_reaches_sends_the_class_to_review():
-    rows = [("bird", "plane", 0.99)] + [("plane", "plane", 0.9)] * 10 + [("bird", "bird", 0.9)] * 10
-    choice = choose_thresholds(result_of(rows, ["bird", "plane"]), 0.95)
-    plane = {c.name: c for c in choice.classes}["plane"]
-    assert (plane.source, plane.threshold, plane.precision) == ("unreachable", 1.0, 10 / 11)
-    assert "'plane' never reaches 95 % precision" in choice.lines()[1]
-    with pytest.raises(FledgeError, match="from 0 to 1"):
-        choose_thresholds(known(), 1.5)
+def test_the_record_holds_plain_values_and_sends_classes_without_evidence_to_review():
+    record = choose_thresholds(plenty(), 0.85).to_record()
+    assert record["classes"] == {"bird": 0.95, "plane": 0.0, "lemming": 1.0, "vole": 1.0}    # 1.0: older Fledge
+    assert record["review"] == {"lemming": "evidence", "vole": "evidence"}
+    assert record["default"] == 1.0 and record["photos"] == 78 and record["confidence"] == 0.95
+    limits = ReviewThresholds.from_record(record)
+    assert limits == ReviewThresholds(1.0, {"bird": 0.95, "plane": 0.0}, {"lemming": "evidence", "vole": "evidence"})
+    assert limits.sends_to_review("lemming", 1.0) and not limits.sends_to_review("plane", 0.3)
+    assert limits.describe() == ("bird 0.95, plane 0.00, lemming to review (too little evidence), vole to review "
+                                 "(too little evidence)")
+    older = ReviewThresholds.from_record({"classes": {"plane": 0.9}, "default": 0.5})     # before "review"
+    assert older == ReviewThresholds(0.5, {"plane": 0.9}) and older.describe() == "plane 0.90; any other class 0.50"
 
 
-def test_the_record_holds_plain_values_only():
-    record = choose_thresholds(known(), 0.9).to_record()
-    assert record["classes"] == {"bird": 0.95, "plane": 0.81, "owl": 0.70, "cat": 0.70}
-    assert record["default"] == 0.70 and record["photos"] == 27 and record["split"] == "val"
-    assert ReviewThresholds.from_record(record) == ReviewThresholds(0.70, record["classes"])
+def test_asking_for_98_percent_on_a_tiny_set_never_sorts_a_wrong_photo_in(tmp_path):
+    """Issue 20: 60 validation photos, 98 % asked; a class whose one validation photo was wrong got
+    the global 0.00 and 3 voles of 4 went into the lemming folder."""
+    rows = [("empty", "empty", 0.99)] * 60 + [("vole", "lemming", 0.95), ("lemming", "lemming", 0.9)]
+    record = choose_thresholds(result_of(rows, ["empty", "lemming", "vole"]), 0.98).to_record()
+    camera = [ClassifiedImage(str(tmp_path / f"vole{i}.jpg"), (("lemming", 0.96), ("vole", 0.04))) for i in range(4)]
+    camera += [ClassifiedImage(str(tmp_path / "empty.jpg"), (("empty", 0.999), ("vole", 0.001)))]
+    ops = plan_sort(camera, tmp_path, tmp_path / "dest", threshold=ReviewThresholds.from_record(record))
+    assert [op.category for op in ops] == ["_review"] * 5       # 60 of 60 promise 95.7 %, not 98 %
 
 
 class _Model:
@@ -165,6 +234,6 @@ def test_a_watch_applies_per_class_thresholds(tmp_path):
 def test_thresholds_chosen_on_the_training_photos_come_with_a_warning():
     from dataclasses import replace
 
-    assert choose_thresholds(known(), 0.9).lines()[0].startswith("At 90 %")
-    assert choose_thresholds(replace(known(), split="train"), 0.9).lines()[0].startswith(
+    assert choose_thresholds(plenty(), 0.85).lines()[0].startswith("At 85 %")
+    assert choose_thresholds(replace(plenty(), split="train"), 0.85).lines()[0].startswith(
         "These figures come from the training photos")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gui.panels.evaluate.threshold_box import ThresholdBox
-from tests.core.photos.test_thresholds import known
+from tests.core.photos.test_thresholds import known, plenty
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def model_file(tmp_path):
     torch.manual_seed(0)
     net, _ = build_model("small_cnn", 4, image_size=32)
     path = tmp_path / "best.pt"
-    save_checkpoint(path, net, arch="small_cnn", classes=["bird", "plane", "owl", "cat"], image_size=32,
+    save_checkpoint(path, net, arch="small_cnn", classes=["bird", "plane", "lemming", "vole"], image_size=32,
                     mean=[0.5] * 3, std=[0.25] * 3, config={}, metrics={})
     return str(path)
 
@@ -40,26 +40,39 @@ def test_curves_follow_the_class_and_the_target_changes_the_thresholds(box):
     box.class_combo.setCurrentText("plane")
     xs, ys = box.curves.plotted()["precision"]
     assert xs[:3] == [0.0, 0.5, 0.55] and ys[:2] == [10 / 14, 10 / 13] and ys[-1] == 1.0 and len(xs) == len(ys) + 1
-    assert box.curves.chosen_line.value() == 0.81 and box.curves.target_line.value() == 0.9
-    assert "At 90 % precision for 'plane' (sorted when the model is at least 81 % sure), about 11 % of the photos go to review" in \
+    # 10 of 11 right from .81 is 91 %, but so few photos promise only 68 %: no threshold, no line.
+    assert not box.curves.chosen_line.isVisible() and box.curves.target_line.value() == 0.9
+    assert "'plane': 10 of the 14 validation photos the model named 'plane' were right, too little evidence" in \
         box.consequences.text()
-    box.set_target(0.95)
-    assert box.choice.thresholds()["plane"] == 0.91 and box.curves.chosen_line.value() == 0.91
+
+
+def test_the_promised_precision_is_drawn_and_decides_the_threshold(box):
+    box.set_target(0.88)
+    box.show_result(plenty())
+    box.class_combo.setCurrentText("plane")
+    xs, ys = box.curves.plotted()["promised"]
+    assert xs[:3] == [0.0, 0.6, 0.61] and ys[0] == pytest.approx(0.8659, abs=1e-4) and len(xs) == len(ys) + 1
+    assert box.curves.chosen_line.value() == 0.63 and box.curves.target_line.value() == 0.88
+    assert "At 88 % precision for 'plane' (sorted when the model is at least 63 % sure)" in box.consequences.text()
+    box.set_target(0.9)
+    assert "plane" not in box.choice.thresholds() and not box.curves.chosen_line.isVisible()
+    assert "With about 1 more validation photo of 'plane' that the model gets right" in box.consequences.text()
     assert not box.save_button.isEnabled()          # no model file to save in
 
 
 def test_save_writes_the_thresholds_into_the_model_file(qtbot, box, model_file):
     import torch
 
-    box.set_target(0.9)
-    box.show_result(known())
+    box.set_target(0.85)
+    box.show_result(plenty())
     box.set_model_path(model_file)
     assert box.save_button.isEnabled()
     with qtbot.waitSignal(box.saved, timeout=20000) as saved:
         box.save_button.click()
     assert saved.args == [model_file]
     stored = torch.load(model_file, weights_only=True)["thresholds"]
-    assert stored["classes"] == {"bird": 0.95, "plane": 0.81, "owl": 0.70, "cat": 0.70}
+    assert stored["classes"] == {"bird": 0.95, "plane": 0.0, "lemming": 1.0, "vole": 1.0}
+    assert stored["review"] == {"lemming": "evidence", "vole": "evidence"}
     assert "Saved in" in box.message_bar.text()
     qtbot.waitUntil(box.save_button.isEnabled)
 

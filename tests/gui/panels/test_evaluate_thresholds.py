@@ -12,7 +12,8 @@ def test_a_model_in_memory_shows_curves_but_has_no_file_to_save_in(qtbot, panel)
     _evaluate(qtbot, panel)
     box = panel.thresholds
     assert box.class_combo.count() == 2 and box.choice is not None
-    assert "too few to choose from" in box.consequences.text()       # 4 cats and 3 dogs
+    assert "too little evidence to promise 98 % precision" in box.consequences.text()     # 4 cats and 3 dogs
+    assert box.choice.thresholds() == {}
     xs, _ys = box.curves.plotted()["recall"]
     assert xs and xs[-1] == 1.0
     assert not box.save_button.isEnabled() and "model file" in box.save_button.toolTip()

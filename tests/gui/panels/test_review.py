@@ -306,15 +306,49 @@ def _warnings(widget) -> str:
     return " ".join(bar.text() for bar in widget.findChildren(MessageBar) if bar.isVisible())
 
 
-def test_a_model_with_other_classes_than_the_dataset_is_warned_about(qtbot, panel, review_dir):
-    """Issue 14 item 14: keys say "1 cat 2 dog" while the suggestions say "circles 62 %"."""
+def _guessed(panel) -> list[str]:
+    return [os.path.basename(it.path) for it in panel.view.grid.items() if it.top]
+
+
+def test_a_model_with_other_classes_than_the_dataset_is_not_used(qtbot, panel, review_dir):
+    """Issue 14 item 14: keys say "1 cat 2 dog" while the suggestions say "circles 62 %"; issue 20:
+    a camera's new dump ordered by an unrelated model. Its guesses are never shown, and the panel says why."""
     shapes = {name: ("circles", 0.62) for name in ANSWERS}
-    panel.set_predictor(FakePredictor(["circles", "squares"], shapes))
+    unrelated = FakePredictor(["circles", "squares"], shapes)
+    panel.set_predictor(unrelated)
     assert panel.open_folder(str(review_dir))
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
     text = _warnings(panel)
-    assert "circles, squares" in text and "cat, dog" in text and "pets" in text
-    # The model made for these classes: the warning goes.
+    assert "circles, squares" in text and "cat, dog" in text and "pets" in text and "not shown" in text
+    assert unrelated.asked == [] and _guessed(panel) == []
+    assert _names(panel) == sorted(ANSWERS)                                 # the folder's order, not the model's
+    assert not panel.view.accept_current()                                  # Enter has no guess to take
+    # The model made for these classes: the warning goes and its guesses order the photos.
     panel.set_predictor(FakePredictor(["cat", "dog"], ANSWERS))
     assert "circles" not in _warnings(panel)
+    qtbot.waitUntil(lambda: not panel.runner.is_running() and len(_guessed(panel)) == 4, timeout=20000)
+    assert _names(panel) == ["p0.png", "p3.png", "p1.png", "p2.png", "p4.png"]
+
+
+def test_answers_known_from_an_unrelated_models_sort_are_not_shown(qtbot, panel, review_dir):
+    """The answers a sort hands over are its model's: with classes the dataset lacks they are dropped."""
+    bees = [ReviewItem(str(review_dir / name), (("bees", 0.5), ("ants", 0.5))) for name in ANSWERS]
+    panel.set_predictor(FakePredictor(["ants", "bees"], {}))
+    assert panel.open_folder(str(review_dir), known=bees)
     qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+    assert _guessed(panel) == [] and "ants, bees" in _warnings(panel)
+
+
+def test_a_new_dataset_without_classes_shows_no_guesses_until_its_classes_fit(qtbot, panel, review_dir, tmp_path):
+    fitting = FakePredictor(["cat", "dog"], ANSWERS)
+    panel.set_predictor(fitting)
+    (tmp_path / "new dump").mkdir()                          # as "Start labelling" makes it: no class yet
+    panel.set_dataset_folder(str(tmp_path / "new dump"))
+    assert panel.open_folder(str(review_dir))
+    qtbot.waitUntil(lambda: not panel.runner.is_running(), timeout=20000)
+    assert "has no classes yet" in _warnings(panel) and fitting.asked == [] and _guessed(panel) == []
+    panel.view.add_class("cat")
+    assert "cat" in panel.classes() and _guessed(panel) == []             # the model also knows dog
+    panel.view.add_class("dog")
+    qtbot.waitUntil(lambda: not panel.runner.is_running() and len(_guessed(panel)) == 4, timeout=20000)
+    assert "not shown" not in _warnings(panel)

@@ -363,3 +363,33 @@ def test_the_models_own_thresholds_decide_unless_switched_off(qtbot, panel, came
         assert panel.sort()
     assert sorted(os.listdir(other / "robin")) == ["a0.png", "a4.png", "a6.png"]
     assert sorted(os.listdir(other / "_review")) == ["a2.png", "a5.png"]
+
+
+def _threshold_rows(panel) -> dict[str, tuple[str, str]]:
+    table = panel.result.counts
+    return {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text())
+            for r in range(table.rowCount())}
+
+
+def test_the_result_names_the_threshold_each_class_used(qtbot, panel, camera, tmp_path):
+    """A class whose validation photos promised too little (wren) has no threshold: all its photos go
+    to review, and the result says so next to the threshold robin was held to."""
+    predictor = FakePredictor(["robin", "wren"], ANSWERS)
+    predictor.info = {"thresholds": {"classes": {"robin": 0.9, "wren": 1.0}, "review": {"wren": "evidence"},
+                                     "default": 1.0}}
+    panel.set_predictor(predictor)
+    dest = tmp_path / "sorted"
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000):
+        assert panel.sort()
+    assert sorted(os.listdir(dest / "robin")) == ["a0.png", "a6.png"] and not (dest / "wren").exists()
+    assert _threshold_rows(panel) == {"robin": ("2", "0.90"), "wren": ("0", "to review: too little evidence"),
+                                      "To review (unsure)": ("6", ""), "Could not be read": ("1", "")}
+    assert ("The model's own thresholds: robin 0.90, wren to review (too little evidence)."
+            in panel.result.details.toPlainText())
+
+    panel.own_box.setChecked(False)                        # "Certainty needed" (0.8) for every class
+    panel.set_destination(str(tmp_path / "sorted again"))
+    with qtbot.waitSignal(panel.sort_finished, timeout=20000):
+        assert panel.sort()
+    assert _threshold_rows(panel)["wren"] == ("3", "0.80")
+    assert "Threshold 0.80 for every class" in panel.result.details.toPlainText()

@@ -12,7 +12,10 @@ Needs numpy, Pillow and onnxruntime:  pip install onnxruntime numpy pillow
 Each photo is prepared exactly as Fledge prepares it (export.json says how): turned the
 right way up from its EXIF orientation, made 8-bit RGB (transparency on white), its
 centre square resized, the centre cropped, scaled and normalised. The CSV has the
-columns of `fledge classify --csv`. (This file mirrors Fledge's own reading code, which it
+columns of `fledge classify --csv` and "decision": the folder `fledge classify --sort-into`
+would put the photo in -- its class, "_review" when the model is less sure than the review
+threshold saved for that class (export.json's "thresholds"; a class listed under "review"
+always), "_unreadable". (This file mirrors Fledge's own reading code, which it
 cannot import; Fledge checks at every export that the two give the same answers.)
 """
 from __future__ import annotations
@@ -36,6 +39,7 @@ EXPORT_FORMAT = "fledge-export"
 EXPORT_VERSION = 1
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+REVIEW, UNREADABLE = "_review", "_unreadable"
 EMPTY = "empty file (0 bytes)"
 NOT_IMAGE = "not an image Pillow can read"
 DAMAGED = "file is truncated or damaged"
@@ -205,6 +209,33 @@ class Model:
         self._scale = (1.0 / (255.0 * std)).astype(np.float32)
         self._shift = (-mean / std).astype(np.float32)
         self._run = _runner(meta["model"], folder)
+        # The review thresholds saved in the model (none: every answer is sorted, as with threshold 0).
+        saved = meta.get("thresholds") if isinstance(meta.get("thresholds"), dict) else {}
+        self.review = {str(c): str(why) for c, why in (saved.get("review") or {}).items()}
+        self.thresholds = {str(c): float(t) for c, t in (saved.get("classes") or {}).items()}
+        self.default_threshold = float(saved.get("default", 0.0))
+        self.has_thresholds = bool(saved)
+
+    def decision(self, top, error=None) -> str:
+        """Where a sort would put the photo: its class, REVIEW (less sure than its class's threshold,
+        or a class with no threshold) or UNREADABLE."""
+        if error or not top:
+            return UNREADABLE
+        name, p = top[0]
+        if name in self.review or p < self.thresholds.get(name, self.default_threshold):
+            return REVIEW
+        return name
+
+    def explain(self, top) -> str:
+        """Model.decision for one readable photo, in a sentence."""
+        name, p = top[0]
+        if name in self.review:
+            return (f"to review: no threshold could promise the precision asked for '{name}' on the "
+                    "validation photos, so a person checks its photos.")
+        t = self.thresholds.get(name, self.default_threshold)
+        if p < t:
+            return f"to review: {p:.0%} sure of '{name}', below its threshold {t:.2f}."
+        return f"sure enough: {p:.0%} sure of '{name}', at or above its threshold {t:.2f}."
 
     def prepare(self, path: str) -> np.ndarray:
         """(3, crop, crop) float32, the network's input for one photo; UnreadableImage if none."""
@@ -327,7 +358,7 @@ def classify(model: Model, paths: list, top_k: int = 3, batch_size: int = 32) ->
                 if error is None:
                     p = probs[row_of[i]]
                     top = [(model.classes[j], float(p[j])) for j in np.argsort(-p, kind="stable")[:k]]
-                rows.append({"path": path, "top": top, "error": error,
+                rows.append({"path": path, "top": top, "error": error, "decision": model.decision(top, error),
                              "captured": captured(path) if error is None else None})
     return rows
 
@@ -348,18 +379,18 @@ def _text(value) -> str:
 
 def write_csv(rows: list, out, folder: str) -> None:
     """The columns of `fledge classify --csv`: path, class, probability, class_2, ...,
-    captured, error, folder (the folder that was classified)."""
+    captured, error, folder (the folder that was classified); then decision (Model.decision)."""
     k = max([len(r["top"]) for r in rows] + [1])
     header = ["path", "class", "probability"]
     for i in range(2, k + 1):
         header += [f"class_{i}", f"probability_{i}"]
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(header + ["captured", "error", "folder"])
+    w.writerow(header + ["captured", "error", "folder", "decision"])
     for r in rows:
         cells = [encode_path(r["path"])]
         for i in range(k):
             cells += [_text(r["top"][i][0]), f"{r['top'][i][1]:.6f}"] if i < len(r["top"]) else ["", ""]
-        w.writerow(cells + [_text(r["captured"]), _text(r["error"]), encode_path(folder)])
+        w.writerow(cells + [_text(r["captured"]), _text(r["error"]), encode_path(folder), _text(r["decision"])])
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -387,6 +418,8 @@ def main(argv=None) -> int:
             return 1
         for name, p in row["top"]:
             print(f"{name}\t{p:.4f}")
+        if model.has_thresholds:
+            print(f"predict.py: {model.explain(row['top'])}", file=sys.stderr)
         return 0
     rows = classify(model, image_files(path, args.recursive), args.top_k, args.batch_size)
     if not rows:
