@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from core.errors import FledgeError
+from core.model.checkpoints import atomic_save, save_checkpoint
 from core.training import runs
 from core.training.events import BatchEnd, FitEnded
 from core.training.optimizers import plain_state
@@ -115,16 +116,12 @@ class RunFolder:
         runs.write_csv_rows(self.file(runs.METRICS_FILE), runs.EPOCH_FIELDS, self.epoch_rows)
 
     def save_model(self, name: str, model, metrics: dict) -> str:
-        from core.model.checkpoints import save_checkpoint
-
         path = str(self.file(name))
         save_checkpoint(path, model, metrics={**self._model_notes, **metrics}, **self._model_meta)
         return path
 
     def save_resume(self, epoch: int, learner, best_val_acc: float, best_epoch: int) -> None:
         """What resuming after this epoch needs: weights, optimizer, schedule and random state."""
-        from core.model.checkpoints import atomic_save
-
         scheduler = learner.scheduler
         atomic_save({
             "format": RESUME_FORMAT, "epoch": epoch,
