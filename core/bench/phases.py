@@ -118,7 +118,7 @@ def phase_fledge(p: dict) -> dict:
     t0 = time.perf_counter()
     dataset = scan_dataset(p["data"])
     scan_s = time.perf_counter() - t0
-    cfg = TrainConfig(arch=p["arch"], image_size=p["image_size"], batch_size=p["batch_size"],
+    cfg = TrainConfig(recipe="custom", arch=p["arch"], image_size=p["image_size"], batch_size=p["batch_size"],
                       epochs=p["epochs"], optimizer="adam", lr=p["lr"], schedule="none",
                       weight_decay=0.0, device=p["device"], pipeline=p.get("pipeline", "auto"),
                       memory_budget_mb=p.get("memory_budget_mb"))

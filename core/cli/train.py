@@ -66,6 +66,7 @@ def _new_trainer(args, progress, control, cls=None):
     from core.data.dataset import scan_dataset
     from core.data.split import SplitSettings
     from core.training.config import TrainConfig
+    from core.training.recipe_rules import resolve
     from core.training.trainer import Trainer
 
     if not args.data:
@@ -75,8 +76,10 @@ def _new_trainer(args, progress, control, cls=None):
     values["arch"] = args.arch or TrainConfig.arch
     values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
     values["gpus"] = args.gpus or TrainConfig.gpus
-    config = TrainConfig(**values)
+    config, notes = resolve(TrainConfig(**values))
     print(f"Recipe: {config.recipe} ({_why_recipe(args, config.recipe)})")
+    for note in notes:
+        print(note)
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
     problems = list(config.errors().values()) + [p for p in [split.problem()] if p]
     if problems:
@@ -99,8 +102,9 @@ def _lr_value(text: str):
 
 def _lr_of(args, recipe: str) -> tuple[float, bool]:
     """(lr, auto_lr): --lr auto or --auto-lr find it; a number given is used as it is; with
-    neither, quick and thorough find it and custom uses the default."""
+    neither, the recipe decides (core.training.recipe_rules.finds_own_lr)."""
     from core.training.config import TrainConfig
+    from core.training.recipe_rules import finds_own_lr
 
     if args.lr == "auto":
         return TrainConfig.lr, True
@@ -108,7 +112,7 @@ def _lr_of(args, recipe: str) -> tuple[float, bool]:
         return (args.lr if args.lr is not None else TrainConfig.lr), args.auto_lr
     if args.lr is not None:
         return args.lr, False
-    return TrainConfig.lr, recipe != "custom"
+    return TrainConfig.lr, finds_own_lr(recipe)
 
 
 def _why_recipe(args, recipe: str) -> str:
@@ -121,10 +125,10 @@ def _why_recipe(args, recipe: str) -> str:
 
 
 def _recipe_of(args) -> str:
-    """--recipe as given; else custom when a network was named, quick when not."""
-    if args.recipe is not None:
-        return args.recipe
-    return "custom" if args.arch is not None else "quick"
+    """--recipe as given; else custom when a network was named, the default recipe when not."""
+    from core.training.recipe_rules import recipe_for
+
+    return recipe_for(args.recipe, args.arch)
 
 
 def _make_trainer(args, progress, control, cls):
@@ -203,7 +207,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("--no-" + flag[2:], dest=opt.name, action="store_false",
                                 help=f"the opposite of {flag}")
             continue
-        # No --recipe and no --arch: a newcomer's run, the quick recipe (see _recipe_of); no
+        # No --recipe and no --arch: a newcomer's run, the default recipe (see _recipe_of); no
         # --lr: the recipe decides (_lr_of).
         # No --gpus: one process, or as many as a resumed run used (core.cli.distributed_launch).
         default = None if opt.name in ("recipe", "arch", "lr", "gpus") else opt.default

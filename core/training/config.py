@@ -15,7 +15,7 @@ import math
 import typing
 from dataclasses import dataclass
 
-from core.model.architectures import ARCH_INFO, ARCH_NAMES, check_image_size
+from core.model.architectures import ARCH_NAMES, check_image_size
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "rprop")
 SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle")
@@ -26,9 +26,11 @@ ALL_GPUS_DEVICE = "gpus:all"    # the window's "All N GPUs" device: device cuda,
 # How a model is trained. "quick": the offline pretrained backbone stays frozen, each photo's
 # features are computed once (and cached), and only the classifier head trains — seconds.
 # "thorough": quick first, then every layer fine-tuned at a lower learning rate (fastai's
-# fine_tune). "custom": the network and every setting as chosen. Files from before recipes
-# existed load as "custom", which is what they were.
+# fine_tune). "custom": the network and every setting as chosen. What each means for a run:
+# core.training.recipe_rules. A new configuration is quick (TrainConfig.recipe); files and
+# settings from before recipes existed were chosen one by one, so they load as custom.
 RECIPES = ("quick", "thorough", "custom")
+RECIPE_BEFORE_RECIPES = "custom"
 RECIPE_LABELS = {"quick": "Quick — a pretrained network, seconds",
                  "thorough": "Thorough — then fine-tune the whole network",
                  "custom": "Custom — choose the network and every setting"}
@@ -83,8 +85,9 @@ class Option:
     choice_labels: dict = dataclasses.field(default_factory=dict)
     choice_help: dict = dataclasses.field(default_factory=dict)
     text: str = ""                           # a check box's own words
-    minimum: float | None = None             # the form's range (validation is errors())
+    minimum: float | None = None             # the allowed range: the form's spin box, errors()
     maximum: float | None = None
+    usual: str = ""                          # a good value, said after a range error
     step: float | None = None
     decimals: int | None = None
     suffix: str = ""
@@ -98,6 +101,36 @@ class Option:
     def cli_flag(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    def problem(self, value) -> str | None:
+        """What is wrong with value by this entry's choices, type and range, in words; None if nothing."""
+        if value is None and self.optional:
+            return None
+        if self.choices:
+            if value in self.choices:
+                return None
+            return f"{self.label} must be one of: {', '.join(map(str, self.choices))} (not '{value}')."
+        if self.minimum is None and self.maximum is None:
+            return None
+        whole = self.kind is int
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        low = -math.inf if self.minimum is None else self.minimum
+        high = math.inf if self.maximum is None else self.maximum
+        if number and (isinstance(value, int) or not whole) and low <= value <= high:
+            return None
+        kind = "a whole number" if whole else "a number"
+        if self.maximum is None:
+            span = f"of at least {_number(self.minimum)}{self.suffix}"
+        elif self.minimum is None:
+            span = f"of at most {_number(self.maximum)}{self.suffix}"
+        else:
+            span = f"from {_number(self.minimum)} to {_number(self.maximum)}{self.suffix}"
+        usual = f" ({self.usual})" if self.usual else ""
+        return f"{self.label} must be {kind} {span}{usual}."
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
 
 def _setting(default, **option) -> typing.Any:
     return dataclasses.field(default=default, metadata={"option": Option(**option)})
@@ -106,7 +139,7 @@ def _setting(default, **option) -> typing.Any:
 @dataclass(frozen=True)
 class TrainConfig:
     recipe: str = _setting(
-        "custom", label="Recipe", widget="recipe", choices=RECIPES, choice_labels=RECIPE_LABELS,
+        "quick", label="Recipe", widget="recipe", choices=RECIPES, choice_labels=RECIPE_LABELS,
         choice_help=RECIPE_HELP, metavar="R",
         help="How to train: quick (a pretrained network, only the last layer learns: seconds), thorough "
              "(quick, then the whole network is fine-tuned) or custom (every setting as you choose).")
@@ -129,6 +162,7 @@ class TrainConfig:
         help="The method that adjusts the network's weights after each batch of images.")
     lr: float = _setting(
         1e-3, label="Learning rate", widget="learning_rate", minimum=1e-6, maximum=10.0,
+        usual="0.001 is a good start",
         help="How big each adjustment is: too high and training goes wild, too low and it crawls.")
     batch_size: int = _setting(
         32, label="Batch size", widget="int", minimum=1, maximum=4096,
@@ -164,12 +198,12 @@ class TrainConfig:
              "every GPU (SyncBatchNorm) instead of each GPU's own part; helps with small batches.")
     weight_decay: float = _setting(
         1e-4, label="Weight decay", widget="float", minimum=0.0, maximum=0.5, step=1e-4, decimals=6,
-        advanced=True,
+        advanced=True, usual="0.0001 is usual",
         help="A gentle pull of all weights towards zero that helps against learning the training "
              "images by heart.")
     momentum: float = _setting(
         0.9, label="Momentum", widget="float", minimum=0.0, maximum=0.999, step=0.05, decimals=3,
-        advanced=True,
+        advanced=True, usual="0.9 is usual",
         help="How much each adjustment keeps going in the direction of the previous ones (SGD and RMSprop).")
     nesterov: bool = _setting(
         True, label="Nesterov momentum",
@@ -177,7 +211,7 @@ class TrainConfig:
              "a little better.")
     label_smoothing: float = _setting(
         0.0, label="Label smoothing", widget="float", minimum=0.0, maximum=0.5, step=0.05, decimals=2,
-        advanced=True,
+        advanced=True, usual="0.1 is usual",
         help="Teaches the network to be a little less sure of itself; 0.1 often helps on messy labels.")
     auto_lr: bool = _setting(
         False, label="Find the learning rate", widget="check", text="Suggest it with a short test first",
@@ -202,73 +236,24 @@ class TrainConfig:
         "auto", label="Data pipeline", choices=PIPELINES,
         help="auto: keep decoded images in memory when they fit, else stream them from disk.")
     memory_budget_mb: int | None = _setting(
-        None, label="Memory budget", metavar="MB",
+        None, label="Memory budget", metavar="MB", minimum=0,
         help="Memory for the decoded images, in MB; automatic: a share of the free memory.")
     workers: int | None = _setting(
-        None, label="Decoding processes", metavar="N",
+        None, label="Decoding processes", metavar="N", minimum=0,
         help="How many processes decode images when they are streamed; automatic: all cores.")
 
     def errors(self) -> dict[str, str]:
-        """Field name -> readable message, for every invalid value."""
-        e: dict[str, str] = {}
-        if self.arch not in ARCH_INFO:
-            e["arch"] = f"Unknown architecture '{self.arch}'. Choose one of: {', '.join(ARCH_INFO)}."
-        if self.optimizer not in OPTIMIZERS:
-            e["optimizer"] = f"Unknown optimizer '{self.optimizer}'. Choose one of: {', '.join(OPTIMIZERS)}."
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
-            e["lr"] = "The learning rate must be a number above 0 and at most 10 (0.001 is a good start)."
-        if not (0 <= self.momentum < 1):
-            e["momentum"] = "Momentum must be at least 0 and below 1 (0.9 is usual)."
-        if not (0 <= self.weight_decay < 1):
-            e["weight_decay"] = "Weight decay must be at least 0 and below 1 (0.0001 is usual)."
-        if not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096):
-            e["batch_size"] = "The batch size must be a whole number from 1 to 4096."
-        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 10000):
-            e["epochs"] = "The number of epochs must be a whole number from 1 to 10000."
-        if self.schedule not in SCHEDULES:
-            e["schedule"] = f"Unknown schedule '{self.schedule}'. Choose one of: {', '.join(SCHEDULES)}."
-        if self.image_size is not None and not (isinstance(self.image_size, int) and 16 <= self.image_size <= 1024):
-            e["image_size"] = "The image size must be a whole number of pixels from 16 to 1024."
-        elif self.image_size is not None and (problem := check_image_size(self.arch, self.image_size)):
-            e["image_size"] = problem
-        if not (0 <= self.label_smoothing < 1):
-            e["label_smoothing"] = "Label smoothing must be at least 0 and below 1 (0.1 is usual)."
-        if self.recipe not in RECIPES:
-            e["recipe"] = f"Unknown recipe '{self.recipe}'. Choose one of: {', '.join(RECIPES)}."
-        if self.class_weighting not in CLASS_WEIGHTING:
-            e["class_weighting"] = f"Class weighting must be one of: {', '.join(CLASS_WEIGHTING)}."
-        if self.precision not in PRECISIONS:
-            e["precision"] = f"Precision must be one of: {', '.join(PRECISIONS)}."
-        if self.pipeline not in PIPELINES:
-            e["pipeline"] = f"The data pipeline must be one of: {', '.join(PIPELINES)}."
-        if self.memory_budget_mb is not None and self.memory_budget_mb < 0:
-            e["memory_budget_mb"] = "The memory budget cannot be negative."
-        if self.workers is not None and self.workers < 0:
-            e["workers"] = "The number of workers cannot be negative."
-        e.update({k: v for k, v in self._range_errors().items() if k not in e})
+        """Field name -> readable message, for every invalid value: each field by its own
+        entry in the table (choices, type, range), then what the table cannot say."""
+        e = {opt.name: problem for opt in config_options() if (problem := opt.problem(getattr(self, opt.name)))}
+        if "image_size" not in e and self.image_size is not None:
+            if problem := check_image_size(self.arch, self.image_size):      # depends on the network
+                e["image_size"] = problem
         if not gpus_problem_free(self.gpus):
             e["gpus"] = f"GPUs must be all or a whole number from 1 to 1024, not '{self.gpus}'."
         dev = self.device
         if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
             e["device"] = f"Unknown device '{dev}'. Use auto, cpu, cuda, cuda:N or mps."
-        return e
-
-    def _range_errors(self) -> dict[str, str]:
-        """The table's own ranges, for every field that has one (a 100-digit seed included)."""
-        e = {}
-        for opt in config_options():
-            if opt.minimum is None and opt.maximum is None:
-                continue
-            v = getattr(self, opt.name)
-            if v is None and opt.optional:
-                continue
-            number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            whole = opt.kind is int
-            low = -math.inf if opt.minimum is None else opt.minimum
-            high = math.inf if opt.maximum is None else opt.maximum
-            if not number or (whole and not isinstance(v, int)) or not low <= v <= high:
-                kind = "a whole number" if whole else "a number"
-                e[opt.name] = f"{opt.label} must be {kind} from {opt.minimum} to {opt.maximum}."
         return e
 
     def validate(self) -> None:
@@ -281,9 +266,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        """Tolerant of unknown keys (older or newer files) and missing ones."""
+        """Tolerant of unknown keys (older or newer files) and missing ones; a file from before
+        recipes existed is the custom recipe."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{"recipe": RECIPE_BEFORE_RECIPES, **{k: v for k, v in d.items() if k in names}})
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

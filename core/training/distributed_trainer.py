@@ -14,42 +14,8 @@ import os
 from core.errors import FledgeError
 from core.training import distributed, runs
 from core.training.events import BatchEnd, FitStarted, Message, TrainControl
-from core.training.run_folder import RunFolder
+from core.training.run_folder import NullRunFolder
 from core.training.trainer import Trainer
-
-
-class QuietRunFolder(RunFolder):
-    """The run folder as the other ranks see it: rank 0's path, nothing written."""
-
-    def __init__(self, path) -> None:       # no mkdir: on another machine the path need not exist
-        from pathlib import Path
-
-        self.path = Path(path)
-        self.epoch_rows, self._batch_log, self._model_meta, self._model_notes = [], None, {}, {}
-
-    def describe(self, *a, **k) -> None:
-        pass
-
-    def record(self, model_notes: bool = False, **fields) -> None:
-        pass
-
-    def start_logs(self, start_epoch: int) -> None:
-        pass
-
-    def log_batch(self, ev) -> None:
-        pass
-
-    def flush_batches(self) -> None:
-        pass
-
-    def add_epoch(self, row: dict) -> None:
-        pass
-
-    def save_model(self, name: str, model, metrics: dict) -> str:
-        return str(self.file(name))
-
-    def save_resume(self, *a, **k) -> None:
-        pass
 
 
 class DistributedTrainer(Trainer):
@@ -60,13 +26,11 @@ class DistributedTrainer(Trainer):
         self.info = distributed.active()
         if not self.info.is_main:
             self.writes_run_folder = False
-            self.run_folder_class = QuietRunFolder
+            self.run_folder_class = NullRunFolder
             self.callbacks = []             # rank 0 reports for everyone
 
     def _fit(self):
-        from core.training.recipes import recipe_config
-
-        cfg = recipe_config(self.config)
+        cfg = self.config                   # Trainer._fit resolves the recipe
         if cfg.recipe != "custom":
             raise FledgeError(f"Training on several processes is for the custom recipe (a network chosen with "
                               f"--arch); the {cfg.recipe} recipe trains on cached features and takes seconds "

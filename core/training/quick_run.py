@@ -8,20 +8,25 @@ evaluate, classify, sort, review and export use it unchanged.
 
 Reading the photos is reported as a phase of its own: a FitStarted whose pipeline is
 "extract" (one step per photo) and BatchEnd events without a loss, so a progress bar moves.
+The Trainer hands in what the phase needs (settings, photos, folder, control, emit) and reads
+what came of it from the HeadResult.
 """
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.errors import FledgeError
-from core.training import runs
+from core.training import features, runs
 from core.training.events import EXTRACT_PIPELINE, HEAD_PIPELINE, BatchEnd, CheckpointSaved, FitStarted, Message
 from core.training.loop import Stopped
+from core.training.quick import quick_model, train_head
 from core.training.recipes import class_weights_for, head_curve, head_settings, head_steps_per_epoch
+from core.training.run_folder import RunWriter
 from core.wording import plural
 
 REPORT_INTERVAL_S = 0.1
@@ -29,10 +34,17 @@ REPORT_INTERVAL_S = 0.1
 
 @dataclass
 class HeadResult:
+    """What the head phase leaves: the head, its model file's network and the run's figures."""
     head: object                  # core.training.quick.TrainedHead
     model: object                 # the network with that head (CPU, eval mode)
     class_weights: list | None
     lr: float
+    best_val_acc: float           # nan without validation photos
+    best_epoch: int               # the epoch whose weights best.pt holds
+    epochs_done: int
+    test_acc: float | None        # None without test photos (or when stopped)
+    extracted: int                # photos read by the pretrained network now, not from the cache
+    stopped: bool = False         # stopped after an epoch: best.pt and last.pt keep what was learnt
 
 
 def polling(control):
@@ -46,8 +58,8 @@ def polling(control):
 class _ExtractionReport:
     """progress(done, total) of extract_features -> BatchEnd events (no loss), a few a second."""
 
-    def __init__(self, trainer) -> None:
-        self.trainer = trainer
+    def __init__(self, emit: Callable) -> None:
+        self.emit = emit
         self.started = time.perf_counter()
         self.first: int | None = None
         self.last = 0.0
@@ -61,106 +73,95 @@ class _ExtractionReport:
         self.last = now
         rate = (done - self.first) / max(1e-9, now - self.started)
         eta = (total - done) / rate if rate > 0 else math.nan
-        self.trainer._emit(BatchEnd(step=done, epoch=1, epoch_step=done, steps_per_epoch=max(1, total),
+        self.emit(BatchEnd(step=done, epoch=1, epoch_step=done, steps_per_epoch=max(1, total),
                                     loss=math.nan, accuracy=math.nan, images_per_s=rate, eta_s=eta))
 
 
-def _read_features(trainer, folder) -> dict:
-    """Features of every train, val and test photo (one pass, cached): split -> (x, y)."""
-    from core.training.features import default_backbone, extract_features
-
-    ds = trainer.dataset
-    splits = {name: list(getattr(ds, name, None) or []) for name in ("train", "val", "test")}
+def _read_features(dataset, folder: RunWriter, control, emit: Callable, on_skip: Callable) -> tuple[dict, int]:
+    """Features of every train, val and test photo (one pass, cached): (split -> (x, y), the
+    number of photos read now rather than from the cache)."""
+    splits = {name: list(getattr(dataset, name, None) or []) for name in ("train", "val", "test")}
     samples = [s for name in ("train", "val", "test") for s in splits[name]]
     paths = [s.path for s in samples]
-    trainer._emit(Message("info", f"Reading {plural(len(paths), 'photo')} with the pretrained network "
-                                  "(once per photo; later runs reuse what was read)..."))
-    trainer._emit(FitStarted(
-        run_dir=str(folder.path), classes=tuple(ds.classes), epochs=1, start_epoch=0,
+    emit(Message("info", f"Reading {plural(len(paths), 'photo')} with the pretrained network "
+                         "(once per photo; later runs reuse what was read)..."))
+    emit(FitStarted(
+        run_dir=str(folder.path), classes=tuple(dataset.classes), epochs=1, start_epoch=0,
         steps_per_epoch=max(1, len(paths)), total_steps=max(1, len(paths)), device="CPU", precision="fp32",
         pipeline=EXTRACT_PIPELINE, pipeline_reason="Each photo is read once by the pretrained network."))
     t0 = time.perf_counter()
-    feats = extract_features(paths, default_backbone(), progress=_ExtractionReport(trainer),
-                             should_stop=polling(trainer.control))
-    if feats.stopped or trainer.control.stop_requested:
+    feats = features.extract_features(paths, features.default_backbone(), progress=_ExtractionReport(emit),
+                             should_stop=polling(control))
+    if feats.stopped or control.stop_requested:
         raise Stopped()
-    trainer.extracted = feats.computed
-    trainer._emit(Message("info", f"Photos read: {feats.computed} now, {feats.reused} from the cache "
-                                  f"({time.perf_counter() - t0:.1f} s)."))
+    emit(Message("info", f"Photos read: {feats.computed} now, {feats.reused} from the cache "
+                         f"({time.perf_counter() - t0:.1f} s)."))
     for i, why in feats.errors.items():
-        trainer.skipped.append((paths[i], why))
-        trainer._warn(f"Skipped {paths[i]}: {why}")
+        on_skip(paths[i], why)
     out, start = {}, 0
     for name in ("train", "val", "test"):
         idx = np.arange(start, start + len(splits[name]))
         start += len(splits[name])
         keep = idx[feats.usable[idx]]
         out[name] = (feats.vectors[keep], np.asarray([samples[i].label for i in keep], dtype=np.int64))
-    return out
+    return out, feats.computed
 
 
-def _head_rate(trainer, x, y, settings, weights) -> float:
+def _head_rate(cfg, num_classes: int, x, y, settings, weights, emit: Callable) -> float:
     """config.lr, or with auto_lr the finder's suggestion on the head (milliseconds). Thorough
     always asks the finder here: its config.lr is the rate of the second phase."""
-    cfg = trainer.config
     if not cfg.auto_lr and cfg.recipe != "thorough":
         return settings.lr
-    curve = head_curve(x, y, len(trainer.dataset.classes), settings, weights)
+    curve = head_curve(x, y, num_classes, settings, weights)
     lr = curve.suggestion if curve.suggestion is not None else cfg.lr
     how = "suggested by a short sweep of learning rates" if curve.suggestion is not None else \
         "the configured one: the sweep of learning rates gave nothing to go on"
-    trainer._emit(Message("info", f"Learning rate for the last layer: {lr:.2g} ({how})."))
+    emit(Message("info", f"Learning rate for the last layer: {lr:.2g} ({how})."))
     return float(lr)
 
 
-def train_quick_head(trainer, folder, total_epochs: int) -> HeadResult:
-    """Features (cached), then the head for config.epochs epochs; best.pt/last.pt written at the end.
+def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, on_skip: Callable,
+                     total_epochs: int) -> HeadResult:
+    """Features (cached), then the head for cfg.epochs epochs; best.pt/last.pt written at the end.
 
-    total_epochs: the epochs of the whole run (thorough goes on after these), for EpochEnd.epochs."""
-    from core.training.quick import quick_model, train_head
-
-    ds, cfg = trainer.dataset, trainer.config
-    feats = _read_features(trainer, folder)
+    control: the run's TrainControl; emit(event) reports; on_skip(path, reason) for each photo
+    that could not be read. total_epochs: the epochs of the whole run (thorough goes on after
+    these), for EpochEnd.epochs. Raises Stopped when stopped before anything was learnt."""
+    feats, extracted = _read_features(dataset, folder, control, emit, on_skip)
     train_x, train_y = feats["train"]
     if len(train_y) == 0:
         raise FledgeError("None of the training photos could be read, so there is nothing to learn from.")
     val_x, val_y = feats["val"]
     val_x = val_x[:, 0] if len(val_x) else val_x.reshape(0, train_x.shape[-1])   # the photo view only
-    weights, note = class_weights_for(cfg, ds.classes, train_y)
+    weights, note = class_weights_for(cfg, dataset.classes, train_y)
     if note:
-        trainer._emit(Message("info", note))
+        emit(Message("info", note))
     rows = int(np.prod(train_x.shape[:2]))
     settings = head_settings(cfg, rows)
-    settings = replace(settings, lr=_head_rate(trainer, train_x, train_y, settings, weights))
+    settings = replace(settings, lr=_head_rate(cfg, len(dataset.classes), train_x, train_y, settings, weights, emit))
     spe = head_steps_per_epoch(settings, rows)
-    trainer._emit(FitStarted(
-        run_dir=str(folder.path), classes=tuple(ds.classes), epochs=total_epochs, start_epoch=0,
+    emit(FitStarted(
+        run_dir=str(folder.path), classes=tuple(dataset.classes), epochs=total_epochs, start_epoch=0,
         steps_per_epoch=spe, total_steps=cfg.epochs * spe, device="CPU", precision="fp32",
         pipeline=HEAD_PIPELINE, pipeline_reason="Only the last layer learns, from the photos' features."))
 
     def on_epoch(ev) -> None:
-        trainer._epochs_done = ev.epoch
         folder.add_epoch(dict(epoch=ev.epoch, train_loss=ev.train_loss, train_acc=ev.train_acc,
                               val_loss=ev.val_loss, val_acc=ev.val_acc, lr=ev.lr, seconds=round(ev.seconds, 4)))
-        if math.isnan(trainer._best_val_acc) or ev.val_acc > trainer._best_val_acc:
-            trainer._best_val_acc, trainer._best_epoch = ev.val_acc, ev.epoch
-        trainer._emit(replace(ev, epochs=total_epochs))
+        emit(replace(ev, epochs=total_epochs))
 
-    head = train_head(train_x, train_y, val_x, val_y, len(ds.classes), settings, class_weights=weights,
-                      on_epoch=on_epoch, should_stop=polling(trainer.control))
+    head = train_head(train_x, train_y, val_x, val_y, len(dataset.classes), settings, class_weights=weights,
+                      on_epoch=on_epoch, should_stop=polling(control))
     if head.best_epoch == 0:              # stopped before the first epoch: nothing learnt to keep
         raise Stopped()
-    if not len(val_y):
-        trainer._best_epoch = head.best_epoch
     model = quick_model(head)
     metrics = dict(epoch=head.best_epoch, val_acc=head.best_val_acc, recipe_phase="head")
     for name, kind in ((runs.BEST_MODEL, "best"), (runs.LAST_MODEL, "last")):
         path = folder.save_model(name, model, metrics)
-        trainer._emit(CheckpointSaved(path, head.best_epoch, head.best_val_acc, kind))
-    if head.stopped:
-        raise Stopped()
+        emit(CheckpointSaved(path, head.best_epoch, head.best_val_acc, kind))
     test_x, test_y = feats["test"]
-    if len(test_y):
-        right = (head.logits(test_x[:, 0]).argmax(1).numpy() == test_y)
-        trainer._test_acc = float(right.mean())
-    return HeadResult(head, model, weights, settings.lr)
+    test_acc = None
+    if len(test_y) and not head.stopped:
+        test_acc = float((head.logits(test_x[:, 0]).argmax(1).numpy() == test_y).mean())
+    return HeadResult(head, model, weights, settings.lr, best_val_acc=head.best_val_acc, best_epoch=head.best_epoch,
+                      epochs_done=len(head.history), test_acc=test_acc, extracted=extracted, stopped=head.stopped)

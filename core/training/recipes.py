@@ -1,8 +1,7 @@
-"""What the quick and thorough recipes choose for a run, and the learning-rate finder's sweep
-for any configuration (the Train tab's "Suggest" button, `--lr auto`, and the presets).
+"""How the quick and thorough recipes train, and the learning-rate finder's sweep for any
+configuration (the Train tab's "Suggest" button, `--lr auto`, and the presets). What each
+recipe means for a run's settings is core.training.recipe_rules.
 
-- recipe_config: the settings a run really uses (quick and thorough: the offline
-  EfficientNet-Lite0, pretrained, at its own size).
 - head_settings: the quick head's epochs and batches. The head is measured to train best in
   about HEAD_STEPS optimisation steps in all, so config.epochs sets how they are reported
   (one EpochEnd each) and more epochs mean more steps.
@@ -24,20 +23,12 @@ import torch
 from core.errors import FledgeError
 from core.training.class_balance import class_balance, class_counts
 from core.training.lr_finder import LrCurve, find_lr
+from core.training.recipe_rules import PRESETS, resolve
 
-ARCH = "efficientnet_lite0"      # core.model.offline_backbone.ARCH: its weights come installed
 HEAD_STEPS = 50                  # the head's optimisation steps in all (core.training.quick.HeadSettings)
 SWEEP_STEPS = 60                 # batches in one sweep of a whole network: a curve in seconds on a GPU
 SWEEP_START_LR = 1e-6            # a pretrained network learns nothing below this; saves a tenth of the sweep
 BACKBONE_LR_FACTOR = 0.1         # thorough: the pretrained layers move at a tenth of the head's rate
-
-
-def recipe_config(cfg):
-    """The settings a quick or thorough run really uses: the offline backbone, pretrained."""
-    if cfg.recipe == "custom":
-        return cfg
-    return replace(cfg, arch=ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
-                   image_size=None)
 
 
 # ---------------------------------------------------------------- the head
@@ -196,13 +187,13 @@ def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
 
     progress(done, total) as it goes (reading photos, then the sweep); should_stop() ends it
     early (the curve so far)."""
-    cfg = recipe_config(config)
+    cfg, _ = resolve(config)
     cfg.validate()
     if dataset is None or not dataset.train:
         raise FledgeError("Choose a dataset first: the learning rate is tried on its training photos.")
     stop = should_stop or (lambda: False)
     head = None
-    if cfg.recipe in ("quick", "thorough"):
+    if cfg.recipe in PRESETS:
         x, y = _train_features(dataset, progress, stop)
         weights, _ = class_weights_for(cfg, dataset.classes, y)
         settings = head_settings(cfg, int(np.prod(x.shape[:2])))

@@ -1,6 +1,8 @@
 """What a training run writes into its folder while it runs: its description, the metrics
 of each epoch and batch, the models and the state to resume from.
 
+RunWriter is what the Trainer needs of a run folder: RunFolder writes it; NullRunFolder (the
+other processes of a distributed run: rank 0 writes for them) writes nothing.
 core.training.runs reads these files back (and names them); this module writes them.
 """
 from __future__ import annotations
@@ -9,10 +11,12 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 
 from core.errors import FledgeError
+from core.model.checkpoints import atomic_save, save_checkpoint
 from core.training import runs
 from core.training.events import BatchEnd, FitEnded
 from core.training.optimizers import plain_state
@@ -20,8 +24,27 @@ from core.training.optimizers import plain_state
 RESUME_FORMAT = "fledge-resume"
 
 
+@runtime_checkable
+class RunWriter(Protocol):
+    """What the Trainer (and the quick head) need of a run's folder."""
+
+    path: Path
+
+    def file(self, name: str) -> Path: ...
+    def load_resume_state(self) -> dict | None: ...
+    def describe(self, config, dataset, image_size: int, mean, std) -> None: ...
+    def record(self, model_notes: bool = False, **fields) -> None: ...
+    def start_logs(self, start_epoch: int) -> None: ...
+    def log_batch(self, ev: BatchEnd) -> None: ...
+    def flush_batches(self) -> None: ...
+    def add_epoch(self, row: dict) -> None: ...
+    def save_model(self, name: str, model, metrics: dict) -> str: ...
+    def save_resume(self, epoch: int, learner, best_val_acc: float, best_epoch: int) -> None: ...
+    def close(self) -> None: ...
+
+
 class RunFolder:
-    """One run's folder, opened for writing by the Trainer."""
+    """One run's folder, opened for writing by the Trainer (a RunWriter)."""
 
     def __init__(self, path) -> None:
         self.path = Path(path)
@@ -93,16 +116,12 @@ class RunFolder:
         runs.write_csv_rows(self.file(runs.METRICS_FILE), runs.EPOCH_FIELDS, self.epoch_rows)
 
     def save_model(self, name: str, model, metrics: dict) -> str:
-        from core.model.checkpoints import save_checkpoint
-
         path = str(self.file(name))
         save_checkpoint(path, model, metrics={**self._model_notes, **metrics}, **self._model_meta)
         return path
 
     def save_resume(self, epoch: int, learner, best_val_acc: float, best_epoch: int) -> None:
         """What resuming after this epoch needs: weights, optimizer, schedule and random state."""
-        from core.model.checkpoints import atomic_save
-
         scheduler = learner.scheduler
         atomic_save({
             "format": RESUME_FORMAT, "epoch": epoch,
@@ -117,6 +136,47 @@ class RunFolder:
         if self._batch_log is not None:
             self._batch_log.close()
             self._batch_log = None
+
+
+class NullRunFolder:
+    """A RunWriter that writes nothing, for a distributed run's other processes: rank 0's path
+    (no mkdir: on another machine it need not exist), nothing to resume from."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def load_resume_state(self) -> dict | None:
+        return None
+
+    def describe(self, config, dataset, image_size: int, mean, std) -> None:
+        pass
+
+    def record(self, model_notes: bool = False, **fields) -> None:
+        pass
+
+    def start_logs(self, start_epoch: int) -> None:
+        pass
+
+    def log_batch(self, ev: BatchEnd) -> None:
+        pass
+
+    def flush_batches(self) -> None:
+        pass
+
+    def add_epoch(self, row: dict) -> None:
+        pass
+
+    def save_model(self, name: str, model, metrics: dict) -> str:
+        return str(self.file(name))
+
+    def save_resume(self, epoch: int, learner, best_val_acc: float, best_epoch: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def write_status(run_dir: str | None, ended: FitEnded, skipped: list[tuple[str, str]]) -> None:

@@ -15,13 +15,25 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from core.data.dataset import scan_dataset
+from core.data.duplicates import find_duplicates
+from core.data.pipeline import build_sources
+from core.data.shortcuts import shortcut_warnings
+from core.data.split import SplitSettings
 from core.errors import FledgeError
+from core.model import networks, pretrained_weights        # as modules: tests replace their functions
+from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
+from core.model.checkpoints import load_checkpoint
+from core.model.devices import autocast_dtype, device_label, resolve_device
 from core.training import runs
-from core.training.config import TrainConfig
+from core.training.config import ConfigError, TrainConfig
 from core.training.events import CheckpointSaved, EpochEnd, FitEnded, FitStarted, Message, TrainControl
 from core.training.loop import Diverged, EpochFigures, Learner, RunClock, Stopped, evaluate, train_one_epoch
 from core.training.optimizers import restore_scheduler
-from core.training.run_folder import RunFolder, write_status
+from core.training.quick_run import HeadResult, polling, train_quick_head
+from core.training.recipe_rules import PRESETS, resolve
+from core.training.recipes import choose_network_lr, class_weights_for, fine_tune_groups, score_in_context
+from core.training.run_folder import RunFolder, RunWriter, write_status
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -67,9 +79,6 @@ class Trainer:
             raise FledgeError(f"{run_dir} is not a Fledge run folder, so it cannot be resumed.")
         raw_config = runs.read_json(Path(run_dir) / runs.CONFIG_FILE)
         if dataset is None:
-            from core.data.dataset import scan_dataset
-            from core.data.split import SplitSettings
-
             run = runs.read_json(Path(run_dir) / runs.RUN_FILE)
             split = SplitSettings.from_record(run.get("split"), raw_config)
             dataset = scan_dataset(run.get("data_root", ""), **split.to_dict())
@@ -100,7 +109,7 @@ class Trainer:
             ended = self._fit()
         except Stopped:
             ended = self._ended("stopped", "Training was stopped. The model so far was saved.")
-        except (Diverged, FledgeError) as exc:
+        except (Diverged, FledgeError, ConfigError) as exc:
             ended = self._ended("failed", str(exc))
         except Exception as exc:
             ended = self._ended("failed", self._explain(exc))
@@ -154,18 +163,16 @@ class Trainer:
 
     # -- setting the run up ----------------------------------------------------------------
     def _fit(self) -> FitEnded:
-        from core.data.shortcuts import shortcut_warnings
-        from core.model.devices import autocast_dtype, resolve_device
-        from core.model.networks import ARCHITECTURES, check_image_size
-        from core.training.recipes import recipe_config
-
-        cfg = self.config = recipe_config(self.config)
+        cfg, notes = resolve(self.config)
+        self.config = cfg
         cfg.validate()
+        for note in notes:              # settings chosen that this recipe does not use
+            self._emit(Message("info", note))
         if self.dataset is None:
             raise FledgeError("No dataset was given. Choose a folder with one subfolder per class.")
-        spec = ARCHITECTURES[cfg.arch]
+        spec = networks.ARCHITECTURES[cfg.arch]
         image_size = cfg.image_size or spec.input_size
-        if problem := check_image_size(cfg.arch, image_size):
+        if problem := networks.check_image_size(cfg.arch, image_size):
             raise FledgeError(problem)
         device = resolve_device(cfg.device)
         amp_dtype = autocast_dtype(device, cfg.precision)
@@ -185,19 +192,17 @@ class Trainer:
         # Thorough: the head's epochs first, then as many of every layer; one run, one count.
         offset = cfg.epochs if cfg.recipe == "thorough" else 0
         head = None
-        if cfg.recipe in ("quick", "thorough") and resume_state is None:
+        if cfg.recipe in PRESETS and resume_state is None:
             head = self._fit_head(folder, offset + cfg.epochs)
             if cfg.recipe == "quick":
                 return self._ended("completed", self._finished_message(folder))
         self._fit_network(folder, spec, image_size, device, amp_dtype, head, resume_state, offset)
         return self._ended("completed", self._finished_message(folder))
 
-    def _fit_network(self, folder: RunFolder, spec, image_size: int, device, amp_dtype, head,
+    def _fit_network(self, folder: RunWriter, spec, image_size: int, device, amp_dtype, head: HeadResult | None,
                      resume_state: dict | None, offset: int) -> None:
         """Every trainable layer through the loop: a custom run, or thorough's second phase
         (epochs offset+1 .. offset+config.epochs, from the trained head)."""
-        from core.model.devices import device_label
-
         cfg = self.config
         model = self._build_model(image_size, device, folder)
         if head is not None:       # thorough: every layer fine-tuned, starting from the trained head
@@ -209,8 +214,6 @@ class Trainer:
             # The configured rate, not a sweep: on a CPU a sweep of every layer took longer than
             # the fine-tuning itself (126 s against 66 s on 400 photos) and its suggestion
             # (0.027) undid what the head had learnt.
-            from core.training.recipes import fine_tune_groups
-
             groups = fine_tune_groups(model, cfg.arch, cfg.lr)
             folder.record(model_notes=True, lr_fine_tune=cfg.lr)
         elif cfg.auto_lr and resume_state is None:
@@ -234,13 +237,11 @@ class Trainer:
 
     def _warn_duplicates(self) -> None:
         """Warn when a photo is in training and in validation/test: the score would flatter the model."""
-        from core.data.duplicates import find_duplicates
-
         report = find_duplicates(self.dataset, should_stop=lambda: self.control.stop_requested)
         if report is not None and (text := report.leak_warning()):
             self._warn(text)
 
-    def _resume_state(self, folder: RunFolder) -> dict | None:
+    def _resume_state(self, folder: RunWriter) -> dict | None:
         """The state to continue from; a quick run (or a thorough one still in its quick
         phase) is simply run again: its photos' features are cached, so that takes seconds."""
         if not self.resume:
@@ -248,45 +249,44 @@ class Trainer:
         state = folder.load_resume_state()
         if state is not None:
             _check_same_classes(folder.path, self.dataset.classes)
-        elif self.config.recipe in ("quick", "thorough"):
+        elif self.config.recipe in PRESETS:
             self.resume = False
             self._emit(Message("info", "A quick training is not continued but run again from the start: "
                                        "the photos already read are reused, so it takes seconds."))
         return state
 
-    def _fit_head(self, folder: RunFolder, total_epochs: int):
+    def _fit_head(self, folder: RunWriter, total_epochs: int) -> HeadResult:
         """Quick, or the first phase of thorough: the head on cached features."""
-        from core.training.quick_run import train_quick_head
-
         folder.start_logs(0)
         folder.record(model_notes=True, pretrained_used=True)
-        self._emit(Message("info", "Quick training: the pretrained EfficientNet-Lite0 stays as it is and its "
-                                   f"last layer learns your classes ({self.config.epochs} short epochs)."))
+        self._emit(Message("info", f"Quick training: the pretrained {ARCH_INFO[OFFLINE_ARCH].label} stays as it is "
+                                   f"and its last layer learns your classes ({self.config.epochs} short epochs)."))
         try:
-            head = train_quick_head(self, folder, total_epochs)
+            head = train_quick_head(self.config, self.dataset, folder, self.control, self._emit, self._skip,
+                                    total_epochs)
         finally:
             folder.close()
+        self.extracted = head.extracted
+        self._best_val_acc, self._best_epoch = head.best_val_acc, head.best_epoch
+        self._epochs_done, self._test_acc = head.epochs_done, head.test_acc
+        if head.stopped:
+            raise Stopped()
         folder.record(model_notes=True, lr_head=head.lr)
         folder.record(class_weights=head.class_weights)
         if self._test_acc is not None and self.config.recipe == "quick":
             self._emit(Message("info", f"Accuracy on the test images (never seen in training): {self._test_acc:.1%}."))
         return head
 
-    def _class_weights(self, folder: RunFolder):
-        from core.training.recipes import class_weights_for
-
+    def _class_weights(self, folder: RunWriter):
         weights, note = class_weights_for(self.config, self.dataset.classes, [s.label for s in self.dataset.train])
         if note:
             self._emit(Message("info", note))
         folder.record(class_weights=weights)
         return weights
 
-    def _choose_lr(self, folder: RunFolder, model, train_src, device, weights, groups):
+    def _choose_lr(self, folder: RunWriter, model, train_src, device, weights, groups):
         """The finder's sweep on the network: its rate goes into self.config.lr and the record.
         Returns the parameter groups at that rate (None: one group)."""
-        from core.training.quick_run import polling
-        from core.training.recipes import choose_network_lr
-
         lr, groups = choose_network_lr(self.config, model, train_src, device, weights, groups,
                                        self._emit, polling(self.control))
         if self.control.stop_requested:
@@ -295,10 +295,8 @@ class Trainer:
         folder.record(model_notes=True, **{"lr_fine_tune" if groups else "lr_found": lr})
         return groups
 
-    def _finished_message(self, folder: RunFolder) -> str:
+    def _finished_message(self, folder: RunWriter) -> str:
         """The score, in the context of always answering the most common class."""
-        from core.training.recipes import score_in_context
-
         msg = (f"Training finished. Best validation accuracy {self._best_val_acc:.1%} "
                f"(epoch {self._best_epoch}). The best model is {folder.file(runs.BEST_MODEL)}.")
         pretrained = runs.read_json(folder.file(runs.RUN_FILE)).get("pretrained_used")
@@ -309,14 +307,11 @@ class Trainer:
             msg += " " + verdict.message
         return msg
 
-    def _build_model(self, image_size: int, device: torch.device, folder: RunFolder):
-        from core.model.networks import build_model
-        from core.model.pretrained_weights import weights_status
-
+    def _build_model(self, image_size: int, device: torch.device, folder: RunWriter):
         cfg = self.config
-        if cfg.pretrained and not cfg.weights_path and weights_status(cfg.arch) == "downloadable":
+        if cfg.pretrained and not cfg.weights_path and pretrained_weights.weights_status(cfg.arch) == "downloadable":
             self._emit(Message("info", f"Downloading the ImageNet weights for {cfg.arch} (once; they are kept for next time)..."))
-        model, warnings = build_model(cfg.arch, len(self.dataset.classes), image_size=image_size,
+        model, warnings = networks.build_model(cfg.arch, len(self.dataset.classes), image_size=image_size,
                                       pretrained=cfg.pretrained, weights_path=cfg.weights_path,
                                       freeze_backbone=cfg.freeze_backbone)
         for w in warnings:
@@ -327,20 +322,18 @@ class Trainer:
             model = model.to(memory_format=torch.channels_last)
         return model
 
+    def _skip(self, path: str, reason: str) -> None:
+        """A photo that could not be read: reported now, listed in status.json at the end."""
+        self.skipped.append((path, reason))
+        self._warn(f"Skipped {path}: {reason}")
+
     def _build_sources(self, image_size: int, spec, device: torch.device):
-        from core.data.pipeline import build_sources
-
         cfg = self.config
-
-        def on_skip(path: str, reason: str) -> None:
-            self.skipped.append((path, reason))
-            self._warn(f"Skipped {path}: {reason}")
-
         train_src, val_src, test_src, plan = build_sources(
             self.dataset, image_size=image_size, mean=spec.mean, std=spec.std, batch_size=cfg.batch_size,
             augment=cfg.augment, seed=cfg.seed, device=device, kind=cfg.pipeline,
             memory_budget_mb=cfg.memory_budget_mb, workers=cfg.workers,
-            should_stop=lambda: self.control.stop_requested, on_skip=on_skip)
+            should_stop=lambda: self.control.stop_requested, on_skip=self._skip)
         self._sources = [s for s in (train_src, val_src, test_src) if s is not None]
         return train_src, val_src, test_src, plan
 
@@ -362,7 +355,7 @@ class Trainer:
         return start_epoch
 
     # -- the epochs --------------------------------------------------------------------------
-    def _train_epochs(self, learner: Learner, train_src, val_src, folder: RunFolder, start_epoch: int,
+    def _train_epochs(self, learner: Learner, train_src, val_src, folder: RunWriter, start_epoch: int,
                       end_epoch: int) -> None:
         """Epochs start_epoch+1 .. end_epoch (thorough's second phase counts on from the head's)."""
         steps = train_src.steps_per_epoch
@@ -388,7 +381,7 @@ class Trainer:
         finally:
             folder.close()
 
-    def _end_epoch(self, learner: Learner, folder: RunFolder, epoch: int, trained: EpochFigures,
+    def _end_epoch(self, learner: Learner, folder: RunWriter, epoch: int, trained: EpochFigures,
                    val_loss: float, val_acc: float) -> None:
         """Metrics, the best and last models and the resume state; then EpochEnd."""
         folder.add_epoch(dict(epoch=epoch, train_loss=trained.loss, train_acc=trained.accuracy,
@@ -409,13 +402,11 @@ class Trainer:
                             train_acc=trained.accuracy, val_loss=val_loss, val_acc=val_acc, lr=trained.lr,
                             seconds=trained.seconds, images_per_s=trained.images / max(1e-9, trained.seconds)))
 
-    def _test(self, learner: Learner, test_src, folder: RunFolder) -> None:
+    def _test(self, learner: Learner, test_src, folder: RunWriter) -> None:
         """The best model on the test images, once, at the end."""
         best = folder.file(runs.BEST_MODEL)
         if test_src is None or not best.is_file():
             return
-        from core.model.checkpoints import load_checkpoint
-
         learner.model.load_state_dict(load_checkpoint(str(best))["state_dict"])
         _, self._test_acc = evaluate(learner, test_src, self.control)
         self._emit(Message("info", f"Accuracy on the test images (never seen in training): {self._test_acc:.1%}."))

@@ -240,7 +240,7 @@ def test_a_model_just_trained_is_every_tabs_model_now_and_after_a_restart(qtbot,
     w = make_window()
     open_dataset(qtbot, w, two_class_folder)
     tp = w.training_panel
-    tp.form.apply_config(TrainConfig(arch="small_cnn", image_size=32, batch_size=8, device="cpu",
+    tp.form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", image_size=32, batch_size=8, device="cpu",
                                      augment=False, schedule="none", epochs=1))
     with qtbot.waitSignal(w.models.changed, timeout=120000) as changed:
         assert tp.start()

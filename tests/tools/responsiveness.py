@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     window.open_dataset(data)
     tp = window.training_panel
     wait_until(lambda: tp.dataset is not None, 300)
-    tp.form.apply_config(TrainConfig(arch=args.arch, epochs=args.epochs, image_size=args.image_size,
+    tp.form.apply_config(TrainConfig(recipe="custom", arch=args.arch, epochs=args.epochs, image_size=args.image_size,
                                      batch_size=args.batch_size))
     window.show_panel("train")
 

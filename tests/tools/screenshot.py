@@ -49,7 +49,7 @@ def render(out: Path = DEFAULT_OUT, epochs: int = 8, grab_after: int = 5,
     def on_dataset(dataset) -> None:
         if dataset is None or tp.is_running() or state["saved"]:
             return
-        tp.form.apply_config(TrainConfig(arch="small_cnn", image_size=64, epochs=epochs, batch_size=32,
+        tp.form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", image_size=64, epochs=epochs, batch_size=32,
                                          optimizer="adamw", lr=2e-3, schedule="cosine", device="cpu"))
         window.show_panel("train")
         if not tp.start():

@@ -1,6 +1,7 @@
 """The first choice of the Train tab: how to train (TrainConfig.recipe), as three large
 radio buttons with the chosen one's help under them and the network it uses; which rows of
-the settings form each recipe shows, and the note on uneven classes."""
+the settings form each recipe shows (the settings core.training.recipe_rules says a person
+chooses in it), and the note on uneven classes."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
@@ -10,19 +11,17 @@ from PySide6.QtWidgets import QButtonGroup, QLabel, QRadioButton, QVBoxLayout, Q
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance
 from core.training.config import Option
+from core.training.recipe_rules import PRESETS, chosen_settings, recipe_network
 
 from gui.style import make_muted
-
-# The network the quick and thorough recipes train (core.model.offline_backbone.ARCH): its
-# ImageNet weights come installed, so it needs no internet.
-RECIPE_ARCH = "efficientnet_lite0"
 
 
 def network_note(recipe: str) -> str:
     """Which network a recipe trains, in plain words ('' for custom: the form shows it)."""
-    if recipe == "custom":
+    network = recipe_network(recipe)
+    if network is None:
         return ""
-    info = ARCH_INFO[RECIPE_ARCH]
+    info = ARCH_INFO[network]
     layers = ("only its last layer learns your classes" if recipe == "quick"
               else "its last layer learns first, then every layer is fine-tuned")
     return (f"Network: {info.label}, pretrained on ImageNet (installed with Fledge, works "
@@ -84,26 +83,13 @@ class RecipeChoice(QWidget):
         self.network.setVisible(bool(note))
 
 
-# What each recipe shows besides itself; custom shows every field. Uneven classes add the
-# class-weighting row to any recipe, with its note.
-RECIPE_FIELDS = {"quick": ("epochs", "device"),
-                 "thorough": ("epochs", "lr", "auto_lr", "device")}
-
-
 def shown_fields(recipe: str, names, uneven: bool) -> set[str]:
-    """The form's fields a recipe shows."""
-    if recipe not in RECIPE_FIELDS:
-        return set(names)
-    return {"recipe", *RECIPE_FIELDS[recipe], *(("class_weighting",) if uneven else ())}
-
-
-def recipe_values(recipe: str, values: dict) -> dict:
-    """The form's values with a preset's network in place of the custom one's (quick and
-    thorough always train the offline EfficientNet-Lite0 at its own size)."""
-    if recipe not in RECIPE_FIELDS:
-        return values
-    return {**values, "arch": RECIPE_ARCH, "pretrained": True, "weights_path": None,
-            "freeze_backbone": False, "image_size": None}
+    """The form's fields a recipe shows: those a person chooses in it; a preset's class
+    weighting only when the classes are uneven (its note says what it does then)."""
+    shown = set(names) & chosen_settings(recipe)
+    if recipe in PRESETS and not uneven:
+        shown.discard("class_weighting")
+    return shown
 
 
 def balance_note(balance: ClassBalance | None, weighting: str) -> str:

@@ -5,15 +5,14 @@ The rows are built from TrainConfig's table of fields (core.training.config.conf
 label, help, range, choices and widget come from there. config() is the configuration the
 form was last given (apply_config) with the form's values put in, so a field the form has
 no widget for (precision, pipeline, workers, Nesterov, ...) is never lost.
-The recipe comes first: quick and thorough show only what matters for them (and train the
-offline EfficientNet-Lite0, gui.panels.train.recipe_choice), custom every setting.
+The recipe comes first: quick and thorough show only the settings a person chooses in them
+(core.training.recipe_rules, which also says what a run of each really uses), custom every setting.
 `changed` fires after each edit (settings saved, errors updated).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -23,12 +22,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxL
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance, class_balance
 from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
+from core.training.recipe_rules import finds_own_lr, resolve
 
 from gui.engine import EngineInfo
 from gui.style import ErrorLabel, make_muted
 from gui.panels.train.lr_suggest import LearningRateRow
 from gui.panels.train.pretrained_weights_box import PretrainedWeightsBox
-from gui.panels.train.recipe_choice import balance_note, recipe_values, shown_fields
+from gui.panels.train.recipe_choice import balance_note, shown_fields
 from gui.panels.train.setting_editors import editor, select, show_value, value_changed, value_of
 from gui.panels.train.settings_store import FORM_FIELDS, OPTIONS, default_config, load_stored, store, stored_keys
 from gui.settings import Settings
@@ -269,18 +269,12 @@ class SettingsForm(QScrollArea):
         all_gpus = values["device"] == ALL_GPUS_DEVICE
         values.update(device="cuda" if all_gpus else values["device"],
                       gpus="all" if all_gpus else ("1" if self.ready else self._base.gpus))
-        return dataclasses.replace(self._base, **recipe_values(values["recipe"], values))
+        return resolve(dataclasses.replace(self._base, **values))[0]
 
     def field_errors(self) -> dict[str, str]:
-        """Field -> message for what is wrong now (core's checks once loaded, plus file checks)."""
+        """Field -> message for what is wrong now (core's checks, plus whether the weights file is there)."""
         c = self.config()
-        errs: dict[str, str] = c.errors() if "core.model.networks" in sys.modules else {}
-        info = self.architectures.get(c.arch)
-        if info is not None:
-            size = c.image_size or info.input_size
-            if size < info.min_size:
-                errs["image_size"] = (f"{info.label} needs images of at least {info.min_size} pixels; "
-                                      f"choose a larger size.")
+        errs = c.errors()
         if c.weights_path and not os.path.isfile(c.weights_path):
             errs["weights_path"] = "The weights file is no longer there. Choose it again or clear it."
         return errs
@@ -325,8 +319,8 @@ class SettingsForm(QScrollArea):
         self.advanced.setVisible(custom and self.advanced_toggle.isChecked())
 
     def _on_recipe_chosen(self, recipe: str) -> None:
-        """A person chose quick or thorough: the presets find their own learning rate."""
-        if not self._restoring and recipe != "custom":
+        """A person chose a recipe that finds its own learning rate (quick or thorough)."""
+        if not self._restoring and finds_own_lr(recipe):
             self.fields["auto_lr"].setChecked(True)
 
     def _show_errors(self, errs: dict[str, str]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from core.training.config import TrainConfig, config_options
+from core.training.config import RECIPE_BEFORE_RECIPES, TrainConfig, config_options
+from core.training.recipe_rules import finds_own_lr
 
 from gui.settings import TRAIN, Settings
 
@@ -19,12 +20,13 @@ def has_gpu(devices: list[tuple[str, str]]) -> bool:
 
 
 def default_config(devices: list[tuple[str, str]]) -> TrainConfig:
-    """A newcomer's settings: the quick recipe with the learning-rate finder on; under Custom,
-    small_cnn on the CPU, or a pretrained resnet18 on the best GPU when there is one."""
+    """A newcomer's settings: the default recipe, finding its learning rate if it does; under
+    Custom, small_cnn on the CPU, or a pretrained resnet18 on the best GPU when there is one."""
+    auto_lr = finds_own_lr(TrainConfig.recipe)
     if has_gpu(devices):
-        return TrainConfig(recipe="quick", auto_lr=True, arch="resnet18", pretrained=True,
-                           device=devices[0][0], batch_size=64, epochs=10)
-    return TrainConfig(recipe="quick", auto_lr=True, arch="small_cnn", pretrained=False, device="cpu")
+        return TrainConfig(auto_lr=auto_lr, arch="resnet18", pretrained=True, device=devices[0][0],
+                           batch_size=64, epochs=10)
+    return TrainConfig(auto_lr=auto_lr, arch="small_cnn", pretrained=False, device="cpu")
 
 
 def stored_keys(settings: Settings) -> set[str]:
@@ -38,7 +40,7 @@ def load_stored(settings: Settings, defaults: TrainConfig) -> TrainConfig:
     stored = {name: settings.get(TRAIN[name], getattr(defaults, name))
               for name in FORM_FIELDS if settings.has(TRAIN[name])}
     if stored and "recipe" not in stored:
-        stored["recipe"] = "custom"
+        stored["recipe"] = RECIPE_BEFORE_RECIPES
     return dataclasses.replace(defaults, **stored)
 
 

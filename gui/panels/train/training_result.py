@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from core.training.class_balance import Verdict, compare_with_guessing
 from core.training.events import FitEnded
+from core.training.recipe_rules import resolve
 
 from gui.style import set_text_colour, success_colour, warning_colour
 
@@ -26,7 +27,7 @@ def run_verdict(ended: FitEnded, config, dataset) -> Verdict | None:
     val = [counts["val"][c] for c in classes]
     if not sum(val):
         return None
-    pretrained = None if config is None else bool(config.pretrained or config.recipe != "custom")
+    pretrained = None if config is None else resolve(config)[0].pretrained
     return compare_with_guessing(ended.best_val_acc, val, classes, pretrained,
                                  [counts["train"][c] for c in classes])
 

@@ -77,7 +77,7 @@ def test_runs_lists_the_run(trained, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["train", "/no/such/folder"], "folder"),
-    (["train", "{data}", "--lr", "-3"], "learning rate"),
+    (["train", "{data}", "--lr", "-3"], "Learning rate"),
     (["train", "{data}", "--arch", "resnet9000"], "resnet9000"),
     (["predict", "{notmodel}", "{image}"], "not"),
     (["predict", "/no/such/model.pt", "{image}"], "model.pt"),

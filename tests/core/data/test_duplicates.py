@@ -110,7 +110,7 @@ def test_near_pairs_and_groups_join_chains_of_copies(tmp_path):
 
 def test_trainer_warns_when_validation_photos_are_in_training(leaky, tmp_path):
     messages = []
-    trainer = Trainer(TrainConfig(epochs=1, arch="small_cnn", image_size=32, batch_size=16, workers=0),
+    trainer = Trainer(TrainConfig(recipe="custom", epochs=1, arch="small_cnn", image_size=32, batch_size=16, workers=0),
                       scan_dataset(leaky), run_dir=str(tmp_path / "run"),
                       callbacks=[lambda ev: messages.append(ev) if isinstance(ev, Message) else None])
     ended = trainer.fit()
@@ -123,7 +123,7 @@ def test_trainer_says_nothing_without_leaks(tmp_path):
     root = tmp_path / "data"
     blob_folder(root, {("train", "bird"): 8, ("train", "plane"): 8, ("val", "bird"): 3, ("val", "plane"): 3})
     messages = []
-    Trainer(TrainConfig(epochs=1, arch="small_cnn", image_size=32, batch_size=16, workers=0),
+    Trainer(TrainConfig(recipe="custom", epochs=1, arch="small_cnn", image_size=32, batch_size=16, workers=0),
             scan_dataset(root), run_dir=str(tmp_path / "run"), callbacks=[messages.append]).fit()
     assert not [m for m in messages if isinstance(m, Message) and "also in training" in m.text]
 

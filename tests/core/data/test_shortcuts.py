@@ -122,7 +122,7 @@ def test_a_stop_and_too_few_photos_say_nothing(tmp_path):
 def test_training_warns_about_a_size_shortcut_at_the_start(tmp_path):
     root = _folder(tmp_path / "d", {"bird": [(48, 36)], "plane": [(40, 40)]})
     messages = []
-    Trainer(TrainConfig(epochs=1, arch="small_cnn", image_size=32, batch_size=16, workers=0),
+    Trainer(TrainConfig(recipe="custom", epochs=1, arch="small_cnn", image_size=32, batch_size=16, workers=0),
             scan_dataset(root), run_dir=str(tmp_path / "run"),
             callbacks=[lambda ev: messages.append(ev) if type(ev).__name__ == "Message" else None]).fit()
     warned = [m.text for m in messages if m.level == "warning" and "alone tells the classes apart" in m.text]

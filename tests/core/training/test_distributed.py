@@ -134,7 +134,8 @@ def test_events_travel_as_json_lines_and_settings_as_arguments():
                EpochEnd(1, 3, 0.5, 0.9, float("nan"), 0.8, 1e-3, 2.0, 100.0), FitEnded("stopped", "ok")):
         back = decode(encode(ev))
         assert type(back) is type(ev) and encode(back) == encode(ev)
-    config = TrainConfig(arch="simplenet", lr=0.02, gpus="2", sync_bn=True, augment=False, image_size=32)
+    config = TrainConfig(recipe="custom", arch="simplenet", lr=0.02, gpus="2", sync_bn=True, augment=False,
+                         image_size=32)
     args = build_parser().parse_args(train_args(config, "DATA", SplitSettings(3, 0.25, 0.1), "RUN"))
     assert {o.name: getattr(args, o.name) for o in config_options()} == config.to_dict()
     assert (args.data, args.out, args.split_seed, args.val_fraction, args.test_fraction) == ("DATA", "RUN", 3, 0.25, 0.1)
@@ -166,8 +167,8 @@ def test_a_supervised_job_streams_rank_0s_events_and_stops_through_the_control(m
         if isinstance(ev, EpochEnd) and "resumed" in marks and ev.epoch >= 4:
             control.stop()
 
-    config = TrainConfig(arch="simplenet", image_size=32, batch_size=4, epochs=2000, lr=0.003, workers=0,
-                         augment=False, gpus="2")
+    config = TrainConfig(recipe="custom", arch="simplenet", image_size=32, batch_size=4, epochs=2000, lr=0.003,
+                         workers=0, augment=False, gpus="2")
     ended = fit_distributed(train_args(config, data, run_dir=tmp_path / "run"), 2, [listen], control)
     assert ended.reason == "stopped", ended.message
     held = [e for t, e in seen if marks["paused"] + 1.0 < t < marks["resumed"]]

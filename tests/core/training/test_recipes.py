@@ -183,8 +183,8 @@ def test_the_learning_rate_finder_picks_and_records_a_rate(make_image_folder, tm
     assert ended.reason == "completed", ended.message
     head_lr = run_json(tmp_path / "q")["lr_head"]
     assert 1e-5 <= head_lr <= 1.0 and "Learning rate for the last layer" in notes(events)
-    _, ended, events = fit(TrainConfig(arch="small_cnn", image_size=32, epochs=1, batch_size=4, auto_lr=True,
-                                       schedule="none"), ds, tmp_path / "c")
+    _, ended, events = fit(TrainConfig(recipe="custom", arch="small_cnn", image_size=32, epochs=1, batch_size=4,
+                                       auto_lr=True, schedule="none"), ds, tmp_path / "c")
     assert ended.reason == "completed", ended.message
     found = run_json(tmp_path / "c")["lr_found"]
     assert 1e-5 <= found <= 1.0
@@ -195,7 +195,7 @@ def test_the_learning_rate_finder_picks_and_records_a_rate(make_image_folder, tm
 def test_uneven_classes_weigh_the_loss_and_say_so(make_image_folder, tmp_path):
     root = make_image_folder(classes={"bird": 20, "plane": 4}, size=32)
     ds = scan_dataset(root, val_fraction=0.25)
-    cfg = TrainConfig(arch="small_cnn", image_size=32, epochs=1, batch_size=8)
+    cfg = TrainConfig(recipe="custom", arch="small_cnn", image_size=32, epochs=1, batch_size=8)
     _, ended, events = fit(cfg, ds, tmp_path / "auto")
     assert ended.reason == "completed", ended.message
     assert "uneven" in notes(events)
@@ -224,7 +224,7 @@ def test_a_model_at_chance_is_called_barely_better_than_guessing(tmp_path):
             Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
                 tmp_path / "noise" / cls / f"{i}.png")
     ds = scan_dataset(tmp_path / "noise", val_fraction=0.5)
-    cfg = TrainConfig(arch="small_cnn", image_size=32, epochs=1, lr=1e-6, batch_size=8)
+    cfg = TrainConfig(recipe="custom", arch="small_cnn", image_size=32, epochs=1, lr=1e-6, batch_size=8)
     _, ended, _ = fit(cfg, ds, tmp_path / "r")
     assert ended.reason == "completed", ended.message
     assert "better than guessing" in ended.message and "always answering" in ended.message
@@ -242,7 +242,7 @@ def test_a_network_that_fell_back_to_scratch_says_so_in_its_records(make_image_f
     monkeypatch.setattr(pretrained_weights, "_host_reachable", lambda url, timeout=1.5: False)
     root = make_image_folder(classes={"bird": 4, "plane": 4}, size=32)
     ds = scan_dataset(root, val_fraction=0.25)
-    cfg = TrainConfig(arch="resnet18", pretrained=True, image_size=32, epochs=1, batch_size=8)
+    cfg = TrainConfig(recipe="custom", arch="resnet18", pretrained=True, image_size=32, epochs=1, batch_size=8)
     _, ended, events = fit(cfg, ds, tmp_path / "r")
     assert ended.reason == "completed", ended.message
     warning = " ".join(e.text for e in events if isinstance(e, Message) and e.level == "warning")

@@ -13,7 +13,7 @@ from core.photos.evaluation import training_split_settings
 from core.training.config import TrainConfig
 from core.training.trainer import Trainer
 
-FAST = dict(arch="small_cnn", image_size=32, batch_size=16, lr=3e-3, workers=0, epochs=1)
+FAST = dict(recipe="custom", arch="small_cnn", image_size=32, batch_size=16, lr=3e-3, workers=0, epochs=1)
 
 
 def paths(samples) -> list[str]:

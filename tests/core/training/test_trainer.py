@@ -13,7 +13,7 @@ from core.training.events import BatchEnd, EpochEnd, FitStarted, TrainControl
 from core.training.runs import list_runs, load_run
 from core.training.trainer import Trainer
 
-FAST = dict(arch="small_cnn", image_size=32, batch_size=16, lr=3e-3, workers=0, seed=1)
+FAST = dict(recipe="custom", arch="small_cnn", image_size=32, batch_size=16, lr=3e-3, workers=0, seed=1)
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_out_of_memory_names_the_batch_size(dataset, tmp_path, monkeypatch):
 def test_invalid_config_is_a_readable_failure(dataset, tmp_path):
     ended = Trainer(TrainConfig(epochs=1, **{**FAST, "lr": -1.0}), dataset, run_dir=str(tmp_path / "run")).fit()
     assert ended.reason == "failed"
-    assert "learning rate" in ended.message
+    assert ended.message == "Learning rate must be a number from 1e-06 to 10 (0.001 is a good start)."
 
 
 def test_resume_continues_at_the_next_epoch(dataset, tmp_path):
@@ -176,7 +176,7 @@ def test_small_cnn_learns_the_sample_data(tmp_path):
     from core.data.sample_data import write_sample_data
 
     data = scan_dataset(write_sample_data(str(tmp_path / "sample"), per_class=100))
-    cfg = TrainConfig(arch="small_cnn", epochs=10, lr=3e-3, batch_size=32, workers=0)
+    cfg = TrainConfig(recipe="custom", arch="small_cnn", epochs=10, lr=3e-3, batch_size=32, workers=0)
     ended = Trainer(cfg, data, run_dir=str(tmp_path / "run")).fit()
     assert ended.reason == "completed", ended.message
     assert ended.best_val_acc >= 0.7           # chance is 0.5

@@ -186,7 +186,7 @@ def _fake_run(tmp_path, arch="resnet18", epochs=3):
 
     run = tmp_path / "runs" / "20240101-120000-resnet18"
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps(TrainConfig(arch=arch, epochs=epochs).to_dict()))
+    (run / "config.json").write_text(json.dumps(TrainConfig(recipe="custom", arch=arch, epochs=epochs).to_dict()))
     (run / "run.json").write_text(json.dumps({"started": "2024-01-01T12:00:00", "data_root": ""}))
     (run / "best.pt").write_bytes(b"not used: the test gives the panel a fake predictor")
     return run
@@ -238,8 +238,8 @@ def test_the_whole_loop_train_evaluate_retrain_with_the_same_settings(qtbot, mak
     tp, ev, rv = w.training_panel, w.evaluate_panel, w.review_panel
     w.open_dataset(str(two_class_folder))
     qtbot.waitUntil(lambda: tp.dataset is not None, timeout=30000)
-    tp.form.apply_config(TrainConfig(arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False,
-                                     schedule="none", epochs=1, lr=0.002))
+    tp.form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", image_size=32, batch_size=8, device="cpu",
+                                     augment=False, schedule="none", epochs=1, lr=0.002))
     with qtbot.waitSignal(tp.run_finished, timeout=120000) as first:
         assert tp.start()
     ended = first.args[0]

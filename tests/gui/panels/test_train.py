@@ -17,7 +17,8 @@ from core.training.config import TrainConfig
 from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
 from gui.background import JobPaused, JobResumed, running_threads
 
-TINY = dict(arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False, schedule="none")
+TINY = dict(recipe="custom", arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False,
+            schedule="none")
 
 
 def window_with_data(make_window, qtbot, folder, **config):

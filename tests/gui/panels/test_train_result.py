@@ -46,7 +46,7 @@ def test_a_model_at_chance_is_called_guessing_in_a_warning_colour(qtbot, make_wi
     w.open_dataset(str(two_class_folder))
     tp = w.training_panel
     qtbot.waitUntil(lambda: tp.dataset is not None, timeout=30000)
-    tp.form.apply_config(TrainConfig(arch="small_cnn", image_size=32, device="cpu", epochs=2))
+    tp.form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", image_size=32, device="cpu", epochs=2))
     val = tp.dataset.counts()["val"]
     assert val["disc"] == val["bar"]             # always answering one class scores 50%
 

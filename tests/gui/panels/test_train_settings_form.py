@@ -40,7 +40,7 @@ def test_defaults_small_cnn_on_cpu_and_resnet18_with_gpu():
 def test_settings_persist_across_windows(qtbot, isolated_fledge, make_window):
     w1 = make_window()
     w1.training_panel.form.apply_config(TrainConfig(
-        arch="simplenet", optimizer="sgd", lr=0.02, batch_size=12, epochs=7, image_size=48,
+        recipe="custom", arch="simplenet", optimizer="sgd", lr=0.02, batch_size=12, epochs=7, image_size=48,
         schedule="onecycle", augment=False, device="cpu", weight_decay=0.001, seed=5))
     w1.close()
     assert list(isolated_fledge.rglob("*.ini")), "settings went to the temporary folder"
@@ -57,15 +57,15 @@ def test_invalid_values_are_explained_next_to_the_field(qtbot, tmp_path, monkeyp
     monkeypatch.setattr(core.model.pretrained_weights, "weights_status", lambda arch: "cached")   # no network here
     w = make_window()
     form = w.training_panel.form
-    form.apply_config(TrainConfig(arch="inception_v3", image_size=32, device="cpu"))
+    form.apply_config(TrainConfig(recipe="custom", arch="inception_v3", image_size=32, device="cpu"))
     assert form.errors["image_size"].isVisibleTo(form)
     assert "75" in form.errors["image_size"].text()
     assert "image_size" in form.field_errors()
-    form.apply_config(TrainConfig(arch="resnet18", pretrained=True, weights_path=str(tmp_path / "gone.pth"),
-                                  device="cpu"))
+    form.apply_config(TrainConfig(recipe="custom", arch="resnet18", pretrained=True,
+                                  weights_path=str(tmp_path / "gone.pth"), device="cpu"))
     assert "weights file" in form.errors["weights_path"].text()
     form.weights.set_file("")
-    form.apply_config(TrainConfig(arch="small_cnn", device="cpu"))
+    form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", device="cpu"))
     assert not form.field_errors()
     # Ranges keep impossible numbers out.
     assert form.fields["batch_size"].minimum() == 1 and form.fields["epochs"].minimum() == 1
@@ -86,10 +86,10 @@ def test_pretrained_shows_weights_status(qtbot, monkeypatch, make_window):
     monkeypatch.setattr(core.model.pretrained_weights, "weights_status", lambda arch: "unavailable")
     w = make_window()
     form = w.training_panel.form
-    form.apply_config(TrainConfig(arch="resnet18", pretrained=True, device="cpu"))
+    form.apply_config(TrainConfig(recipe="custom", arch="resnet18", pretrained=True, device="cpu"))
     qtbot.waitUntil(lambda: "no internet" in form.weights.state.text(), timeout=10000)
     assert form.fields["freeze_backbone"].isEnabled()
-    form.apply_config(TrainConfig(arch="small_cnn", device="cpu"))
+    form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", device="cpu"))
     assert not form.pretrained.isEnabled()
     assert "no pretrained" in form.weights.state.text()
     assert not form.fields["freeze_backbone"].isEnabled()
@@ -101,7 +101,7 @@ def test_fields_the_form_does_not_show_survive_apply_and_edit(qtbot):
     tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
-    previous = TrainConfig(arch="small_cnn", optimizer="sgd", lr=0.05, precision="fp32",
+    previous = TrainConfig(recipe="custom", arch="small_cnn", optimizer="sgd", lr=0.05, precision="fp32",
                            pipeline="stream", workers=2, memory_budget_mb=300, nesterov=False, seed=7)
     form.apply_config(previous)
     assert form.config() == previous
@@ -130,7 +130,6 @@ def dataset_with(counts: dict[str, int]):
 
 def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     from core.model.offline_backbone import ARCH
-    from gui.panels.train.recipe_choice import RECIPE_ARCH
 
     tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
@@ -141,7 +140,6 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     assert [b.text().split(" —")[0] for b in form.fields["recipe"].buttons.values()] == ["Quick", "Thorough",
                                                                                          "Custom"]
     c = form.config()
-    assert RECIPE_ARCH == ARCH
     assert (c.recipe, c.arch, c.pretrained, c.image_size, c.auto_lr) == ("quick", ARCH, True, None, True)
     assert not c.errors()
     # Only what matters for quick training, and which network it is.
@@ -155,6 +153,46 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     assert form.config().recipe == "thorough"
     assert {"lr", "auto_lr"} <= visible_rows(form) <= {"recipe", "epochs", "device", "lr", "auto_lr"}
     assert "fine-tuned" in form.fields["recipe"].network.text()
+
+
+def test_the_form_shows_the_settings_core_says_each_recipe_takes(qtbot):
+    from core.training.config import RECIPES
+    from core.training.recipe_rules import chosen_settings
+
+    tp = TrainingPanel(QSettings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    form.advanced_toggle.setChecked(True)
+    tp.set_dataset(dataset_with({"ant": 30, "bee": 6}))            # uneven: class weighting is offered too
+    for recipe in RECIPES:
+        form.fields["recipe"].buttons[recipe].click()
+        assert visible_rows(form) == set(form.rows) & chosen_settings(recipe), recipe
+
+
+def test_a_value_out_of_the_tables_range_is_refused_in_cores_words(qtbot):
+    """The form shows core's own check: the same message as TrainConfig.errors(), for a field
+    with no row (kept from a past run's settings) as for one with a row."""
+    tp = TrainingPanel(QSettings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    past = TrainConfig(recipe="custom", arch="small_cnn", device="cpu", workers=-1)
+    form.apply_config(past)
+    message = "Decoding processes must be a whole number of at least 0."
+    assert form.field_errors()["workers"] == past.errors()["workers"] == message
+    assert form.problem() == past.errors()["workers"]               # no row shows it, so Start says it
+
+
+def test_the_form_checks_its_values_before_the_training_engine_loads(qtbot, monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "core.model.networks", raising=False)
+    tp = TrainingPanel(QSettings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    assert not form.ready
+    form.apply_config(TrainConfig(recipe="custom", arch="simplenet", image_size=128, device="cpu"))
+    assert "at most 64 pixels" in form.field_errors()["image_size"]
+    assert form.errors["image_size"].isVisibleTo(form)
 
 
 def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):

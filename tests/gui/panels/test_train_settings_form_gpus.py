@@ -14,7 +14,7 @@ def test_all_gpus_is_cuda_with_gpus_all_and_comes_back(qtbot):
     form = tp.form
     devices = [("cuda:0", "GPU 0"), ("cuda:1", "GPU 1"), (ALL_GPUS_DEVICE, "All 2 GPUs"), ("cpu", "CPU")]
     form.set_engine(EngineInfo(devices=devices, architectures={}, seconds=0.0))
-    form.apply_config(TrainConfig(arch="small_cnn", device="cuda", gpus="all"))
+    form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", device="cuda", gpus="all"))
     assert form.device.currentData() == ALL_GPUS_DEVICE
     c = form.config()
     assert (c.device, c.gpus) == ("cuda", "all") and not c.errors().get("device")

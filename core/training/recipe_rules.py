@@ -1,0 +1,75 @@
+"""What a recipe means, said once: the settings a run of each recipe really uses (resolve),
+the settings a person chooses in each, and the recipe and learning rate a new run starts with.
+
+quick and thorough train the network whose ImageNet weights come installed with Fledge
+(core.model.architectures.OFFLINE_ARCH), pretrained, at its own image size; custom trains
+the network and settings as chosen. The settings form, `fledge train` and every Trainer call
+resolve(). Torch-free, so the window can read it at start-up; the recipes' training steps
+(the head, fine-tuning, the learning-rate finder) are core.training.recipes.
+"""
+from __future__ import annotations
+
+from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
+from core.training.config import TrainConfig, config_options
+
+PRESETS = ("quick", "thorough")          # start from the installed network's features
+
+# What a preset decides, whatever the configuration says.
+_PRESET_VALUES = dict(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
+                      image_size=None)
+
+# The settings a person chooses in each preset besides the recipe; the rest keep their values
+# (defaults, most of which a preset does not use). The form shows class weighting only when
+# the classes are uneven.
+_PRESET_SETTINGS = {"quick": ("epochs", "device", "class_weighting"),
+                    "thorough": ("epochs", "lr", "auto_lr", "device", "class_weighting")}
+
+
+def resolve(config: TrainConfig) -> tuple[TrainConfig, tuple[str, ...]]:
+    """(the settings a run of config.recipe really uses, plain-words notes of the settings a
+    person chose — changed from their defaults — that the recipe does not use). Resolving a
+    resolved configuration changes nothing and notes nothing."""
+    if config.recipe not in PRESETS:
+        return config, ()
+    resolved = config.replace(**_PRESET_VALUES)
+    unused = [opt for opt in config_options()
+              if opt.name in _PRESET_VALUES and getattr(config, opt.name) not in (opt.default, getattr(resolved, opt.name))]
+    if not unused:
+        return resolved, ()
+    chosen = "; ".join(f"{opt.label.lower()}: {_words(opt.name, getattr(config, opt.name))}" for opt in unused)
+    return resolved, (f"The {config.recipe} recipe trains {ARCH_INFO[OFFLINE_ARCH].label}, pretrained, at its own "
+                      f"image size, so these settings are used only by the custom recipe: {chosen}.",)
+
+
+def _words(name: str, value) -> str:
+    if name == "arch" and value in ARCH_INFO:
+        return ARCH_INFO[value].label
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def recipe_network(recipe: str) -> str | None:
+    """The network a recipe always trains (None: custom trains the one chosen)."""
+    return OFFLINE_ARCH if recipe in PRESETS else None
+
+
+def chosen_settings(recipe: str) -> frozenset[str]:
+    """The settings a person chooses in this recipe, the recipe itself included (custom: every one)."""
+    if recipe in _PRESET_SETTINGS:
+        return frozenset(("recipe", *_PRESET_SETTINGS[recipe]))
+    return frozenset(opt.name for opt in config_options())
+
+
+def recipe_for(recipe: str | None, arch: str | None) -> str:
+    """A new run's recipe: the one named; else custom when a network was named (that network
+    is to be trained), else TrainConfig's default."""
+    if recipe is not None:
+        return recipe
+    return "custom" if arch is not None else TrainConfig.recipe
+
+
+def finds_own_lr(recipe: str) -> bool:
+    """Whether a new run of this recipe finds its learning rate when none is given: the presets
+    do (a short sweep on the head costs milliseconds); custom uses the configured rate."""
+    return recipe in PRESETS
