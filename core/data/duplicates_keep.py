@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from core.errors import FledgeError
 from core.files.file_transfer import describe_os_error, is_inside
 from core.files.journal import FileJournal, JournalWriteError
-from core.files.journal_undo import undo_in_words
 
 JOURNAL = ".fledge-set-aside.jsonl"
 FOLDER_SUFFIX = " (set-aside copies)"
@@ -100,7 +99,7 @@ class SetAside:
             run = live[-1].run
             out = []
             for op in reversed([o for o in live if o.run == run]):
-                outcome = undo_in_words(self.journal, op)
+                outcome = self.journal.undo_in_words(op)
                 where = outcome.path if outcome.result == "restored" else None
                 out.append(SetAsideMove(op.src, op.dst, where, outcome.note))
             return out

@@ -22,7 +22,6 @@ from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
 from core.files.file_transfer import describe_os_error, is_inside, path_key
 from core.files.journal import FileJournal, JournalWriteError
-from core.files.journal_undo import undo_in_words
 
 LABELS_JOURNAL = ".fledge-labels.jsonl"
 
@@ -201,7 +200,7 @@ class Labeller:
             if not live:
                 return None
             op = live[-1]
-            outcome = undo_in_words(self.journal, op)
+            outcome = self.journal.undo_in_words(op)
             if outcome.result == "restored":
                 where = outcome.path
             elif outcome.result == "removed":

@@ -151,7 +151,7 @@ def test_a_second_labeller_waits_for_a_move_in_flight_instead_of_rolling_it_back
     while a label is being applied on the worker thread: the move in flight must finish."""
     import threading
 
-    import core.files.journal as journal
+    import core.files.journal.file_journal as journal
 
     root = tmp_path / "pets"
     (root / "cat").mkdir(parents=True)
