@@ -363,12 +363,14 @@ def _sort_report_text(report) -> str:
 
 @_guarded
 def cmd_undo(args) -> int:
-    from core.photos.sort_undo import undo
+    from core.photos.label_session import LabelSession
 
     progress = _Progress({"undoing": "Undoing"})
     with _stop_on_ctrl_c() as should_stop:
         try:
-            report = undo(args.dest, progress=Throttled(progress, "undoing"), should_stop=should_stop)
+            # As the Sort tab's Undo: photos labelled into a dataset since are found there.
+            report = LabelSession().undo_sort(args.dest, progress=Throttled(progress, "undoing"),
+                                              should_stop=should_stop)
         finally:
             progress.close()
     print(_undo_report_text(report))
