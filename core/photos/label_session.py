@@ -74,6 +74,7 @@ class LabelStep(Step):
     labels: DatasetLabels | None = None
     entries: list = field(default_factory=list)            # [(item, class name)]
     done: list = field(default_factory=list)               # [Labelled] in effect, in the order done
+    undone: list = field(default_factory=list)             # [Labelled] taken back by the last undo
 
     def apply(self) -> None:
         self.failed = []
@@ -88,7 +89,7 @@ class LabelStep(Step):
 
     def revert(self) -> None:
         """Newest first; stops at the first photo that cannot be put back (the rest stay labelled)."""
-        self.restored, self.problems = [], []
+        self.restored, self.problems, self.undone = [], [], []
         while self.done:
             d = self.done[-1]
             if d.op.changed:
@@ -104,7 +105,7 @@ class LabelStep(Step):
                     self.restored.append((d.item, back.restored_to))
             else:                       # it was in that class already: nothing was moved
                 self.restored.append((d.item, d.op.src))
-            self.done.pop()
+            self.undone.append(self.done.pop())
 
     @property
     def in_effect(self) -> bool:
@@ -231,18 +232,22 @@ class LabelSession:
     # -- doing (moves files: one step at a time, on any thread) --------------------------
     def run(self, step: Step) -> Step:
         """Do a queued step; a step that changed nothing leaves the queue (nothing to undo)."""
-        step.apply()
-        if not step.in_effect:
-            self._drop(step)
+        try:
+            step.apply()
+        finally:
+            if not step.in_effect:
+                self._drop(step)
         return step
 
     def run_undo(self, step: Step) -> Step:
         """Undo a step (taken with take_undo, or still queued: it leaves the queue). When part of
         it could not be put back, it is queued again so that Undo can try again."""
         self._drop(step)
-        step.revert()
-        if step.in_effect:
-            self.record(step)
+        try:
+            step.revert()
+        finally:
+            if step.in_effect:
+                self.record(step)
         return step
 
     def undo(self, origin: str = "", root: str | None = None) -> Step | None:
