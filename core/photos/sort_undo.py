@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from core.errors import FledgeError
 from core.files.fileio import atomic_write_text
 from core.files.file_transfer import describe_os_error, path_key
-from core.files.journal import KEPT, MISSING, JournalWriteError, UndoOutcome
+from core.files.journal import FINISHED, KEPT, MISSING, FileJournal, JournalWriteError, UndoOutcome
 from core.files.locks import source_locks
 from core.photos.review_queue import labelled_away
 from core.photos.sorting import Progress, ShouldStop, journal_path, open_journal
@@ -83,6 +83,19 @@ def undo(dest, progress: Progress = None, should_stop: ShouldStop = None, datase
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(dest, LABELLED_INTO))       # nothing sorted is left to look for
     return report
+
+
+def can_undo(dest) -> bool:
+    """Whether undo(dest) has photos to put back (or a crash's leftovers to finish); read only."""
+    path = journal_path(dest)
+    try:
+        if os.path.getsize(path) == 0:            # compacted after everything was undone
+            return False
+        return any(op.state not in FINISHED for op in FileJournal(path).ops.values())
+    except FileNotFoundError:
+        return False
+    except (OSError, FledgeError):
+        return True                               # cannot tell: let undo try, and say what it finds
 
 
 def sort_destination(path: str) -> str | None:

@@ -24,6 +24,7 @@ from core.errors import FledgeError
 from core.photos import sorting
 from core.photos.label_session import LabelSession
 from core.photos.review_queue import class_mismatch, has_photos
+from core.photos.sort_undo import can_undo
 from core.photos.sort_wording import Phrases
 from core.photos.watch import WatchStarted, watch_folder
 from core.progress import JobProgress, Throttled
@@ -73,6 +74,7 @@ class SortPanel(QWidget):
         self.setMinimumSize(560, 440)
         self.outcome: sorting.FolderSort | None = None
         self.undo_report = None
+        self._undoable: tuple = (None, False)    # (dest and its journal's size and time, can it be undone)
         self._dataset = None                # the Data tab's dataset (for its classes and labels)
         self._sorted_with = ""              # the model file of the sort shown
         self._pending_model = ""            # ... and of the sort running
@@ -406,6 +408,17 @@ class SortPanel(QWidget):
                                           f"{verb}: {rep.failed[0][1]}. See the details.", "warning")
         self.status_message.emit(head)
 
+    def _can_undo(self, dest: str) -> bool:
+        """core.photos.sort_undo.can_undo, read again only when dest's journal changed."""
+        try:
+            st = os.stat(sorting.journal_path(dest))
+            key = (dest, st.st_size, st.st_mtime_ns)
+        except OSError:
+            return False
+        if self._undoable[0] != key:
+            self._undoable = (key, can_undo(dest))
+        return self._undoable[1]
+
     def _open_dest(self) -> None:
         dest = self.destination()
         if dest and os.path.isdir(dest):
@@ -422,8 +435,7 @@ class SortPanel(QWidget):
             w.setEnabled(not running)
         self.options.set_enabled(not running)
         dest = self.destination()
-        has_journal = bool(dest) and os.path.isfile(sorting.journal_path(dest))
-        self.undo_button.setEnabled(not running and has_journal)
+        self.undo_button.setEnabled(not running and bool(dest) and self._can_undo(dest))
         review = self.review_folder()
         self.review_button.setEnabled(not running and bool(review) and os.path.isdir(review)
                                       and has_photos(review))

@@ -16,7 +16,7 @@ from core.photos.dataset_labels import DatasetLabels
 from core.photos.kept_labels import KeptLabels
 from core.photos.label_session import KeepStep, LabelSession, LabelStep, SetAsideStep
 from core.photos.review_queue import ReviewItem
-from core.photos.sort_undo import LABELLED_INTO
+from core.photos.sort_undo import LABELLED_INTO, can_undo
 from core.photos.sort_wording import undo_headline
 from core.photos.sorting import sort_folder
 from tests.core.photos import fault_kit as kit
@@ -172,12 +172,14 @@ def test_undoing_a_sort_finds_the_photos_labelled_out_of_it_in_a_later_session(s
     session.run(session.label(labels, [(ReviewItem(str(dest / "_review" / "p2.jpg")), "plane")], origin="review"))
     assert os.path.isfile(pets / "plane" / "p2.jpg") and os.path.isfile(dest / LABELLED_INTO)
 
+    assert can_undo(dest)
     report = LabelSession().undo_sort(dest)          # a new session (the command line) knows no datasets
     assert report.labelled == {str(pets / "plane"): [(str(dest / "_review" / "p2.jpg"), str(pets / "plane" / "p2.jpg"))]}
     assert "except 1 photo you labelled" in undo_headline(report)
     assert set(tree(cam)) == set(before) - {"p2.jpg"}
     assert str(dest / "_review" / "p3.jpg") in report.gone()
     assert not os.path.exists(dest / LABELLED_INTO)            # nothing sorted is left to look for
+    assert not can_undo(dest) and not can_undo(cam)            # all undone; never sorted into
 
 
 def test_fledge_undo_says_where_the_labelled_photos_are(sorted_with_review, capsys):

@@ -99,6 +99,7 @@ def test_sort_copies_into_class_folders_with_a_report_and_undo_restores(qtbot, p
     assert panel.result.details.toPlainText() == "Removed 9 copies (the originals are where they were)."
     assert _photos(dest) == Counter() and _photos(camera) == before
     assert not panel.review_button.isEnabled()
+    assert not panel.undo_button.isEnabled()                # nothing left to undo
 
 
 def test_cancel_part_way_loses_no_photo_and_undo_restores(qtbot, panel, camera, tmp_path, monkeypatch):
