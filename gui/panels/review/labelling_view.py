@@ -4,8 +4,9 @@ Keys: 1–9 give the class with that number, Enter accepts the model's suggestio
 Backspace (or Ctrl+Z) undoes the last label, arrows move. A label moves (or copies) the
 photo into the dataset's class folder with core.photos.dataset_labels -- journalled, and
 undone through the window's core.photos.label_session -- on gui.label_queue's thread; the
-photo leaves the grid at once and comes back if the label fails or is undone. Which photos to label and the model's answers are the
-caller's (show_items); this widget shows them and takes the keys.
+photo leaves the grid at once and comes back if the label fails or is undone. Which photos
+to label and the model's answers are the caller's (show_items); this widget shows them and
+takes the keys.
 """
 from __future__ import annotations
 
@@ -262,7 +263,8 @@ class LabellingView(QWidget):
         labels = self.target()
         if labels is None or not pairs:
             return False
-        step, self._cards[step] = label_cards(self.queue, self.grid, labels, pairs)   # a card: each of its photos
+        step, cards = label_cards(self.queue, self.grid, labels, pairs)     # a burst card: each of its photos
+        self._cards[step] = cards
         self.done += len(step.entries)
         self._update_title()
         self.changed.emit()
