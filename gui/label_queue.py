@@ -1,58 +1,61 @@
-"""Label and undo actions run one after another on a background thread, with an undo stack.
+"""A tab's label, keep and undo steps, run one after another on a background thread.
 
-A move to a USB disk must not freeze the window, and Backspace must undo exactly what the
-last key press did. label_from and put_back keep a PhotoGrid in step: labelled photos leave
-it at once and come back to their rows when a label fails or is undone.
+The steps and their undo are the window's core.photos.label_session.LabelSession's; this
+only runs them off the window's thread, so a move to a USB disk never freezes it, and says
+when each is done. Queueing a step and taking one to undo happen at once, so Backspace
+undoes exactly what the last key press did even while its files are still moving.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from core.photos.dataset_labels import DatasetLabels, LabelAction, apply_action, undo_action
+from core.photos.label_session import LabelSession, Step
 from gui.background import TaskPool, call
 
 
 class LabelQueue(QObject):
-    """Runs label and undo actions one after another on a background thread."""
+    """Runs one tab's steps (its origin in the session) one after another on a background thread."""
 
-    applied = Signal(object)      # LabelAction, after its labels were applied
-    undone = Signal(object)       # LabelAction, after it was undone
+    applied = Signal(object)      # core.photos.label_session.Step, once done
+    undone = Signal(object)       # ... once undone
     crashed = Signal(str)         # an unexpected error (a bug), as a readable message
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, session: LabelSession | None, origin: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.session = session if session is not None else LabelSession()   # the window's, or one of its own
+        self.origin = origin
         self._runner = TaskPool(self, threads=1)
         self._runner.finished.connect(self._on_done)
         self._runner.failed.connect(self._on_failed)
-        self._jobs: dict[int, tuple[str, LabelAction]] = {}
-        self.history: list[LabelAction] = []
+        self._jobs: dict[int, str] = {}
 
-    def label(self, labels: DatasetLabels, entries: list) -> LabelAction:
-        action = LabelAction(labels, list(entries))
-        self.history.append(action)
-        self._jobs[self._runner.submit(call(apply_action, action))] = ("apply", action)
-        return action
+    def label(self, labels, entries: list) -> Step:
+        """Label these (item, class name) pairs into labels' dataset."""
+        return self.run(self.session.label(labels, entries, self.origin))
 
-    def label_from(self, grid, labels: DatasetLabels, pairs: list) -> LabelAction:
-        """Take these (photo, class) pairs out of a PhotoGrid at once and label them; each photo
-        remembers its row, to come back there if its label fails or is undone."""
-        rows = grid.take([item for item, _cls in pairs])
-        return self.label(labels, [(item, cls, row) for (item, cls), row in zip(pairs, rows)])
+    def keep(self, kept, item) -> Step:
+        """Keep a check-labels suggestion's label as filed."""
+        return self.run(self.session.keep(kept, item, self.origin))
 
-    def can_undo(self) -> bool:
-        return bool(self.history)
+    def set_aside(self, root: str, paths: list[str]) -> Step:
+        """Set these photos of the dataset at root aside (Keep one copy)."""
+        return self.run(self.session.set_aside(root, paths, self.origin))
 
-    def undo(self) -> LabelAction | None:
-        """Undo the latest action (queued behind any label still being applied)."""
-        if not self.history:
-            return None
-        action = self.history.pop()
-        self._jobs[self._runner.submit(call(undo_action, action))] = ("undo", action)
-        return action
+    def run(self, step: Step) -> Step:
+        """Do a step already queued in the session."""
+        self._jobs[self._runner.submit(call(self.session.run, step))] = "apply"
+        return step
 
-    def forget(self) -> None:
-        """Drop the undo history (the target dataset changed)."""
-        self.history.clear()
+    def can_undo(self, root: str | None) -> bool:
+        return root is not None and self.session.can_undo(self.origin, root)
+
+    def undo(self, root: str | None) -> Step | None:
+        """Take this tab's latest step in the dataset at root off the queue and undo it (behind
+        any step still being done); None when there is nothing to undo."""
+        step = self.session.take_undo(self.origin, root) if root is not None else None
+        if step is not None:
+            self._jobs[self._runner.submit(call(self.session.run_undo, step))] = "undo"
+        return step
 
     def busy(self) -> bool:
         return bool(self._jobs)
@@ -60,35 +63,13 @@ class LabelQueue(QObject):
     def wait(self, msecs: int = -1) -> bool:
         return self._runner.wait(msecs)
 
-    def _on_done(self, token: int, action: LabelAction) -> None:
-        kind, _ = self._jobs.pop(token, (None, None))
+    def _on_done(self, token: int, step: Step) -> None:
+        kind = self._jobs.pop(token, None)
         if kind == "apply":
-            if not action.done and action in self.history:
-                self.history.remove(action)          # nothing happened: nothing to undo
-            self.applied.emit(action)
+            self.applied.emit(step)
         elif kind == "undo":
-            self.undone.emit(action)
+            self.undone.emit(step)
 
     def _on_failed(self, token: int, message: str) -> None:
-        kind, action = self._jobs.pop(token, (None, None))
-        if kind is None:
-            return
-        if kind == "apply" and action in self.history:
-            self.history.remove(action)
-        self.crashed.emit(message)
-
-
-def put_back(grid, action: LabelAction, undone: bool = False) -> int:
-    """Show again, at their old rows, the photos of an action that are back where they were:
-    those it could not label (after applying) or, undone, those undo put back. Returns how many."""
-    if not undone:
-        for item, row, _message in sorted(action.failed, key=lambda x: x[1]):
-            grid.insert(item, row)
-        return len(action.failed)
-    back = sorted(action.restored, key=lambda x: x[1])
-    for item, row, where in back:
-        item.path = where
-        grid.insert(item, row)
-    if back:
-        grid.select_row(back[0][1])
-    return len(back)
+        if self._jobs.pop(token, None) is not None:
+            self.crashed.emit(message)

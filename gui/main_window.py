@@ -1,8 +1,8 @@
 """The main window: assembles the panels, menus and status bar; no business logic.
 
 Every tab is a gui.panel.Panel registered with add_panel(key, title, panel); the
-window owns the one ModelStore every tab is handed, and gui.workflow's small named
-functions connect the tabs to each other.
+window owns the one ModelStore and the one undo queue (core.photos.label_session) every
+tab is handed, and gui.workflow's small named functions connect the tabs to each other.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent,
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
 
+from core.photos.label_session import LabelSession
 from gui import workflow
 from gui.background import JobRunner
 from gui.drops import accept_copy, local_paths, sort_dropped
@@ -77,13 +78,14 @@ class MainWindow(QMainWindow):
 
         self.models = ModelStore(self, self.settings)      # the loaded model, shared by every tab
         s = self.settings
-        self.dataset_panel = DatasetPanel(settings=s)
+        self.session = LabelSession()                      # labels, keeps, set-asides and their undo
+        self.dataset_panel = DatasetPanel(settings=s, session=self.session)
         self.training_panel = TrainingPanel(s)
         self.predict_panel = PredictPanel(self.models, settings=s)
         self.runs_panel = RunsPanel()
-        self.evaluate_panel = EvaluatePanel(self.models, settings=s)
-        self.sort_panel = SortPanel(self.models, settings=s)
-        self.review_panel = ReviewPanel(self.models, settings=s)
+        self.evaluate_panel = EvaluatePanel(self.models, settings=s, session=self.session)
+        self.sort_panel = SortPanel(self.models, settings=s, session=self.session)
+        self.review_panel = ReviewPanel(self.models, settings=s, session=self.session)
         self.add_panel("data", "&Data", self.dataset_panel, "Choose the photos to learn from")
         self.add_panel("train", "&Train", self.training_panel, "Train a model and watch it learn")
         self.add_panel("predict", "&Predict", self.predict_panel, "Try a trained model on photos")

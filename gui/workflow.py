@@ -116,6 +116,7 @@ def review_what_needs_it(window, evaluate, sort, review) -> None:
         window.show_panel("review")
     sort.review_requested.connect(review_folder)
     review.labels_changed.connect(sort.remember_labelling)   # Undo this sort finds those photos there
+    sort.undo_finished.connect(review.sort_undone)           # the photos it put back leave Review's list
 
     def review_cell(items, dataset_root: str) -> None:
         if evaluate.model.model_path():

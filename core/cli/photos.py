@@ -274,12 +274,14 @@ def _sort_report_text(report) -> str:
 
 @command
 def cmd_undo(args) -> int:
-    from core.photos.sort_undo import undo
+    from core.photos.label_session import LabelSession
 
     progress = StageProgress({"undoing": "Undoing"})
     with ctrl_c_stops() as should_stop:
         try:
-            report = undo(args.dest, progress=Throttled(progress, "undoing"), should_stop=should_stop)
+            # As the Sort tab's Undo: photos labelled into a dataset since are found there.
+            report = LabelSession().undo_sort(args.dest, progress=Throttled(progress, "undoing"),
+                                              should_stop=should_stop)
         finally:
             progress.close()
     print(_undo_report_text(report))

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from core.errors import FledgeError
 from core.files.file_transfer import describe_os_error, is_inside
 from core.files.journal import FileJournal, JournalWriteError
-from core.files.journal_undo import undo_in_words
 
 JOURNAL = ".fledge-set-aside.jsonl"
 FOLDER_SUFFIX = " (set-aside copies)"
@@ -32,6 +31,14 @@ class SetAsideMove:
     dst: str                     # where it is now (or, after undo, where it had been put)
     restored_to: str | None = None
     note: str = ""
+
+
+class SetAsideStopped(FledgeError):
+    """A photo could not be set aside; moves holds those set aside before it (they stay moved)."""
+
+    def __init__(self, message: str, moves: list[SetAsideMove]) -> None:
+        super().__init__(message)
+        self.moves = moves
 
 
 def set_aside_folder(root: str) -> str:
@@ -59,27 +66,28 @@ class SetAside:
         return os.path.join(self.folder, os.path.relpath(src, self.root))
 
     def set_aside(self, paths: Iterable[str]) -> list[SetAsideMove]:
-        """Move each photo (inside the dataset) to the set-aside folder; FledgeError on the first
-        one that cannot be moved (those before it stay moved, and undo_last brings them back)."""
+        """Move each photo (inside the dataset) to the set-aside folder; SetAsideStopped (a
+        FledgeError) on the first one that cannot be moved (those before it stay moved, and
+        undo_last brings them back)."""
         with self._lock:
             run = None
             done = []
             for path in paths:
                 src = os.path.abspath(os.fspath(path))
                 if not is_inside(src, self.root):
-                    raise FledgeError(f"{src} is not inside {self.root}, so it was left where it was.")
+                    raise SetAsideStopped(f"{src} is not inside {self.root}, so it was left where it was.", done)
                 if not os.path.isfile(src):
-                    raise FledgeError(f"The photo {src} is no longer there (moved or deleted).")
+                    raise SetAsideStopped(f"The photo {src} is no longer there (moved or deleted).", done)
                 try:
                     if run is None:
                         run = self.journal.new_run(tool="set-aside")
                     op = self.journal.do(src, self._destination(src), True, run)
                 except JournalWriteError as exc:
-                    raise FledgeError(f"{exc.strerror}, so {src} was left where it was. Check that disk, "
-                                      "then try again.") from None
+                    raise SetAsideStopped(f"{exc.strerror}, so {src} was left where it was. Check that disk, "
+                                          "then try again.", done) from None
                 except OSError as exc:
-                    raise FledgeError(f"Could not move {src} to {self.folder} ({describe_os_error(exc)}). "
-                                      "The photo was left where it was.") from None
+                    raise SetAsideStopped(f"Could not move {src} to {self.folder} ({describe_os_error(exc)}). "
+                                          "The photo was left where it was.", done) from None
                 done.append(SetAsideMove(op.src, op.dst))
             return done
 
@@ -100,7 +108,7 @@ class SetAside:
             run = live[-1].run
             out = []
             for op in reversed([o for o in live if o.run == run]):
-                outcome = undo_in_words(self.journal, op)
+                outcome = self.journal.undo_in_words(op)
                 where = outcome.path if outcome.result == "restored" else None
                 out.append(SetAsideMove(op.src, op.dst, where, outcome.note))
             return out

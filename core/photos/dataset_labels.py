@@ -1,16 +1,12 @@
-"""Labelling photos into one dataset, in batches that can be undone as a whole.
-
-DatasetLabels picks the right Labeller for each photo (a val/ or test/ photo stays in its
-split); a LabelAction is one user action (a key press, a bulk accept) applied and undone
-with apply_action / undo_action, on any thread, one action at a time.
+"""Labelling photos into one dataset: DatasetLabels picks the right Labeller for each photo
+(a val/ or test/ photo stays in its split). A person's labels are applied and undone in
+steps by core.photos.label_session.
 """
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 
-from core.errors import FledgeError
 from core.files.journal import path_key
 
 
@@ -87,17 +83,6 @@ class DatasetLabels:
             lab.add_class(class_name)      # e.g. val/owl did not exist yet
         return lab, lab.assign(path, class_name)
 
-    def undo(self, labeller, op):
-        """Undo op, which must be the labeller's latest label still in effect."""
-        history = labeller.history()
-        if not history or path_key(history[-1].dst) != path_key(op.dst):
-            raise FledgeError(f"{os.path.basename(op.dst)} was not put back: other labels were applied to "
-                              f"{self.root} since (in another window or program). Move it by hand if needed.")
-        done = labeller.undo_last()
-        if done is None:
-            raise FledgeError("There was nothing left to undo.")
-        return done
-
     def add_class(self, name: str) -> str:
         """Create a new class folder; returns the cleaned-up name."""
         from core.photos.labelling import validate_class_name
@@ -105,45 +90,3 @@ class DatasetLabels:
         name = validate_class_name(name)
         self.train.add_class(name)
         return name
-
-
-@dataclass(eq=False)
-class LabelAction:
-    """One user action (a key press, a bulk accept): photos and the class each gets."""
-    labels: DatasetLabels
-    entries: list                         # [(ReviewItem, class name, grid row)]
-    # Filled on the label thread:
-    done: list = field(default_factory=list)       # [(item, class, row, labeller, LabelOp)]
-    failed: list = field(default_factory=list)     # [(item, row, message)]
-    restored: list = field(default_factory=list)   # [(item, row, path now)] after undo
-    problems: list = field(default_factory=list)   # messages from undo
-
-
-def apply_action(action: LabelAction) -> LabelAction:
-    for item, cls, row in action.entries:
-        try:
-            lab, op = action.labels.assign(item.path, cls)
-        except FledgeError as exc:
-            action.failed.append((item, row, str(exc)))
-            continue
-        action.done.append((item, cls, row, lab, op))
-    return action
-
-
-def undo_action(action: LabelAction) -> LabelAction:
-    for item, cls, row, lab, op in reversed(action.done):
-        if not op.changed:               # it was already in that class: nothing was moved
-            action.restored.append((item, row, op.src))
-            continue
-        try:
-            back = action.labels.undo(lab, op)
-        except FledgeError as exc:
-            action.problems.append(str(exc))
-            break
-        where = back.restored_to
-        if where is None:
-            action.problems.append(f"{os.path.basename(op.dst)} could not be put back: {back.note}")
-            continue
-        action.restored.append((item, row, where))
-    return action
-

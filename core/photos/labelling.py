@@ -22,7 +22,6 @@ from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
 from core.files.file_transfer import describe_os_error, is_inside, path_key
 from core.files.journal import FileJournal, JournalWriteError
-from core.files.journal_undo import undo_in_words
 
 LABELS_JOURNAL = ".fledge-labels.jsonl"
 
@@ -180,28 +179,23 @@ class Labeller:
     def assign_many(self, paths: Iterable, class_name: str) -> list[LabelOp]:
         return [self.assign(p, class_name) for p in paths]
 
-    def history(self) -> list[LabelOp]:
-        """Labels in effect (not undone), oldest first."""
-        with self._lock:
-            self.journal.reload()
-            return [LabelOp(op.src, op.dst, op.meta.get("class", ""), op.kind == "move")
-                    for op in self.journal.live_ops()]
+    def undo_last(self, expected: LabelOp | None = None) -> LabelOp | None:
+        """Undo the most recent label still in effect; None when there is nothing to undo.
 
-    @property
-    def can_undo(self) -> bool:
-        with self._lock:
-            return bool(self.journal.live_ops())
-
-    def undo_last(self) -> LabelOp | None:
-        """Undo the most recent label still in effect; None when there is nothing to undo."""
+        expected: the label the caller means to undo (core.photos.label_session); FledgeError,
+        and nothing changes, when another label is the most recent one (another window or
+        program labelled since) or it is no longer in effect."""
         with self._lock:
             self.journal.reload()
             self.journal.recover()
             live = self.journal.live_ops()
-            if not live:
+            op = live[-1] if live else None
+            if expected is not None and (op is None or path_key(op.dst) != path_key(expected.dst)):
+                raise FledgeError(f"{os.path.basename(expected.dst)} was not put back: other labels were applied "
+                                  f"to {self.root} since (in another window or program). Move it by hand if needed.")
+            if op is None:
                 return None
-            op = live[-1]
-            outcome = undo_in_words(self.journal, op)
+            outcome = self.journal.undo_in_words(op)
             if outcome.result == "restored":
                 where = outcome.path
             elif outcome.result == "removed":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.photos.review_queue import labelled_lines
 from core.photos.sort_undo import UndoReport
 from core.photos.sorting import SortReport
 from core.photos.thresholds import ReviewThresholds
@@ -73,8 +74,28 @@ def sort_lines(report: SortReport, say: Phrases) -> list[str]:
     return lines
 
 
+def _unexplained(report: UndoReport) -> list[tuple[str, str]]:
+    """The photos undo did not find, less those labelled into a dataset since (report.labelled)."""
+    labelled = {was for photos in report.labelled.values() for was, _now in photos}
+    return [m for m in report.missing if m[0] not in labelled]
+
+
+def undo_headline(report: UndoReport) -> str:
+    """What an undo did, in one sentence."""
+    n = sum(len(photos) for photos in report.labelled.values())
+    if report.nothing_to_do:
+        return f"Nothing to undo in {report.dest}."
+    if report.kept or _unexplained(report) or report.failed or report.stopped:
+        return "Undone, with exceptions: see the details."
+    if n:
+        return (f"Undone: every photo is back where it was, except {plural(n, 'photo')} you labelled, "
+                f"which {'stays' if n == 1 else 'stay'} in the dataset.")
+    return "Undone: every photo is back where it was."
+
+
 def undo_lines(report: UndoReport, say: Phrases) -> list[str]:
-    """A core.photos.sort_undo.UndoReport in sentences, one a line."""
+    """A core.photos.sort_undo.UndoReport in sentences, one a line; a photo labelled into a
+    dataset since is said to be there, not missing."""
     if report.nothing_to_do:
         return [f"Nothing to undo in {report.dest}."]
     lines = list(report.recovered)
@@ -86,9 +107,9 @@ def undo_lines(report: UndoReport, say: Phrases) -> list[str]:
     lines += [f"{original} was taken by another file, so the photo was restored as {used}."
               for original, used in report.renamed]
     lines += [f"Kept {path}: {reason}." for path, reason in report.kept]
-    lines += [f"Could not restore a photo: {reason}." for _path, reason in report.missing]
+    lines += [f"Could not restore a photo: {reason}." for _path, reason in _unexplained(report)]
     retry = say.undo_again[:1].upper() + say.undo_again[1:]
     lines += [f"Failed to restore {path}: {reason}. {retry} to retry." for path, reason in report.failed]
     if report.stopped:
         lines.append(f"Stopped before the end; {say.undo_again} to continue.")
-    return lines
+    return lines + labelled_lines(report.labelled)

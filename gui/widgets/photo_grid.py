@@ -90,6 +90,7 @@ class PhotoGrid(QListWidget):
         self.setMinimumSize(thumb_px + 60, thumb_px + 40)
         self.setAccessibleName("Photos")
         self._items: dict[int, QListWidgetItem] = {}       # id(ReviewItem) -> list item
+        self._taken_rows: dict[int, int] = {}              # id(ReviewItem) -> its row when taken out
         self._requested: set[int] = set()
         self.thumbnails_shown = 0
         self._placeholder = self._make_placeholder()
@@ -109,6 +110,7 @@ class PhotoGrid(QListWidget):
         self.clear()
         self._items.clear()
         self._requested.clear()
+        self._taken_rows.clear()
         for item in items:
             self._add(item, self.count())
         if self.count():
@@ -141,8 +143,10 @@ class PhotoGrid(QListWidget):
         return self.row(w) if w is not None else -1
 
     def take(self, items: list[ReviewItem]) -> list[int]:
-        """Remove photos; returns the row each had. The selection moves to the next photo."""
+        """Remove photos; returns the row each had, which put_back remembers. The selection
+        moves to the next photo."""
         rows = [self.row_of(it) for it in items]
+        self._taken_rows.update((id(it), r) for it, r in zip(items, rows) if r >= 0)
         first = min([r for r in rows if r >= 0], default=-1)
         for r in sorted((r for r in rows if r >= 0), reverse=True):
             w = self.takeItem(r)
@@ -153,6 +157,21 @@ class PhotoGrid(QListWidget):
             self.select_row(min(first, self.count() - 1))
         self._pending.start()
         return rows
+
+    def taken_row(self, item: ReviewItem) -> int:
+        """The row a photo had when it was last taken out (-1: never)."""
+        return self._taken_rows.get(id(item), -1)
+
+    def put_back(self, items: list[ReviewItem], select: bool = False) -> int:
+        """Show photos taken out again, each at the row it had (one never taken: at the end);
+        select: make the first of them current. Returns how many."""
+        rows = sorted(((self.taken_row(it), i, it) for i, it in enumerate(items)),
+                      key=lambda x: (x[0] < 0, x[0], x[1]))
+        for row, _i, it in rows:
+            self.insert(it, row if row >= 0 else self.count())
+        if select and rows:
+            self.select_row(self.row_of(rows[0][2]))
+        return len(rows)
 
     def insert(self, item: ReviewItem, row: int) -> None:
         self._requested.discard(id(item))        # its file may have moved: show it afresh

@@ -67,7 +67,9 @@ class DatasetPanel(QWidget):
     status_message = Signal(str)
     label_requested = Signal(str, str)      # an unsorted folder, the new dataset to label it into
 
-    def __init__(self, parent: QWidget | None = None, *, settings: Settings | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, settings: Settings | None = None,
+                 session=None) -> None:
+        """session: the window's core.photos.label_session.LabelSession (Keep one copy's undo)."""
         super().__init__(parent)
         self.settings = settings if settings is not None else Settings()   # the window's
         self.setAcceptDrops(True)
@@ -77,6 +79,7 @@ class DatasetPanel(QWidget):
         self._scanning_root = ""
         self._remember_after = False
         self._skipped_dialog: SkippedFilesDialog | None = None
+        self._session = session
 
         self._scans = TaskPool(self, threads=1)
         self._scans.progress.connect(self._on_scan_progress)
@@ -171,7 +174,7 @@ class DatasetPanel(QWidget):
         self.warnings_label.setTextFormat(Qt.TextFormat.PlainText)
         self.warnings_label.hide()
         # The same photo in training and validation (the score looks too good): checked after each scan.
-        self.leaks = DuplicateLeakBar(self)
+        self.leaks = DuplicateLeakBar(self, self._session)
         self.leaks.files_moved.connect(self.open_folder)     # copies set aside or put back: read it again
 
         self.skipped_button = QPushButton(self)

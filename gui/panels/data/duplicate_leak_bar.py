@@ -4,7 +4,9 @@ After each scan, check(dataset) looks for exact and near copies (core.data.dupli
 background. A photo in training and in validation makes the validation score look better
 than it is; the warning says by how much. “Keep one copy” moves the extra copies out of the
 dataset with core.data.duplicates_keep.SetAside (journalled, nothing deleted) and Undo puts
-them back; either way files_moved asks the tab to read the dataset again.
+them back -- both steps of the window's core.photos.label_session, whose undo queue also
+recalls copies set aside in an earlier session; either way files_moved asks the tab to read
+the dataset again.
 """
 from __future__ import annotations
 
@@ -14,39 +16,25 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.data.duplicates_keep import set_aside_folder
+from core.photos.label_session import LabelSession
 from core.progress import JobProgress, Throttled
 from core.wording import plural
-from gui.background import TaskPool
+from gui.background import TaskPool, call
 from gui.widgets.message_bar import MessageBar
 
 
-def _find_task(dataset):
+def _find_task(dataset, session: LabelSession):
     """Background: the dataset's copies, and whether copies set aside before can be put back."""
     def task(report, control):
         from core.data.duplicates import find_duplicates
-        from core.data.duplicates_keep import SetAside
 
         found = find_duplicates(dataset, progress=Throttled(report, "duplicates"),
                                 should_stop=lambda: control.stop_requested)
-        return found, SetAside(dataset.root).can_undo
+        return found, session.recall_set_aside(dataset.root, ORIGIN)
     return task
 
 
-def _set_aside_task(root: str, paths: list[str]):
-    def task(report, control):
-        from core.data.duplicates_keep import SetAside
-
-        aside = SetAside(root)
-        return aside.set_aside(paths), aside.folder
-    return task
-
-
-def _undo_task(root: str):
-    def task(report, control):
-        from core.data.duplicates_keep import SetAside
-
-        return SetAside(root).undo_last()
-    return task
+ORIGIN = "data"            # this tab's steps in the label session
 
 
 class DuplicateLeakBar(QWidget):
@@ -54,8 +42,9 @@ class DuplicateLeakBar(QWidget):
 
     files_moved = Signal(str)         # the dataset root whose photos were set aside or put back
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
+        self.session = session if session is not None else LabelSession()   # the window's undo queue
         self._root = ""
         self._report = None
         self._note = ""                 # what the last Keep one copy / Undo did, until another dataset
@@ -94,7 +83,8 @@ class DuplicateLeakBar(QWidget):
         self._root, self._report, self._token = root, None, 0
         self._show(can_undo=False)
         if dataset is not None:
-            self._start("find", _find_task(dataset), "Looking for photos that are in the dataset twice…")
+            self._start("find", _find_task(dataset, self.session), "Looking for photos that are in the dataset "
+                        "twice…")
 
     def is_busy(self) -> bool:
         return self._pool.is_busy()
@@ -107,11 +97,15 @@ class DuplicateLeakBar(QWidget):
             return
         paths = [c.path for c in self._report.extra_copies()]
         if paths:
-            self._start("set aside", _set_aside_task(self._root, paths), "Setting the extra copies aside…")
+            step = self.session.set_aside(self._root, paths, ORIGIN)
+            self._start("set aside", call(self.session.run, step), "Setting the extra copies aside…")
 
     def undo(self) -> None:
-        if self._root and not self._pool.is_busy():
-            self._start("undo", _undo_task(self._root), "Putting the copies back…")
+        if not self._root or self._pool.is_busy():
+            return
+        step = self.session.take_undo(ORIGIN, self._root)
+        if step is not None:
+            self._start("undo", call(self.session.run_undo, step), "Putting the copies back…")
 
     # -- answers --------------------------------------------------------------------------
     def _start(self, kind: str, task, text: str) -> None:
@@ -136,15 +130,14 @@ class DuplicateLeakBar(QWidget):
             self._show(can_undo)
             return
         if self._kind == "set aside":
-            moves, folder = result
-            self._note = (f"Set {plural(len(moves), 'extra copy', 'extra copies')} aside in "
-                          f"“{os.path.basename(folder)}”, next to the dataset. Nothing was deleted; "
-                          "Undo puts them back.")
-        else:                                                  # undo: the moves taken back
-            back = [m for m in result if m.restored_to]
-            self._note = f"Put {plural(len(back), 'copy', 'copies')} back into the dataset."
-            if len(back) < len(result):
-                self._note += " " + next(m.note for m in result if not m.restored_to)
+            folder = os.path.basename(set_aside_folder(self._root))
+            self._note = (f"Set {plural(len(result.moves), 'extra copy', 'extra copies')} aside in "
+                          f"“{folder}”, next to the dataset. Nothing was deleted; Undo puts them back.")
+            if result.failed:
+                self._note = f"{result.failed[0][1]} {self._note if result.moves else ''}".strip()
+        else:                                                  # undo: the copies put back
+            self._note = " ".join([f"Put {plural(len(result.restored), 'copy', 'copies')} back into the dataset.",
+                                   *result.problems])
         self.files_moved.emit(self._root)                      # the tab reads the dataset again
 
     def _on_failed(self, token: int, message: str) -> None:

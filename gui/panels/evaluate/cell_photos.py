@@ -6,8 +6,8 @@
     cells.moved.connect(...)                      # [(old path, new path, class)]
 
 A move asks first (ask_move, replaceable in tests), then runs on a background thread,
-journalled and undoable (gui.label_queue over core.photos.dataset_labels: a val/ photo stays
-in val/). The owner decides what the buttons move and which are enabled (set_actions).
+journalled and undoable (a step of the window's core.photos.label_session, run by
+gui.label_queue; core.photos.dataset_labels keeps a val/ photo in val/). The owner decides what the buttons move and which are enabled (set_actions).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPush
 
 from core.errors import FledgeError
 from core.photos.dataset_labels import DatasetLabels
+from core.photos.label_session import LabelSession
 from core.files.file_transfer import path_key
 from core.photos.review_queue import ReviewItem
 from core.wording import plural
@@ -49,14 +50,14 @@ class CellPhotos(QWidget):
     status = Signal(str)                # a passing message
     problem = Signal(str, str)          # message, level ("error", "warning", "info")
 
-    def __init__(self, parent: QWidget | None = None, prompt: str = "") -> None:
+    def __init__(self, parent: QWidget | None = None, prompt: str = "", session: LabelSession | None = None) -> None:
         super().__init__(parent)
         self.prompt = prompt
         self.ask_move: Callable[[str], bool] = lambda text: confirm_move(self, text)   # replaceable
         self.live = True                # False: the photos shown are out of date; none is shown again
         self._root = ""
         self._labels: DatasetLabels | None = None
-        self.queue = LabelQueue(self)
+        self.queue = LabelQueue(session, "evaluate", self)
         self.queue.applied.connect(self._on_applied)
         self.queue.undone.connect(self._on_undone)
         self.queue.crashed.connect(lambda msg: self.problem.emit(msg, "error"))
@@ -123,11 +124,13 @@ class CellPhotos(QWidget):
 
     # -- moving -----------------------------------------------------------------------------
     def set_dataset(self, root: str) -> None:
-        """The dataset the photos are in; Undo forgets moves made in another."""
+        """The dataset the photos are in; Undo takes back the moves made in it."""
         if self._labels is not None and path_key(self._labels.root) != path_key(root or "."):
             self._labels = None
-            self.queue.forget()
         self._root = root
+
+    def can_undo(self) -> bool:
+        return bool(self._root) and self.queue.can_undo(self._root)
 
     def move(self, target: Callable[[ReviewItem], str | None], nothing_to_move: str,
              question: Callable[[list[tuple[str, str]]], str]) -> bool:
@@ -147,12 +150,12 @@ class CellPhotos(QWidget):
         labels = self._dataset_labels()
         if labels is None:
             return False
-        rows = self.grid.take([it for it, _cls in moves])
-        self.queue.label(labels, [(it, cls, row) for (it, cls), row in zip(moves, rows)])
+        self.grid.take([it for it, _cls in moves])
+        self.queue.label(labels, moves)
         return True
 
     def undo(self) -> bool:
-        if self.queue.undo() is None:
+        if self.queue.undo(self._root or None) is None:
             self.problem.emit("There is nothing to undo.", "info")
             return False
         return True
@@ -170,34 +173,31 @@ class CellPhotos(QWidget):
                 return None
         return self._labels
 
-    def _on_applied(self, action) -> None:
+    def _on_applied(self, step) -> None:
         if self.live:
-            for item, row, _message in action.failed:
-                self.grid.insert(item, row)
-        if action.failed:
-            self.problem.emit(action.failed[0][2], "error")
-        done = [(op.src, op.dst, cls) for _item, cls, _row, _lab, op in action.done]
+            self.grid.put_back([item for item, _message in step.failed])
+        if step.failed:
+            self.problem.emit(step.failed[0][1], "error")
+        done = [(d.op.src, d.op.dst, d.class_name) for d in step.done]
         if done:
             self.status.emit(f"Moved {plural(len(done), 'photo')} (Ctrl+Z puts "
                              f"{'it' if len(done) == 1 else 'them'} back).")
         self.moved.emit(done)
         if done:
-            self.labels_changed.emit(action.labels.root)
+            self.labels_changed.emit(step.root)
 
-    def _on_undone(self, action) -> None:
-        placed = {id(item): op.dst for item, _cls, _row, _lab, op in action.done}
-        back = [(placed[id(item)], where, item.true_class) for item, _row, where in action.restored
+    def _on_undone(self, step) -> None:
+        placed = {id(d.item): d.op.dst for d in step.undone}
+        back = [(placed[id(item)], where, item.true_class) for item, where in step.restored
                 if id(item) in placed and item.true_class]
-        for item, row, where in sorted(action.restored, key=lambda x: x[1]):
+        for item, where in step.restored:
             item.path = where
-            if self.live:
-                self.grid.insert(item, row)
-        if action.restored and self.live:
-            self.grid.select_row(min(r for _, r, _ in action.restored))
-        if action.restored:
-            self.status.emit(f"Put {plural(len(action.restored), 'photo')} back.")
-        if action.problems:
-            self.problem.emit(action.problems[0], "warning")
+        if self.live:
+            self.grid.put_back([item for item, _where in step.restored], select=True)
+        if step.restored:
+            self.status.emit(f"Put {plural(len(step.restored), 'photo')} back.")
+        if step.problems:
+            self.problem.emit(step.problems[0], "warning")
         self.restored.emit(back)
-        if action.restored:
-            self.labels_changed.emit(action.labels.root)
+        if step.restored:
+            self.labels_changed.emit(step.root)

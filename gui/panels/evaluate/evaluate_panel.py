@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxL
 
 from core.photos.evaluation import cell_advice, evaluate_folder, relabel
 from core.photos.evaluation_wording import advice_text, move_question, result_notes
+from core.photos.label_session import LabelSession
 from core.files.file_transfer import path_key
 from core.photos.review_queue import class_mismatch, evaluated_items
 from core.wording import plural
@@ -49,10 +50,11 @@ class EvaluatePanel(QWidget):
     status_message = Signal(str)
 
     def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.settings = settings if settings is not None else Settings()   # the window's
+        self._session = session             # the window's undo queue (core.photos.label_session)
         self.setMinimumSize(640, 460)
         self.result = None                # as evaluated: the model's score
         self.placed = None                # the same photos where they are now, after moves
@@ -222,7 +224,7 @@ class EvaluatePanel(QWidget):
         self.thresholds_page.setWidgetResizable(True)
         self.thresholds_page.setFrameShape(QFrame.Shape.NoFrame)
         views.addTab(self.thresholds_page, "Review thresholds")
-        self.cells = CellPhotos(self, CELL_PROMPT)
+        self.cells = CellPhotos(self, CELL_PROMPT, self._session)
         self.cells.selection_changed.connect(self._refresh_state)
         self.cells.move_to_predicted.connect(self.move_to_predicted)
         self.cells.move_to_class.connect(self.move_selected)
@@ -233,7 +235,6 @@ class EvaluatePanel(QWidget):
         self.cells.labels_changed.connect(self.labels_changed)
         self.cells.status.connect(self.status_message)
         self.cells.problem.connect(self.message_bar.show_message)
-        self.labels = self.cells.queue
         self.grid, self.cell_title, self.class_combo = self.cells.grid, self.cells.title, self.cells.class_combo
         self.move_predicted_button, self.move_button = self.cells.move_predicted_button, self.cells.move_button
         self.undo_button, self.review_button = self.cells.undo_button, self.cells.review_button
@@ -418,4 +419,4 @@ class EvaluatePanel(QWidget):
         self.thresholds.setEnabled(usable)
         self.table.setEnabled(usable)
         self.cells.live = not self.stale()
-        self.cells.set_actions(move=usable, undo=self.labels.can_undo(), review=usable)
+        self.cells.set_actions(move=usable, undo=self.cells.can_undo(), review=usable)

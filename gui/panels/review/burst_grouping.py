@@ -3,8 +3,8 @@
 BurstGrouping owns the "Group bursts" switch of a LabellingView: when on, the grid's photos
 are grouped (core.photos.bursts.find_bursts, on a pool thread: it reads headers and hashes
 photos) into core.photos.burst_cards cards. label_cards and put_back_cards are what
-LabellingView labels and undoes with, so a card's frames go into the dataset one journalled
-step each, and undo brings the whole card back. While a card is the current photo its
+LabellingView labels and undoes with, so a card's frames go into the dataset in one step
+(each photo journalled), and undo brings the whole card back. While a card is the current photo its
 frames play in the large preview.
 """
 from __future__ import annotations
@@ -16,46 +16,45 @@ from core.photos.burst_cards import BurstCard, burst_cards, frames_of, open_card
 from core.photos.bursts import find_bursts
 from core.photos.review_queue import review_order
 from gui.background import TaskPool, call
-from gui.label_queue import put_back
 from gui.settings import REVIEW_BURSTS, Settings
 
 FRAME_MS = 700            # each frame of a burst this long in the large preview
 
 
-def label_cards(queue, grid, labels, pairs: list) -> object:
-    """LabelQueue.label_from for (item, class) pairs where an item may be a card: it leaves the
-    grid at once and each of its frames is labelled; returns the LabelAction."""
-    rows = grid.take([item for item, _cls in pairs])
+def label_cards(queue, grid, labels, pairs: list) -> tuple:
+    """LabelQueue.label for (item, class) pairs where an item may be a card: it leaves the grid at
+    once and each of its frames is labelled. Returns (the step, frame -> its card) for put_back_cards."""
+    grid.take([item for item, _cls in pairs])
     cards = {id(f): item for item, _cls in pairs if isinstance(item, BurstCard) for f in item.frames}
-    entries = [(f, cls, row) for (item, cls), row in zip(pairs, rows) for f in frames_of(item)]
-    action = queue.label(labels, entries)
-    action.cards = cards                 # frame -> its card, for put_back_cards
-    return action
+    step = queue.label(labels, [(f, cls) for item, cls in pairs for f in frames_of(item)])
+    return step, cards
 
 
-def put_back_cards(grid, action, undone: bool = False) -> int:
-    """gui.label_queue.put_back, a card coming back once with the frames that came back.
-    Returns how many photos came back."""
-    cards = getattr(action, "cards", None)
-    if not cards:
-        return put_back(grid, action, undone)
-    back = action.restored if undone else [(item, row, None) for item, row, _msg in action.failed]
+def put_back_cards(grid, back: list, cards: dict, select: bool = False) -> int:
+    """Show again, where they were, the photos that came back -- back: [(frame, its path now, or
+    None when it did not move)] -- a card once, with the frames that came back; select: make the
+    first current. Returns how many photos came back."""
     shown: dict[int, tuple] = {}
-    for frame, row, where in back:
-        if undone:
+    for frame, where in back:
+        if where is not None:
             frame.path = where
         card = cards.get(id(frame), frame)
-        shown.setdefault(id(card), (card, row, []))[2].append(frame)
-    for card, row, frames in sorted(shown.values(), key=lambda x: x[1]):
+        shown.setdefault(id(card), (card, []))[1].append(frame)
+    rows = []
+    for card, frames in shown.values():
+        row = grid.taken_row(card)
         if isinstance(card, BurstCard):
             kept = {id(f) for f in frames}
             card.frames = [f for f in card.frames if id(f) in kept]
             card.refresh()
             if len(card.frames) == 1:
                 card = card.frames[0]
+        rows.append((row if row >= 0 else grid.count() + len(rows), card))
+    rows.sort(key=lambda x: x[0])
+    for row, card in rows:
         grid.insert(card, row)
-    if undone and shown:
-        grid.select_row(min(row for _c, row, _f in shown.values()))
+    if select and rows:
+        grid.select_row(grid.row_of(rows[0][1]))
     return len(back)
 
 

@@ -5,7 +5,9 @@ background (a model that never saw the photo names its class). Then, for the cur
 photo: K keeps it (it is right; core.photos.kept_labels remembers, so it is not asked
 again), M or Enter moves it to the suggested class, 1–9 to the numbered class, Ctrl+Z or
 Backspace undoes the last of these. Moves go through core.photos.dataset_labels --
-journalled, undoable, a photo is never overwritten -- on gui.label_queue's thread.
+journalled, a photo is never overwritten -- and keeps and moves are steps of the window's
+core.photos.label_session, run on gui.label_queue's thread. Every key acts on the photo
+in the large preview: the highlighted row (gui.panels.review.suspect_table).
 """
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
+from core.photos.label_session import KeepStep, LabelSession
 from core.photos.review_queue import legend_order, number_problem
 from core.wording import plural
-from gui.background import TaskPool, call
 from gui.label_queue import LabelQueue
 from gui.model_source import job_runner
 from gui.panels.review.check_labels_keys import KEYS_HELP, CheckKeys
@@ -36,20 +38,17 @@ class CheckLabelsView(QWidget):
     labels_changed = Signal(str)          # the dataset root whose class folders changed
     status = Signal(str)
 
-    def __init__(self, models=None, parent: QWidget | None = None) -> None:
+    def __init__(self, models=None, parent: QWidget | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
         self.labels = None                  # core.photos.dataset_labels.DatasetLabels of the checked dataset
         self.kept = None                    # core.photos.kept_labels.KeptLabels of it
         self.order: list[str] = []          # class names in legend order (key 1 is the first)
         self.preview_model = lambda: None   # the model the heat map (H) explains; the panel sets it
-        self._history: list[tuple] = []     # ("keep", suggestion, row) or ("move", LabelAction)
         self._runner = job_runner(self, "fledge-check-labels", lambda ev: self.progress.report(ev),
                                   self._on_checked, self._on_check_failed)
-        self._keeps = TaskPool(self, threads=1)           # keep/unkeep writes, in order
-        self._keeps.failed.connect(lambda _t, msg: self.message_bar.show_message(msg))
-        self.queue = LabelQueue(self)
-        self.queue.applied.connect(self._on_moved)
-        self.queue.undone.connect(self._on_move_undone)
+        self.queue = LabelQueue(session, "check-labels", self)      # keeps and moves, and their undo
+        self.queue.applied.connect(self._on_done)
+        self.queue.undone.connect(self._on_undone)
         self.queue.crashed.connect(lambda msg: self.message_bar.show_message(msg))
         self._build_ui(models)
         self._refresh()
@@ -80,12 +79,11 @@ class CheckLabelsView(QWidget):
             self.progress.stopping("Stopping…")
 
     def is_busy(self) -> bool:
-        return self._runner.is_running() or self.queue.busy() or self._keeps.is_busy()
+        return self._runner.is_running() or self.queue.busy()
 
     def shutdown(self, msecs: int = 10000) -> None:
         self._runner.shutdown(msecs)
         self.queue.wait(msecs)
-        self._keeps.wait(msecs)
         self.preview.shutdown(msecs)
 
     def _on_checked(self, outcome) -> None:
@@ -96,9 +94,6 @@ class CheckLabelsView(QWidget):
                                           "“Check labels” to start it again.", "info")
             self._refresh()
             return
-        if self.labels is None or self.labels.root != outcome.labels.root:
-            self._history.clear()           # undo stays with the dataset it was made in
-            self.queue.forget()
         self.labels, self.kept = outcome.labels, outcome.kept
         self.order = legend_order(self.order, self.labels.classes)
         self.legend.set_classes(self.order)
@@ -115,11 +110,12 @@ class CheckLabelsView(QWidget):
     # -- deciding -------------------------------------------------------------------------
     def keep_current(self) -> bool:
         """K: the current photo is right as filed; it is not asked about again."""
-        s, row = self.table.take_current()
+        if self.kept is None:
+            return False
+        s = self.table.take_current()
         if s is None:
             return False
-        self._history.append(("keep", s, row))
-        self._keeps.submit(call(self.kept.keep, s.path, s.given))
+        self.queue.keep(self.kept, s)
         self.status.emit(f"Kept {os.path.basename(s.path)} as {s.given}; it will not be asked about again.")
         self._refresh()
         return True
@@ -135,8 +131,7 @@ class CheckLabelsView(QWidget):
         if target not in self.labels.classes:
             self.message_bar.show_message(f"There is no class “{target}” in {self.labels.root} any more.", "info")
             return False
-        s, row = self.table.take_current()
-        self._history.append(("move", self.queue.label(self.labels, [(s, target, row)])))
+        self.queue.label(self.labels, [(self.table.take_current(), target)])
         self._refresh()
         return True
 
@@ -149,42 +144,41 @@ class CheckLabelsView(QWidget):
 
     def undo(self) -> bool:
         """Ctrl+Z: take back the last keep or move; the photo comes back to its row."""
-        if not self._history:
+        step = self.queue.undo(self._root())
+        if step is None:
             self.message_bar.show_message("There is nothing to undo.", "info")
             return False
-        entry = self._history.pop()
-        if entry[0] == "keep":
-            _kind, s, row = entry
-            self.table.insert(s, row)
-            self._keeps.submit(call(self.kept.unkeep, s.path))
-            self.status.emit(f"{os.path.basename(s.path)} will be asked about again.")
-        elif self.queue.history and self.queue.history[-1] is entry[1]:
-            self.queue.undo()               # the photo returns when it is back (_on_move_undone)
-        self._refresh()
+        if isinstance(step, KeepStep):         # at once: the photo did not move
+            self.table.put_back(step.item)
+            self.status.emit(f"{os.path.basename(step.item.path)} will be asked about again.")
+        self._refresh()                        # a move's photo returns once it is back (_on_undone)
         return True
 
-    def _on_moved(self, action) -> None:
-        for item, row, message in action.failed:
-            self.table.insert(item, row)
+    def _on_done(self, step) -> None:
+        for item, message in step.failed:
+            self.table.put_back(item)
             self.message_bar.show_message(message)
-        if not action.done and ("move", action) in self._history:
-            self._history.remove(("move", action))      # nothing happened: nothing to undo
-        if action.done:
-            item, cls = action.done[-1][:2]
-            self.status.emit(f"{os.path.basename(item.path)} moved to {cls}.")
-            self.labels_changed.emit(action.labels.root)
+        if not isinstance(step, KeepStep) and step.done:
+            last = step.done[-1]
+            self.status.emit(f"{os.path.basename(last.item.path)} moved to {last.class_name}.")
+            self.labels_changed.emit(step.root)
         self._refresh()
 
-    def _on_move_undone(self, action) -> None:
-        for *_entry, op in action.done:
-            self.table.remove_path(op.dst)
-        for item, row, where in sorted(action.restored, key=lambda x: x[1]):
-            self.table.insert(dataclasses.replace(item, path=where), row)
-        if action.problems:
-            self.message_bar.show_message(action.problems[0], "warning")
-        if action.restored:
-            self.status.emit(f"Put {os.path.basename(action.restored[0][2])} back.")
-            self.labels_changed.emit(action.labels.root)
+    def _on_undone(self, step) -> None:
+        if step.problems:
+            self.message_bar.show_message(step.problems[0], "warning")
+        if isinstance(step, KeepStep):
+            if step.in_effect:                 # not forgotten after all: it stays out of the list
+                self.table.remove_path(step.item.path)
+            self._refresh()
+            return
+        for d in step.undone:
+            self.table.remove_path(d.op.dst)           # a check made since may list it at its new place
+        for item, where in step.restored:
+            self.table.put_back(item, dataclasses.replace(item, path=where))
+        if step.restored:
+            self.status.emit(f"Put {os.path.basename(step.restored[0][1])} back.")
+            self.labels_changed.emit(step.root)
         self._refresh()
         self.table.setFocus()
 
@@ -211,6 +205,7 @@ class CheckLabelsView(QWidget):
         self.table.setToolTip(KEYS_HELP + ".")
         self.table.installEventFilter(CheckKeys(self))
         self.table.itemSelectionChanged.connect(self._show_current)
+        self.table.currentCellChanged.connect(lambda *_: self._show_current())
         undo = QShortcut(QKeySequence.StandardKey.Undo, self)
         undo.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         undo.activated.connect(self.undo)
@@ -256,6 +251,9 @@ class CheckLabelsView(QWidget):
         lay.addWidget(self.summary)
         lay.addWidget(self.splitter, 1)
 
+    def _root(self) -> str | None:
+        return self.labels.root if self.labels is not None else None
+
     def _show_current(self) -> None:
         s = self.table.current()
         self.preview.show_photo(s.path if s is not None else "", self.preview_model())
@@ -268,7 +266,7 @@ class CheckLabelsView(QWidget):
         self.move_button.setEnabled(s is not None and self.labels is not None)
         if s is not None:
             self.move_button.setText(f"Move to {s.suggested} (M)")
-        self.undo_button.setEnabled(bool(self._history))
+        self.undo_button.setEnabled(self.queue.can_undo(self._root()))
         self.legend.set_usable(self.labels is not None, s is not None)
         n = self.table.count()
         self.counts_label.setText(f"{plural(n, 'photo')} left" if n else "")

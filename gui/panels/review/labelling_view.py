@@ -2,10 +2,11 @@
 
 Keys: 1–9 give the class with that number, Enter accepts the model's suggestion,
 Backspace (or Ctrl+Z) undoes the last label, arrows move. A label moves (or copies) the
-photo into the dataset's class folder with core.photos.dataset_labels -- journalled,
-undoable -- on gui.label_queue's thread; the photo leaves the grid at once and comes back
-if the label fails or is undone. Which photos to label and the model's answers are the
-caller's (show_items); this widget shows them and takes the keys.
+photo into the dataset's class folder with core.photos.dataset_labels -- journalled, and
+undone through the window's core.photos.label_session -- on gui.label_queue's thread; the
+photo leaves the grid at once and comes back if the label fails or is undone. Which photos
+to label and the model's answers are the caller's (show_items); this widget shows them and
+takes the keys.
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from core.errors import FledgeError
+from core.files.file_transfer import path_key
+from core.photos.burst_cards import frames_of
 from core.photos.dataset_labels import DatasetLabels
+from core.photos.label_session import LabelSession
 from core.photos.review_queue import ReviewItem, accepted, legend_order, number_problem, sure_enough
 from core.wording import plural
 from core.wording import rounded_percent as percent
@@ -36,13 +40,14 @@ class LabellingView(QWidget):
     Messages for the user go to the message bar given; status lines come as status(str).
     """
 
-    labelled = Signal(object)             # core.photos.dataset_labels.LabelAction, once applied
+    labelled = Signal(object)             # core.photos.label_session.LabelStep, once applied
     undone = Signal(object)               # ... once undone
     labels_changed = Signal(str)          # the dataset root whose class folders changed
     status = Signal(str)
     changed = Signal()                    # photos left, classes or undo changed
 
-    def __init__(self, message_bar: MessageBar, parent: QWidget | None = None) -> None:
+    def __init__(self, message_bar: MessageBar, parent: QWidget | None = None,
+                 session: LabelSession | None = None) -> None:
         super().__init__(parent)
         self.message_bar = message_bar
         self.labels: DatasetLabels | None = None
@@ -50,7 +55,8 @@ class LabellingView(QWidget):
         self.done = 0                       # photos labelled from what is shown
         self._source = ""
         self.ask_class_name = self._ask_class_name     # replaceable (tests, scripts)
-        self.queue = LabelQueue(self)
+        self._cards: dict = {}              # step -> {id(frame): its burst card}, for put_back_cards
+        self.queue = LabelQueue(session, "review", self)
         self.queue.applied.connect(self._on_applied)
         self.queue.undone.connect(self._on_undone)
         self.queue.crashed.connect(lambda msg: self.message_bar.show_message(msg))
@@ -59,9 +65,8 @@ class LabellingView(QWidget):
 
     # -- what is shown ------------------------------------------------------------------
     def set_labels(self, labels: DatasetLabels | None) -> None:
-        """Label into this dataset (None: none chosen); undo applies to the dataset labels were made in."""
+        """Label into this dataset (None: none chosen); undo applies to the labels made in it."""
         if labels is None or self.labels is None or labels.root != self.labels.root:
-            self.queue.forget()
             self.order = []
         self.labels = labels
         self.refresh_classes()
@@ -73,6 +78,28 @@ class LabellingView(QWidget):
         self.grid.set_items(items)
         self._update_title()
         self.changed.emit()
+
+    def drop_paths(self, paths: list[str]) -> int:
+        """Stop showing the photos at these paths (they are gone, e.g. a sort's undo put them back
+        where they came from); a burst card keeps its other frames. Returns how many photos left."""
+        gone = {path_key(p) for p in paths}
+        dropped = 0
+        for item in self.grid.items():
+            frames = frames_of(item)
+            left = [f for f in frames if path_key(f.path) not in gone]
+            if len(left) == len(frames):
+                continue
+            dropped += len(frames) - len(left)
+            if left:
+                item.frames = left
+                item.refresh()
+                self.grid.refresh(item)
+            else:
+                self.grid.take([item])
+        if dropped:
+            self._update_title()
+            self.changed.emit()
+        return dropped
 
     def refresh_classes(self) -> None:
         self.order = legend_order(self.order, self.labels.classes if self.labels is not None else [])
@@ -115,7 +142,7 @@ class LabellingView(QWidget):
         return len(pairs)
 
     def undo(self) -> bool:
-        if self.queue.undo() is None:
+        if self.queue.undo(self._root()) is None:
             self.message_bar.show_message("There is no label to undo.", "info")
             return False
         self.changed.emit()
@@ -161,7 +188,7 @@ class LabellingView(QWidget):
         has_target, shown = self.labels is not None, self.grid.count() > 0
         self.accept_button.setEnabled(has_target and shown)
         self.accept_spin.setEnabled(has_target and shown)
-        self.undo_button.setEnabled(self.queue.can_undo())
+        self.undo_button.setEnabled(self.queue.can_undo(self._root()))
         self.legend.set_usable(has_target, shown)
         self.counts_label.setText(self.counts_text())
 
@@ -212,6 +239,9 @@ class LabellingView(QWidget):
         lay.addWidget(self.grid, 1)
         lay.addLayout(self.actions)
 
+    def _root(self) -> str | None:
+        return self.labels.root if self.labels is not None else None
+
     def _ask_class_name(self) -> str:
         name, ok = QInputDialog.getText(self, "New class", "Name of the new class (it becomes a folder name):")
         return name if ok else ""
@@ -233,33 +263,34 @@ class LabellingView(QWidget):
         labels = self.target()
         if labels is None or not pairs:
             return False
-        action = label_cards(self.queue, self.grid, labels, pairs)     # a burst card: each of its photos
-        self.done += len(action.entries)
+        step, cards = label_cards(self.queue, self.grid, labels, pairs)     # a burst card: each of its photos
+        self._cards[step] = cards
+        self.done += len(step.entries)
         self._update_title()
         self.changed.emit()
         return True
 
-    def _on_applied(self, action) -> None:
-        self.done -= put_back_cards(self.grid, action)
-        if action.failed:
-            self.message_bar.show_message(action.failed[0][2])
-        if action.done:
-            last = action.done[-1]
-            verb = "moved" if last[4].moved else "copied"
-            self.status.emit(f"{os.path.basename(last[0].path)} {verb} to {last[1]}" if len(action.done) == 1
-                             else f"{plural(len(action.done), 'photo')} labelled")
-            self.labels_changed.emit(action.labels.root)
-        self.labelled.emit(action)
+    def _on_applied(self, step) -> None:
+        self.done -= put_back_cards(self.grid, [(item, None) for item, _msg in step.failed], self._cards.get(step, {}))
+        if step.failed:
+            self.message_bar.show_message(step.failed[0][1])
+        if step.done:
+            last = step.done[-1]
+            verb = "moved" if last.op.moved else "copied"
+            self.status.emit(f"{os.path.basename(last.item.path)} {verb} to {last.class_name}" if len(step.done) == 1
+                             else f"{plural(len(step.done), 'photo')} labelled")
+            self.labels_changed.emit(step.root)
+        self.labelled.emit(step)
         self._update_title()
         self.changed.emit()
 
-    def _on_undone(self, action) -> None:
-        self.done -= put_back_cards(self.grid, action, undone=True)
-        if action.restored:
-            self.status.emit(f"Put {plural(len(action.restored), 'photo')} back.")
-            self.labels_changed.emit(action.labels.root)
-        if action.problems:
-            self.message_bar.show_message(action.problems[0], "warning")
+    def _on_undone(self, step) -> None:
+        self.done -= put_back_cards(self.grid, step.restored, self._cards.get(step, {}), select=True)
+        if step.restored:
+            self.status.emit(f"Put {plural(len(step.restored), 'photo')} back.")
+            self.labels_changed.emit(step.root)
+        if step.problems:
+            self.message_bar.show_message(step.problems[0], "warning")
         if self.isVisible():
             self.grid.setFocus()
         self._update_title()

@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPus
 from core.errors import FledgeError
 from core.photos.burst_cards import frames_of
 from core.photos.dataset_labels import DatasetLabels
+from core.photos.label_session import LabelSession
 from core.files.file_transfer import path_key
 from core.photos.new_dataset import copied_in, readiness
 from core.photos.review_queue import (ReviewItem, ask_model, class_mismatch, folder_items, guesses_unusable,
                                       review_order)
 from core.training.runs import run_dir_of
+from core.wording import plural
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
 from gui.panels.review.burst_grouping import BurstGrouping
@@ -44,14 +46,15 @@ class ReviewPanel(QWidget):
 
     retrain_requested = Signal(object)    # str: the run folder whose settings to reuse ('' for none)
     labels_changed = Signal(str)          # the dataset root whose class folders changed
-    labelled = Signal(object)             # core.photos.dataset_labels.LabelAction, once applied
+    labelled = Signal(object)             # core.photos.label_session.LabelStep, once applied
     status_message = Signal(str)
 
     def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.settings = settings if settings is not None else Settings()   # the window's
+        self.session = session if session is not None else LabelSession()  # the window's undo queue
         self.setMinimumSize(560, 440)
         self._user_stopped = False          # Cancel pressed: do not ask the model again by itself
         self._model_turn = 0                # counts model changes: answers of an earlier model are dropped
@@ -98,6 +101,17 @@ class ReviewPanel(QWidget):
             self.set_dataset_folder(dataset_root)
         self._show([ReviewItem(it.path, tuple(it.top), it.error, it.true_class) for it in items],
                    title or "chosen photos")
+
+    def sort_undone(self, report) -> int:
+        """A sort's undo (core.photos.sort_undo.UndoReport) put photos back where they came from:
+        those shown here are no longer here to label. Returns how many left the grid."""
+        n = self.view.drop_paths(report.gone())
+        if n:
+            self.message_bar.show_message(
+                f"Undo this sort put {plural(n, 'photo')} shown here back where {'it' if n == 1 else 'they'} came "
+                f"from, so {'it is' if n == 1 else 'they are'} no longer here to label.", "info")
+            self._refresh_state()
+        return n
 
     def set_dataset(self, dataset) -> None:
         """The Data panel's dataset (a core.data.dataset.Dataset or None) becomes the target."""
@@ -197,7 +211,7 @@ class ReviewPanel(QWidget):
         self.classes_bar = MessageBar(self, keep_place=False)      # the model's classes do not fit the dataset's
         self.classes_bar.setAccessibleName("Model and dataset classes")
 
-        self.view = LabellingView(self.message_bar, self)
+        self.view = LabellingView(self.message_bar, self, self.session)
         self.view.changed.connect(self._refresh_state)
         self.view.status.connect(self.status_message)
         self.view.labels_changed.connect(self.labels_changed)
@@ -231,7 +245,7 @@ class ReviewPanel(QWidget):
         lay.addWidget(self.message_bar)
         lay.addWidget(self.classes_bar)
         # Check labels: the dataset's photos that look filed under the wrong class, K / M / 1-9 each.
-        self.check_view = CheckLabelsView(self.models, self)
+        self.check_view = CheckLabelsView(self.models, self, self.session)
         self.check_view.preview_model = lambda: self.source.predictor or self.source.path()
         self.check_view.labels_changed.connect(self.labels_changed)
         self.check_view.status.connect(self.status_message)

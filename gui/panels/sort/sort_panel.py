@@ -6,9 +6,9 @@ runs core.photos.watch.watch_folder on the same JobRunner instead (`fledge watch
 photos there now and each new one are sorted through the same journal until it is turned
 off; its events feed a WatchView (photos per class, the latest photos). Cancel stops between
 photos; every copy or move already made is in DEST's journal, so nothing is half-done
-and "Undo this sort" (core.photos.sort_undo.undo, also on the JobRunner) puts everything
-back -- except photos labelled into a dataset since, which it finds in the datasets'
-labelling journals (core.photos.review_queue.labelled_away) and says where they are. The
+and "Undo this sort" (the window's core.photos.label_session undo_sort, as `fledge undo`,
+also on the JobRunner) puts everything back -- except photos labelled into a dataset since,
+which it finds in the datasets' labelling journals and says where they are. The
 panel words core's reports in its own terms (its buttons, not commands), and warns when
 the model's classes are not those of the dataset open in the Data tab.
 """
@@ -22,8 +22,9 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QPushButton, 
 
 from core.errors import FledgeError
 from core.photos import sorting
-from core.photos.review_queue import class_mismatch, has_photos, labelled_away
-from core.photos.sort_undo import undo
+from core.photos.label_session import LabelSession
+from core.photos.review_queue import class_mismatch, has_photos
+from core.photos.sort_undo import can_undo
 from core.photos.sort_wording import Phrases
 from core.photos.watch import WatchStarted, watch_folder
 from core.progress import JobProgress, Throttled
@@ -51,12 +52,11 @@ PHRASES = Phrases(again="press “Start sorting” again", undo_again="press “
                   put_back="To put everything back, press “Undo this sort”.")
 
 
-def undo_sort(dest: str, datasets: list[str], report, should_stop) -> tuple:
-    """Undo the sort into dest (a job's work); returns (UndoReport, the photos it did not find
-    because they were labelled into one of the datasets since: review_queue.labelled_away)."""
+def undo_sort(session: LabelSession, dest: str, datasets: list[str], report, should_stop):
+    """Undo the sort into dest (a job's work): core.photos.sort_undo.UndoReport, which says where
+    the photos labelled into one of the datasets since are."""
     report(JobProgress("undoing"))
-    done = undo(dest, progress=Throttled(report, "undoing"), should_stop=should_stop)
-    return done, labelled_away([path for path, _why in done.missing], datasets)
+    return session.undo_sort(dest, progress=Throttled(report, "undoing"), should_stop=should_stop, datasets=datasets)
 
 
 class SortPanel(QWidget):
@@ -68,14 +68,15 @@ class SortPanel(QWidget):
     status_message = Signal(str)
 
     def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelStore(self)   # the window's loaded models
         self.settings = settings if settings is not None else Settings()   # the window's
+        self.session = session if session is not None else LabelSession()  # the window's undo queue
         self.setMinimumSize(560, 440)
         self.outcome: sorting.FolderSort | None = None
         self.undo_report = None
-        self.labelled = {}                  # of the undo shown: folder -> [(sorted path, path now)]
+        self._undoable: tuple = (None, False)    # (dest and its journal's size and time, can it be undone)
         self._dataset = None                # the Data tab's dataset (for its classes and labels)
         self._sorted_with = ""              # the model file of the sort shown
         self._pending_model = ""            # ... and of the sort running
@@ -206,7 +207,7 @@ class SortPanel(QWidget):
             return False
         self.message_bar.clear()
         datasets = self.labelling_datasets()
-        self._start("undo", lambda report, control: undo_sort(dest, datasets, report,
+        self._start("undo", lambda report, control: undo_sort(self.session, dest, datasets, report,
                                                               lambda: control.stop_requested), "Undoing…")
         return True
 
@@ -377,12 +378,12 @@ class SortPanel(QWidget):
         elif self._job_kind == "sort":
             self.outcome = result
             self._sorted_with = self._pending_model
-            self.undo_report, self.labelled = None, {}
+            self.undo_report = None
             self._show_outcome(result)
             self.sort_finished.emit(result)
         else:
-            self.undo_report, self.labelled = result
-            self.status_message.emit(self.result.show_undo(self.undo_report, self.labelled))
+            self.undo_report = result
+            self.status_message.emit(self.result.show_undo(result))
             self.undo_finished.emit(self.undo_report)
         self._refresh_state()
 
@@ -408,6 +409,17 @@ class SortPanel(QWidget):
                                           f"{verb}: {rep.failed[0][1]}. See the details.", "warning")
         self.status_message.emit(head)
 
+    def _can_undo(self, dest: str) -> bool:
+        """core.photos.sort_undo.can_undo, read again only when dest's journal changed."""
+        try:
+            st = os.stat(sorting.journal_path(dest))
+            key = (dest, st.st_size, st.st_mtime_ns)
+        except OSError:
+            return False
+        if self._undoable[0] != key:
+            self._undoable = (key, can_undo(dest))
+        return self._undoable[1]
+
     def _open_dest(self) -> None:
         dest = self.destination()
         if dest and os.path.isdir(dest):
@@ -424,8 +436,7 @@ class SortPanel(QWidget):
             w.setEnabled(not running)
         self.options.set_enabled(not running)
         dest = self.destination()
-        has_journal = bool(dest) and os.path.isfile(sorting.journal_path(dest))
-        self.undo_button.setEnabled(not running and has_journal)
+        self.undo_button.setEnabled(not running and bool(dest) and self._can_undo(dest))
         review = self.review_folder()
         self.review_button.setEnabled(not running and bool(review) and os.path.isdir(review)
                                       and has_photos(review))

@@ -2,16 +2,13 @@
 photos were held to), and the details in sentences."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from core.photos.review_queue import labelled_lines
 from core.photos.sort_undo import UndoReport
-from core.photos.sort_wording import Phrases, disk_full_line, sort_lines, undo_lines
+from core.photos.sort_wording import Phrases, disk_full_line, sort_lines, undo_headline, undo_lines
 from core.photos.sorting import REVIEW, UNREADABLE, FolderSort
 from core.wording import plural
 
@@ -93,24 +90,10 @@ class SortResultView(QWidget):
         self.show_text(head, rows, lines)
         return head
 
-    def show_undo(self, rep: UndoReport, labelled: dict | None = None) -> str:
-        """Show what an undo did; labelled: the photos it did not find because they were labelled
-        into a dataset since (core.photos.review_queue.labelled_away). Returns the headline."""
-        labelled = labelled or {}
-        moved_on = {was for photos in labelled.values() for was, _now in photos}
-        rest = replace(rep, missing=[m for m in rep.missing if m[0] not in moved_on])
-        n = len(moved_on)
-        if rep.nothing_to_do:
-            head = f"Nothing to undo in {rep.dest}."
-        elif rest.kept or rest.missing or rest.failed or rest.stopped:
-            head = "Undone, with exceptions: see the details."
-        elif n:
-            head = (f"Undone: every photo is back where it was, except {plural(n, 'photo')} you labelled, "
-                    f"which {'stays' if n == 1 else 'stay'} in the dataset.")
-        else:
-            head = "Undone: every photo is back where it was."
-        lines = [head] if rep.nothing_to_do else [] if rest.nothing_to_do else undo_lines(rest, self.say)
-        self.show_text(head, (), lines + labelled_lines(labelled))
+    def show_undo(self, rep: UndoReport) -> str:
+        """Show what an undo did (photos labelled into a dataset since among it); returns the headline."""
+        head = undo_headline(rep)
+        self.show_text(head, (), undo_lines(rep, self.say))
         return head
 
 

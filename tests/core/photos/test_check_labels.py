@@ -143,7 +143,7 @@ def test_moving_a_suggestion_to_its_class_is_undoable_and_loses_nothing(mislabel
     for rel, drawn_as in PLANTED.items():
         assert os.path.join(drawn_as, os.path.basename(rel)) in moved
     for lab, op in reversed(done):
-        labels.undo(lab, op)
+        lab.undo_last(expected=op)
     assert tree(mislabelled) == before
 
 

@@ -1,4 +1,4 @@
-"""Labelling photos into a dataset without Qt: where each photo goes, actions applied and undone."""
+"""Labelling photos into a dataset without Qt: where each photo goes, steps applied and undone."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,8 @@ import os
 import pytest
 
 from core.errors import FledgeError
-from core.photos.dataset_labels import DatasetLabels, LabelAction, apply_action, undo_action
+from core.photos.dataset_labels import DatasetLabels
+from core.photos.label_session import LabelSession
 from core.photos.review_queue import ReviewItem
 from tests.file_trees import tree
 
@@ -27,9 +28,20 @@ def dataset(tmp_path):
     return root
 
 
+SESSION = LabelSession()
+
+
 def action(labels, *pairs):
-    """A LabelAction for (path, class) pairs, each in its own grid row."""
-    return LabelAction(labels, [(ReviewItem(str(p)), cls, row) for row, (p, cls) in enumerate(pairs)])
+    """A label step for (path, class) pairs."""
+    return SESSION.label(labels, [(ReviewItem(str(p)), cls) for p, cls in pairs])
+
+
+def apply_action(step):
+    return SESSION.run(step)
+
+
+def undo_action(step):
+    return SESSION.run_undo(step)
 
 
 def test_new_photos_go_to_training_and_a_split_photo_stays_in_its_split(dataset, tmp_path):
@@ -40,12 +52,12 @@ def test_new_photos_go_to_training_and_a_split_photo_stays_in_its_split(dataset,
                                (dataset / "val" / "cat" / "v0.jpg", "dog"),
                                (dataset / "test" / "dog" / "s0.jpg", "cat")))
     assert done.failed == []
-    assert [op.dst for *_, op in done.done] == [str(dataset / "train" / "dog" / "new0.jpg"),
+    assert [d.op.dst for d in done.done] == [str(dataset / "train" / "dog" / "new0.jpg"),
                                                 str(dataset / "val" / "dog" / "v0.jpg"),
                                                 str(dataset / "test" / "cat" / "s0.jpg")]
     # val/dog and test/cat did not exist: they were made for the photo, not the training folder.
     assert not os.path.exists(dataset / "train" / "dog" / "v0.jpg")
-    assert all(op.moved for *_, op in done.done)
+    assert all(d.op.moved for d in done.done)
     assert labels.labeller_for(str(dataset / "val" / "dog" / "v0.jpg")) is not labels.train
     assert labels.labeller_for(str(tmp_path / "inbox" / "new1.jpg")) is labels.train
 
@@ -56,13 +68,13 @@ def test_undoing_an_action_puts_every_photo_back(dataset, tmp_path):
     done = apply_action(action(labels, (tmp_path / "inbox" / "new0.jpg", "cat"),
                                (dataset / "val" / "cat" / "v0.jpg", "dog"),
                                (dataset / "train" / "cat" / "t0.jpg", "cat")))     # already a cat
-    assert [op.changed for *_, op in done.done] == [True, True, False]
+    assert [d.op.changed for d in done.done] == [True, True, False]
     undone = undo_action(done)
     assert undone.problems == []
     # Newest first, each at the place it came from.
-    assert [(row, where) for _item, row, where in undone.restored] == [
-        (2, str(dataset / "train" / "cat" / "t0.jpg")), (1, str(dataset / "val" / "cat" / "v0.jpg")),
-        (0, str(tmp_path / "inbox" / "new0.jpg"))]
+    assert [(item.path, where) for item, where in undone.restored] == [
+        (str(dataset / "train" / "cat" / "t0.jpg"),) * 2, (str(dataset / "val" / "cat" / "v0.jpg"),) * 2,
+        (str(tmp_path / "inbox" / "new0.jpg"),) * 2]
     assert tree(tmp_path) == before
 
 
@@ -71,8 +83,8 @@ def test_a_label_that_cannot_be_applied_is_reported_and_the_rest_go_on(dataset, 
     done = apply_action(action(labels, (tmp_path / "inbox" / "gone.jpg", "cat"),
                                (tmp_path / "inbox" / "new1.jpg", "owl"),
                                (tmp_path / "inbox" / "new2.jpg", "dog")))
-    assert [(row, "no longer there" in msg or "no class called 'owl'" in msg)
-            for _item, row, msg in done.failed] == [(0, True), (1, True)]
+    assert [(os.path.basename(item.path), "no longer there" in msg or "no class called 'owl'" in msg)
+            for item, msg in done.failed] == [("gone.jpg", True), ("new1.jpg", True)]
     assert len(done.done) == 1 and os.path.isfile(dataset / "train" / "dog" / "new2.jpg")
 
 
@@ -92,7 +104,7 @@ def test_copy_mode_keeps_originals_but_never_duplicates_a_dataset_photo(dataset,
     labels = DatasetLabels(str(dataset), move=False)
     done = apply_action(action(labels, (tmp_path / "inbox" / "new0.jpg", "dog"),
                                (dataset / "train" / "cat" / "t0.jpg", "dog")))
-    copied, relabelled = (op for *_, op in done.done)
+    copied, relabelled = (d.op for d in done.done)
     assert not copied.moved and os.path.isfile(tmp_path / "inbox" / "new0.jpg")
     assert relabelled.moved and not os.path.exists(dataset / "train" / "cat" / "t0.jpg")
     undo_action(done)
@@ -113,5 +125,5 @@ def test_one_folder_per_class_datasets_label_in_place(tmp_path):
     labels = DatasetLabels(str(tmp_path / "flat"))
     assert labels.layout == "class-folders" and not labels.has_validation_folder
     done = apply_action(action(labels, (tmp_path / "flat" / "cat" / "a.jpg", "dog")))
-    assert done.done[0][4].dst == str(tmp_path / "flat" / "dog" / "a.jpg")
-    assert done.done[0][3] is labels.train
+    assert done.done[0].op.dst == str(tmp_path / "flat" / "dog" / "a.jpg")
+    assert done.done[0].labeller is labels.train

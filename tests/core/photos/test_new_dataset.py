@@ -8,7 +8,8 @@ import pytest
 
 from core.data.dataset import scan_dataset
 from core.errors import FledgeError
-from core.photos.dataset_labels import DatasetLabels, LabelAction, apply_action, undo_action
+from core.photos.dataset_labels import DatasetLabels
+from core.photos.label_session import LabelSession
 from core.photos.new_dataset import (READY_PER_CLASS, new_dataset_folder, parse_class_names, readiness,
                                      start_dataset, unsorted_photos)
 from core.photos.review_queue import ReviewItem
@@ -64,19 +65,20 @@ def test_labelling_until_ready_gives_a_dataset_that_scans_and_undo_loses_nothing
     labels = DatasetLabels(root, move=False)          # copies: the camera folder stays as it was
     photos = unsorted_photos(str(unsorted))
     pairs = [(p, "bird") for p in photos[:6]] + [(p, "plane") for p in photos[6:9]]
-    done = apply_action(LabelAction(labels, [(ReviewItem(p), c, i) for i, (p, c) in enumerate(pairs)]))
+    session = LabelSession()
+    done = session.run(session.label(labels, [(ReviewItem(p), c) for p, c in pairs]))
     assert done.failed == []
     state = readiness(root)
     assert state.counts == {"bird": 6, "plane": 3} and not state.ready
     assert state.text == "2 more photos of 'plane' and you can train."
-    last = apply_action(LabelAction(labels, [(ReviewItem(p), "plane", i) for i, p in enumerate(photos[9:11])]))
+    last = session.run(session.label(labels, [(ReviewItem(p), "plane") for p in photos[9:11]]))
     assert readiness(root).ready and "you can train now" in readiness(root).text
     dataset = scan_dataset(root)
     assert dataset.classes == ["bird", "plane"] and len(dataset.train) + len(dataset.val) == 11
     assert tree(unsorted) == before                   # copied, not moved
-    undo_action(last)
+    session.run_undo(last)
     assert readiness(root).missing == {"plane": 2}
-    undo_action(done)
+    session.run_undo(done)
     assert readiness(root).counts == {"bird": 0, "plane": 0}
     assert tree(unsorted) == before
 
@@ -89,9 +91,10 @@ def test_photos_copied_in_are_known_until_their_copy_is_undone(unsorted):
     assert copied_in(root) == set()
     photos = unsorted_photos(str(unsorted))
     labels = DatasetLabels(root, move=False)
-    done = apply_action(LabelAction(labels, [(ReviewItem(photos[0]), "bird", 0), (ReviewItem(photos[1]), "plane", 1)]))
+    session = LabelSession()
+    done = session.run(session.label(labels, [(ReviewItem(photos[0]), "bird"), (ReviewItem(photos[1]), "plane")]))
     assert copied_in(root) == {path_key(photos[0]), path_key(photos[1])}
     os.remove(os.path.join(root, "plane", os.path.basename(photos[1])))      # the person deleted that copy
     assert copied_in(root) == {path_key(photos[0])}
-    undo_action(done)
+    session.run_undo(done)
     assert copied_in(root) == set() and copied_in(str(unsorted.parent / "nowhere")) == set()

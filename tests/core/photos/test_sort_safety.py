@@ -156,20 +156,20 @@ def test_undo_while_the_original_cannot_be_reached_keeps_the_copy_for_a_later_un
 
 
 def test_undo_while_the_original_cannot_be_read_keeps_the_copy_for_a_later_undo(tmp_path, monkeypatch):
-    from core.files import journal_undo
+    from core.files.journal import file_journal
 
     cam = tmp_path / "cam"
     kit.write(str(cam / "a.jpg"), kit.body(1, 0))
     dest = tmp_path / "dest"
     sort_folder(kit.BytePredictor(), cam, dest)
-    real = journal_undo.file_digest
+    real = file_journal.file_digest
 
     def unreadable(path):
         if os.path.dirname(path) == str(cam):
             raise PermissionError(errno.EACCES, "Permission denied", path)
         return real(path)
 
-    monkeypatch.setattr(journal_undo, "file_digest", unreadable)
+    monkeypatch.setattr(file_journal, "file_digest", unreadable)
     first = undo(dest)
     assert not first.kept and "could not be read" in first.failed[0][1]
     monkeypatch.undo()

@@ -76,3 +76,15 @@ def test_a_dataset_without_copies_shows_no_warning(qtbot, panel, leaky):
     os.remove(leaky / "val" / "robin" / "copy of robin0.png")
     scanned(qtbot, panel, lambda: panel.open_folder(str(leaky)))
     assert not panel.leaks.isVisibleTo(panel) and panel.leaks.bar.text() == ""
+
+
+def test_copies_set_aside_in_an_earlier_session_can_be_put_back(qtbot, panel, leaky):
+    from core.data.duplicates_keep import SetAside
+
+    before = tree(leaky)
+    SetAside(str(leaky)).set_aside([str(leaky / "val" / "robin" / "copy of robin0.png")])   # the app's last session
+    scanned(qtbot, panel, lambda: panel.open_folder(str(leaky)))
+    bar = panel.leaks
+    assert bar.undo_button.isVisibleTo(panel)
+    scanned(qtbot, panel, lambda: qtbot.mouseClick(bar.undo_button, Qt.MouseButton.LeftButton))
+    assert tree(leaky) == before and not bar.undo_button.isVisibleTo(panel)

@@ -148,7 +148,7 @@ def test_relabel_from_a_cell_stays_in_its_split_and_undo_restores(qtbot, panel, 
     qtbot.waitUntil(lambda: src.exists() and not dst.exists(), timeout=10000)
     assert src.read_bytes() == content
     qtbot.waitUntil(lambda: panel.cell_paths()[:1] == [str(src)], timeout=10000)
-    assert not panel.labels.can_undo()
+    assert not panel.cells.can_undo() and not panel.undo_button.isEnabled()      # nothing left to undo
     assert panel.placed.confusion == [[1, 3], [1, 2]] and "moved" not in panel.details.text()
     # Moving to a class chosen in the list works the same way.
     panel.grid.select_row(0)
@@ -247,7 +247,7 @@ def test_a_weak_model_does_not_blame_the_labels_and_moving_asks_first(qtbot, pan
     assert "Move 1 photo labelled bees into the ants class folder?" in asked[0]
     assert "only 62.5% right" in asked[0]          # the dialog repeats the caution
     assert bee.exists() and not (root / "val" / "ants" / bee.name).exists()
-    assert str(bee) in panel.cell_paths() and not panel.labels.can_undo()
+    assert str(bee) in panel.cell_paths() and not panel.cells.can_undo()
 
     panel.ask_move = lambda text: asked.append(text) or True       # now yes
     qtbot.mouseClick(panel.move_predicted_button, Qt.MouseButton.LeftButton)

@@ -114,7 +114,7 @@ def test_key_1_moves_the_photo_into_the_class_folder_and_backspace_restores_it(q
     assert src.read_bytes() == content
     qtbot.waitUntil(lambda: _names(shown)[:1] == ["p0.png"], timeout=10000)
     assert shown.view.grid.current().path == str(src)
-    assert not shown.view.queue.can_undo()
+    assert not shown.view.undo_button.isEnabled()            # nothing left to undo
 
     # Number 2 is "dog"; a number without a class says so.
     qtbot.keyClick(shown.view.grid, Qt.Key.Key_2)
@@ -134,12 +134,34 @@ def test_enter_accepts_the_suggestion(qtbot, shown, dataset, review_dir):
     assert "p4.png" in _names(shown) and "could not be read" in shown.message_bar.text()
 
 
+def test_every_key_labels_the_photo_in_the_preview(qtbot, shown, dataset, review_dir):
+    grid = shown.view.grid
+
+    def shown_photo() -> str:
+        assert shown.preview.path() == grid.current().path and grid.selected() == [grid.current()]
+        return os.path.basename(grid.current().path)
+
+    first = shown_photo()
+    qtbot.keyClick(grid, Qt.Key.Key_1)
+    second = shown_photo()
+    qtbot.keyClick(grid, Qt.Key.Key_2)
+    shown_photo()
+    qtbot.waitUntil(lambda: not shown.view.queue.busy(), timeout=10000)
+    assert (dataset / "train" / "cat" / first).exists() and (dataset / "train" / "dog" / second).exists()
+    qtbot.keyClick(grid, Qt.Key.Key_Backspace)
+    qtbot.waitUntil(lambda: not shown.view.queue.busy(), timeout=10000)
+    assert shown_photo() == second                        # the photo put back is the one shown
+    qtbot.keyClick(grid, Qt.Key.Key_1)                    # ... and the next key labels it
+    qtbot.waitUntil(lambda: (dataset / "train" / "cat" / second).exists() and not shown.view.queue.busy(),
+                    timeout=10000)
+
+
 def test_accept_all_above_labels_exactly_those(qtbot, shown, dataset, review_dir):
     shown.view.accept_spin.setValue(90)
     with qtbot.waitSignal(shown.labelled, timeout=10000) as blocker:
         qtbot.mouseClick(shown.view.accept_button, Qt.MouseButton.LeftButton)
     action = blocker.args[0]
-    assert sorted(os.path.basename(op.dst) for *_, op in action.done) == ["p1.png", "p2.png"]
+    assert sorted(os.path.basename(d.op.dst) for d in action.done) == ["p1.png", "p2.png"]
     assert (dataset / "train" / "dog" / "p1.png").exists() and (dataset / "train" / "cat" / "p2.png").exists()
     assert sorted(os.listdir(review_dir)) == ["p0.png", "p3.png", "p4.png"]
     assert _names(shown) == ["p0.png", "p3.png", "p4.png"]

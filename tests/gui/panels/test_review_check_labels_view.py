@@ -163,3 +163,39 @@ def test_a_move_made_before_a_new_check_still_undoes_and_the_photo_is_listed_onc
     assert paths.count(first.path) == 1
     assert not any(os.path.dirname(p).endswith(other) and os.path.basename(p) == os.path.basename(first.path)
                    for p in paths)
+
+
+def test_every_key_acts_on_the_photo_in_the_preview(qtbot, view, mislabelled):
+    """After K or M the highlighted row and the large preview once differed by one, and the next
+    key filed the row, not the photo looked at. Whatever happens, each key acts on the photo shown."""
+    checked(qtbot, view, mislabelled)
+    kept = KeptLabels(mislabelled)
+
+    def shown():
+        assert view.preview.path() == view.table.current().path      # the preview is the highlighted row
+        return view.table.current()
+
+    first = shown()
+    qtbot.keyClick(view.table, Qt.Key.Key_K)
+    second = shown()
+    assert second.path != first.path
+    qtbot.keyClick(view.table, Qt.Key.Key_K)                          # keeps the photo that was shown
+    settled(qtbot, view)
+    assert kept.is_kept(second.path, second.given)
+    third = shown()
+    qtbot.keyClick(view.table, Qt.Key.Key_M)                          # moves the photo that was shown
+    fourth = shown()
+    settled(qtbot, view)
+    assert os.path.isfile(os.path.join(mislabelled, third.suggested, os.path.basename(third.path)))
+    qtbot.keyClick(view.table, Qt.Key.Key_K)
+    settled(qtbot, view)
+    assert kept.is_kept(fourth.path, fourth.given)
+
+    for _ in range(4):                                                # each undo shows the photo it put back
+        qtbot.keyClick(view.table, Qt.Key.Key_Backspace)
+        settled(qtbot, view)
+        shown()
+    assert [s.path for s in view.table.suggestions()[:4]] == [first.path, second.path, third.path, fourth.path]
+    assert shown().path == first.path
+    assert not view.undo_button.isEnabled()                           # nothing left to undo
+    assert not any(kept.is_kept(s.path, s.given) for s in (first, second, fourth))

@@ -99,6 +99,7 @@ def test_sort_copies_into_class_folders_with_a_report_and_undo_restores(qtbot, p
     assert panel.result.details.toPlainText() == "Removed 9 copies (the originals are where they were)."
     assert _photos(dest) == Counter() and _photos(camera) == before
     assert not panel.review_button.isEnabled()
+    assert not panel.undo_button.isEnabled()                # nothing left to undo
 
 
 def test_cancel_part_way_loses_no_photo_and_undo_restores(qtbot, panel, camera, tmp_path, monkeypatch):
@@ -339,6 +340,43 @@ def test_labelling_the_unsure_photos_in_review_then_undoing_the_sort_in_the_wind
     details = so.findChild(QPlainTextEdit, "").toPlainText()
     assert "Could not restore" not in details
     assert f"2 photos you labelled are now in {robin}, so they stay there." in details
+    w.shutdown(10000)
+
+
+def test_undoing_the_sort_takes_the_photos_it_put_back_out_of_reviews_list(qtbot, make_window, camera, tmp_path):
+    """Sort -> Review the unsure photos -> label one -> Undo this sort: the other unsure photo went
+    back to the camera folder, so Review stops listing it (it used to show as "could not be read")."""
+    dataset = tmp_path / "birds"
+    for cls in ("robin", "wren"):
+        (dataset / cls).mkdir(parents=True)
+        for i in range(3):
+            noise_photo(dataset / cls / f"{cls}-{i}.png", 800 + 10 * i + len(cls))
+    w = make_window(engine=False)
+    so, rv = w.sort_panel, w.review_panel
+    with qtbot.waitSignal(w.dataset_panel.dataset_changed, timeout=20000):
+        w.dataset_panel.open_folder(str(dataset))
+    so.set_predictor(FakePredictor(["robin", "wren"], ANSWERS))
+    so.set_folder(str(camera))
+    so.set_destination(str(tmp_path / "sorted"))
+    so.set_threshold(0.8)
+    so.set_move(True)
+    with qtbot.waitSignal(so.sort_finished, timeout=20000):
+        assert so.sort()
+    qtbot.mouseClick(so.review_button, Qt.MouseButton.LeftButton)
+    grid = rv.findChild(PhotoGrid)
+    first = os.path.basename(grid.current().path)
+    qtbot.keyClick(grid, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: (dataset / "robin" / first).exists() and not rv.is_busy(), timeout=10000)
+    other = next(n for n in ("a2.png", "a5.png") if n != first)
+    assert [os.path.basename(p) for p in rv.remaining_paths()] == [other]
+
+    with qtbot.waitSignal(so.undo_finished, timeout=20000):
+        assert so.undo_sort()
+    assert (camera / other).exists() and rv.remaining_paths() == []
+    assert not any("could not be read" in grid.item(r).text() for r in range(grid.count()))
+    assert "no longer here to label" in rv.message_bar.text()
+    assert "Nothing left to label" in rv.view.title.text()
+    assert (dataset / "robin" / first).exists()                    # the labelled photo stays labelled
     w.shutdown(10000)
 
 

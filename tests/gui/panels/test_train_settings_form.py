@@ -159,7 +159,7 @@ def test_the_form_shows_the_settings_core_says_each_recipe_takes(qtbot):
     from core.training.config import RECIPES
     from core.training.recipe_rules import chosen_settings
 
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     form.advanced_toggle.setChecked(True)
@@ -172,7 +172,7 @@ def test_the_form_shows_the_settings_core_says_each_recipe_takes(qtbot):
 def test_a_value_out_of_the_tables_range_is_refused_in_cores_words(qtbot):
     """The form shows core's own check: the same message as TrainConfig.errors(), for a field
     with no row (kept from a past run's settings) as for one with a row."""
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     past = TrainConfig(recipe="custom", arch="small_cnn", device="cpu", workers=-1)
@@ -186,7 +186,7 @@ def test_the_form_checks_its_values_before_the_training_engine_loads(qtbot, monk
     import sys
 
     monkeypatch.delitem(sys.modules, "core.model.networks", raising=False)
-    tp = TrainingPanel(QSettings())
+    tp = TrainingPanel(Settings())
     qtbot.addWidget(tp)
     form = tp.form
     assert not form.ready

@@ -1,30 +1,7 @@
-"""An append-only journal of the copies and moves Fledge makes, with recovery and undo.
+"""FileJournal: the append-only journal of the copies and moves Fledge makes, with recovery,
+undo and compaction (the rules are in core.files.journal's overview).
 
-Sorting photos into class folders and applying review labels both copy or move a
-user's files. Every such operation goes through a FileJournal:
-
-* an "intent" record -- source, destination, the source's identity (device, inode,
-  size, time) -- is appended and fsynced *before* the file is touched. An intent that
-  could not be made durable (its write or fsync failed) is never acted on:
-  NotRecorded is raised and nothing is done for it;
-* a copying move first records the source's hash (a "digest" record, also fsynced); the
-  copy must match it before the source is deleted;
-* a "done" record (size, SHA-256) follows once the file is in place. If that record
-  cannot be written the operation still counts as done (the file *was* moved);
-  recovery writes the record later;
-* the destination name of an operation that may still be unfinished is reserved: no
-  other operation gets it, so recovery can never take one photo for another
-  (core.files.file_transfer.settle);
-* recover() finishes or rolls back what a crash left half-done, judging from the disk;
-* undo_op() puts a file back where it was, never over another file (a free name is
-  chosen and reported instead), and removes a copy only when an identical original
-  still exists; when the original cannot be read just now, the operation stays in
-  effect so a later undo finishes it (core.files.journal_undo);
-* compact() rewrites the journal as the records of the operations still in effect, so
-  it does not grow with every sort and undo (core.files.journal_compact).
-
-The journal is JSON lines (ASCII: any file name, even one that is not UTF-8, is written
-as escapes and read back exactly); a torn line (crash while appending) is ignored.
+Its records, and the Op each describes, are core.files.journal.records.
 """
 from __future__ import annotations
 
@@ -34,23 +11,16 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
 
 from core.errors import FledgeError
 from core.files import fsops
 from core.files.file_transfer import (TransferError, describe_os_error, file_digest, fsync_dir, identity,
-                                       is_inside, make_dirs, missing_dirs, part_path, path_key, settle,
-                                       transfer, unique_path)
+                                       make_dirs, missing_dirs, path_key, remove_file, settle, transfer,
+                                       unique_path, is_inside)
+from core.files.journal.records import (DONE, FINISHED, JOURNAL_VERSION, KEPT, MISSING, OPEN, PENDING,
+                                        UNDO_PENDING, UNDONE, Op, UndoOutcome, apply_record, op_from_intent,
+                                        op_records)
 from core.files.locks import dest_lock
-
-__all__ = ["FileJournal", "Op", "UndoOutcome", "JournalWriteError", "NotRecorded", "path_key", "is_inside"]
-
-JOURNAL_VERSION = 2
-
-# Op states. "done" ops are live (can be undone); the finished ones are dropped by compact().
-PENDING, DONE, ROLLED_BACK = "pending", "done", "rolled-back"
-UNDO_PENDING, UNDONE, KEPT, MISSING = "undo-pending", "undone", "kept", "missing"
-FINISHED = frozenset({ROLLED_BACK, UNDONE, KEPT, MISSING})
 
 
 class JournalWriteError(OSError):
@@ -61,44 +31,11 @@ class NotRecorded(JournalWriteError):
     """An intent could not be made durable, so nothing was done for it."""
 
 
-@dataclass
-class Op:
-    """One journalled copy or move and what became of it."""
-    id: str
-    run: str
-    kind: str                   # "copy" | "move"
-    src: str
-    dst: str
-    src_size: int | None = None
-    src_mtime_ns: int | None = None
-    ident: list | None = None        # the source's (device, inode, size, mtime_ns) at the intent
-    src_sha: list | None = None      # (size, sha256) of the source, recorded before a copying move
-    meta: dict = field(default_factory=dict)
-    made_dirs: list[str] = field(default_factory=list)
-    state: str = PENDING
-    size: int | None = None
-    sha256: str | None = None
-    undo_action: str | None = None   # "delete" | "move"
-    undo_to: str | None = None
-    undo_ident: list | None = None   # the placed file's identity when its undo began
-    undo_sha: list | None = None
-    note: str = ""
+class Postponed(OSError):
+    """The undo of one photo cannot be done just now; it stays in effect for a later undo."""
 
-    @property
-    def part_path(self) -> str:
-        return part_path(self.dst, self.id)
-
-    @property
-    def undo_part_path(self) -> str:
-        return part_path(self.undo_to or self.src, self.id + "-undo")
-
-
-@dataclass(frozen=True)
-class UndoOutcome:
-    op: Op
-    result: str        # "removed" | "restored" | "kept" | "missing"
-    path: str          # where the file is now (restored/kept) or the removed copy
-    note: str = ""     # plain words when something unusual happened
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EAGAIN, message)
 
 
 class FileJournal:
@@ -153,15 +90,12 @@ class FileJournal:
             return
         if t == "intent":
             self._open.add(rec["op"])
-            self.ops[rec["op"]] = Op(
-                id=rec["op"], run=rec.get("run", ""), kind=rec["kind"], src=rec["src"], dst=rec["dst"],
-                src_size=rec.get("src_size"), src_mtime_ns=rec.get("src_mtime_ns"), ident=rec.get("ident"),
-                meta=rec.get("meta") or {}, made_dirs=rec.get("made_dirs") or [])
+            self.ops[rec["op"]] = op_from_intent(rec)
             return
         op = self.ops.get(rec.get("op", ""))
         if op is not None:
-            _apply_to_op(op, t, rec)
-            if op.state in (PENDING, UNDO_PENDING):
+            apply_record(op, t, rec)
+            if op.state in OPEN:
                 self._open.add(op.id)
             else:
                 self._open.discard(op.id)
@@ -365,12 +299,110 @@ class FileJournal:
         return ""
 
     # -- undo -------------------------------------------------------------------------
+    # * a moved photo goes back to its old name, or to a free " (n)" name next to it when
+    #   another file has that name now (never over a file);
+    # * a copy is removed only while an identical original still exists; a copy whose
+    #   original is gone (its folder still there) is put back in the original's place;
+    # * when that cannot be decided just now -- the original cannot be read (permissions
+    #   changed) or its folder cannot be reached (a disconnected disk or share) -- Postponed
+    #   is raised and the operation stays in effect, so a later undo finishes it.
+    # Every step is journalled before it is taken, like the operation itself.
     def undo_op(self, op: Op) -> UndoOutcome:
         """Put one live op's file back. Raises OSError when it cannot be done now (the op then
         stays in effect, so a later undo tries again)."""
-        from core.files.journal_undo import undo_op
+        if op.state != DONE:
+            raise ValueError(f"operation {op.id} is {op.state}, not done")
+        try:
+            os.lstat(op.dst)
+        except FileNotFoundError:
+            reason = f"not found at {op.dst}: it was moved or deleted after Fledge put it there"
+            self.append({"t": MISSING, "op": op.id, "reason": reason})
+            return UndoOutcome(op, MISSING, op.dst, reason)
+        except OSError as exc:
+            raise Postponed(f"{op.dst} could not be looked at ({describe_os_error(exc)})") from None
+        if op.kind == "copy":
+            return self._undo_copy(op)
+        return self._move_back(op, op.src, "")
 
-        return undo_op(self, op)
+    def undo_in_words(self, op: Op) -> UndoOutcome:
+        """undo_op(op), a failure said in plain words (FledgeError); the op then stays in effect,
+        so a later undo tries again."""
+        try:
+            return self.undo_op(op)
+        except JournalWriteError as exc:
+            raise FledgeError(f"{exc.strerror}, so {op.dst} was not put back yet. Check that disk, "
+                              "then try again.") from None
+        except OSError as exc:
+            raise FledgeError(f"Could not put {op.dst} back to {op.src} ({describe_os_error(exc)}). "
+                              "Try again.") from None
+
+    def _undo_copy(self, op: Op) -> UndoOutcome:
+        copy_digest = file_digest(op.dst)
+        if op.sha256 is not None and copy_digest != (op.size, op.sha256):
+            return self._keep(op, "the copy was changed after Fledge made it, so it was kept")
+        try:
+            os.stat(op.src)
+            there = True
+        except FileNotFoundError:
+            there = False
+        except OSError as exc:
+            raise Postponed(f"the original {op.src} could not be looked at ({describe_os_error(exc)}), so its "
+                            "copy was left in place for now") from None
+        if there:
+            try:
+                original = file_digest(op.src)
+            except OSError as exc:
+                raise Postponed(f"the original {op.src} could not be read ({describe_os_error(exc)}), so its "
+                                "copy was left in place for now") from None
+            if original == copy_digest:
+                return self._remove_copy(op)
+            return self._keep(op, f"the original {op.src} changed after it was copied, so the copy was kept "
+                                  "as the only copy of the earlier version")
+        folder = os.path.dirname(op.src)
+        if not os.path.isdir(folder):
+            raise Postponed(f"the folder of the original, {folder}, cannot be reached (a disconnected disk or "
+                            "share?), so the copy was left in place for now")
+        return self._move_back(op, op.src, "the original was gone, so the copy was put back in its place")
+
+    def _keep(self, op: Op, reason: str) -> UndoOutcome:
+        self.append({"t": KEPT, "op": op.id, "reason": reason})
+        return UndoOutcome(op, KEPT, op.dst, reason)
+
+    def _remove_copy(self, op: Op) -> UndoOutcome:
+        self.append({"t": "undo-intent", "op": op.id, "action": "delete", "to": None})
+        try:
+            remove_file(op.dst)
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._recover_undo(op)
+            if op.state != UNDONE:
+                raise
+        else:
+            self._record_effect({"t": "undone", "op": op.id, "action": "delete", "to": None})
+        self._prune(op)
+        return UndoOutcome(op, "removed", op.dst)
+
+    def _move_back(self, op: Op, to: str, note: str) -> UndoOutcome:
+        reserved = self.reserved()
+        if os.path.lexists(to) or path_key(to) in reserved:
+            to = unique_path(to, reserved)
+            note = note or f"another file now has its old name, so it was restored as {os.path.basename(to)}"
+        try:
+            self.append({"t": "undo-intent", "op": op.id, "action": "move", "to": to, "ident": identity(op.dst)})
+        except JournalWriteError:
+            self._phantoms.add(path_key(to))
+            raise
+        try:
+            transfer(op.dst, to, True, op.id + "-undo", before_copy=lambda: self._record_digest(op, "undo-digest"))
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._recover_undo(op)
+            if op.state != UNDONE:     # else the disk did it all the same (an error for work done)
+                raise
+        else:
+            self._record_effect({"t": "undone", "op": op.id, "action": "move", "to": to, "note": note})
+        self._prune(op)
+        return UndoOutcome(op, "restored", to, note)
 
     def _prune(self, op: Op) -> None:
         """Remove folders this op created, if they are empty now."""
@@ -388,28 +420,45 @@ class FileJournal:
     def compact(self) -> bool:
         """Rewrite the journal as the records of the operations not finished with (and their
         runs), atomically; finished operations are forgotten, in memory too. False when there
-        was nothing to gain or it could not be written (the journal is then left as it was)."""
-        from core.files.journal_compact import compact
+        was nothing to gain or it could not be written (the journal is then left as it was).
 
-        return compact(self)
+        The journal does not grow with every sort and undo this way (a fully undone destination
+        ends with an empty journal). The rewrite is a hidden .compact.tmp next to the journal,
+        fsynced, then renamed over it; if any step fails the old journal stays, which says the same.
+        """
+        keep = [op for op in self.ops.values() if op.state not in FINISHED]
+        runs_needed = {op.run for op in keep}
+        runs = [r for r in self.runs if r.get("run") in runs_needed]
+        lines = [json.dumps(r) for r in runs] + [json.dumps(rec) for op in keep for rec in op_records(op)]
+        if len(lines) >= self._lines and not (self._unsure or self._phantoms):
+            return False
+        try:
+            self._replace("".join(line + "\n" for line in lines).encode("ascii"))
+        except OSError:
+            return False
+        self.ops = {op.id: op for op in keep}
+        self._open = {op.id for op in keep if op.state in OPEN}
+        self.runs, self._lines = runs, len(lines)
+        self._unsure, self._phantoms = set(), set()
+        return True
 
-
-def _apply_to_op(op: Op, t: str, rec: dict) -> None:
-    if t == "done":
-        op.state, op.size, op.sha256 = DONE, rec.get("size"), rec.get("sha256")
-    elif t == "digest":
-        op.src_sha = [rec["size"], rec["sha256"]]
-    elif t == "rollback":
-        op.state, op.note = ROLLED_BACK, rec.get("reason", "")
-    elif t == "undo-intent":
-        op.state, op.undo_action, op.undo_to = UNDO_PENDING, rec["action"], rec.get("to")
-        op.undo_ident, op.undo_sha = rec.get("ident"), None
-    elif t == "undo-digest":
-        op.undo_sha = [rec["size"], rec["sha256"]]
-    elif t == "undone":
-        op.state, op.note = UNDONE, rec.get("note", "")
-        op.undo_to = rec.get("to", op.undo_to)
-    elif t == "undo-rollback":
-        op.state = DONE
-    elif t in (KEPT, MISSING):
-        op.state, op.note = t, rec.get("reason", "")
+    def _replace(self, data: bytes) -> None:
+        tmp = self.path + ".compact.tmp"
+        try:
+            if os.path.lexists(tmp):
+                fsops.unlink(tmp)              # left by a compaction that was killed
+            fd = fsops.open_fd(tmp, fsops.CREATE_NEW)
+            try:
+                fsops.write(fd, data)
+                fsops.fsync(fd)
+            finally:
+                fsops.close(fd)
+            fsops.replace(tmp, self.path)
+            fsops.fsync_dir(os.path.dirname(self.path))
+        except OSError:
+            try:
+                if os.path.lexists(tmp):
+                    fsops.unlink(tmp)
+            except OSError:
+                pass
+            raise
