@@ -25,8 +25,6 @@ from core.training.launcher import TorchrunJob
 from core.training.worker import joined, read_job, speak_for_all, write_result
 
 WORKER = "core.cli.classify_worker"
-AGAIN = ("Run the same command again to finish: photos already sorted stay sorted, and fledge undo DEST "
-         "puts them back.")
 
 
 def launch_classify(args, model_path: str, folder: str, processes: int) -> int:
@@ -36,14 +34,22 @@ def launch_classify(args, model_path: str, folder: str, processes: int) -> int:
     end = TorchrunJob(WORKER, job, processes, kind="classify", console=True, ctrl_c="end").run()
     said = end.result or {}
     if end.interrupted:
-        print("Stopped. " + AGAIN, file=sys.stderr)
+        print("Stopped. " + again(args), file=sys.stderr)
         return 130
     if "code" not in said:
-        return _fail(f"The classifying processes ended before they finished ({end.cause}). {AGAIN} {end.report()}"
-                     .rstrip())
+        return _fail(f"The classifying processes ended before they finished ({end.cause}). {again(args)} "
+                     f"{end.report()}".rstrip())
     if said.get("message"):
         return _fail(" ".join(s for s in (said["message"], end.report()) if s), int(said["code"]))
     return int(said["code"])
+
+
+def again(args) -> str:
+    """What to do after a job that ended early."""
+    if not args.sort_into:
+        return "Run the same command again to classify every photo."
+    return (f"Run the same command again to finish: photos already sorted stay sorted, and fledge undo "
+            f"{args.sort_into} puts them back.")
 
 
 def _plain(options: dict) -> dict:
@@ -66,7 +72,7 @@ def classify_rank(args, model_path: str, folder: str, files: dict | None = None)
             if files:       # the details for the log
                 traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.__stderr__)
             raise FledgeError(f"Another classifying process ended or stopped answering ({info.describe()} saw: "
-                              f"{str(exc).splitlines()[0][:200]}). {AGAIN}") from exc
+                              f"{str(exc).splitlines()[0][:200]}). {again(args)}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -307,7 +307,8 @@ def describe_exit(returncode: int, log_text: str) -> str:
     if code is not None and code < 0:
         name = _signal_name(-code)
         if -code == signal.SIGKILL:
-            return f"one of the processes was killed ({name}: from outside, or the computer ran out of memory)"
+            return (f"one of the processes was killed with {name}, from outside or because the computer ran "
+                    "out of memory")
         return f"one of the processes was ended by {name}"
     if code is not None:
         return f"one of the processes stopped with exit status {code}"

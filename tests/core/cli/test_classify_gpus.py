@@ -79,6 +79,9 @@ def test_two_processes_write_the_csv_and_sort_of_one(model, tmp_path):
                    "--threshold", "0.55", "--gpus", "2"], tmp_path)
     assert two.returncode == 0, two.stdout + two.stderr
     assert "Classifying with 2 processes" in two.stderr
+    # What the first process printed reached this terminal, as a one-process run prints it.
+    assert two.stdout.replace(str(tmp_path / "two"), "DEST") == one.stdout.replace(str(tmp_path / "one"), "DEST")
+    assert two.stderr.split("\n", 1)[1] == one.stderr
     assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     visible = lambda t: {k: v for k, v in t.items() if not os.path.basename(k).startswith(".")}   # noqa: E731
     assert visible(tree(tmp_path / "two")) == visible(tree(tmp_path / "one")) != {}
@@ -117,7 +120,8 @@ def test_a_killed_process_ends_classify_gpus_in_one_line_that_names_the_log(mode
     assert "Traceback" not in out + err and "ChildFailedError" not in out + err
     announced, line = err.strip().splitlines()
     assert announced == "Classifying with 2 processes (torchrun)."
-    assert line.startswith("fledge: ") and "was killed (SIGKILL" in line and "fledge undo DEST" in line, line
+    assert line.startswith("fledge: ") and "was killed with SIGKILL" in line
+    assert f"fledge undo {tmp_path / 'sorted'} puts them back" in line, line
     log = Path(re.search(r"The processes' own report is in (\S+\.log)\.", line).group(1))
     assert log.parent == tmp_path / "data" / "fledge" / "logs" and "SIGKILL" in log.read_text()
     assert tree(cam) == before

@@ -41,7 +41,8 @@ def test_the_window_trains_a_custom_run_with_a_learning_rate_on_every_process(ma
     from core.training.trainer import Trainer
 
     jobs = []
-    monkeypatch.setattr(distributed_fit, "run_training", lambda trainer, n, **k: jobs.append(n) or FitEnded("completed", ""))
+    monkeypatch.setattr(distributed_fit, "run_training",
+                        lambda trainer, n, **k: jobs.append(n) or FitEnded("completed", ""))
     distributed_fit.fit(Trainer(TrainConfig(**CUSTOM, gpus="3"), scan_dataset(make_image_folder())))
     assert jobs == [3]
 

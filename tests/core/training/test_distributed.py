@@ -150,7 +150,7 @@ def test_a_killed_process_ends_fledge_train_gpus_in_one_line_that_names_the_log(
     assert launcher.returncode == 1, out + err
     assert "Traceback" not in out + err and "ChildFailedError" not in out + err
     [line] = err.strip().splitlines()
-    assert line.startswith("fledge: ") and "was killed (SIGKILL" in line, line
+    assert line.startswith("fledge: ") and "was killed with SIGKILL" in line, line
     assert f"fledge train --resume {run}" in line
     log = Path(re.search(r"The processes' own report is in (\S+\.log)\.", line).group(1))
     assert log.parent == logs_dir(tmp_path) and "SIGKILL" in log.read_text()      # the full report, kept

@@ -29,8 +29,8 @@ Root Cause (first observed failure):
 
 
 def test_why_the_processes_ended_comes_from_the_root_cause_of_torchruns_report():
-    assert describe_exit(1, REPORT).startswith("one of the processes was killed (SIGKILL: from outside, or the "
-                                               "computer ran out of memory)")
+    assert describe_exit(1, REPORT) == ("one of the processes was killed with SIGKILL, from outside or because the "
+                                        "computer ran out of memory")
     assert describe_exit(1, REPORT.replace("-9 (pid", "-11 (pid")) == "one of the processes was ended by SIGSEGV"
     assert describe_exit(1, REPORT.replace("-9 (pid", "2 (pid")) == "one of the processes stopped with exit status 2"
     assert describe_exit(-9, "") == "torchrun was ended by SIGKILL"
