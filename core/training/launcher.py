@@ -38,7 +38,9 @@ from core.training.events import TrainControl
 
 KEEP_LOGS = 20              # logs of jobs that did not end cleanly, newest kept
 END_WAIT_S = 60             # after asking torchrun to end, how long before its processes are killed
-FILES = ("job", "events", "result", "stop", "pause", "stdout", "stderr")
+FILES = {"job": "job.json", "events": "events.jsonl", "result": "result.json", "stop": "stop", "pause": "pause",
+         "stdout": "stdout.txt", "stderr": "stderr.txt"}
+CONSOLE = ("stdout", "stderr")
 
 
 @dataclass(frozen=True)
@@ -90,14 +92,10 @@ class TorchrunJob:
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> JobEnd:
         with tempfile.TemporaryDirectory(prefix=f"fledge-{self.kind}-") as tmp:
-            files = {name: os.path.join(tmp, name + (".json" if name in ("job", "result") else ""))
-                     for name in FILES}
-            files["events"] += ".jsonl"
-            if not self.console:
-                del files["stdout"], files["stderr"]
-            for name in ("events", "stdout", "stderr"):
-                if name in files:
-                    Path(files[name]).touch()
+            files = {k: os.path.join(tmp, name) for k, name in FILES.items() if self.console or k not in CONSOLE}
+            for k in ("events", *CONSOLE):
+                if k in files:
+                    Path(files[k]).touch()
             Path(files["job"]).write_text(json.dumps({**self.job, "files": files}), encoding="utf-8")
             log = _new_log(self.kind)
             with open(log, "wb") as log_file:
@@ -111,14 +109,12 @@ class TorchrunJob:
                     self._end_if_running()
             result = _read_result(files["result"])
         rc = self._proc.returncode
-        text = Path(log).read_text(encoding="utf-8", errors="replace")
-        if rc == 0:
+        if rc == 0 and result is not None:
             _remove(log)
-            log = ""
-        else:
-            _prune_logs(Path(log).parent)
-        return JobEnd(rc, result, str(log), self._ending_since is not None,
-                      "" if rc == 0 else describe_exit(rc, text))
+            return JobEnd(rc, result, "", self._ending_since is not None)
+        _prune_logs(Path(log).parent)
+        cause = describe_exit(rc, Path(log).read_text(encoding="utf-8", errors="replace"))
+        return JobEnd(rc, result, log, self._ending_since is not None, cause)
 
     def _child_env(self) -> dict:
         env = dict(os.environ)

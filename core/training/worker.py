@@ -104,12 +104,11 @@ def train_rank(make_trainer, device_setting: str = "auto", files: dict | None = 
     """One process of a training job: join, train, leave; (its RankInfo, how the run ended).
 
     make_trainer(control) builds the trainer (a DistributedTrainer; or returns an exit status,
-    handed back in place of the FitEnded). Ctrl+C, which torchrun passes to every process, and
-    SIGTERM, with which torchrun ends the job (another process failed, or the run was cancelled),
-    stop the run at the next batch, where the processes agree to stop or find that one of them
-    is gone (an exception raised from the handler could land anywhere, e.g. in a checkpoint
-    being written). With files (a supervised job), rank 0 follows the stop and pause files,
-    writes the events and the result."""
+    handed back in place of the FitEnded). Ctrl+C, which torchrun passes on to every process, and
+    SIGTERM, with which torchrun ends a job (another process failed, or it was cancelled), stop
+    the run at the next batch, where the processes agree or find one of them gone; an exception
+    from the handler could land anywhere, in a checkpoint being written too. With files (a
+    supervised job), rank 0 follows the stop and pause files and writes the events and result."""
     with joined(device_setting) as info:
         speak_for_all(info)
         control = TrainControl()

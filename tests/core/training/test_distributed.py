@@ -123,6 +123,25 @@ def test_a_killed_or_hung_process_ends_the_other_with_a_clear_message(make_image
     assert _status(run)["status"] == "failed" and (run / "best.pt").is_file()
 
 
+def test_sigterm_from_torchrun_stops_every_process_at_the_next_batch_and_keeps_the_model(make_image_folder,
+                                                                                          tmp_path):
+    """How torchrun ends a job (another process failed, or the job was cancelled): a clean stop."""
+    import os
+    import signal
+
+    data = make_image_folder(classes={"bird": 8, "plane": 8}, size=40)
+    run = tmp_path / "run"
+    procs = start_ranks(["train", data, "--arch", "simplenet", "--batch-size", "4", "--epochs", "2000",
+                         "--lr", "0.003", *TINY, "--out", run], tmp_path)
+    assert wait_for(lambda: epochs_done(run) >= 1, procs=procs), finish(procs, 5)
+    for p in procs:
+        os.kill(p.pid, signal.SIGTERM)
+    (rc0, text0), (rc1, text1) = finish(procs, timeout=60)
+    assert (rc0, rc1) == (3, 0), text0 + text1
+    assert "Training was stopped. The model so far was saved." in text0 and "Traceback" not in text0 + text1
+    assert _status(run)["status"] == "stopped" and (run / "last.pt").is_file()
+
+
 def test_a_killed_process_ends_fledge_train_gpus_in_one_line_that_names_the_log(make_image_folder, tmp_path):
     """torchrun's own ~40-line report of a killed process goes to the log; Fledge says one line."""
     import os
