@@ -31,7 +31,7 @@ def load_engine(report: Callable[[Any], None], control: TrainControl) -> EngineI
 
     devices = core.model.devices.list_devices()
     gpus = sum(d.startswith("cuda:") for d, _ in devices)
-    if gpus > 1:        # after the single GPUs (the default stays one): core.training.distributed_run
+    if gpus > 1:        # after the single GPUs (the default stays one): core.training.distributed_fit
         from core.training.config import ALL_GPUS_DEVICE
 
         devices.insert(gpus, (ALL_GPUS_DEVICE, f"All {gpus} GPUs"))

@@ -10,34 +10,30 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 from core.bench.data import write_bench_data
+from core.data.dataset import scan_dataset
 from core.errors import FledgeError
+from core.training import runs
+from core.training.config import TrainConfig
+from core.training.distributed_fit import run_training
+from core.training.trainer import Trainer
 
 
-def _train(data: str, out: str, nproc: int, settings: list[str], threads: int) -> dict:
-    """One `fledge train` under torchrun with nproc processes; its epoch times from metrics.csv."""
-    from core.training import runs
-
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-           "-m", "core.cli", "train", data, *settings, "--out", out]
+def _train(dataset, out: str, config: TrainConfig, nproc: int, threads: int) -> dict:
+    """One training run as a torchrun job of nproc processes (core.training.launcher); its epoch
+    times from metrics.csv."""
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    ended = run_training(Trainer(config.replace(gpus=str(nproc)), dataset, run_dir=out), nproc,
+                         env={"OMP_NUM_THREADS": str(threads)})
     wall = time.perf_counter() - t0
     rows = runs.read_csv_rows(os.path.join(out, runs.METRICS_FILE))
-    if done.returncode != 0 or not rows:
-        with open(out + ".log", "w", encoding="utf-8") as f:
-            f.write(done.stdout + done.stderr)
-        sys.stderr.write(done.stdout + done.stderr)
-        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
-        raise FledgeError(f"The {nproc}-process training run failed: " + " | ".join(tail))
-    counts = runs.read_json(os.path.join(out, runs.RUN_FILE)).get("counts", {})
-    train = sum((counts.get("train") or {}).values())
+    if ended.reason != "completed" or not rows:
+        raise FledgeError(f"The {nproc}-process training run failed: {ended.message}")
+    train = len(dataset.train)
     seconds = [float(r["seconds"]) for r in rows]
     steady = statistics.mean(seconds[1:] or seconds)
     return {"processes": nproc, "train_images": train, "epoch_seconds": seconds, "wall_s": round(wall, 2),
@@ -60,13 +56,14 @@ def run_distributed_bench(args) -> dict:
     epochs = args.epochs or 3
     images = args.images or (6000 if on_gpu else 600)
     cores = os.cpu_count() or 1
-    settings = ["--arch", arch, "--image-size", str(image_size), "--batch-size", str(batch), "--epochs",
-                str(epochs), "--lr", "0.001", "--pipeline", "cached", "--device", "cuda" if on_gpu else "cpu"]
+    config = TrainConfig(recipe="custom", arch=arch, image_size=image_size, batch_size=batch, epochs=epochs, lr=0.001,
+                         auto_lr=False, pipeline="cached", device="cuda" if on_gpu else "cpu")
     with tempfile.TemporaryDirectory(prefix="fledge-bench-ddp-") as tmp:
         data = args.data
         if not data:
             data = os.path.join(tmp, "data")
             write_bench_data(data, images)
+        dataset = scan_dataset(data)
         results = []
         for k in (1, n):
             print(f"Training with {k} process{'es' if k > 1 else ''}...", file=sys.stderr)
@@ -74,7 +71,7 @@ def run_distributed_bench(args) -> dict:
             # the ratio then measures scaling, not a thread count (two OpenMP threads on two busy
             # cores ran 3x slower than one here).
             threads = max(1, min(8, cores // n))
-            results.append(_train(data, os.path.join(tmp, f"run{k}"), k, settings, threads))
+            results.append(_train(dataset, os.path.join(tmp, f"run{k}"), config, k, threads))
     one, many = results
     return {"device": "cuda" if on_gpu else "cpu", "backend": "nccl" if on_gpu else "gloo", "arch": arch,
             "image_size": image_size, "batch_per_process": batch, "epochs": epochs, "processes": n,

@@ -97,6 +97,15 @@ def os_error_message(exc: OSError) -> str:
     return f"Could not finish: {describe_os_error(exc)}{where}."
 
 
+def problem_line(exc: BaseException) -> str | None:
+    """The one line a user error says (FledgeError, OSError); None for an error nobody foresaw."""
+    if isinstance(exc, FledgeError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return os_error_message(exc)
+    return None
+
+
 def command(func: Callable[..., int]) -> Callable[..., int]:
     """A subcommand whose failures are one line on stderr and an exit status, never a
     traceback; any file name prints (safe_console). Wrapping twice changes nothing."""
@@ -110,10 +119,8 @@ def command(func: Callable[..., int]) -> Callable[..., int]:
             return func(args)
         except UsageError as exc:
             return fail(str(exc), EXIT_USAGE)
-        except FledgeError as exc:
-            return fail(str(exc))
-        except OSError as exc:
-            return fail(os_error_message(exc))
+        except (FledgeError, OSError) as exc:
+            return fail(problem_line(exc))
         except KeyboardInterrupt:
             return fail("interrupted.", EXIT_INTERRUPTED)
     run.fledge_command = True

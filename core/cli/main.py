@@ -127,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(argv)      # `fledge train --gpus N` hands the same arguments to torchrun
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

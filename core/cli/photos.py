@@ -81,27 +81,28 @@ def cmd_classify(args) -> int:
 
 
 def _several_processes(args, model_path: str, folder: str) -> int | None:
-    """--gpus N>1: start torchrun; under torchrun: this process's share (core.cli.classify_launch).
-    None: classify in this process."""
+    """--gpus N>1: a torchrun job of N processes; under a torchrun started by hand: this
+    process's part of the job (core.cli.classify_worker). None: classify in this process."""
+    from core.cli import classify_worker    # late: it imports this module (classify_share)
     from core.training import distributed
 
     if distributed.launched_by_torchrun():
-        from core.cli.classify_launch import run_classify_worker
-
-        def work(info, spread) -> int:
-            predictor = _load_predictor(model_path, str(info.device))
-            if info.is_main:
-                run = _classify_and_sort if args.sort_into else _classify
-                return run(args, predictor, folder, spread=spread)
-            _share_only(args, predictor, folder, spread)
-            return 0
-        return run_classify_worker(args, work)
+        return classify_worker.classify_rank(args, model_path, folder)
     n = distributed.process_count(args.gpus)
     if n <= 1:
         return None
-    from core.cli.classify_launch import launch_classify
+    return classify_worker.launch_classify(args, model_path, folder, n)
 
-    return launch_classify(getattr(args, "argv", None) or sys.argv[1:], n)
+
+def classify_share(args, model_path: str, folder: str, info, spread) -> int:
+    """One process's part of classify --gpus: rank 0 classifies (and sorts) with every process's
+    answers, spread over them; the others run the model on their share. Rank 0's exit status."""
+    predictor = _load_predictor(model_path, str(info.device))
+    if info.is_main:
+        run = _classify_and_sort if args.sort_into else _classify
+        return run(args, predictor, folder, spread=spread)
+    _share_only(args, predictor, folder, spread)
+    return 0
 
 
 def _share_only(args, predictor, folder: str, spread) -> None:

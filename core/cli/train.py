@@ -7,7 +7,7 @@ import sys
 import time
 
 from core.cli.console import StatusLine, command, ctrl_c_stops, fail
-from core.errors import UsageError
+from core.errors import FledgeError, UsageError
 from core.training.config import Option, config_options
 from core.training.events import EXTRACT_PIPELINE, BatchEnd, EpochEnd, FitEnded, FitStarted, Message, TrainControl
 
@@ -65,18 +65,12 @@ def _new_trainer(args, progress, control, cls=None):
     """A Trainer for a new run from the command line; UsageError for options it cannot take."""
     from core.data.dataset import scan_dataset
     from core.data.split import SplitSettings
-    from core.training.config import TrainConfig
     from core.training.recipe_rules import resolve
     from core.training.trainer import Trainer
 
     if not args.data:
         raise UsageError("train needs a DATA folder (or --resume RUN_DIR).")
-    values = {opt.name: getattr(args, opt.name) for opt in config_options()}
-    values["recipe"] = _recipe_of(args)
-    values["arch"] = args.arch or TrainConfig.arch
-    values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
-    values["gpus"] = args.gpus or TrainConfig.gpus
-    config, notes = resolve(TrainConfig(**values))
+    config, notes = resolve(_train_config(args))
     print(f"Recipe: {config.recipe} ({_why_recipe(args, config.recipe)})")
     for note in notes:
         print(note)
@@ -87,6 +81,18 @@ def _new_trainer(args, progress, control, cls=None):
     dataset = scan_dataset(args.data, **split.to_dict())
     print(dataset.summary())
     return (cls or Trainer)(config, dataset, run_dir=args.out, callbacks=[progress], control=control)
+
+
+def _train_config(args):
+    """The TrainConfig of a new run that the command line asks for (before its recipe is applied)."""
+    from core.training.config import TrainConfig
+
+    values = {opt.name: getattr(args, opt.name) for opt in config_options()}
+    values["recipe"] = _recipe_of(args)
+    values["arch"] = args.arch or TrainConfig.arch
+    values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
+    values["gpus"] = args.gpus or TrainConfig.gpus
+    return TrainConfig(**values)
 
 
 def _lr_value(text: str):
@@ -140,23 +146,64 @@ def _make_trainer(args, progress, control, cls):
 
 
 def _distributed(args) -> int | None:
-    """Under torchrun: this process's part of the job. With --gpus N>1 (or resuming a run that
-    used several): start torchrun. Else None: train in this process."""
-    from core.cli import distributed_launch as launch
+    """Under torchrun (started by hand, e.g. on each of several machines): this process's part of
+    the job. With --gpus N>1 (or resuming a run that used several): a torchrun job of N processes
+    that this one follows (core.training.launcher). Else None: train in this process."""
     from core.training import distributed
+    from core.training.recipes import can_run_on
 
     if distributed.launched_by_torchrun():
-        from core.training.distributed_trainer import DistributedTrainer
-
-        return launch.run_worker(args, lambda control: _make_trainer(args, TrainProgress(), control, DistributedTrainer),
-                                 _report_end)
-    n = launch.processes_for(args)
+        return _rank_of_job(args)
+    config = _asked_config(args)
+    n = distributed.process_count(args.gpus or config.gpus)
     if n <= 1:
         return None
-    if not args.resume and (_recipe_of(args) != "custom" or _lr_of(args, "custom")[1]):
-        return fail("--gpus trains a network chosen with --arch at a learning rate given with --lr (the quick "
-                    "and thorough recipes take seconds to minutes on one device: leave --gpus out).", 2)
-    return launch.launch_train(getattr(args, "argv", None) or sys.argv[1:], n)
+    import torch        # late, as every import here: `fledge --help` stays quick
+
+    if torch.cuda.is_available() and n > torch.cuda.device_count():
+        raise FledgeError(f"--gpus {n}: this computer has {torch.cuda.device_count()} GPUs. Choose at most that many.")
+    if problem := can_run_on(config, n):
+        raise UsageError(f"--gpus {n}: {problem} Leave --gpus out, or name the network with --arch and give --lr.")
+    return _supervise(args, n)
+
+
+def _asked_config(args):
+    """The settings of the run the command line asks for: a new one, or the one to resume."""
+    from pathlib import Path
+
+    from core.training import runs
+    from core.training.config import TrainConfig
+
+    if args.resume:
+        return TrainConfig.from_dict(runs.read_json(Path(args.resume) / runs.CONFIG_FILE))
+    return _train_config(args)
+
+
+def _supervise(args, n: int) -> int:
+    """The run as a torchrun job of n processes: rank 0's events are printed here; the first
+    Ctrl+C stops every process after the current batch, the second ends them."""
+    from core.training.distributed_fit import run_training
+    from core.training.trainer import Trainer
+
+    print(f"Starting {n} training processes with torchrun.", flush=True)
+    trainer = _make_trainer(args, TrainProgress(), TrainControl(), Trainer)
+    ended = run_training(trainer, n, ctrl_c="stop", notice=lambda text: print("\n" + text, file=sys.stderr))
+    return _report_end(ended)
+
+
+def _rank_of_job(args) -> int:
+    """One process of a job started by hand under torchrun: rank 0 prints for all."""
+    from core.training.distributed_trainer import DistributedTrainer
+    from core.training.worker import train_rank
+
+    info, ended = train_rank(lambda control: _make_trainer(args, TrainProgress(), control, DistributedTrainer),
+                             getattr(args, "device", None) or "auto")
+    if info.is_main:
+        return _report_end(ended)
+    if ended.reason == "failed":
+        print(f"fledge ({info.describe()}): {ended.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _report_end(ended) -> int:
@@ -209,7 +256,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             continue
         # No --recipe and no --arch: a newcomer's run, the default recipe (see _recipe_of); no
         # --lr: the recipe decides (_lr_of).
-        # No --gpus: one process, or as many as a resumed run used (core.cli.distributed_launch).
+        # No --gpus: one process, or as many as a resumed run used (_distributed).
         default = None if opt.name in ("recipe", "arch", "lr", "gpus") else opt.default
         kind = _lr_value if opt.name == "lr" else opt.kind
         text = _help(opt)

@@ -6,7 +6,7 @@ photos, and the answers come together in the folder's order.
 
 Photo i goes to rank i mod world, so the shares differ by one photo at most. Only answers
 travel (paths, top classes, capture times), never pixels or tensors. Sorting and the journal
-stay with one process (core.cli.classify_launch: rank 0), after the answers are together, so
+stay with one process (core.cli.classify_worker: rank 0), after the answers are together, so
 the CSV and the moves are those of a single-process run.
 """
 from __future__ import annotations

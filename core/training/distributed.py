@@ -4,7 +4,8 @@ photos, and the flags every rank must agree on at batch boundaries.
 `torchrun` (torch.distributed.run) starts the processes and sets RANK, WORLD_SIZE and
 LOCAL_RANK; setup() joins them into one process group (NCCL on CUDA, Gloo on the CPU) with a
 timeout on every collective, so a rank that dies or hangs ends the others with an error
-instead of a hang. core.training.distributed_trainer runs the Trainer on top of this.
+instead of a hang. core.training.distributed_trainer runs the Trainer on top of this;
+core.training.launcher starts the processes.
 """
 from __future__ import annotations
 
@@ -23,11 +24,6 @@ from core.errors import FledgeError
 DEFAULT_TIMEOUT_S = 600         # longest a rank waits for the others (rank 0 validates and saves alone)
 TIMEOUT_ENV = "FLEDGE_COLLECTIVE_TIMEOUT_S"
 PAUSE_POLL_S = 0.2              # while paused, the ranks agree this often whether to go on
-# Files through which the program that started the job steers it (rank 0 reads them).
-STOP_FILE_ENV = "FLEDGE_STOP_FILE"        # exists: stop after the current batch
-PAUSE_FILE_ENV = "FLEDGE_PAUSE_FILE"      # exists: pause; removed: go on
-RESULT_FILE_ENV = "FLEDGE_RESULT_FILE"    # rank 0 writes how the run ended, as JSON
-EVENTS_FILE_ENV = "FLEDGE_EVENTS_FILE"    # rank 0 appends every event, as JSON lines
 
 
 @dataclass(frozen=True)

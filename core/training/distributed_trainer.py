@@ -14,6 +14,7 @@ import os
 from core.errors import FledgeError
 from core.training import distributed, runs
 from core.training.events import BatchEnd, FitStarted, Message, TrainControl
+from core.training.recipes import can_run_on
 from core.training.run_folder import NullRunFolder
 from core.training.trainer import Trainer
 
@@ -31,13 +32,8 @@ class DistributedTrainer(Trainer):
 
     def _fit(self):
         cfg = self.config                   # Trainer._fit resolves the recipe
-        if cfg.recipe != "custom":
-            raise FledgeError(f"Training on several processes is for the custom recipe (a network chosen with "
-                              f"--arch); the {cfg.recipe} recipe trains on cached features and takes seconds "
-                              f"to minutes on one device: leave --gpus out.")
-        if cfg.auto_lr:
-            raise FledgeError("Finding the learning rate (--lr auto) works on one device only: give a learning "
-                              "rate with --lr, or leave --gpus out.")
+        if problem := can_run_on(cfg, self.info.world_size):       # the window and the CLI ask the same
+            raise FledgeError(problem)
         info = self.info
         # Every rank uses this process's device (cuda:LOCAL_RANK or the CPU), whatever was set.
         self.config = cfg.replace(device=str(info.device))

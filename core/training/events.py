@@ -6,6 +6,8 @@ from any thread.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from dataclasses import dataclass
 
@@ -118,3 +120,30 @@ class TrainControl:
                     return
         finally:
             self.waiting.clear()
+
+
+# -- events as JSON lines (rank 0 of a torchrun job to the program that started it) ---------------
+_LINE_EVENTS = {c.__name__: c for c in (FitStarted, Message, BatchEnd, EpochEnd, CheckpointSaved, FitEnded)}
+
+
+def to_json(event) -> dict | None:
+    """An event as a JSON-able dict (None for what is not an event); NaN travels as null."""
+    if type(event).__name__ not in _LINE_EVENTS:
+        return None
+    data = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(event).items()}
+    return {"event": type(event).__name__, **data}
+
+
+def from_json(data: dict):
+    """The event to_json described (fields it does not know are left out)."""
+    data = dict(data)
+    cls = _LINE_EVENTS[data.pop("event")]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for k, v in data.items():
+        if k not in fields:
+            continue
+        if v is None and fields[k].type in ("float", float):
+            v = float("nan")
+        values[k] = tuple(v) if isinstance(v, list) else v
+    return cls(**values)

@@ -257,3 +257,20 @@ def loss_function(class_weights, label_smoothing: float, device) -> torch.nn.Mod
     w = torch.tensor(class_weights, dtype=torch.float32, device=device) if class_weights is not None else None
     return torch.nn.CrossEntropyLoss(weight=w, label_smoothing=label_smoothing)
 
+
+
+# ---------------------------------------------------------------- several processes
+
+def can_run_on(config, processes: int) -> str | None:
+    """What keeps `config` from training on `processes` processes (torchrun, one per GPU), in
+    plain words; None when nothing does. The one rule: the window then trains on one process and
+    says why, `fledge train --gpus` refuses, and the distributed trainer fails with it."""
+    if processes <= 1:
+        return None
+    if config.recipe != "custom":
+        return (f"Several processes are for the custom recipe: the {config.recipe} recipe starts from a "
+                "pretrained network's cached features and takes seconds to minutes on one device.")
+    if config.auto_lr:
+        return ("Finding the learning rate works on one device only: several processes need a learning "
+                "rate given.")
+    return None

@@ -349,9 +349,10 @@ class TrainingJob:
         self.dataset = dataset
 
     def __call__(self, report, control) -> FitEnded:
-        from core.training.distributed_run import fit_job    # several GPUs: a supervised torchrun job
+        from core.training.distributed_fit import fit    # several GPUs: a supervised torchrun job
+        from core.training.trainer import Trainer
 
-        return fit_job(self.config, self.dataset, [report], control)
+        return fit(Trainer(self.config, self.dataset, callbacks=[report], control=control))
 
 
 class ResumeJob:
@@ -364,9 +365,9 @@ class ResumeJob:
         self.dataset = None
 
     def __call__(self, report, control) -> FitEnded:
-        from core.training.distributed_run import fit_resumed    # a run of several GPUs: as many again
+        from core.training.distributed_fit import fit    # a run of several GPUs: as many again
         from core.training.trainer import Trainer
 
         trainer = Trainer.resume_from(self.run_dir, callbacks=[report], control=control)
         self.config, self.dataset = trainer.config, trainer.dataset
-        return fit_resumed(trainer)
+        return fit(trainer)

@@ -79,6 +79,9 @@ def test_two_processes_write_the_csv_and_sort_of_one(model, tmp_path):
                    "--threshold", "0.55", "--gpus", "2"], tmp_path)
     assert two.returncode == 0, two.stdout + two.stderr
     assert "Classifying with 2 processes" in two.stderr
+    # What the first process printed reached this terminal, as a one-process run prints it.
+    assert two.stdout.replace(str(tmp_path / "two"), "DEST") == one.stdout.replace(str(tmp_path / "one"), "DEST")
+    assert two.stderr.split("\n", 1)[1] == one.stderr
     assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     visible = lambda t: {k: v for k, v in t.items() if not os.path.basename(k).startswith(".")}   # noqa: E731
     assert visible(tree(tmp_path / "two")) == visible(tree(tmp_path / "one")) != {}
@@ -86,3 +89,39 @@ def test_two_processes_write_the_csv_and_sort_of_one(model, tmp_path):
     undo = _fledge(["undo", tmp_path / "two"], tmp_path)
     assert undo.returncode == 0, undo.stderr
     assert visible(tree(tmp_path / "two")) == {}
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_process_ends_classify_gpus_in_one_line_that_names_the_log(model, tmp_path):
+    """torchrun's own report of the killed process goes to the log; Fledge says one line."""
+    import re
+    import signal
+
+    from tests.core.training.distributed_support import can_see_children, ranks_of, wait_for
+
+    if not can_see_children():
+        pytest.skip("finding the processes needs /proc/PID/task/TID/children")
+    cam = tmp_path / "cam"
+    for i in range(13):
+        save_image(draw_class_image(i % 3, 32, seed=i), cam / f"IMG {i:02d}.png")
+    before = tree(cam)
+    env = dict(os.environ, FLEDGE_RUNS=str(tmp_path / "runs"), XDG_DATA_HOME=str(tmp_path / "data"),
+               OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "classify", model, str(cam), "--sort-into",
+                             str(tmp_path / "sorted"), "--gpus", "2"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: 1 in ranks_of(proc.pid), procs=[proc])
+        os.kill(ranks_of(proc.pid)[1], signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in out + err and "ChildFailedError" not in out + err
+    announced, line = err.strip().splitlines()
+    assert announced == "Classifying with 2 processes (torchrun)."
+    assert line.startswith("fledge: ") and "was killed with SIGKILL" in line
+    assert f"fledge undo {tmp_path / 'sorted'} puts them back" in line, line
+    log = Path(re.search(r"The processes' own report is in (\S+\.log)\.", line).group(1))
+    assert log.parent == tmp_path / "data" / "fledge" / "logs" and "SIGKILL" in log.read_text()
+    assert tree(cam) == before

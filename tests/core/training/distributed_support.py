@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 def env_for(tmp_path, **extra) -> dict:
-    env = dict(os.environ, FLEDGE_RUNS=str(tmp_path / "runs"), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, FLEDGE_RUNS=str(tmp_path / "runs"), XDG_DATA_HOME=str(tmp_path / "user-data"),
+               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -87,6 +88,42 @@ def epochs_done(run_dir) -> int:
 
 def interrupt(proc) -> None:
     proc.send_signal(signal.SIGINT)
+
+
+def logs_dir(tmp_path) -> Path:
+    """Where a job started with env_for(tmp_path) keeps its log (core.training.launcher)."""
+    return tmp_path / "user-data" / "fledge" / "logs"
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            kids += [int(k) for k in task.read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def ranks_of(pid: int) -> dict[int, int]:
+    """{rank: pid} of the processes a torchrun below `pid` started (found in /proc by their RANK)."""
+    found, todo = {}, _children(pid)
+    while todo:
+        child = todo.pop()
+        todo += _children(child)
+        try:
+            env = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ranks = [int(v.split(b"=", 1)[1]) for v in env if v.startswith(b"RANK=")]
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes() if Path(f"/proc/{child}/cmdline").exists() else b""
+        if ranks and b"torch.distributed.run" not in cmdline:
+            found[ranks[0]] = child
+    return found
+
+
+def can_see_children() -> bool:
+    return Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
 
 
 if __name__ == "__main__":

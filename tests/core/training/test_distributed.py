@@ -123,34 +123,94 @@ def test_a_killed_or_hung_process_ends_the_other_with_a_clear_message(make_image
     assert _status(run)["status"] == "failed" and (run / "best.pt").is_file()
 
 
-def test_events_travel_as_json_lines_and_settings_as_arguments():
-    from core.cli.main import build_parser
-    from core.data.split import SplitSettings
-    from core.training.config import TrainConfig, config_options
-    from core.training.distributed_run import decode, encode, train_args
-    from core.training.events import EpochEnd, FitEnded, FitStarted
+def test_sigterm_from_torchrun_stops_every_process_at_the_next_batch_and_keeps_the_model(make_image_folder,
+                                                                                          tmp_path):
+    """How torchrun ends a job (another process failed, or the job was cancelled): a clean stop."""
+    import os
+    import signal
+
+    data = make_image_folder(classes={"bird": 8, "plane": 8}, size=40)
+    run = tmp_path / "run"
+    procs = start_ranks(["train", data, "--arch", "simplenet", "--batch-size", "4", "--epochs", "2000",
+                         "--lr", "0.003", *TINY, "--out", run], tmp_path)
+    assert wait_for(lambda: epochs_done(run) >= 1, procs=procs), finish(procs, 5)
+    for p in procs:
+        os.kill(p.pid, signal.SIGTERM)
+    (rc0, text0), (rc1, text1) = finish(procs, timeout=60)
+    assert (rc0, rc1) == (3, 0), text0 + text1
+    assert "Training was stopped. The model so far was saved." in text0 and "Traceback" not in text0 + text1
+    assert _status(run)["status"] == "stopped" and (run / "last.pt").is_file()
+
+
+def test_a_killed_process_ends_fledge_train_gpus_in_one_line_that_names_the_log(make_image_folder, tmp_path):
+    """torchrun's own ~40-line report of a killed process goes to the log; Fledge says one line."""
+    import os
+    import re
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    from tests.core.training.distributed_support import PY, ROOT, can_see_children, env_for, logs_dir, ranks_of
+
+    if not can_see_children():
+        pytest.skip("finding the processes needs /proc/PID/task/TID/children")
+    data = make_image_folder(classes={"bird": 8, "plane": 8}, size=40)
+    run = tmp_path / "run"
+    launcher = subprocess.Popen(
+        [PY, "-m", "core.cli", "train", data, "--gpus", "2", "--arch", "simplenet", "--batch-size", "4",
+         "--epochs", "2000", "--lr", "0.003", *TINY, "--out", run], cwd=ROOT, env=env_for(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: epochs_done(run) >= 1, procs=[launcher]), launcher.poll()
+        os.kill(ranks_of(launcher.pid)[1], signal.SIGKILL)
+        out, err = launcher.communicate(timeout=120)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 1, out + err
+    assert "Traceback" not in out + err and "ChildFailedError" not in out + err
+    [line] = err.strip().splitlines()
+    assert line.startswith("fledge: ") and "was killed with SIGKILL" in line, line
+    assert f"fledge train --resume {run}" in line
+    log = Path(re.search(r"The processes' own report is in (\S+\.log)\.", line).group(1))
+    assert log.parent == logs_dir(tmp_path) and "SIGKILL" in log.read_text()      # the full report, kept
+    assert _status(run)["status"] == "failed"
+
+
+def test_events_and_the_job_travel_as_json(make_image_folder, tmp_path):
+    """Rank 0's events come back as the same objects; the processes get the trainer's config,
+    scanned dataset, run folder and resume flag as JSON, not as command-line arguments."""
+    from core.data.dataset import scan_dataset
+    from core.training.config import TrainConfig
+    from core.training.events import EpochEnd, FitEnded, FitStarted, from_json, to_json
+    from core.training.trainer import Trainer
+    from core.training.worker import train_job, trainer_from_job
 
     for ev in (FitStarted("r", ("a", "b"), 3, 0, 5, 15, "cpu", "fp32", "cached", "why"),
                EpochEnd(1, 3, 0.5, 0.9, float("nan"), 0.8, 1e-3, 2.0, 100.0), FitEnded("stopped", "ok")):
-        back = decode(encode(ev))
-        assert type(back) is type(ev) and encode(back) == encode(ev)
-    config = TrainConfig(recipe="custom", arch="simplenet", lr=0.02, gpus="2", sync_bn=True, augment=False,
-                         image_size=32)
-    args = build_parser().parse_args(train_args(config, "DATA", SplitSettings(3, 0.25, 0.1), "RUN"))
-    assert {o.name: getattr(args, o.name) for o in config_options()} == config.to_dict()
-    assert (args.data, args.out, args.split_seed, args.val_fraction, args.test_fraction) == ("DATA", "RUN", 3, 0.25, 0.1)
+        back = from_json(json.loads(json.dumps(to_json(ev))))
+        assert type(back) is type(ev) and to_json(back) == to_json(ev)
+    config = TrainConfig(recipe="custom", arch="simplenet", lr=0.02, gpus="2", sync_bn=True, augment=False, image_size=32)
+    dataset = scan_dataset(make_image_folder(classes={"bird": 5, "plane": 5}), val_fraction=0.4, seed=3)
+    job = json.loads(json.dumps(train_job(Trainer(config, dataset, run_dir=str(tmp_path / "run"), resume=True))))
+    again = trainer_from_job(job, control=None, cls=Trainer)
+    assert again.config == config and again.dataset.to_dict() == dataset.to_dict()
+    assert (again.run_dir, again.resume) == (str(tmp_path / "run"), True)
 
 
 def test_a_supervised_job_streams_rank_0s_events_and_stops_through_the_control(make_image_folder, tmp_path,
                                                                                 monkeypatch):
-    """What the window's worker does: the same events as a local run; Pause and Stop reach the job."""
+    """What the window's worker does: the same events as a local run; Pause and Stop reach the job;
+    a job that ends cleanly leaves no log behind."""
     import threading
 
+    from core.data.dataset import scan_dataset
     from core.training.config import TrainConfig
-    from core.training.distributed_run import fit_distributed, train_args
+    from core.training.distributed_fit import fit
     from core.training.events import BatchEnd, EpochEnd, FitEnded, FitStarted, TrainControl
+    from core.training.trainer import Trainer
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     data = make_image_folder(classes={"bird": 8, "plane": 8}, size=40)
     control, seen, marks = TrainControl(), [], {}
 
@@ -168,11 +228,15 @@ def test_a_supervised_job_streams_rank_0s_events_and_stops_through_the_control(m
             control.stop()
 
     config = TrainConfig(recipe="custom", arch="simplenet", image_size=32, batch_size=4, epochs=2000, lr=0.003,
-                         workers=0, augment=False, gpus="2")
-    ended = fit_distributed(train_args(config, data, run_dir=tmp_path / "run"), 2, [listen], control)
+                         auto_lr=False, workers=0, augment=False, gpus="2")
+    trainer = Trainer(config, scan_dataset(data), run_dir=str(tmp_path / "run"), callbacks=[listen], control=control)
+    ended = fit(trainer)
     assert ended.reason == "stopped", ended.message
     held = [e for t, e in seen if marks["paused"] + 1.0 < t < marks["resumed"]]
     assert not held, held                               # paused: no rank went on
     kinds = [type(e) for _, e in seen]
     assert kinds[0] is not FitEnded and FitStarted in kinds and BatchEnd in kinds and kinds[-1] is FitEnded
+    assert kinds.count(FitEnded) == 1 and seen[-1][1] is ended
     assert ended.last_model and 4 <= ended.epochs_done < 2000
+    assert "2 processes (gloo)" in next(e.device for _, e in seen if isinstance(e, FitStarted))
+    assert not list((tmp_path / "user-data" / "fledge" / "logs").glob("*.log"))

@@ -1,4 +1,4 @@
-"""The device list's "All N GPUs": CUDA on every GPU, as the gpus setting (core.training.distributed_run)."""
+"""The device list's "All N GPUs": CUDA on every GPU, as the gpus setting (core.training.distributed_fit)."""
 from __future__ import annotations
 
 
