@@ -35,6 +35,7 @@ NUMBER_BANDS = 8              # a numeric property is cut into at most this many
 _HELD_OUT_EVERY = 5           # without validation photos, every 5th training photo is held out
 
 _EXIF_MAKE, _EXIF_MODEL, _EXIF_IFD, _EXIF_DATETIME_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x9003
+_EXIF_SUBSEC_ORIGINAL = 0x9291      # the fraction of the second, which tells a fast burst's frames apart
 
 _ADVICE = {
     "size": "the size instead of the subject. Add photos of every class at other sizes, or resize "
@@ -99,12 +100,18 @@ def _exif(im):
 
 def _taken(exif, path: str) -> tuple[datetime | None, bool]:
     """(when the photo was taken, whether EXIF said so): EXIF DateTimeOriginal, else the file's time."""
-    taken = exif.get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL) if exif else None
+    ifd = exif.get_ifd(_EXIF_IFD) if exif else {}
+    taken = ifd.get(_EXIF_DATETIME_ORIGINAL)
     if isinstance(taken, str):
         try:
-            return datetime.strptime(taken.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S"), True
+            when = datetime.strptime(taken.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
         except ValueError:
             pass
+        else:
+            subsec = str(ifd.get(_EXIF_SUBSEC_ORIGINAL) or "").strip("\x00 ")
+            if subsec.isdigit():
+                when = when.replace(microsecond=int(subsec[:6].ljust(6, "0")))
+            return when, True
     try:
         return datetime.fromtimestamp(os.stat(path).st_mtime), False
     except (OSError, ValueError, OverflowError):
