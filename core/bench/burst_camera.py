@@ -164,14 +164,23 @@ def _trap_frame(scene: np.ndarray, taken: datetime, sway: np.ndarray, animal: tu
         a, b = length * h / 2, height * h / 2
         d.ellipse([x - a, y - b, x + a, y + b], fill=colour)
         d.ellipse([x + a * 0.7, y - b * 1.1, x + a * 0.7 + b * 1.6, y + b * 0.5], fill=colour)   # the head
-    pixels = np.asarray(im, dtype=np.float32)
     if night:                                                     # infrared: grey, bright centre
-        yy, xx = np.mgrid[0:h, 0:w]
-        falloff = 1.0 - 0.55 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2) * 2.5
-        grey = pixels @ np.array([0.3, 0.59, 0.11], dtype=np.float32) * falloff * 1.1
-        pixels = np.repeat(grey[..., None], 3, axis=2)
-    pixels += rng.normal(0, 7.0 if night else 3.0, pixels.shape)
+        grey = np.asarray(im.convert("L"), dtype=np.float32) * _falloff(w, h)
+        grey += rng.standard_normal(grey.shape, dtype=np.float32) * 7.0
+        return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).convert("RGB")
+    pixels = np.asarray(im, dtype=np.float32) + rng.standard_normal((h, w, 3), dtype=np.float32) * 3.0
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+_falloffs: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _falloff(w: int, h: int) -> np.ndarray:
+    """The infrared lamp's light: bright in the middle, dim at the corners."""
+    if (w, h) not in _falloffs:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        _falloffs[(w, h)] = 1.1 * (1.0 - 1.375 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2))
+    return _falloffs[(w, h)]
 
 
 def _plant_copy(rng: np.random.Generator, original: PlantedPhoto, kind: str) -> PlantedPhoto:
@@ -205,24 +214,29 @@ def _plant_copy(rng: np.random.Generator, original: PlantedPhoto, kind: str) -> 
 
 
 def write_trap_folder(folder, triggers: int = 90, seed: int = 0, size: tuple[int, int] = (640, 360),
-                      common: str = "vole", rare: tuple[tuple[str, int], ...] = (("shrew", 3), ("stoat", 2)),
+                      common: str = "vole", rare: tuple[tuple[str, int, int], ...] = (("shrew", 3, 1), ("stoat", 2, 2)),
                       animal_share: float = 0.3, copies: int = len(COPY_KINDS), frames: int = 3,
-                      start: datetime = TRAP_START, days: int = 4, prefix: str = "IMG_") -> list[PlantedPhoto]:
+                      start: datetime = TRAP_START, days: int = 4, prefix: str = "IMG_", view: int = 0,
+                      first_number: int = 1) -> list[PlantedPhoto]:
     """The dump of one fixed camera (JPEGs with EXIF times, written into folder): its one view with
     noise, lighting that changes with the hour and the weather, infrared black-and-white frames at
     night, grass moving in the wind; each trigger a burst of `frames` photos 1-2 s apart. Most
     triggers are empty (wind, sun); animal_share of them show the common animal (at night: it is
-    nocturnal), whose last frame is empty now and then (it left). Each rare animal is seen in
-    exactly the photos given (one burst, or single frames of separate bursts of which the rest is
-    empty). Then `copies` true copies of photos, one of each COPY_KINDS in turn.
+    nocturnal), whose last frame is empty now and then (it left). Each rare animal (name, photos,
+    visits) is seen in exactly that many photos on that many visits (night-time bursts whose other
+    frames are empty). Then `copies` true copies of photos, one of each COPY_KINDS in turn.
+
+    view: the camera's view (the same number, the same place: a later dump of one camera takes
+    another seed and start, the same view, and numbers its files on from first_number).
 
     Returns every photo planted, in the order taken (the copies last)."""
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    scene = _fixed_scene(rng, size)
+    place = np.random.default_rng([view, 7])
+    scene = _fixed_scene(place, size)
     w, h = size
-    blades = np.column_stack([rng.uniform(0, w, 14), rng.uniform(0.55 * h, 0.85 * h, 14)])
+    blades = np.column_stack([place.uniform(0, w, 14), place.uniform(0.55 * h, 0.85 * h, 14)])
+    rng = np.random.default_rng(seed)
     times = sorted(start + timedelta(seconds=int(s)) for s in rng.uniform(0, days * 86400, triggers))
     for k in range(1, len(times)):                               # the camera waits a minute to trigger again
         times[k] = max(times[k], times[k - 1] + timedelta(seconds=60))
@@ -236,17 +250,16 @@ def write_trap_folder(folder, triggers: int = 90, seed: int = 0, size: tuple[int
         else:
             labels = ["empty"] * frames
         plan.append(labels)
-    nights = [i for i, t in enumerate(times) if (t.hour >= NIGHT[0] or t.hour < NIGHT[1])
-              and set(plan[i]) == {"empty"}] or list(range(triggers))
-    spare = [int(i) for i in rng.permutation(nights)]
-    for name, count in rare:              # up to `frames` photos: one burst; else single frames
-        if count <= frames:
-            plan[spare.pop()][:count] = [name] * count
-        else:
-            for _ in range(count):
-                plan[spare.pop()][0] = name
+    def preference(i: int) -> int:           # empty nights first, then empty days, then any trigger
+        night = times[i].hour >= NIGHT[0] or times[i].hour < NIGHT[1]
+        return (0 if night else 1) if set(plan[i]) == {"empty"} else 2
+    spare = sorted((int(i) for i in rng.permutation(len(times))), key=preference)
+    for name, count, visits in rare:
+        for v in range(visits):
+            shown = count // visits + (v < count % visits)
+            plan[spare.pop(0)][:shown] = [name] * min(shown, frames)
     planted: list[PlantedPhoto] = []
-    number = 1
+    number = first_number
     for b, (t0, labels) in enumerate(zip(times, plan)):
         light = float(np.clip(0.55 + 0.55 * np.sin(np.pi * (t0.hour + t0.minute / 60 - 6) / 14), 0.55, 1.1)
                       * rng.uniform(0.85, 1.1))                   # the hour and the clouds

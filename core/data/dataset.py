@@ -266,9 +266,9 @@ def _finish(root: str, layout: str, classes: list[str], auto: _AutoSplit, skippe
                  test_fraction=split.test_fraction, bursts=split.bursts, kept_together=auto.kept_together)
     ds.warnings.extend(_dataset_warnings(ds))
     for cls, n in auto.one_burst:
-        ds.warnings.append(f"All {n} photos of '{cls}' are frames of one burst, so they all stay in training and "
-                           f"none of them checks the model: its answers for '{cls}' are untested. Label '{cls}' "
-                           "photos from another visit to fix that.")
+        ds.warnings.append(f"{'Both' if n == 2 else f'All {n}'} photos of '{cls}' are frames of one burst, so they "
+                           f"all stay in training and none of them checks the model: its answers for '{cls}' are "
+                           f"untested. Label '{cls}' photos from another visit to fix that.")
     return ds
 
 

@@ -218,9 +218,10 @@ def _pairs(hashes: Sequence[PhotoHash], max_distance: int
         else:
             by_sha[h.sha256] = i
     with_phash = [i for i, h in enumerate(hashes) if h.phash is not None]
-    near = [] if max_distance < 0 else [
-        (with_phash[a], with_phash[b], d) for a, b, d in near_pairs([hashes[i].phash for i in with_phash], max_distance)]
-    return exact, near
+    if max_distance < 0:
+        return exact, []
+    found = near_pairs([hashes[i].phash for i in with_phash], max_distance)
+    return exact, [(with_phash[a], with_phash[b], d) for a, b, d in found]
 
 
 @dataclass(frozen=True)

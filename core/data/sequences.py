@@ -11,7 +11,8 @@ before it starts a new one. Every photo is in exactly one burst, a lone photo in
 The split goes by capture time alone (split_sequences): a burst kept together too eagerly only
 makes the split coarser, while one cut in two puts the same moment in training and validation.
 It trusts only the camera's own record of the time (EXIF DateTimeOriginal), never a file's
-modification time: copying a folder can give every file nearly the same one.
+modification time: copying a folder can give every file nearly the same one. A chain longer
+than any burst (SPLIT_PIECE frames) is kept in pieces, so that no class becomes one piece.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from core.data.shortcuts import read_all_facts
 
 MAX_GAP_S = 3.0          # seconds between two frames of one burst, at most (EXIF times have 1 s steps)
 LOOK_ALIKE_BITS = 10     # of 64: burst frames of one scene measure 0-8, different scenes mostly more
+SPLIT_PIECE = 10         # frames: a camera's burst is 1-10; a longer chain (an animal that stays and
+                         # triggers again, a time-lapse, photos that all record one time) is split in pieces
 
 Frame = tuple[str, str, "float | None", "int | None"]      # (path, camera, seconds taken, perceptual hash)
 
@@ -72,10 +75,11 @@ def camera_times(facts) -> list[tuple[str, float | None]]:
 def split_sequences(paths: Sequence[str], workers: int = 2,
                     should_stop: Callable[[], bool] | None = None) -> list[list[int]] | None:
     """Indices of paths that form each burst by camera and EXIF capture time alone (the look is
-    not compared, so a burst is never cut); None when should_stop() turned true. Only headers
-    are read."""
+    not compared, so a burst is never cut; a chain longer than SPLIT_PIECE frames comes in
+    pieces of that many, in time order); None when should_stop() turned true. Only headers are
+    read."""
     facts = read_all_facts(list(paths), workers, should_stop)
     if facts is None:
         return None
     frames = [(p, camera, t, None) for p, (camera, t) in zip(paths, camera_times(facts))]
-    return group_frames(frames, max_bits=None)
+    return [g[k:k + SPLIT_PIECE] for g in group_frames(frames, max_bits=None) for k in range(0, len(g), SPLIT_PIECE)]
