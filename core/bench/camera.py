@@ -194,8 +194,9 @@ def format_camera(s: dict) -> str:
                          + ", ".join(f"{n} {k}" for k, n in sorted(figures["truly"].items())))
         else:
             precision = f"{figures['right'] / figures['sorted']:.0%}" if figures["sorted"] else "-"
+            wrong = ", ".join(f"{n} {k}" for k, n in sorted(figures["truly"].items()) if k != cls)
             lines.append(f"  {cls:<8} {figures['sorted']:>3} sorted, {figures['right']:>3} right: precision "
-                         f"{precision:>4}  {used}")
+                         f"{precision:>4}  {used}" + (f"; wrong: {wrong}" if wrong else ""))
     secs = s["seconds"]
     lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in secs.items()) + f" (total {sum(secs.values()):.0f}s)")
     return "\n".join(lines)
