@@ -95,6 +95,10 @@ def format_table(s: dict) -> str:
 
 
 def cmd_bench(args) -> int:
+    if args.camera:
+        from core.bench.camera import cmd_camera_bench
+
+        return cmd_camera_bench(args)
     if args.bursts:
         from core.bench.bursts import cmd_bursts_bench
 
@@ -146,6 +150,11 @@ def register(sub) -> None:
     b.add_argument("--bursts", action="store_true",
                    help="bursts found in a generated camera folder (--images visits, default 300): key presses "
                         "to label it photo by photo and burst by burst, grouping precision and recall, time")
+    b.add_argument("--camera", action="store_true",
+                   help="one fixed camera's generated dump (--images triggers, default 100: about 300 photos, "
+                        "mostly empty, two rare animals, a few true copies) taken from labelling to sorting a "
+                        "later week: copies flagged against the planted ones, bursts kept on one side of the "
+                        "split, labels needed before the first model, sorted precision per class")
     b.add_argument("--watch", action="store_true",
                    help="watch latency: photos written at 5 a second for 20 s into a watched folder, "
                         "the time from each photo written to it sorted (median and max)")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from core.data.folder_scan import SkippedFile, check_all, collect, loose_files, subfolders
 from core.data.imageio import is_image_name
-from core.data.split import SPLITS, SplitSettings, split_class
+from core.data.sequences import split_sequences
+from core.data.split import SPLITS, SplitSettings, split_files
 from core.errors import DatasetError
 from core.wording import plural
 
@@ -62,11 +63,22 @@ class Dataset:
     seed: int = 0
     val_fraction: float = 0.2
     test_fraction: float = 0.0
+    bursts: bool = True              # frames of one burst kept on one side of the automatic split
+    kept_together: tuple[int, int] = (0, 0)      # (bursts of 2 or more photos, their photos) it kept whole
 
     @property
     def split_settings(self) -> SplitSettings:
         """The settings this dataset was split with (recorded with every model trained on it)."""
-        return SplitSettings(self.seed, self.val_fraction, self.test_fraction)
+        return SplitSettings(self.seed, self.val_fraction, self.test_fraction, self.bursts)
+
+    def burst_note(self) -> str:
+        """How the automatic split kept bursts whole, in a sentence ('' when it kept none)."""
+        bursts, photos = self.kept_together
+        if not bursts:
+            return ""
+        return (f"{photos} photos are frames of {plural(bursts, 'burst')} (one camera, seconds apart); each "
+                "burst is wholly in training or wholly in validation, so the model is never checked on a "
+                "moment it learnt from.")
 
     def split(self, name: str) -> list[Sample]:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
@@ -91,8 +103,10 @@ class Dataset:
             if self.test_fraction > 0:
                 parts.append(f"{100 * self.test_fraction:.0f}% test")
             layout = f"one folder per class, split automatically ({', '.join(parts)}; seed {self.seed})"
-        lines = [f"Folder: {self.root}", f"Layout: {layout}",
-                 f"Classes: {len(self.classes)}"]
+        lines = [f"Folder: {self.root}", f"Layout: {layout}"]
+        if note := self.burst_note():
+            lines.append(f"Bursts: {note}")
+        lines.append(f"Classes: {len(self.classes)}")
         splits = [s for s in SPLITS if s != "test" or has_test]
         width = max([len(c) for c in self.classes] + [5])
         lines.append("  " + "class".ljust(width) + "".join(f"{s:>8}" for s in splits))
@@ -131,6 +145,8 @@ class Dataset:
             "seed": self.seed,
             "val_fraction": self.val_fraction,
             "test_fraction": self.test_fraction,
+            "bursts": self.bursts,
+            "kept_together": list(self.kept_together),
             "counts": self.counts(),
             **{name: [[s.path, s.label] for s in self.split(name)] for name in SPLITS},
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
@@ -146,7 +162,8 @@ class Dataset:
             skipped=[SkippedFile(s["path"], s["reason"]) for s in d.get("skipped", [])],
             layout=d["layout"], warnings=list(d.get("warnings", [])),
             seed=int(d.get("seed", 0)), val_fraction=float(d.get("val_fraction", 0.2)),
-            test_fraction=float(d.get("test_fraction", 0.0)),
+            test_fraction=float(d.get("test_fraction", 0.0)), bursts=bool(d.get("bursts", False)),
+            kept_together=tuple(int(n) for n in d.get("kept_together", (0, 0)))[:2],
         )
 
 
@@ -180,12 +197,15 @@ def _describe_skips(skipped: list[SkippedFile]) -> str:
 
 
 def scan_dataset(root, val_fraction: float = 0.2, test_fraction: float = 0.0, seed: int = 0,
-                 verify: bool = True, progress: Callable[[int, int], None] | None = None) -> Dataset:
+                 verify: bool = True, progress: Callable[[int, int], None] | None = None,
+                 bursts: bool = True) -> Dataset:
     """Read a folder of class folders into a Dataset, or raise DatasetError saying what to fix.
 
     verify: check every picture's header (and that it is not cut short) so unusable
     files are listed now rather than failing during training.
     progress(done, total) is called now and then while pictures are checked.
+    bursts: an automatic split keeps the frames of one burst on one side (False: photo by
+    photo, as Fledge split before; a model file says which its split was).
     """
     if problem := SplitSettings(seed, val_fraction, test_fraction).problem():
         raise DatasetError(problem)
@@ -207,20 +227,48 @@ def scan_dataset(root, val_fraction: float = 0.2, test_fraction: float = 0.0, se
         split = SPLIT_FOLDER_NAMES.get(name.lower())
         if split:
             split_dirs[split].append(name)
+    split = SplitSettings(seed, val_fraction, test_fraction, bursts)
     if "train" in split_dirs or "val" in split_dirs:
-        return _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed, verify, progress)
-    return _scan_class_folders(root, top, val_fraction, test_fraction, seed, verify, progress)
+        return _scan_split_folders(root, top, split_dirs, split, verify, progress)
+    return _scan_class_folders(root, top, split, verify, progress)
 
 
-def _finish(root: str, layout: str, classes: list[str], splits: dict[str, dict[str, list[str]]],
-            skipped: list[SkippedFile], warnings: list[str], seed: int, val_fraction: float,
-            test_fraction: float) -> Dataset:
+@dataclass(frozen=True)
+class _AutoSplit:
+    """What the automatic split made: split -> class -> paths, and the bursts it kept whole."""
+    splits: dict[str, dict[str, list[str]]]
+    kept_together: tuple[int, int] = (0, 0)
+    one_burst: tuple[tuple[str, int], ...] = ()     # (class, photos) whose photos are all one burst
+
+
+def _auto_split(files: list[tuple[str, str, str]], split: SplitSettings) -> _AutoSplit:
+    """Share files (path, class, path in its class folder) out as split says; with split.bursts,
+    the frames of one burst (by EXIF capture time) go together."""
+    groups = (split_sequences([f[0] for f in files]) or []) if split.bursts else []
+    groups = [g for g in groups if len(g) > 1]
+    parts = split_files(files, groups, split.seed, split.val_fraction, split.test_fraction)
+    by_class: dict[str, set[int]] = defaultdict(set)      # class -> the groups (or lone files) holding it
+    grouped = {i: k for k, g in enumerate(groups) for i in g}
+    for i, (_path, cls, _rel) in enumerate(files):
+        by_class[cls].add(grouped.get(i, -1 - i))
+    one = tuple((c, sum(1 for f in files if f[1] == c)) for c, units in by_class.items()
+                if len(units) == 1 and next(iter(units)) >= 0)
+    return _AutoSplit(parts, (len(groups), sum(map(len, groups))), one)
+
+
+def _finish(root: str, layout: str, classes: list[str], auto: _AutoSplit, skipped: list[SkippedFile],
+            warnings: list[str], split: SplitSettings) -> Dataset:
     index = {c: i for i, c in enumerate(classes)}
-    samples = {s: [Sample(p, index[c]) for c in classes for p in splits[s].get(c, [])] for s in SPLITS}
+    samples = {s: [Sample(p, index[c]) for c in classes for p in auto.splits[s].get(c, [])] for s in SPLITS}
     ds = Dataset(root=root, classes=classes, train=samples["train"], val=samples["val"],
                  test=samples["test"], skipped=sorted(skipped, key=lambda s: s.path), layout=layout,
-                 warnings=warnings, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+                 warnings=warnings, seed=split.seed, val_fraction=split.val_fraction,
+                 test_fraction=split.test_fraction, bursts=split.bursts, kept_together=auto.kept_together)
     ds.warnings.extend(_dataset_warnings(ds))
+    for cls, n in auto.one_burst:
+        ds.warnings.append(f"{'Both' if n == 2 else f'All {n}'} photos of '{cls}' are frames of one burst, so they "
+                           f"all stay in training and none of them checks the model: its answers for '{cls}' are "
+                           f"untested. Label '{cls}' photos from another visit to fix that.")
     return ds
 
 
@@ -244,7 +292,7 @@ def _dataset_warnings(ds: Dataset) -> list[str]:
     return out
 
 
-def _scan_class_folders(root, top, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
+def _scan_class_folders(root, top, split: SplitSettings, verify, progress) -> Dataset:
     if not top:
         raise _no_class_folders(root, f"The folder {root}", _short(root))
     found = {c: collect(os.path.join(root, c)) for c in top}
@@ -262,11 +310,8 @@ def _scan_class_folders(root, top, val_fraction, test_fraction, seed, verify, pr
                                "with); add more pictures to it.")
     classes = sorted(top, key=_class_key)
     _need_two_classes(root, classes, _short(root))
-    splits: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}
-    for c in classes:
-        for s, paths in split_class(usable[c], c, seed, val_fraction, test_fraction).items():
-            splits[s][c] = paths
-    return _finish(root, "class-folders", classes, splits, skipped, [], seed, val_fraction, test_fraction)
+    auto = _auto_split([(p, c, rel) for c in classes for p, rel in usable[c]], split)
+    return _finish(root, "class-folders", classes, auto, skipped, [], split)
 
 
 def _need_two_classes(root: str, classes: list[str], example: str) -> None:
@@ -346,7 +391,7 @@ def _split_folder_classes(root: str, dirs: dict[str, str], class_dirs: dict[str,
     return classes
 
 
-def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed, verify, progress) -> Dataset:
+def _scan_split_folders(root, top, split_dirs, split: SplitSettings, verify, progress) -> Dataset:
     dirs, notes = _split_dirs_in_use(root, split_dirs)
     others = [n for n in top if n.lower() not in SPLIT_FOLDER_NAMES]
     if others:
@@ -362,22 +407,18 @@ def _scan_split_folders(root, top, split_dirs, val_fraction, test_fraction, seed
     skipped += more_skipped
     classes = _split_folder_classes(root, dirs, class_dirs, usable, skipped)
 
-    splits: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}
-    for c in classes:
-        if "val" in dirs:
-            splits["train"][c] = [p for p, _ in usable[("train", c)]]
-            splits["val"][c] = [p for p, _ in usable[("val", c)]]
-        else:
-            # No validation folder: set part of train/ aside, as for class folders.
-            parts = split_class(usable[("train", c)], c, seed, val_fraction, 0.0)
-            splits["train"][c], splits["val"][c] = parts["train"], parts["val"]
-        splits["test"][c] = [p for p, _ in usable.get(("test", c), [])]
-    if "val" not in dirs:
-        notes.append(f"There is no validation folder, so {100 * val_fraction:.0f}% of the training "
+    split = SplitSettings(split.seed, split.val_fraction, 0.0, split.bursts)   # test comes only from test/
+    if "val" in dirs:
+        auto = _AutoSplit({"train": {c: [p for p, _ in usable[("train", c)]] for c in classes},
+                           "val": {c: [p for p, _ in usable[("val", c)]] for c in classes}, "test": {}})
+    else:
+        # No validation folder: set part of train/ aside, as for class folders.
+        auto = _auto_split([(p, c, rel) for c in classes for p, rel in usable[("train", c)]], split)
+        notes.append(f"There is no validation folder, so {100 * split.val_fraction:.0f}% of the training "
                      "pictures are set aside to check the model.")
+    auto.splits["test"] = {c: [p for p, _ in usable.get(("test", c), [])] for c in classes}
     if "test" in dirs:
-        missing = [c for c in classes if not splits["test"][c]]
+        missing = [c for c in classes if not auto.splits["test"][c]]
         if missing:
             notes.append(f"The test folder has no pictures of {', '.join(repr(c) for c in missing)}.")
-    # In this layout test pictures come only from a test folder.
-    return _finish(root, "split-folders", classes, splits, skipped, notes, seed, val_fraction, 0.0)
+    return _finish(root, "split-folders", classes, auto, skipped, notes, split)

@@ -1,14 +1,19 @@
 """The same photo twice in a dataset: exact copies and near copies, and the ones that leak.
 
     report = find_duplicates(dataset)          # a core.data.dataset.Dataset
-    report.groups                              # DuplicateGroup: the photos that are one picture
+    report.groups                              # DuplicateGroup: the photos that are one capture
+    report.bursts                              # frames of one burst in training and validation
     report.leak_warning()                      # '' or what to tell the user before training
 
-Exact copies have the same bytes (SHA-256). Near copies (resized, re-saved, recompressed)
-have perceptual hashes (imagehash's DCT hash, 64 bits) at most max_distance bits apart.
+A copy is the same capture. Exact copies have the same bytes (SHA-256). Near copies (resized,
+re-saved, recompressed) have perceptual hashes (imagehash's DCT hash, 64 bits) at most
+max_distance bits apart and pass core.data.same_capture: no two different recorded capture
+times, and the same pixels. Consecutive frames of a burst and the frames of a fixed camera
+look alike too, but are not copies.
 A group leaks when one of its photos is in training and another in validation or test:
 the model is then checked on a photo it learned from, and its score looks better than it
-is. The split is the dataset's own (core.data.split decides it when the folder is scanned).
+is. Frames of one burst on both sides leak the same moment; Fledge's own split (core.data.split,
+decided when the folder is scanned) keeps bursts whole, a split made by hand may not.
 
 Hashes are kept per file version (path, size, modification time), in memory and in
 photo-hashes.json in Fledge's user data folder, so checking the same folder again, in this
@@ -25,10 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.data.same_capture import copy_groups
+from core.data.sequences import LOOK_ALIKE_BITS, camera_times, group_frames
+from core.data.shortcuts import read_all_facts
 from core.wording import percent, plural
 
-MAX_DISTANCE = 6           # bits of 64: on flowers128, re-saved, recoloured and burst copies measure 0-8,
-                           # different photos mostly 10 or more
+MAX_DISTANCE = 6           # bits of 64: on flowers128, re-saved and recoloured copies measure 0-8, different
+                           # photos mostly 10 or more; a near hash is only a candidate (core.data.same_capture)
 HASH_DRAFT = 64            # JPEGs are decoded at >= this many pixels a side: the hash needs 32
 _BLOCK = 2048              # rows compared at once when looking for near copies
 
@@ -216,22 +224,36 @@ def _groups(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
     return sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
 
 
-def duplicate_groups(hashes: Sequence[PhotoHash], max_distance: int = MAX_DISTANCE) -> list[list[int]]:
-    """Indices into hashes of the photos that are one picture (exact or near copies)."""
-    pairs: list[tuple[int, int]] = []
+def duplicate_groups(hashes: Sequence[PhotoHash], max_distance: int = MAX_DISTANCE, strict: bool = True,
+                     should_stop: Callable[[], bool] | None = None) -> list[list[int]] | None:
+    """Indices into hashes of the photos that are one picture (exact or near copies).
+
+    strict: a near pair must also be one capture (core.data.same_capture: the recorded capture
+    time, then the pixels), so frames of a burst or of a fixed camera are not copies; False:
+    the hash alone decides (as Fledge did before). None when should_stop() turned true."""
+    exact, near = _pairs(hashes, max_distance)
+    if not strict:
+        return _groups(len(hashes), exact + [(i, j) for i, j, _ in near])
+    return copy_groups([h.path for h in hashes], exact, [(i, j) for i, j, _ in near], should_stop=should_stop)
+
+
+def _pairs(hashes: Sequence[PhotoHash], max_distance: int
+           ) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
+    """(pairs with the same bytes, (i, j, distance) of pairs whose hashes are at most max_distance apart)."""
+    exact: list[tuple[int, int]] = []
     by_sha: dict[str, int] = {}
     for i, h in enumerate(hashes):
         if h.sha256 is None:
             continue
         if h.sha256 in by_sha:
-            pairs.append((by_sha[h.sha256], i))
+            exact.append((by_sha[h.sha256], i))
         else:
             by_sha[h.sha256] = i
     with_phash = [i for i, h in enumerate(hashes) if h.phash is not None]
-    if max_distance >= 0:
-        for a, b, _ in near_pairs([hashes[i].phash for i in with_phash], max_distance):
-            pairs.append((with_phash[a], with_phash[b]))
-    return _groups(len(hashes), pairs)
+    if max_distance < 0:
+        return exact, []
+    found = near_pairs([hashes[i].phash for i in with_phash], max_distance)
+    return exact, [(with_phash[a], with_phash[b], d) for a, b, d in found]
 
 
 @dataclass(frozen=True)
@@ -276,6 +298,10 @@ class DuplicateReport:
     counts: dict[str, int]                         # split -> photos in it
     twins_in_train: dict[str, int]                 # split -> its photos with a copy in training
     errors: list[tuple[str, str]] = field(default_factory=list)   # (path, why) not hashed
+    # Frames of one burst (not copies) in training and in validation or test, which a split made
+    # by hand (train/ and val/ folders) can do; Fledge's own split keeps bursts whole.
+    bursts: list[tuple[Copy, ...]] = field(default_factory=list)
+    burst_twins: dict[str, int] = field(default_factory=dict)    # split -> its such frames (copies apart)
 
     @property
     def leaking(self) -> list[DuplicateGroup]:
@@ -290,10 +316,16 @@ class DuplicateReport:
         n = self.counts.get(split, 0)
         return self.twins_in_train.get(split, 0) / n if n else 0.0
 
-    def leak_warning(self, hint: bool = True) -> str:
-        """What to say before training when photos are in training and validation/test; '' if none.
+    def burst_share(self, split: str = "val") -> float:
+        """The share of the split's photos that are frames of a burst with other frames in training."""
+        n = self.counts.get(split, 0)
+        return self.burst_twins.get(split, 0) / n if n else 0.0
 
-        hint: end with where to find them and keep one copy (the Data tab, which offers it
+    def leak_warning(self, hint: bool = True) -> str:
+        """What to say before training when photos are in training and validation/test, as copies
+        or as frames of one burst; '' if none.
+
+        hint: end with where to find the copies and keep one of each (the Data tab, which offers it
         itself, leaves it out)."""
         parts = []
         for split, title in (("val", "validation"), ("test", "test")):
@@ -302,34 +334,79 @@ class DuplicateReport:
                 share = self.leak_share(split)
                 parts.append(f"{twins} of the {plural(self.counts[split], title + ' photo')} "
                              f"({percent(share)}) {'is' if twins == 1 else 'are'} also in training "
-                             f"(the same photo, or a resized or re-saved copy). The model learns "
+                             f"(the same capture: the same photo, or a resized or re-saved copy). The model learns "
                              f"{'it' if twins == 1 else 'those'}, so its {title} score may be up to "
                              f"{100 * share:.1f} points too high.")
-        if not parts or not hint:
+            frames = self.burst_twins.get(split, 0)
+            if frames:
+                share = self.burst_share(split)
+                parts.append(f"{frames} of the {plural(self.counts[split], title + ' photo')} ({percent(share)}) "
+                             f"{'is a frame' if frames == 1 else 'are frames'} of a burst whose other frames are in "
+                             f"training: not copies, but taken seconds apart by one camera, so the model has seen "
+                             f"that moment and its {title} score may be up to {100 * share:.1f} points too high. "
+                             f"Keep each burst in one folder, or use one folder per class: Fledge then splits "
+                             f"whole bursts.")
+        if not parts or not hint or not any(self.twins_in_train.values()):
             return " ".join(parts)
-        return " ".join(parts) + (" Run 'fledge check-labels' on the folder to list them, then keep one "
+        return " ".join(parts) + (" Run 'fledge check-labels' on the folder to list the copies, then keep one "
                                   "copy of each (the Data tab offers it too).")
 
 
 def find_duplicates(dataset, max_distance: int = MAX_DISTANCE, workers: int = 2,
                     progress: Callable[[int, int], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> DuplicateReport | None:
-    """Exact and near copies among a Dataset's train, val and test photos (None if stopped)."""
+    """Copies (the same capture) among a Dataset's train, val and test photos, and frames of one
+    burst on both sides of its split (None if stopped)."""
     copies = [Copy(s.path, split, dataset.classes[s.label])
               for split in ("train", "val", "test") for s in (getattr(dataset, split, None) or [])]
-    hashes = hash_photos([c.path for c in copies], workers, progress, should_stop)
+    paths = [c.path for c in copies]
+    hashes = hash_photos(paths, workers, progress, should_stop)
     if hashes is None:
         return None
+    exact, alike = _pairs(hashes, max(max_distance, LOOK_ALIKE_BITS))
+    involved = sorted({i for i, j, _ in alike for i in (i, j)})
+    facts = read_all_facts([paths[i] for i in involved], workers, should_stop)
+    if facts is None:
+        return None
+    seen = dict(zip(involved, camera_times(facts)))              # index -> (camera, recorded time)
+    members = copy_groups(paths, exact, [(i, j) for i, j, d in alike if d <= max_distance],
+                          {i: t for i, (_c, t) in seen.items()}, workers, should_stop)
+    if members is None:
+        return None
     groups = []
-    for members in duplicate_groups(hashes, max_distance):
-        exact = len({hashes[i].sha256 for i in members}) == 1
-        groups.append(DuplicateGroup(tuple(copies[i] for i in members), exact))
+    for m in members:
+        exact_group = len({hashes[i].sha256 for i in m}) == 1
+        groups.append(DuplicateGroup(tuple(copies[i] for i in m), exact_group))
     counts = {split: sum(1 for c in copies if c.split == split) for split in ("train", "val", "test")}
     twins = {"val": 0, "test": 0}
-    for g in groups:
-        if "train" in g.splits:
-            for c in g.copies:
-                if c.split in twins:
-                    twins[c.split] += 1
+    copied = set()                                   # photos with a copy in training
+    for m in members:
+        if any(copies[i].split == "train" for i in m):
+            for i in m:
+                if copies[i].split in twins:
+                    twins[copies[i].split] += 1
+                    copied.add(i)
+    bursts, burst_twins = _bursts_across(copies, hashes, seen, copied)
     errors = [(h.path, h.error) for h in hashes if h.error]
-    return DuplicateReport(groups, counts, twins, errors)
+    return DuplicateReport(groups, counts, twins, errors, bursts, burst_twins)
+
+
+def _bursts_across(copies: list[Copy], hashes: Sequence[PhotoHash], seen: dict[int, tuple[str, float | None]],
+                   copied: set[int]) -> tuple[list[tuple[Copy, ...]], dict[str, int]]:
+    """The bursts (core.data.sequences: one camera, seconds apart, alike) with frames in training
+    and in validation or test, and per split how many of its photos are such frames (those with
+    a copy in training apart: they are counted as copies)."""
+    order = sorted(seen)
+    frames = [(copies[i].path, seen[i][0], seen[i][1], hashes[i].phash) for i in order]
+    across, twins = [], {"val": 0, "test": 0}
+    for g in group_frames(frames):
+        members = [order[k] for k in g]
+        if len(members) < 2 or not any(copies[i].split == "train" for i in members):
+            continue
+        held = [i for i in members if copies[i].split in twins]
+        if held:
+            across.append(tuple(copies[i] for i in members))
+            for i in held:
+                if i not in copied:
+                    twins[copies[i].split] += 1
+    return across, twins

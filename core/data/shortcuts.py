@@ -35,19 +35,24 @@ NUMBER_BANDS = 8              # a numeric property is cut into at most this many
 _HELD_OUT_EVERY = 5           # without validation photos, every 5th training photo is held out
 
 _EXIF_MAKE, _EXIF_MODEL, _EXIF_IFD, _EXIF_DATETIME_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x9003
+_EXIF_SUBSEC_ORIGINAL = 0x9291      # the fraction of the second, which tells a fast burst's frames apart
 
 _ADVICE = {
-    "size": "the size instead of the subject. Add photos of every class at other sizes, or resize "
-            "all photos the same way before training.",
+    "size": "the size instead of the subject. This usually means the classes come from different sources "
+            "(one camera's photos and photos from elsewhere, say): add photos of every class at other sizes, "
+            "or resize all photos the same way before training.",
     "shape": "the picture's shape instead of the subject. Add photos of every class in other shapes, "
              "or crop them all alike.",
     "format": "the file format (and its compression marks) instead of the subject. Save all photos "
               "in one format, for example all as JPEG.",
-    "camera": "the camera's colours and noise instead of the subject. Add photos of every class "
-              "taken with other cameras.",
-    "hour": "the light of the time of day instead of the subject. Add photos of every class taken "
-            "at other times of day.",
+    "camera": "the camera's colours and noise instead of the subject. If a class was only ever seen by one "
+              "camera (it lives where that camera looks), that is no fault of the photos; what helps is "
+              "photos of the other classes from that camera too (its empty frames, say), so that the camera "
+              "alone no longer tells, and photos of every class from other cameras where you have them.",
+    "hour": "the light of the time of day instead of the subject.",
 }
+NIGHT_HOURS = (20, 6)         # from 20:00 to 06:00: a camera's infrared, black-and-white frames
+NIGHT_CLASS = 0.8             # a class with at least this share of its photos taken at night is nocturnal
 
 
 @dataclass(frozen=True)
@@ -99,12 +104,18 @@ def _exif(im):
 
 def _taken(exif, path: str) -> tuple[datetime | None, bool]:
     """(when the photo was taken, whether EXIF said so): EXIF DateTimeOriginal, else the file's time."""
-    taken = exif.get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL) if exif else None
+    ifd = exif.get_ifd(_EXIF_IFD) if exif else {}
+    taken = ifd.get(_EXIF_DATETIME_ORIGINAL)
     if isinstance(taken, str):
         try:
-            return datetime.strptime(taken.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S"), True
+            when = datetime.strptime(taken.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
         except ValueError:
             pass
+        else:
+            subsec = str(ifd.get(_EXIF_SUBSEC_ORIGINAL) or "").strip("\x00 ")
+            if subsec.isdigit():
+                when = when.replace(microsecond=int(subsec[:6].ljust(6, "0")))
+            return when, True
     try:
         return datetime.fromtimestamp(os.stat(path).st_mtime), False
     except (OSError, ValueError, OverflowError):
@@ -219,6 +230,33 @@ def _class_words(name: str, facts: list[PhotoFacts], labels: list[int], classes:
     return text[0].upper() + text[1:] + (", and so on" if len(by_class) > 3 else "")
 
 
+def _at_night(hour: int | None) -> bool:
+    return hour is not None and (hour >= NIGHT_HOURS[0] or hour < NIGHT_HOURS[1])
+
+
+def hour_advice(facts: list[PhotoFacts], labels: list[int], classes: list[str]) -> str:
+    """What a time-of-day shortcut means for a camera, and what helps: an animal seen only at night
+    is a fact of its life, not of the photos, so photos of it by day cannot be asked for; photos of
+    the other classes at night can."""
+    night: dict[int, list[bool]] = defaultdict(list)
+    for f, c in zip(facts, labels):
+        if f.hour is not None:
+            night[c].append(_at_night(f.hour))
+    nocturnal = [classes[c] for c, n in night.items() if n and sum(n) / len(n) >= NIGHT_CLASS]
+    if nocturnal and len(nocturnal) < len(night):
+        names = " and ".join(f"'{c}'" for c in nocturnal)
+        one = len(nocturnal) == 1
+        return (f"For a camera this is often simply true: {names} {'comes' if one else 'come'} out at night, and "
+                f"no daytime photos of {'it' if one else 'them'} can be added. The risk is that the model answers "
+                f"{names} for the night (the infrared, black-and-white frames) rather than for the animal. What "
+                f"helps: label night photos of the other classes too (empty night frames above all), so that "
+                f"darkness alone no longer means {names}; then check in Evaluate that night photos of the other "
+                f"classes are not called {names}.")
+    return ("If a class is only ever there at one time of day, that is no fault of the photos, and photos of it "
+            "at other hours cannot be added; what helps is photos of the other classes taken at those same "
+            "hours, so that the light alone no longer tells.")
+
+
 # -- the check -------------------------------------------------------------------------------
 
 def _split(dataset) -> tuple[list, list]:
@@ -285,6 +323,8 @@ def find_shortcuts(dataset, workers: int = 4,
                     f"most common class: {percent(report.baseline)}). "
                     f"{_class_words(name, [f for f, _ in tr], [c for _, c in tr], classes)}: "
                     f"the model may learn {_ADVICE[name]}")
+            if name == "hour":
+                text += " " + hour_advice([f for f, _ in tr + he], [c for _, c in tr + he], classes)
             report.shortcuts.append(Shortcut(name, acc, report.baseline, text))
     report.seconds = time.perf_counter() - t0
     return report

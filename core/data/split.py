@@ -1,8 +1,12 @@
 """The automatic split: sharing one class's files out to training, validation and test.
 
 Each file's split follows from a hash of the seed, its class and its path in the class
-folder alone, so adding files never moves the files already there. SplitSettings are
-the seed and shares, decided once per dataset and recorded with every model.
+folder alone, so adding files never moves the files already there. Frames of one burst
+(core.data.sequences: one camera, seconds apart) go together, where the first frame's hash
+sends them, so the same moment is never both learnt from and checked on (camera-trap
+practice: split by sequence); a new photo moves only the burst it joins. SplitSettings are
+the seed, the shares and whether bursts are kept together, decided once per dataset and
+recorded with every model.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ class SplitSettings:
     seed: int = 0
     val_fraction: float = 0.2
     test_fraction: float = 0.0
+    bursts: bool = True              # frames of one burst on one side (False: photo by photo)
 
     def problem(self) -> str:
         """Why these shares cannot split a dataset, in plain words; '' when they can."""
@@ -42,7 +47,8 @@ class SplitSettings:
         """The settings a run folder or model file recorded ("split").
 
         Files written before that record existed split with their training config's seed
-        and shares, as Fledge did then; missing or unreadable values take the defaults.
+        and shares, as Fledge did then; missing or unreadable values take the defaults,
+        except that a record from before bursts were kept together split photo by photo.
         """
         source = record if isinstance(record, dict) else legacy_config
         source = source if isinstance(source, dict) else {}
@@ -51,7 +57,7 @@ class SplitSettings:
             try:
                 values[f.name] = type(f.default)(source[f.name])
             except (KeyError, TypeError, ValueError):
-                values[f.name] = f.default
+                values[f.name] = False if f.name == "bursts" else f.default
         return cls(**values)
 
 
@@ -64,40 +70,57 @@ def _unit_hash(seed: int, cls: str, rel: str) -> float:
 
 def split_class(items: list[tuple[str, str]], cls: str, seed: int, val_fraction: float,
                 test_fraction: float) -> dict[str, list[str]]:
-    """Share one class's files (path, path relative to the class folder) out to splits.
+    """Share one class's files (path, path relative to the class folder) out to splits, each
+    file on its own (split_files with no bursts)."""
+    parts = split_files([(path, cls, rel) for path, rel in items], [], seed, val_fraction, test_fraction)
+    return {s: parts[s].get(cls, []) for s in SPLITS}
 
-    Each file's split is decided by its own hash, so adding files never moves the
-    files already there. Afterwards small classes are topped up: training keeps at
-    least one file, validation gets one from two files on, test one from three on.
+
+def split_files(files: list[tuple[str, str, str]], groups: list[list[int]], seed: int, val_fraction: float,
+                test_fraction: float) -> dict[str, dict[str, list[str]]]:
+    """Share files (path, class, path relative to the class folder) out to splits: split -> class
+    -> sorted paths. groups: indices of files that go together (the frames of one burst, which
+    may span classes); a file in none goes on its own.
+
+    Each group's split is decided by its first file's hash, so adding files never moves the
+    files already there (but for the burst a new frame joins). Afterwards small classes are
+    topped up, counting the groups that hold the class: training keeps at least one, validation
+    gets one from two on, test one from three on. A class whose photos are all one burst so stays
+    in training only: any other way would check the model on the moment it learnt.
     """
-    scored = sorted((_unit_hash(seed, cls, rel.replace(os.sep, "/")), path) for path, rel in items)
-    buckets: dict[str, list[tuple[float, str]]] = {s: [] for s in SPLITS}
-    for u, path in scored:
-        if u < test_fraction:
-            buckets["test"].append((u, path))
-        elif u < test_fraction + val_fraction:
-            buckets["val"].append((u, path))
-        else:
-            buckets["train"].append((u, path))
-    train, val, test = buckets["train"], buckets["val"], buckets["test"]
-    n = len(scored)
+    placed = {i for g in groups for i in g}
+    units = [list(g) for g in groups if g] + [[i] for i in range(len(files)) if i not in placed]
+    score = [_unit_hash(seed, files[u[0]][1], files[u[0]][2].replace(os.sep, "/")) for u in units]
+    classes_of = [{files[i][1] for i in u} for u in units]
+    where = []
+    for u in score:
+        where.append("test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train")
 
-    # Move the file whose hash lies nearest the boundary, so the fix-up is as stable as can be.
-    def move(src: list, dst: list, highest: bool) -> None:
-        item = max(src) if highest else min(src)
-        src.remove(item)
-        dst.append(item)
+    def move(cls: str, src: str, dst: str, highest: bool) -> None:
+        """Move the unit of cls in src whose hash lies nearest the boundary (the fix-up stays as
+        stable as can be), one of cls alone where there is one (other classes keep theirs)."""
+        candidates = [k for k in range(len(units)) if where[k] == src and cls in classes_of[k]]
+        k = min(candidates, key=lambda k: (len(classes_of[k]) > 1, -score[k] if highest else score[k]))
+        where[k] = dst
 
-    if n >= 1 and not train:
-        move(val if val else test, train, highest=True)
-    if n >= 2 and val_fraction > 0 and not val:
-        if len(train) > 1:
-            move(train, val, highest=False)
-        elif test:             # validation matters more than an optional test split
-            move(test, val, highest=True)
-    if n >= 3 and test_fraction > 0 and not test:
-        if len(train) > 1:
-            move(train, test, highest=False)
-        elif len(val) > 1:
-            move(val, test, highest=False)
-    return {s: sorted(p for _, p in b) for s, b in buckets.items()}
+    for cls in dict.fromkeys(f[1] for f in files):
+        def count(split: str) -> int:
+            return sum(1 for k in range(len(units)) if where[k] == split and cls in classes_of[k])
+        n = count("train") + count("val") + count("test")
+        if n >= 1 and not count("train"):
+            move(cls, "val" if count("val") else "test", "train", highest=True)
+        if n >= 2 and val_fraction > 0 and not count("val"):
+            if count("train") > 1:
+                move(cls, "train", "val", highest=False)
+            elif count("test"):        # validation matters more than an optional test split
+                move(cls, "test", "val", highest=True)
+        if n >= 3 and test_fraction > 0 and not count("test"):
+            if count("train") > 1:
+                move(cls, "train", "test", highest=False)
+            elif count("val") > 1:
+                move(cls, "val", "test", highest=False)
+    out: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}
+    for k, unit in enumerate(units):
+        for i in unit:
+            out[where[k]].setdefault(files[i][1], []).append(files[i][0])
+    return {s: {c: sorted(paths) for c, paths in by_class.items()} for s, by_class in out.items()}

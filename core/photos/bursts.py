@@ -11,7 +11,8 @@ hashes at most LOOK_ALIKE_BITS apart). A longer gap ends a burst; a frame that d
 look like the one before it starts a new one (the bird left and a plane flew by). Every
 photo is in exactly one burst, a lone photo in a burst of its own.
 
-Headers are read with core.data.shortcuts.read_facts (no pixels decoded) and hashes come
+The rule itself lives in core.data.sequences (the automatic split keeps bursts whole by it
+too). Headers are read with core.data.shortcuts.read_facts (no pixels decoded) and hashes come
 from core.data.duplicates.hash_photos (cached per file version), so grouping a folder a
 second time costs only its new photos.
 """
@@ -21,8 +22,8 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-MAX_GAP_S = 3.0          # seconds between two frames of one burst, at most (EXIF times have 1 s steps)
-LOOK_ALIKE_BITS = 10     # of 64: burst frames of one scene measure 0-8, different scenes mostly more
+from core.data.sequences import LOOK_ALIKE_BITS, MAX_GAP_S, group_frames
+
 BURST_PREFIX = "burst-"
 
 ShouldStop = Callable[[], bool] | None
@@ -36,40 +37,6 @@ class Burst:
 
     def __len__(self) -> int:
         return len(self.paths)
-
-
-def _alike(a: int | None, b: int | None, max_bits: int) -> bool:
-    return a is not None and b is not None and bin(a ^ b).count("1") <= max_bits
-
-
-def group_frames(frames: Sequence[tuple[str, str, float | None, int | None]],
-                 max_gap_s: float = MAX_GAP_S, max_bits: int = LOOK_ALIKE_BITS) -> list[list[int]]:
-    """Indices of frames (path, camera, seconds taken or None, perceptual hash or None) that
-    form each burst, each in time order; bursts in the order of their first frame."""
-    by_camera: dict[str, list[int]] = {}
-    for i, (_path, camera, _t, _h) in enumerate(frames):
-        by_camera.setdefault(camera, []).append(i)
-    groups: list[list[int]] = []
-    for members in by_camera.values():
-        timed = sorted((i for i in members if frames[i][2] is not None), key=lambda i: (frames[i][2], frames[i][0]))
-        groups += [[i] for i in members if frames[i][2] is None]       # no time: nothing to go by
-        current: list[int] = []
-        for i in timed:
-            prev = current[-1] if current else None
-            if prev is not None and frames[i][2] - frames[prev][2] <= max_gap_s \
-                    and _alike(frames[prev][3], frames[i][3], max_bits):
-                current.append(i)
-            else:
-                if current:
-                    groups.append(current)
-                current = [i]
-        if current:
-            groups.append(current)
-
-    def first(g: list[int]) -> tuple:
-        t = frames[g[0]][2]
-        return (t is None, t or 0.0, frames[g[0]][1], frames[g[0]][0])
-    return sorted(groups, key=first)
 
 
 def find_bursts(paths: Iterable[str], max_gap_s: float = MAX_GAP_S, max_bits: int = LOOK_ALIKE_BITS,

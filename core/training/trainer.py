@@ -237,6 +237,8 @@ class Trainer:
 
     def _warn_duplicates(self) -> None:
         """Warn when a photo is in training and in validation/test: the score would flatter the model."""
+        if note := self.dataset.burst_note():
+            self._emit(Message("info", f"Split by burst: {note}"))
         report = find_duplicates(self.dataset, should_stop=lambda: self.control.stop_requested)
         if report is not None and (text := report.leak_warning()):
             self._warn(text)

@@ -154,12 +154,14 @@ class DuplicateLeakBar(QWidget):
         groups = report.groups if report is not None else []
         extras = len(report.extra_copies()) if report is not None else 0
         text, level = self._note, "info"
-        if report is not None and report.leaking:
+        if report is not None and (report.leaking or report.bursts):      # copies, or frames of one burst
             level = "warning"
-            text = (report.leak_warning(hint=False) + " “Keep one copy” moves the "
-                    f"{plural(extras, 'extra copy', 'extra copies')} out of the dataset, into "
-                    f"“{os.path.basename(set_aside_folder(self._root))}” next to it (the copy in training "
-                    "stays); nothing is deleted.")
+            text = report.leak_warning(hint=False)
+            if report.leaking:
+                text += (" “Keep one copy” moves the "
+                         f"{plural(extras, 'extra copy', 'extra copies')} out of the dataset, into "
+                         f"“{os.path.basename(set_aside_folder(self._root))}” next to it (the copy in training "
+                         "stays); nothing is deleted.")
         elif groups:
             text = (f"{plural(len(groups), 'photo')} {'is' if len(groups) == 1 else 'are'} in the dataset more than "
                     f"once ({plural(extras, 'extra copy', 'extra copies')}): the model learns "

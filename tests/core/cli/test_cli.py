@@ -139,7 +139,7 @@ def test_train_records_the_split_of_the_folder_not_the_training_seed(tmp_path, m
     out = fledge("train", root, "--epochs", 1, "--image-size", 32, "--batch-size", 8, "--workers", 0,
                  "--seed", 7, "--val-fraction", 0.3, "--out", run, env_extra={"FLEDGE_RUNS": str(tmp_path)})
     assert out.returncode == 0, out.stderr
-    split = {"seed": 0, "val_fraction": 0.3, "test_fraction": 0.0}
+    split = {"seed": 0, "val_fraction": 0.3, "test_fraction": 0.0, "bursts": True}
     assert json.loads((run / "run.json").read_text())["split"] == split
     assert json.loads((run / "config.json").read_text())["seed"] == 7
     assert training_split_settings(None, str(run / "best.pt")) == split

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from core.data.dataset import scan_dataset
-from core.data.shortcuts import find_shortcuts, is_shortcut, read_facts, shortcut_warnings
+from core.data.shortcuts import PhotoFacts, find_shortcuts, hour_advice, is_shortcut, read_facts, shortcut_warnings
 from core.training.config import TrainConfig
 from core.training.trainer import Trainer
 
@@ -87,7 +87,10 @@ def test_camera_format_and_time_of_day_from_the_headers(tmp_path):
     assert names == {"camera", "format", "hour"}
     text = {s.name: s.text for s in report.shortcuts}
     assert "'owl' photos are from a Canon EOS 5D" in text["camera"]
-    assert "taken around 22:00" in text["hour"] and "other times of day" in text["hour"]
+    assert "taken around 22:00" in text["hour"] and "'owl' comes out at night" in text["hour"]
+    assert "no daytime photos of it can be added" in text["hour"]       # not asked for: it cannot be done
+    assert "label night photos of the other classes too" in text["hour"]
+    assert "photos of the other classes from that camera too" in text["camera"]
     assert read_facts(str(tmp_path / "missing.png")).width is None      # never raises
 
 
@@ -99,6 +102,17 @@ def test_the_file_time_stands_in_when_exif_has_no_time(tmp_path):
             os.utime(root / cls / name, (stamp, stamp))
     warnings = shortcut_warnings(scan_dataset(root))
     assert len(warnings) == 1 and "time of day" in warnings[0]
+
+
+def test_time_of_day_advice_for_a_camera_names_the_nocturnal_class_and_what_helps():
+    at = [PhotoFacts(hour=h) for h in (23, 1, 2, 3, 22, 13, 14, 10, 15, 23)]
+    labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]          # 'vole' only at night; 'empty' mostly by day
+    text = hour_advice(at, labels, ["vole", "empty"])
+    assert text.startswith("For a camera this is often simply true: 'vole' comes out at night")
+    assert "empty night frames above all" in text and "check in Evaluate" in text
+    both = hour_advice([PhotoFacts(hour=h) for h in (23, 1, 2, 22)], [0, 0, 1, 1], ["owl", "bat"])
+    assert "nocturnal" not in both and "photos of the other classes taken at those same hours" in both
+    assert "at other hours cannot be added" in both
 
 
 def test_the_bar_is_high_and_well_above_guessing():

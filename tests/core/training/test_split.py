@@ -50,7 +50,8 @@ def test_model_files_from_before_the_split_record_split_by_their_config(make_ima
     ckpt["config"].update(seed=3, val_fraction=0.3, test_fraction=0.1)
     old = tmp_path / "old.pt"
     torch.save(ckpt, old)
-    assert training_split_settings(None, str(old)) == {"seed": 3, "val_fraction": 0.3, "test_fraction": 0.1}
+    assert training_split_settings(None, str(old)) == {"seed": 3, "val_fraction": 0.3, "test_fraction": 0.1,
+                                                       "bursts": False}     # then split photo by photo
 
     run_json = json.loads((run / "run.json").read_text())
     run_json.pop("split", None)
