@@ -20,6 +20,7 @@ from torch import nn
 from core.data.decode_cache import file_keys
 from core.data.decoder import decode_or_reason
 from core.data.transforms import cache_size_for, eval_batch
+from core.model.devices import inference_dtype
 from core.training.feature_store import FeatureStore, entry_key, store_for
 
 VIEWS = ("photo", "mirror")
@@ -37,6 +38,7 @@ class Backbone:
     mean: tuple
     std: tuple
     dim: int
+    precision: str = "fp32"  # "bf16": the forward runs under bfloat16 autocast (core.model.devices)
 
     @property
     def cache_size(self) -> int:
@@ -46,24 +48,31 @@ class Backbone:
     def variant(self) -> str:
         """Names what else a feature depends on: image size and preprocessing."""
         recipe = f"{PREPROCESSING}|{self.cache_size}|{tuple(self.mean)}|{tuple(self.std)}"
+        if self.precision != "fp32":      # fp32 keeps the key it always had: its cache stays valid
+            recipe += f"|{self.precision}"
         return f"{self.image_size}px-{hashlib.sha1(recipe.encode()).hexdigest()[:10]}"
 
 
-_default: dict[int, Backbone] = {}
+_default: dict[tuple[int, str], Backbone] = {}
 _default_lock = threading.Lock()
 
 
-def default_backbone(image_size: int = 224) -> Backbone:
+def default_backbone(image_size: int = 224, precision: str | None = None) -> Backbone:
     """What quick training uses: EfficientNet-Lite0 with its installed ImageNet weights
-    (built once per process)."""
+    (built once per process), in bf16 where the CPU computes it in hardware (2.2 times the
+    photos per second; the features differ from fp32 by about 0.007 on average and the heads
+    trained on them score the same), else fp32. precision "fp32"/"bf16" overrides."""
     from core.model import offline_backbone as ob
 
+    if precision is None:
+        precision = "bf16" if inference_dtype(torch.device("cpu")) == torch.bfloat16 else "fp32"
+    key = (int(image_size), precision)
     with _default_lock:
-        if image_size not in _default:
+        if key not in _default:
             network = ob.feature_extractor().to(memory_format=torch.channels_last)
-            _default[image_size] = Backbone(ob.BACKBONE_ID, network, int(image_size),
-                                            ob.MEAN, ob.STD, ob.FEATURES)
-        return _default[image_size]
+            _default[key] = Backbone(ob.BACKBONE_ID, network, int(image_size),
+                                     ob.MEAN, ob.STD, ob.FEATURES, precision)
+        return _default[key]
 
 
 @dataclass
@@ -82,7 +91,8 @@ def _compute(backbone: Backbone, arrays: list[np.ndarray], views: Sequence[str])
                    backbone.std)
     x = x.contiguous(memory_format=torch.channels_last)
     batch = torch.cat([x.flip(3) if v == "mirror" else x for v in views])
-    with torch.inference_mode():
+    bf16 = backbone.precision == "bf16"
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         out = backbone.network(batch).float()
     return out.reshape(len(views), len(arrays), -1).transpose(0, 1).numpy()
 

@@ -73,7 +73,7 @@ def export_model(model_path, fmt: str = "onnx", out_dir=None,
     ckpt = load_checkpoint(model_path)
     predictor = Predictor(model_from_checkpoint(ckpt), ckpt["classes"], ckpt["image_size"],
                           ckpt["mean"], ckpt["std"], "cpu", arch=ckpt["arch"],
-                          info=checkpoint_info(ckpt))
+                          info=checkpoint_info(ckpt), precision="fp32")
     report(JobProgress("loading", 1, 1))
     staging = None
     try:
