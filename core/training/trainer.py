@@ -6,7 +6,9 @@ what lands in the run folder is core.training.run_folder.
 """
 from __future__ import annotations
 
+import errno
 import math
+import os
 import random
 import traceback
 from pathlib import Path
@@ -131,8 +133,10 @@ class Trainer:
             where = "the GPU" if "cuda" in str(exc).lower() or isinstance(exc, torch.cuda.OutOfMemoryError) else "the computer"
             return (f"{where.capitalize()} ran out of memory with a batch size of {bs}. "
                     f"Choose a smaller batch size (try {max(1, bs // 2)}) or a smaller image size.")
-        if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-            return ("The disk is full, so the model could not be saved. Free some space, "
+        if isinstance(exc, OSError) and getattr(exc, "errno", None) == errno.ENOSPC:
+            # Say which disk: the run folder's, or another one the run was writing to (a cache...).
+            where = os.path.dirname(exc.filename) if getattr(exc, "filename", None) else self.run_dir
+            return (f"The disk holding {where} is full, so the run could not go on. Free some space there, "
                     "then resume the run.")
         if isinstance(exc, OSError):
             return f"A file could not be read or written: {exc}. Check the folder and try again."

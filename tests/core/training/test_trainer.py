@@ -269,3 +269,17 @@ def test_a_pretrained_run_that_fell_back_to_scratch_is_recorded_as_such(dataset,
                     dataset, run_dir=str(run)).fit()
     assert ended.reason == "completed", ended.message
     assert json.loads((run / "run.json").read_text())["pretrained_used"] is False
+
+
+def test_a_full_disk_names_the_disk_it_happened_on(tmp_path, monkeypatch):
+    """A full disk while writing a cache is not 'the model could not be saved': the folder is named."""
+    import errno
+
+    def full(self):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "cache" / "chunk-1.npz"))
+
+    monkeypatch.setattr(Trainer, "_fit", full)
+    ended = Trainer(TrainConfig(recipe="custom", arch="small_cnn"), dataset=None, run_dir=str(tmp_path / "run")).fit()
+    assert ended.reason == "failed"
+    assert ended.message.startswith(f"The disk holding {tmp_path / 'cache'} is full")
+    assert "model could not be saved" not in ended.message
