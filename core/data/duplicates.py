@@ -22,17 +22,23 @@ process or a later one, costs only the photos that changed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import imagehash
 import numpy as np
 
+from core.data import imageio
 from core.data.same_capture import copy_groups
 from core.data.sequences import LOOK_ALIKE_BITS, camera_times, group_frames
 from core.data.shortcuts import read_all_facts
+from core.files.cache_faults import cache_unreadable, cache_unwritable
+from core.files.fileio import atomic_write_text, open_regular
+from core.files.user_data import user_data_dir
 from core.wording import percent, plural
 
 MAX_DISTANCE = 6           # bits of 64: on flowers128, re-saved and recoloured copies measure 0-8, different
@@ -58,19 +64,12 @@ HASH_CACHE = "photo hash cache"     # its name in the line that says it is damag
 
 
 def _cache_path() -> str:
-    from core.files.user_data import user_data_dir
-
     return os.path.join(user_data_dir(), CACHE_FILE)
 
 
 def _load_cache() -> None:
     """The hashes earlier runs stored, once per process. A damaged file or entry is said in one
     line and left out (those photos are hashed again; the next save mends the file)."""
-    import json
-
-    from core.files.cache_faults import cache_unreadable
-    from core.files.fileio import open_regular
-
     with _cache_lock:
         if _stored["loaded"]:
             return
@@ -113,11 +112,6 @@ def _stored_entry(row) -> tuple[tuple[str, int, int], tuple[str, int | None]] | 
 def _save_cache() -> None:
     """Store the hashes (atomically); a cache that cannot be written only costs time later,
     and is said in one line."""
-    import json
-
-    from core.files.cache_faults import cache_unwritable
-    from core.files.fileio import atomic_write_text
-
     with _cache_lock:
         if not _stored["added"]:
             return
@@ -132,10 +126,6 @@ def _save_cache() -> None:
 
 
 def _hash_one(path: str) -> PhotoHash:
-    import imagehash
-
-    from core.data.imageio import ImageError, load_rgb
-
     try:
         st = os.stat(path)
         key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
@@ -149,9 +139,9 @@ def _hash_one(path: str) -> PhotoHash:
         return PhotoHash(path, error=exc.strerror or str(exc))
     sha = hashlib.sha256(data).hexdigest()
     try:
-        im = load_rgb(data, draft_size=HASH_DRAFT)
+        im = imageio.load_rgb(data, draft_size=HASH_DRAFT)
         ph = int(str(imagehash.phash(im)), 16)
-    except ImageError as exc:
+    except imageio.ImageError as exc:
         with _cache_lock:
             _cache[key] = (sha, None)
             _stored["added"] += 1

@@ -18,7 +18,9 @@ from torch import nn
 from core.errors import CheckpointError
 from core.files.fileio import NotARegularFile, ReadOnlyFile, atomic_write, open_regular
 from core.files.fileio import atomic_write_text as _write_text
+from core.model.architectures import ARCH_INFO, check_image_size
 from core.model.class_names import class_names_problem
+from core.model.networks import ARCHITECTURES, build_for_checkpoint
 from core.model.threshold_record import thresholds_problem
 
 FORMAT = "fledge-checkpoint"
@@ -191,8 +193,6 @@ def _model_fields_problem(ckpt: dict) -> str | None:
     Checked before anything is built from them: a file with image_size 10**6 must be refused,
     not make the predictor allocate terabytes.
     """
-    from core.model.architectures import ARCH_INFO, check_image_size
-
     if problem := class_names_problem(ckpt.get("classes")):
         return problem
     size = ckpt.get("image_size")
@@ -241,8 +241,6 @@ def save_thresholds(path, record: dict | None) -> None:
 
 def load_checkpoint(path) -> dict:
     """The checkpoint dict; CheckpointError (plain words) for anything unusable."""
-    from core.model.networks import ARCHITECTURES
-
     path = os.fspath(path)
     ckpt = _check_format(_safe_torch_load(path), path, FORMAT, FORMAT_VERSION, "model")
     arch = ckpt.get("arch")
@@ -263,8 +261,6 @@ def load_checkpoint(path) -> dict:
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:
     """The model with the checkpoint's weights, on the CPU, in eval mode (never downloads)."""
-    from core.model.networks import build_for_checkpoint
-
     try:
         model = build_for_checkpoint(ckpt["arch"], len(ckpt["classes"]), int(ckpt["image_size"]),
                                      ckpt["state_dict"])

@@ -33,9 +33,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
+from core.data.decoder import decode_or_reason
+from core.data.imageio import load_rgb
+from core.data.transforms import eval_batch
 from core.errors import FledgeError
+from core.model.networks import main_logits
 
 NEEDS_PT = ("Heat maps need the .pt model file: an exported model (ONNX) cannot show where it looked. "
             "Open the run's best.pt model instead.")
@@ -112,7 +117,6 @@ def _set_module(model: nn.Module, path: str, new: nn.Module) -> None:
 def _place(crop_map: np.ndarray, size: tuple[int, int], cache_size: int, image_size: int) -> np.ndarray:
     """The (S, S) map of the model's input laid onto a (W, H) photo: the Predictor takes the
     centre square of the photo, scales it to cache_size and crops the centre image_size."""
-    from PIL import Image
 
     w, h = size
     side = min(w, h) * image_size / float(cache_size)
@@ -130,7 +134,7 @@ def _place(crop_map: np.ndarray, size: tuple[int, int], cache_size: int, image_s
 def overlay_image(photo, heat: np.ndarray, seen: np.ndarray | None = None):
     """The photo (PIL RGB) with the heat map (0..1, the photo's size) coloured over it; where
     seen is False the photo is only dimmed."""
-    from PIL import Image
+    # late: importing grad-cam takes seconds (it pulls in OpenCV); only when a heat map is asked for
     from pytorch_grad_cam.utils.image import show_cam_on_image
 
     rgb = np.asarray(photo.convert("RGB"), dtype=np.float32) / 255.0
@@ -169,9 +173,6 @@ class HeatMapper:
     # -- the maps of the model's input -----------------------------------------------------
 
     def _input(self, image) -> torch.Tensor:
-        from core.data.decoder import decode_or_reason
-        from core.data.transforms import eval_batch
-
         arr, err = decode_or_reason(image, self.predictor.cache_size)
         if err is not None:
             raise FledgeError(f"No heat map for this photo: it could not be read ({err}).")
@@ -187,6 +188,7 @@ class HeatMapper:
         return self.classes.index(class_name)
 
     def _grad_cam(self, x: torch.Tensor, class_name: str | None) -> tuple[np.ndarray, int, float]:
+        # late: importing grad-cam takes seconds (it pulls in OpenCV); only when a heat map is asked for
         from pytorch_grad_cam import GradCAM
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -213,8 +215,6 @@ class HeatMapper:
         return grey, index, float(logits.detach().softmax(dim=1)[0, index])
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        from core.model.networks import main_logits
-
         return main_logits(self.model(x)).float()
 
     # -- public ---------------------------------------------------------------------------
@@ -222,8 +222,6 @@ class HeatMapper:
     def explain(self, image, class_name: str | None = None, max_side: int | None = None) -> HeatMap:
         """The heat map of the model's answer (or of class_name) for one photo (a path, bytes
         or a PIL image), at the photo's size, or scaled so that no side exceeds max_side."""
-        from core.data.imageio import load_rgb
-
         x = self._input(image)
         with self._lock, torch.inference_mode(False), torch.enable_grad():
             grey, index, prob = (self._grad_cam if self.layer else self._saliency)(x, class_name)

@@ -191,8 +191,9 @@ _CONV_BN = {"EfficientNet": {"conv_stem": "bn1", "conv_head": "bn2"},
 
 
 def has_foldable_blocks(model: nn.Module) -> bool:
-    """Whether model is one of timm's EfficientNets, which fold_batchnorm knows."""
-    return any(type(m).__name__ in _CONV_BN for m in model.modules())
+    """Whether model is one of timm's EfficientNets, which fold_batchnorm knows (torchvision has
+    blocks of the same names, laid out otherwise)."""
+    return type(model).__name__ == "EfficientNet" and type(model).__module__.startswith("timm.")
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

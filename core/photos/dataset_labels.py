@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import threading
 
-from core.files.journal import path_key
+from core.data.dataset import SPLIT_FOLDER_NAMES
+from core.files.journal import is_inside, path_key
+from core.photos.labelling import Labeller, validate_class_name
 
 
 class DatasetLabels:
@@ -19,8 +21,6 @@ class DatasetLabels:
     """
 
     def __init__(self, root: str, move: bool = True) -> None:
-        from core.photos.labelling import Labeller
-
         self.train = Labeller(root, move=move)
         self.root = self.train.root
         self.move = move
@@ -38,8 +38,6 @@ class DatasetLabels:
     @property
     def has_validation_folder(self) -> bool:
         """Whether the dataset keeps its validation photos in a folder of their own (val/)."""
-        from core.data.dataset import SPLIT_FOLDER_NAMES
-
         if self.layout != "split-folders":
             return False
         try:
@@ -53,8 +51,6 @@ class DatasetLabels:
         """The val/test folder of this dataset that holds path, if any."""
         if self.layout != "split-folders":
             return None
-        from core.data.dataset import SPLIT_FOLDER_NAMES
-        from core.files.journal import is_inside
 
         if not is_inside(path, self.root) or is_inside(path, self.train.class_root):
             return None
@@ -68,7 +64,6 @@ class DatasetLabels:
         folder = self._split_folder(path)
         if folder is None:
             return self.train
-        from core.photos.labelling import Labeller
 
         with self._lock:
             lab = self._others.get(path_key(folder))
@@ -85,8 +80,6 @@ class DatasetLabels:
 
     def add_class(self, name: str) -> str:
         """Create a new class folder; returns the cleaned-up name."""
-        from core.photos.labelling import validate_class_name
-
         name = validate_class_name(name)
         self.train.add_class(name)
         return name

@@ -20,9 +20,17 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from core.data.pipeline import build_sources
 from core.errors import FledgeError
-from core.training.class_balance import class_balance, class_counts
+from core.model import networks
+from core.model.devices import resolve_device
+from core.model.networks import ARCHITECTURES, classifier_parameters, main_logits
+from core.training import features
+from core.training.class_balance import class_balance, class_counts, compare_with_guessing
+from core.training.events import Message
 from core.training.lr_finder import LrCurve, find_lr
+from core.training.optimizers import make_optimizer
+from core.training.quick import HeadSettings, head_step, quick_model, train_head
 from core.training.recipe_rules import PRESETS, resolve
 
 HEAD_STEPS = 50                  # the head's optimisation steps in all (core.training.quick.HeadSettings)
@@ -36,8 +44,6 @@ BACKBONE_LR_FACTOR = 0.1         # thorough: the pretrained layers move at a ten
 def head_settings(cfg, rows: int, lr: float | None = None):
     """The quick head's settings for `rows` training rows (photos x views): config.epochs
     epochs of about HEAD_STEPS / epochs batches each (one whole-set batch from 50 epochs on)."""
-    from core.training.quick import HeadSettings
-
     per_epoch = max(1, math.ceil(HEAD_STEPS / max(1, cfg.epochs)))
     batch = 0 if per_epoch == 1 else max(1, math.ceil(rows / per_epoch))
     return HeadSettings(epochs=cfg.epochs, lr=float(lr if lr is not None else cfg.lr),
@@ -51,8 +57,6 @@ def head_steps_per_epoch(settings, rows: int) -> int:
 def head_curve(train_x, train_y, num_classes: int, settings, class_weights=None,
                should_stop: Callable[[], bool] | None = None) -> LrCurve:
     """The finder's sweep on a fresh head (milliseconds on cached features)."""
-    from core.training.quick import head_step
-
     return find_lr(head_step(train_x, train_y, num_classes, settings, class_weights),
                    should_stop=should_stop)
 
@@ -84,8 +88,6 @@ def class_weights_for(cfg, classes: Sequence[str], labels: Sequence[int]) -> tup
 def fine_tune_groups(model, arch: str, lr: float) -> list[dict]:
     """Thorough's second phase: the classifier at lr, the pretrained layers at a tenth of it
     (fastai's discriminative rates, in two groups). lr_mult lets a sweep keep the ratio."""
-    from core.model.networks import classifier_parameters
-
     head = classifier_parameters(model, arch)
     ids = {id(p) for p in head}
     body = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
@@ -109,8 +111,6 @@ def network_curve(model, optimizer, source, criterion, progress: Callable[[int, 
                   should_stop: Callable[[], bool] | None = None, steps: int = SWEEP_STEPS) -> LrCurve:
     """The finder's sweep on a whole network from a batch source; every parameter group moves
     at the swept rate times its lr_mult. The weights and the optimizer are put back after."""
-    from core.model.networks import main_logits
-
     weights = copy.deepcopy(model.state_dict())
     state = copy.deepcopy(optimizer.state_dict())
     batches = _endless(source)
@@ -140,9 +140,6 @@ def network_curve(model, optimizer, source, criterion, progress: Callable[[int, 
 def choose_network_lr(cfg, model, source, device, class_weights, groups, emit, should_stop):
     """A run's --lr auto on a whole network: (the rate, the parameter groups at that rate or
     None for one group), with Messages through emit (core.training.events)."""
-    from core.training.events import Message
-    from core.training.optimizers import make_optimizer
-
     what = "every layer" if groups else "the network"
     emit(Message("info", f"Finding a learning rate for {what}: a short sweep of {SWEEP_STEPS} batches at "
                          "rising rates (the weights are put back after)..."))
@@ -167,8 +164,6 @@ def choose_network_lr(cfg, model, source, device, class_weights, groups, emit, s
 
 def score_in_context(accuracy: float, dataset, pretrained: bool | None):
     """compare_with_guessing on the validation photos; None when there is nothing to compare."""
-    from core.training.class_balance import compare_with_guessing
-
     classes = list(dataset.classes)
     counts = dataset.counts()
     val = [counts["val"][c] for c in classes]
@@ -199,7 +194,6 @@ def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
         settings = head_settings(cfg, int(np.prod(x.shape[:2])))
         if cfg.recipe == "quick":
             return head_curve(x, y, len(dataset.classes), settings, weights, stop)
-        from core.training.quick import train_head
 
         head = train_head(x, y, x[:0, 0], y[:0], len(dataset.classes), replace(settings, lr=1e-2),
                           class_weights=weights, should_stop=stop)
@@ -207,10 +201,9 @@ def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
 
 
 def _train_features(dataset, progress, should_stop):
-    from core.training.features import default_backbone, extract_features
-
     paths = [s.path for s in dataset.train]
-    feats = extract_features(paths, default_backbone(), progress=progress, should_stop=should_stop)
+    feats = features.extract_features(paths, features.default_backbone(), progress=progress,
+                                      should_stop=should_stop)
     if feats.stopped:
         raise FledgeError("Stopped before the photos were read: no learning rate was tried.")
     keep = np.flatnonzero(feats.usable)
@@ -220,19 +213,12 @@ def _train_features(dataset, progress, should_stop):
 
 
 def _sweep_network(cfg, dataset, head, progress, should_stop) -> LrCurve:
-    from core.data.pipeline import build_sources
-    from core.model.devices import resolve_device
-    from core.model.networks import ARCHITECTURES, build_model
-    from core.training.optimizers import make_optimizer
-
     spec = ARCHITECTURES[cfg.arch]
     size = cfg.image_size or spec.input_size
     device = resolve_device(cfg.device)
-    model, _ = build_model(cfg.arch, len(dataset.classes), image_size=size, pretrained=cfg.pretrained,
+    model, _ = networks.build_model(cfg.arch, len(dataset.classes), image_size=size, pretrained=cfg.pretrained,
                            weights_path=cfg.weights_path, freeze_backbone=cfg.freeze_backbone)
     if head is not None:
-        from core.training.quick import quick_model
-
         model.load_state_dict(quick_model(head).state_dict())
     model = model.to(device)
     train, val, test, _plan = build_sources(dataset, image_size=size, mean=spec.mean, std=spec.std,
