@@ -27,16 +27,21 @@ def unsorted(tmp_path):
     return folder
 
 
+def _visible(folder) -> list[str]:
+    """The names in folder a person sees (Fledge's own hidden files left out)."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+
+
 def test_start_dataset_makes_empty_class_folders_next_to_the_unsorted_folder(unsorted):
     assert len(unsorted_photos(str(unsorted))) == 12
     root = start_dataset(str(unsorted), ["bird", "plane"])
     assert root == str(unsorted.parent / "birdcam (labelled)")
-    assert sorted(os.listdir(root)) == ["bird", "plane"]
+    assert _visible(root) == ["bird", "plane"]
     assert new_dataset_folder(str(unsorted)) == str(unsorted.parent / "birdcam (labelled 2)")
     # Starting again with the same folder keeps what it holds and adds a class.
     (unsorted.parent / "birdcam (labelled)" / "bird" / "kept.jpg").write_bytes(b"x")
     assert start_dataset(str(unsorted), ["bird", "plane", "squirrel"], dest=root) == root
-    assert sorted(os.listdir(root)) == ["bird", "plane", "squirrel"]
+    assert _visible(root) == ["bird", "plane", "squirrel"]
     assert os.path.exists(os.path.join(root, "bird", "kept.jpg"))
 
 
