@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from core.data.dataset import SPLIT_FOLDER_NAMES
 from core.errors import FledgeError
+from core.photos.class_order import ordered, remember_order
 from core.files.file_transfer import describe_os_error, is_inside, path_key
 from core.files.journal import FileJournal, JournalWriteError
 from core.files.journal_undo import undo_in_words
@@ -176,8 +177,9 @@ def class_root_of(root: str) -> tuple[str, str]:
 
 
 def training_classes(root: str) -> list[str]:
-    """The class names labels go into, read without touching the dataset's journal."""
-    return sorted(_subfolders(class_root_of(root)[1]), key=lambda c: (c.casefold(), c))
+    """The class names labels go into, in the order the person gave them (core.photos.class_order),
+    read without touching the dataset's journal."""
+    return ordered(root, _subfolders(class_root_of(root)[1]))
 
 
 class Labeller:
@@ -213,8 +215,9 @@ class Labeller:
     def class_folder(self, class_name: str) -> str:
         return os.path.join(self.class_root, class_name)
 
-    def add_class(self, name: str) -> str:
-        """Create the folder of a new class; returns its path."""
+    def add_class(self, name: str, remember: bool = True) -> str:
+        """Create the folder of a new class; returns its path. remember: it takes the next key
+        (kept in the dataset's class order; False for a val/ or test/ folder's own Labeller)."""
         with self._lock:
             name = validate_class_name(name)
             if self.layout == "class-folders" and name.lower() in SPLIT_FOLDER_NAMES:
@@ -225,10 +228,13 @@ class Labeller:
                 if existing.casefold() == name.casefold():
                     raise FledgeError(f"There is already a class called '{existing}'.")
             path = self.class_folder(name)
+            before = self.classes
             try:
                 os.makedirs(path)
             except OSError as exc:
                 raise FledgeError(f"Could not create the class folder {path} ({describe_os_error(exc)}).") from None
+            if remember:
+                remember_order(self.root, before + [name])
             return path
 
     # -- labelling ----------------------------------------------------------------------
