@@ -254,19 +254,30 @@ class Labeller:
             move = self.move or is_inside(src, self.root)   # never duplicate a dataset photo
             if not move and (copy := self._copy_of(src)) is not None:
                 return self._already_copied(src, copy, class_name)
-            try:
-                if self._run is None:
-                    self._run = self.journal.new_run(tool="label")
-                op = self.journal.do(src, os.path.join(folder, os.path.basename(src)), move, self._run,
-                                     meta={"class": class_name})
-            except JournalWriteError as exc:
-                # Nothing is done without a record in the journal.
-                raise FledgeError(f"{exc.strerror}, so {src} was left where it was. Check that disk, "
-                                  "then try again.") from None
-            except OSError as exc:
-                raise FledgeError(f"Could not {'move' if move else 'copy'} {src} into {folder} "
-                                  f"({describe_os_error(exc)}). The photo was left where it was.") from None
+            op = self.put(src, os.path.join(folder, os.path.basename(src)), move, {"class": class_name})
             return LabelOp(op.src, op.dst, class_name, move)
+
+    def put(self, src: str, dst: str, move: bool, meta: dict):
+        """(Under the lock) copy or move src to dst (or a free name next to it), journalled;
+        the journal's Op, or FledgeError in words with the photo left where it was."""
+        try:
+            if self._run is None:
+                self._run = self.journal.new_run(tool="label")
+            return self.journal.do(src, dst, move, self._run, meta=meta)
+        except JournalWriteError as exc:
+            # Nothing is done without a record in the journal.
+            raise FledgeError(f"{exc.strerror}, so {src} was left where it was. Check that disk, "
+                              "then try again.") from None
+        except OSError as exc:
+            raise FledgeError(f"Could not {'move' if move else 'copy'} {src} into {os.path.dirname(dst)} "
+                              f"({describe_os_error(exc)}). The photo was left where it was.") from None
+
+    @contextlib.contextmanager
+    def holding(self):
+        """The dataset held (across processes) with its journal caught up, for work of several
+        steps on it (core.photos.class_edits)."""
+        with self._lock, self._caught_up():
+            yield self
 
     # -- another window at work on the same dataset ------------------------------------
     @contextlib.contextmanager
