@@ -253,8 +253,10 @@ def undo_class_edit(labels, edit: ClassEdit) -> ClassEdit:
             with contextlib.suppress(OSError):
                 make_dirs(folder)
         if edit.kind == "rename":
-            for folder in edit.folders:
-                _prune_if_empty(os.path.join(os.path.dirname(folder), edit.into))
+            # Photos labelled into the new name since go back to the old name with the others.
+            back = ClassEdit("rename", edit.root, edit.into, edit.name)
+            _move_photos(back, _class_folders(labels, edit.into), edit.name)
+            edit.problems += back.problems
         if edit.aside:
             _prune_if_empty(edit.aside)           # the folder it made, once its photos are back
     remember_order(labels.root, edit.order + [c for c in labels.classes if c not in edit.order])

@@ -110,6 +110,21 @@ class Readiness:
     text: str = ""
     thin: dict[str, int] = field(default_factory=dict)       # classes with few photos, fewest first
 
+    @property
+    def summary(self) -> str:
+        """text in a few words, for a footer: what is still needed, or which classes are thin."""
+        if not self.ready or not self.thin:
+            return self.text
+        names = [f"'{c}' ({n})" for c, n in self.thin.items()]
+        shown = and_list(names) if len(names) <= 3 else ", ".join(names[:3]) + f" and {len(names) - 3} more"
+        return f"You can train now. Few photos of {shown} yet."
+
+    @property
+    def hunt(self) -> list[str]:
+        """The thin classes Review looks for first (core.photos.review_queue.review_order): while
+        another class has plenty; when every class is thin, least certain first serves them all."""
+        return list(self.thin) if len(self.thin) < len(self.counts) else []
+
 
 def readiness(dataset_root: str, need: int = READY_PER_CLASS) -> Readiness:
     """Whether every class has need photos for a first training run, said the way a person
@@ -126,7 +141,7 @@ def readiness(dataset_root: str, need: int = READY_PER_CLASS) -> Readiness:
     missing = {c: need - n for c, n in counts.items() if n < need}
     thin = dict(sorted(((c, n) for c, n in counts.items() if n < THIN_BELOW), key=lambda kv: kv[1]))
     if missing:
-        most_first = sorted(missing.items(), key=lambda kv: (-kv[1], kv[0].casefold()))
+        most_first = sorted(missing.items(), key=lambda kv: -kv[1])       # ties in key order
         listed = and_list(f"{plural(n, 'more photo')} of '{c}'" for c, n in most_first)
         return Readiness(counts, missing, False, f"{listed} and you can train.", thin)
     if not thin:

@@ -98,6 +98,8 @@ def test_readiness_names_every_thin_class_fewest_first_and_none_once_each_has_pl
     state = readiness(str(root))
     assert state.ready and list(state.thin) == ["lemming", "vole"]
     assert "Few photos of 'lemming' (2) and 'vole' (4) yet: the model's answers for them" in state.text
+    assert state.summary == "You can train now. Few photos of 'lemming' (2) and 'vole' (4) yet."
+    assert state.hunt == ["lemming", "vole"]                  # 'empty' has plenty: Review looks for these
     for i in range(4, 12):
         save_image(draw_class_image(i, 16, seed=i), root / "vole" / f"{i}.png")
         save_image(draw_class_image(i, 16, seed=i), root / "lemming" / f"{i}.png")
@@ -142,3 +144,25 @@ def test_photos_copied_in_are_known_until_their_copy_is_undone(unsorted):
     assert copied_in(root) == {path_key(photos[0])}
     undo_action(done)
     assert copied_in(root) == set() and copied_in(str(unsorted.parent / "nowhere")) == set()
+
+
+def test_a_dataset_whose_rare_class_has_one_photo_trains_and_its_model_knows_every_class(tmp_path, monkeypatch):
+    """The first training starts as soon as every class has a photo: the lone lemming is learnt
+    from (none is kept to check with, and the scan says what that means)."""
+    from core.model.predictor import Predictor
+    from core.training.config import TrainConfig
+    from core.training.trainer import Trainer
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    root = tmp_path / "cam (labelled)"
+    for cls, k, n in (("empty", 0, 8), ("vole", 1, 4), ("lemming", 2, 1)):
+        for i in range(n):
+            save_image(draw_class_image(k, 40, seed=10 * k + i), root / cls / f"{cls}{i}.png")
+    assert readiness(str(root)).ready
+    ds = scan_dataset(root)
+    assert ds.counts()["train"]["lemming"] == 1 and ds.counts()["val"]["lemming"] == 0
+    assert any("'lemming' (1)" in w and "none is kept to check the model" in w for w in ds.warnings)
+    ended = Trainer(TrainConfig(recipe="quick", epochs=3), ds, run_dir=str(tmp_path / "run")).fit()
+    assert ended.reason == "completed", ended.message
+    predictor = Predictor.from_checkpoint(ended.best_model, device="cpu")
+    assert sorted(predictor.classes) == ["empty", "lemming", "vole"]
