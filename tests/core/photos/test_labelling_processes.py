@@ -214,3 +214,23 @@ def test_a_busy_dataset_is_said_in_words_when_the_other_process_does_not_let_go(
     assert out.get(timeout=WAIT_S)[0] == "done"
     _finish(a)
     assert os.path.exists(second) and _files(os.path.join(root, "bird")) == {"IMG_0001.jpg": b"one"}
+
+
+def test_a_copy_left_half_done_by_a_killed_process_is_rolled_back_by_the_next_one(tmp_path):
+    """kill -9 while the copy is in flight: the lock dies with the process, so the next labeller
+    takes the journal's half-done copy for what it is -- a crash's leftover -- and rolls it back."""
+    root = _dataset(tmp_path)
+    first = _write(tmp_path / "card1" / "IMG_0001.jpg", b"the vole from card 1")
+    copied, go, out = _ctx.Event(), _ctx.Event(), _ctx.Queue()
+    a = _run(_label_paused_after_copy, root, first, copied, go, out)
+    assert copied.wait(WAIT_S)
+    a.kill()
+    a.join(WAIT_S)
+    bird = os.path.join(root, "bird")
+    assert [n for n in os.listdir(bird) if n.startswith(PART_PREFIX)]          # its copy, cut short
+
+    op = Labeller(root, move=False).assign(first, "bird")
+    assert op.dst == os.path.join(bird, "IMG_0001.jpg")
+    assert _files(bird) == {"IMG_0001.jpg": b"the vole from card 1"}
+    assert not [n for n in os.listdir(bird) if n.startswith(PART_PREFIX)]
+    assert len(_live_ops_hold_their_photos(root)) == 1
