@@ -75,3 +75,41 @@ def test_an_unsorted_folder_is_labelled_into_a_new_dataset_that_can_train(qtbot,
     assert tree(dump) == before
     rv.shutdown()
     data.shutdown()
+
+
+def test_a_camera_dump_with_rare_classes_trains_after_one_photo_each(qtbot, make_window, tmp_path):
+    """The loop as a person goes it: three classes typed, one of them never seen and removed again,
+    one photo of the rare one, Train; the model knows every class that has photos."""
+    from core.training.config import TrainConfig
+
+    dump = _camera_dump(tmp_path / "trap", n=10)
+    w = make_window()
+    data, rv, tp = w.dataset_panel, w.review_panel, w.training_panel
+    data.open_folder(str(dump))
+    qtbot.waitUntil(lambda: data.start_box.isVisible(), timeout=20000)
+    data.start_box.names.setText("empty, lemming, stoat")
+    qtbot.mouseClick(data.start_box.button, Qt.MouseButton.LeftButton)
+    assert rv.classes() == ["empty", "lemming", "stoat"]
+
+    rv.view.class_editing.confirm_remove = lambda name, aside: True      # the stoat never came
+    rv.view.edit_class("remove", "stoat")
+    qtbot.waitUntil(lambda: rv.classes() == ["empty", "lemming"], timeout=20000)
+
+    grid = rv.view.grid
+    grid.setFocus()
+    for key in [Qt.Key.Key_1] * 4 + [Qt.Key.Key_2]:
+        grid.select_row(0)
+        qtbot.keyClick(grid, key)
+    qtbot.waitUntil(lambda: rv.retrain_button.isEnabled() and not rv.view.queue.busy(), timeout=20000)
+    assert "Few photos of 'lemming' (1) and 'empty' (4)" in rv.readiness_label.text()
+
+    tp.form.apply_config(TrainConfig(arch="small_cnn", image_size=32, batch_size=8, device="cpu", augment=False,
+                                     schedule="none", epochs=1, lr=0.002))
+    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
+        qtbot.mouseClick(rv.retrain_button, Qt.MouseButton.LeftButton)
+    ended = finished.args[0]
+    assert ended.reason == "completed", ended.message
+    assert list(data.dataset.classes) == ["empty", "lemming"]
+    assert data.dataset.counts()["train"]["lemming"] == 1
+    qtbot.waitUntil(lambda: rv.model_path() == ended.best_model, timeout=30000)
+    qtbot.waitUntil(lambda: not rv.is_busy() and all(it.predicted for it in grid.items()), timeout=60000)
