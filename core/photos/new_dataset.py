@@ -120,6 +120,14 @@ class Readiness:
         return f"You can train now. Few photos of {shown} yet."
 
     @property
+    def hint(self) -> str:
+        """What to do about a class no photo has been labelled into yet ('' when there is none)."""
+        if not any(self.counts.get(c, 0) == 0 for c in self.missing):
+            return ""
+        return ("A class the camera has not seen yet need not hold you up: remove it (Classes, then "
+                "Remove), train without it, and add it again when one turns up.")
+
+    @property
     def hunt(self) -> list[str]:
         """The thin classes Review looks for first (core.photos.review_queue.review_order): while
         another class has plenty; when every class is thin, least certain first serves them all."""

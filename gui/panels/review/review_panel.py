@@ -366,6 +366,6 @@ class ReviewPanel(QWidget):
         # What is still needed, or (ready) which classes are thin; what that means for their answers on hover.
         shown = state is not None and (not state.ready or bool(state.thin))
         self.readiness_label.setText(state.summary if shown else "")
-        self.readiness_label.setToolTip(state.text if shown else "")
+        self.readiness_label.setToolTip(" ".join(t for t in (state.text, state.hint) if t) if shown else "")
         self.retrain_button.setText("Retrain with &corrections" if self.model_path() else "&Train on these labels")
         self.retrain_button.setEnabled(state is not None and state.ready)     # every class has a photo

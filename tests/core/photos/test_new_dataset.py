@@ -74,6 +74,7 @@ def test_labelling_until_ready_gives_a_dataset_that_scans_and_undo_loses_nothing
     state = readiness(root)
     assert state.counts == {"bird": 10, "plane": 0} and not state.ready
     assert state.text == "1 more photo of 'plane' and you can train."
+    assert "remove it" in state.hint and "train without it" in state.hint
     last = apply_action(LabelAction(labels, [(ReviewItem(p), "plane", i) for i, p in enumerate(photos[10:12])]))
     state = readiness(root)
     assert state.ready and state.thin == {"plane": 2}
