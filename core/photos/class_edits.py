@@ -69,8 +69,9 @@ class ClassEdit:
                 text += (f" {plural(back, 'photo')} went back where {'it' if back == 1 else 'they'} came from"
                          f" ({_where(self.unlabelled)}).")
             if self.aside_count:
-                text += (f" {plural(self.aside_count, 'photo')} Fledge had not labelled from elsewhere "
-                         f"{'is' if self.aside_count == 1 else 'are'} now in {self.aside}.")
+                one = self.aside_count == 1
+                text += (f" {plural(self.aside_count, 'photo')} that Fledge had not brought in (put there by hand, "
+                         f"or relabelled from another class) {'is' if one else 'are'} now in {self.aside}.")
         if self.problems:
             text += f" {plural(len(self.problems), 'photo')} could not be moved: {self.problems[0]}"
         return text

@@ -77,7 +77,8 @@ def test_removing_a_class_sends_its_photos_back_where_they_came_from_and_undo_br
     aside = removed_folder(root)
     assert aside == root + " (removed classes)" and os.listdir(os.path.join(aside, "lemming")) == ["by hand.jpg"]
     assert edit.text.startswith("Removed the class 'lemming'. 3 photos went back where they came from ")
-    assert "1 photo Fledge had not labelled from elsewhere is now in " + aside in edit.text
+    assert "1 photo that Fledge had not brought in (put there by hand, or relabelled from another class) is " \
+           "now in " + aside in edit.text
     assert readiness(root).counts == {"empty": 4, "vole": 2, "bank vole": 1}
 
     undo_class_edit(labels, edit)
