@@ -18,6 +18,12 @@ def of_total(done: int, total: int, word: str, many: str | None = None) -> str:
     return f"{done:,} of {plural(total, word, many)}"
 
 
+def and_list(items) -> str:
+    """['a'] -> 'a'; ['a', 'b', 'c'] -> 'a, b and c'."""
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
 def percent(p: float) -> str:
     """0.8731 -> '87.3 %'; keeps tiny and near-certain values honest (never '100.0 %')."""
     v = 100.0 * float(p)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from core.data.folder_scan import SkippedFile, check_all, collect, loose_files, subfolders
 from core.data.imageio import is_image_name
 from core.data.sequences import split_sequences
-from core.data.split import SPLITS, SplitSettings, split_files
+from core.data.split import ALL_IN_TRAINING, SPLITS, SplitSettings, keep_thin_in_training, split_files
 from core.errors import DatasetError
-from core.wording import plural
+from core.wording import and_list, plural
 
 SPLIT_TITLES = {"train": "training", "val": "validation", "test": "test"}
 
@@ -247,6 +247,7 @@ def _auto_split(files: list[tuple[str, str, str]], split: SplitSettings) -> _Aut
     groups = (split_sequences([f[0] for f in files]) or []) if split.bursts else []
     groups = [g for g in groups if len(g) > 1]
     parts = split_files(files, groups, split.seed, split.val_fraction, split.test_fraction)
+    keep_thin_in_training(parts)        # a class of a photo or two: all of it to learn from
     by_class: dict[str, set[int]] = defaultdict(set)      # class -> the groups (or lone files) holding it
     grouped = {i: k for k, g in enumerate(groups) for i in g}
     for i, (_path, cls, _rel) in enumerate(files):
@@ -274,7 +275,8 @@ def _finish(root: str, layout: str, classes: list[str], auto: _AutoSplit, skippe
 
 def _dataset_warnings(ds: Dataset) -> list[str]:
     out = []
-    train = ds.counts()["train"]
+    counts = ds.counts()
+    train = counts["train"]
     largest = max(train, key=lambda c: train[c])
     smallest = min(train, key=lambda c: train[c])
     if train[smallest] and train[largest] > IMBALANCE_RATIO * train[smallest]:
@@ -286,6 +288,9 @@ def _dataset_warnings(ds: Dataset) -> list[str]:
         listed = ", ".join(f"'{c}' ({train[c]})" for c in few)
         out.append(f"Very few training pictures for {listed}. Aim for at least {FEW_IMAGES} per "
                    "class, better 50 or more.")
+    thin = [c for c in ds.classes if 0 < train[c] <= ALL_IN_TRAINING and not counts["val"][c]]
+    if thin:
+        out.append(_thin_warning(thin, train))
     if ds.skipped:
         out.append(f"{plural(len(ds.skipped), 'file')} could not be used and "
                    f"{'was' if len(ds.skipped) == 1 else 'were'} skipped (see the list of skipped files).")
@@ -296,25 +301,49 @@ def _scan_class_folders(root, top, split: SplitSettings, verify, progress) -> Da
     if not top:
         raise _no_class_folders(root, f"The folder {root}", _short(root))
     found = {c: collect(os.path.join(root, c)) for c in top}
+    empty = [c for c in top if not found[c].images and not found[c].skipped]
+    found = {c: f for c, f in found.items() if c not in empty}
     usable, skipped = check_all(found, verify, progress)
     skipped += [SkippedFile(p, NOT_IN_CLASS) for p in loose_files(root) if is_image_name(p)]
 
-    for c in top:
+    for c in found:
         if not usable[c]:
             folder_skips = [s for s in skipped if s.path.startswith(os.path.join(root, c) + os.sep)]
             raise DatasetError(f"The class folder {os.path.join(root, c)} has no usable pictures"
                                f"{_describe_skips(folder_skips)}. Add pictures to it, or remove the folder.")
-        if len(usable[c]) < 2:
-            raise DatasetError(f"The class folder {os.path.join(root, c)} has only one usable picture. "
-                               "Fledge needs at least two per class (one to learn from, one to check "
-                               "with); add more pictures to it.")
-    classes = sorted(top, key=_class_key)
-    _need_two_classes(root, classes, _short(root))
+    classes = sorted(found, key=_class_key)
+    _need_two_classes(root, classes, _short(root), empty)
     auto = _auto_split([(p, c, rel) for c in classes for p, rel in usable[c]], split)
-    return _finish(root, "class-folders", classes, auto, skipped, [], split)
+    return _finish(root, "class-folders", classes, auto, skipped, _empty_notes(root, empty), split)
 
 
-def _need_two_classes(root: str, classes: list[str], example: str) -> None:
+def _empty_notes(folder: str, empty: list[str]) -> list[str]:
+    """A class folder with nothing in it yet (made for labelling) is left out, never an error."""
+    if not empty:
+        return []
+    names = ", ".join(f"'{c}'" for c in sorted(empty, key=_class_key))
+    one = len(empty) == 1
+    return [f"The class folder{'' if one else 's'} {names} in {folder} {'is' if one else 'are'} empty, so "
+            f"{'that class is' if one else 'those classes are'} left out until {'it has' if one else 'they have'} "
+            "photos."]
+
+
+def _thin_warning(thin: list[str], train: dict[str, int]) -> str:
+    one = len(thin) == 1
+    listed = and_list(f"'{c}' ({train[c]})" for c in thin)
+    return (f"So few photos of {listed} that {'they are' if one else 'each class has them'} all used for "
+            "training and none is kept to check the model: its answers for "
+            f"{'that class' if one else 'those classes'} are guesses from a photo or two, and the validation "
+            f"score says nothing about {'it' if one else 'them'}. Label more photos of {'it' if one else 'them'} "
+            "when the camera sees one.")
+
+
+def _need_two_classes(root: str, classes: list[str], example: str, empty: list[str] = ()) -> None:
+    if len(classes) < 2 and empty:
+        have = f"Only '{classes[0]}' has photos" if classes else "No class folder has photos"
+        raise DatasetError(f"{have} in {root} so far; {', '.join(repr(c) for c in empty)} "
+                           f"{'is' if len(empty) == 1 else 'are'} still empty. A model learns to tell at least "
+                           "two classes apart: label photos into another class first.")
     if len(classes) < 2:
         raise DatasetError(
             f"Fledge found only one class folder, '{classes[0]}', in {root}. It needs at least two "
@@ -362,20 +391,28 @@ def _class_dirs_of_splits(root: str, dirs: dict[str, str]) -> tuple[dict[str, li
 
 
 def _split_folder_classes(root: str, dirs: dict[str, str], class_dirs: dict[str, list[str]],
-                          usable: dict, skipped: list[SkippedFile]) -> list[str]:
-    """The classes, once every split's class folders agree with train/'s; else DatasetError."""
+                          usable: dict, skipped: list[SkippedFile], notes: list[str]) -> list[str]:
+    """The classes, once every split's class folders agree with train/'s; else DatasetError.
+    An empty training class folder is left out (a note in notes says so)."""
     present = {s: {c for c in class_dirs[s] if usable[(s, c)]} for s in dirs}
+    empty = []
     for c in class_dirs["train"]:
         if c not in present["train"]:
             folder = os.path.join(dirs["train"], c)
             folder_skips = [x for x in skipped if x.path.startswith(folder + os.sep)]
+            if not folder_skips:
+                empty.append(c)
+                continue
             raise DatasetError(f"The class folder {folder} has no usable pictures"
                                f"{_describe_skips(folder_skips)}. Add pictures to it, or remove the folder.")
     classes = sorted(present["train"], key=_class_key)
+    notes.extend(_empty_notes(dirs["train"], empty))
     if "val" in dirs:
         for c in classes:
+            near = [v for v in class_dirs["val"] if v != c and v.casefold() == c.casefold()]
+            if c not in present["val"] and not near and len(usable[("train", c)]) <= ALL_IN_TRAINING:
+                continue            # too few to spare one: all in training (a warning says so)
             if c not in present["val"]:
-                near = [v for v in class_dirs["val"] if v != c and v.casefold() == c.casefold()]
                 hint = (f" (there is a folder '{near[0]}': class folder names must match exactly)"
                         if near else "")
                 raise DatasetError(
@@ -387,7 +424,7 @@ def _split_folder_classes(root: str, dirs: dict[str, str], class_dirs: dict[str,
             raise DatasetError(
                 f"Class '{c}' has {SPLIT_TITLES[s]} pictures but no training pictures. Add pictures "
                 f"to {os.path.join(dirs['train'], c)}, or remove {os.path.join(dirs[s], c)}.")
-    _need_two_classes(dirs["train"], classes, f"{_short(root)}/{os.path.basename(dirs['train'])}")
+    _need_two_classes(dirs["train"], classes, f"{_short(root)}/{os.path.basename(dirs['train'])}", empty)
     return classes
 
 
@@ -405,12 +442,12 @@ def _scan_split_folders(root, top, split_dirs, split: SplitSettings, verify, pro
     found = {(s, c): collect(os.path.join(d, c)) for s, d in dirs.items() for c in class_dirs[s]}
     usable, more_skipped = check_all(found, verify, progress)
     skipped += more_skipped
-    classes = _split_folder_classes(root, dirs, class_dirs, usable, skipped)
+    classes = _split_folder_classes(root, dirs, class_dirs, usable, skipped, notes)
 
     split = SplitSettings(split.seed, split.val_fraction, 0.0, split.bursts)   # test comes only from test/
     if "val" in dirs:
         auto = _AutoSplit({"train": {c: [p for p, _ in usable[("train", c)]] for c in classes},
-                           "val": {c: [p for p, _ in usable[("val", c)]] for c in classes}, "test": {}})
+                           "val": {c: [p for p, _ in usable.get(("val", c), [])] for c in classes}, "test": {}})
     else:
         # No validation folder: set part of train/ aside, as for class folders.
         auto = _auto_split([(p, c, rel) for c in classes for p, rel in usable[("train", c)]], split)

@@ -15,6 +15,9 @@ import os
 from dataclasses import asdict, dataclass, fields
 
 SPLITS = ("train", "val", "test")
+# A class with this many photos or fewer keeps them all for training: a head on frozen features
+# learns something from one photo, while one validation photo checks next to nothing.
+ALL_IN_TRAINING = 2
 
 
 @dataclass(frozen=True)
@@ -124,3 +127,16 @@ def split_files(files: list[tuple[str, str, str]], groups: list[list[int]], seed
         for i in unit:
             out[where[k]].setdefault(files[i][1], []).append(files[i][0])
     return {s: {c: sorted(paths) for c, paths in by_class.items()} for s, by_class in out.items()}
+
+
+def keep_thin_in_training(splits: dict[str, dict[str, list[str]]]) -> list[str]:
+    """Put every photo of a class with ALL_IN_TRAINING photos or fewer into training (splits:
+    split -> class -> paths, "train" among them, changed in place); returns those classes."""
+    classes = dict.fromkeys(c for part in splits.values() for c in part)
+    thin = [c for c in classes if 0 < sum(len(part.get(c, [])) for part in splits.values()) <= ALL_IN_TRAINING]
+    for c in thin:
+        splits["train"][c] = sorted(p for part in splits.values() for p in part.get(c, []))
+        for name, part in splits.items():
+            if name != "train":
+                part[c] = []
+    return thin

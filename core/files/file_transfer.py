@@ -316,10 +316,10 @@ def settle(a: str, b: str, part: str, move: bool, ident: tuple | None = None,
 
     ident: (device, inode, size, mtime_ns) a had when the transfer was recorded;
     digest: (size, sha256) recorded for a before a copying move (None for a move by link).
-    b's name is reserved for this transfer alone, so a file there was placed by it (or
-    put there by hand since). Returns "done" when b now holds the file (and, for a move,
-    a is gone or is another file), else a plain reason why it was rolled back.
-    Never deletes the only copy of anything.
+    b's name is reserved for this transfer in its journal, but another program (or a Fledge
+    that did not know of the reservation) may have put a file there: "done" only when b
+    holds this transfer's own photo (its content), else a plain reason why it was rolled
+    back (and b is left alone). Never deletes the only copy of anything.
     """
     a_id, b_id = identity(a), identity(b)
     if os.path.lexists(part):
@@ -333,7 +333,7 @@ def settle(a: str, b: str, part: str, move: bool, ident: tuple | None = None,
             return f"the file was not found, but a copy of it was kept at {part}"
         return "the file was no longer there"
     if not move or a_id is None:
-        return "done"
+        return "done" if _holds_source(b, b_id, a, a_id, ident, digest) else _NOT_OURS
     if _same_inode(a_id, b_id):
         fsops.unlink(a)                      # linked, the old name not yet removed
         return "done"
@@ -343,4 +343,23 @@ def settle(a: str, b: str, part: str, move: bool, ident: tuple | None = None,
         if ident is not None and a_id == tuple(ident):
             fsops.unlink(a)                  # the verified copy of exactly this source
         return "done"
-    return "a different file is at the destination; both were left alone"
+    return _NOT_OURS
+
+
+_NOT_OURS = "a different file is at the destination; both were left alone"
+_COARSE_MTIME_NS = 2_000_000_000      # FAT cards keep times to 2 s
+
+
+def _holds_source(b: str, b_id: tuple, a: str, a_id: tuple | None, ident, digest) -> bool:
+    """Whether b is the file a transfer of a placed there: the same inode, the recorded hash, the
+    same bytes as a while a is still there, or (a gone, nothing else to go by) a's recorded size
+    and time, which a copy keeps."""
+    if ident is not None and _same_inode(b_id, tuple(ident)):
+        return True
+    if digest is not None:
+        return digest_or_none(b) == tuple(digest)
+    if a_id is not None:
+        theirs = digest_or_none(b)
+        return theirs is not None and theirs == digest_or_none(a)
+    return (ident is not None and b_id[2] == ident[2]
+            and abs(b_id[3] - ident[3]) < _COARSE_MTIME_NS)

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 
 from core.errors import FledgeError
 from core.files.file_transfer import describe_os_error
@@ -27,18 +28,27 @@ except ImportError:                 # Windows
     fcntl = None
 
 
-def _flock(path: str, exclusive: bool, busy_message: str, stack: contextlib.ExitStack) -> None:
+def _flock(path: str, exclusive: bool, busy_message: str, stack: contextlib.ExitStack,
+           wait_s: float = 0.0) -> None:
     f = open(path, "a")
     stack.callback(f.close)
-    try:
-        fcntl.flock(f.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except OSError:
-        raise FledgeError(busy_message) from None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(f.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise FledgeError(busy_message) from None
+        time.sleep(0.02)        # flock cannot wait with a time limit; a short poll can
 
 
 @contextlib.contextmanager
-def dest_lock(journal_path: str):
-    """Hold an exclusive lock so two Fledge processes never work in one destination at once."""
+def dest_lock(journal_path: str, wait_s: float = 0.0, busy: str = ""):
+    """Hold an exclusive lock so two Fledge processes never work in one destination at once.
+
+    wait_s: how long to wait for another process to let go (labelling one photo takes a moment)
+    before FledgeError says so; busy: that sentence, if not the default one."""
     if fcntl is None:
         yield
         return
@@ -46,8 +56,8 @@ def dest_lock(journal_path: str):
     with contextlib.ExitStack() as stack:
         try:
             os.makedirs(folder, exist_ok=True)
-            _flock(journal_path + ".lock", True, f"Another Fledge process is working in {folder} right now. "
-                   "Wait until it has finished, then try again.", stack)
+            _flock(journal_path + ".lock", True, busy or f"Another Fledge process is working in {folder} right "
+                   "now. Wait until it has finished, then try again.", stack, wait_s)
         except OSError as exc:
             raise FledgeError(f"Fledge could not create its lock file in {folder} "
                               f"({describe_os_error(exc)}). Check that the folder can be written to.") from None

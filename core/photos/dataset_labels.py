@@ -75,7 +75,7 @@ class DatasetLabels:
         """(labeller used, core.photos.labelling.LabelOp); FledgeError when it cannot be done."""
         lab = self.labeller_for(path)
         if lab is not self.train and class_name not in lab.classes and class_name in self.train.classes:
-            lab.add_class(class_name)      # e.g. val/owl did not exist yet
+            lab.add_class(class_name, remember=False)      # e.g. val/owl did not exist yet
         return lab, lab.assign(path, class_name)
 
     def add_class(self, name: str) -> str:

@@ -3,7 +3,7 @@
     folder = "~/birdcam"                                  # photos, no class folders
     root = start_dataset(folder, ["bird", "plane"])       # ~/birdcam (labelled)/bird, /plane
     labels = DatasetLabels(root, move=False)              # then label as Review does (journalled)
-    readiness(root).text       # "5 more photos of 'plane' and you can train."
+    readiness(root).text       # "1 more photo of 'plane' and you can train."
 
 The new dataset is a sibling of the unsorted folder, never inside it, so the photos still
 to label and the labelled ones stay apart and a scan of either does not see the other.
@@ -16,15 +16,21 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.data.dataset import FEW_IMAGES
 from core.data.folder_scan import loose_files
 from core.data.imageio import is_image_name
 from core.errors import FledgeError
 from core.files.file_transfer import describe_os_error, is_inside, path_key
 from core.files.journal import FileJournal
-from core.photos.labelling import LABELS_JOURNAL, Labeller, class_root_of, training_classes, validate_class_name
-from core.wording import plural
+from core.photos.class_order import remember_order
+from core.photos.labelling import (LABELS_JOURNAL, Labeller, class_root_of, follow_moves, training_classes,
+                                   validate_class_name)
+from core.wording import and_list, plural
 
-READY_PER_CLASS = 5            # photos each class needs before the first training run
+# Photos each class needs before the first training run: a head on frozen features learns from
+# one (core.data.split keeps a class of one or two photos wholly for training).
+READY_PER_CLASS = 1
+THIN_BELOW = FEW_IMAGES        # fewer photos than this: a thin class, said so and hunted for in Review
 NEW_DATASET_SUFFIX = " (labelled)"
 
 
@@ -85,7 +91,15 @@ def start_dataset(unsorted: str, class_names: Sequence[str], dest: str | None = 
     for name in names:
         if name.casefold() not in have:
             labeller.add_class(name)
+    remember_order(root, _typed_order(labeller.classes, names))      # keys follow the order typed
     return root
+
+
+def _typed_order(have: list[str], names: list[str]) -> list[str]:
+    """The classes in the order typed, the existing spelling kept; those not typed after them."""
+    spelling = {c.casefold(): c for c in have}
+    first = [spelling.get(n.casefold(), n) for n in names]
+    return first + [c for c in have if c not in first]
 
 
 @dataclass(frozen=True)
@@ -94,11 +108,36 @@ class Readiness:
     missing: dict[str, int] = field(default_factory=dict)    # photos still needed per class
     ready: bool = False
     text: str = ""
+    thin: dict[str, int] = field(default_factory=dict)       # classes with few photos, fewest first
+
+    @property
+    def summary(self) -> str:
+        """text in a few words, for a footer: what is still needed, or which classes are thin."""
+        if not self.ready or not self.thin:
+            return self.text
+        names = [f"'{c}' ({n})" for c, n in self.thin.items()]
+        shown = and_list(names) if len(names) <= 3 else ", ".join(names[:3]) + f" and {len(names) - 3} more"
+        return f"You can train now. Few photos of {shown} yet."
+
+    @property
+    def hint(self) -> str:
+        """What to do about a class no photo has been labelled into yet ('' when there is none)."""
+        if not any(self.counts.get(c, 0) == 0 for c in self.missing):
+            return ""
+        return ("A class the camera has not seen yet need not hold you up: remove it (Classes, then "
+                "Remove), train without it, and add it again when one turns up.")
+
+    @property
+    def hunt(self) -> list[str]:
+        """The thin classes Review looks for first (core.photos.review_queue.review_order): while
+        another class has plenty; when every class is thin, least certain first serves them all."""
+        return list(self.thin) if len(self.thin) < len(self.counts) else []
 
 
 def readiness(dataset_root: str, need: int = READY_PER_CLASS) -> Readiness:
     """Whether every class has need photos for a first training run, said the way a person
-    counts: "5 more photos of 'plane' and you can train." """
+    counts ("1 more photo of 'plane' and you can train."), and which classes are thin and
+    what that means for the model's answers."""
     if not os.path.isdir(dataset_root):
         return Readiness(text=f"The dataset folder {dataset_root} is no longer there.")
     # Only read: a Labeller would also recover its journal, under a labelling in progress.
@@ -106,15 +145,26 @@ def readiness(dataset_root: str, need: int = READY_PER_CLASS) -> Readiness:
     counts = {c: len([p for p in loose_files(os.path.join(class_root, c)) if is_image_name(p)])
               for c in training_classes(dataset_root)}
     if len(counts) < 2:
-        return Readiness(counts, {}, False, "Add a second class: a model learns to tell classes apart.")
+        return Readiness(counts, text="Add a second class: a model learns to tell classes apart.")
     missing = {c: need - n for c, n in counts.items() if n < need}
-    if not missing:
-        return Readiness(counts, {}, True, f"Every class has at least {plural(need, 'photo')}: "
-                                           "you can train now.")
-    most_first = sorted(missing.items(), key=lambda kv: (-kv[1], kv[0].casefold()))
-    parts = [f"{plural(n, 'more photo')} of '{c}'" for c, n in most_first]
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return Readiness(counts, missing, False, f"{listed} and you can train.")
+    thin = dict(sorted(((c, n) for c, n in counts.items() if n < THIN_BELOW), key=lambda kv: kv[1]))
+    if missing:
+        most_first = sorted(missing.items(), key=lambda kv: -kv[1])       # ties in key order
+        listed = and_list(f"{plural(n, 'more photo')} of '{c}'" for c, n in most_first)
+        return Readiness(counts, missing, False, f"{listed} and you can train.", thin)
+    if not thin:
+        return Readiness(counts, {}, True, f"Every class has at least {plural(THIN_BELOW, 'photo')}: "
+                                           "you can train now.", thin)
+    return Readiness(counts, {}, True, "You can train now. " + thin_classes_text(thin), thin)
+
+
+def thin_classes_text(thin: dict[str, int]) -> str:
+    """What few photos of a class mean for the model's answers, in a sentence."""
+    one = len(thin) == 1
+    listed = and_list(f"'{c}' ({n})" for c, n in thin.items())
+    return (f"Few photos of {listed} yet: the model's answers for {'it' if one else 'them'} will be rough "
+            "guesses, so expect those photos in review. Label more when you see one: Review shows the "
+            "likeliest first.")
 
 
 def copied_in(dataset_root: str) -> set[str]:
@@ -126,4 +176,4 @@ def copied_in(dataset_root: str) -> set[str]:
         ops = FileJournal(os.path.join(dataset_root, LABELS_JOURNAL)).live_ops()    # read, never recovered here
     except (OSError, FledgeError):
         return set()                       # an unreadable journal: every photo is shown, none lost
-    return {path_key(op.src) for op in ops if op.kind != "move" and os.path.exists(op.dst)}
+    return {path_key(op.src) for op in ops if op.kind != "move" and os.path.exists(follow_moves(ops, op.dst))}

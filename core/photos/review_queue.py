@@ -24,6 +24,7 @@ from core.progress import JobProgress, Throttled
 from core.wording import plural
 
 TOP_K = 3            # answers kept per photo: the suggestion and the next best
+HUNT_FROM = 0.1      # a thin class this likely (among a photo's answers): shown first, to be labelled
 
 
 @dataclass(eq=False)
@@ -80,24 +81,31 @@ def ask_model(predictor, paths: list[str], report: Callable[[JobProgress], None]
             for path, pred in zip(paths, preds)}
 
 
-def review_order(predictions: Iterable, by: str = "probability") -> list:
+def review_order(predictions: Iterable, by: str = "probability", hunt: Iterable[str] = ()) -> list:
     """Least certain first, for the review grid.
 
     Works on anything with .top [(class, prob), ...] and .error (ReviewItem,
     core.model.predictor.Prediction, core.photos.classify.ClassifiedImage). by="probability"
     ranks by the top probability, by="margin" by top-1 minus top-2 probability. Unreadable
     items come last; ties keep their order.
+    hunt: thin classes (core.photos.new_dataset.Readiness.thin): the photos the model gives
+    one of them at least HUNT_FROM come first, likeliest first, so the few frames of a rare
+    animal among hundreds of empty ones are labelled before the rest.
     """
     if by not in ("probability", "margin"):
         raise ValueError("by must be 'probability' or 'margin'")
+    hunt = set(hunt)
 
     def key(p):
         top = list(getattr(p, "top", ()) or ())
         if getattr(p, "error", None) or not top:
-            return (1, 0.0)
+            return (2, 0.0)
+        rare = max((float(prob) for cls, prob in top if cls in hunt), default=0.0)
+        if rare >= HUNT_FROM:
+            return (0, -rare)
         p1 = float(top[0][1])
         p2 = float(top[1][1]) if len(top) > 1 else 0.0
-        return (0, p1 if by == "probability" else p1 - p2)
+        return (1, p1 if by == "probability" else p1 - p2)
 
     return sorted(predictions, key=key)
 

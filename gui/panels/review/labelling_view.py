@@ -26,6 +26,7 @@ from core.wording import plural
 from core.wording import rounded_percent as percent
 from gui.label_queue import LabelQueue
 from gui.panels.review.burst_grouping import label_cards, put_back_cards
+from gui.panels.review.class_editing import ClassEditing
 from gui.panels.review.class_legend import ClassLegend
 from gui.panels.review.label_keys import LabelKeys
 from gui.widgets.message_bar import MessageBar
@@ -45,6 +46,7 @@ class LabellingView(QWidget):
     labels_changed = Signal(str)          # the dataset root whose class folders changed
     status = Signal(str)
     changed = Signal()                    # photos left, classes or undo changed
+    class_edited = Signal(object)         # core.photos.class_edits.ClassEdit, once done or undone
 
     def __init__(self, message_bar: MessageBar, parent: QWidget | None = None,
                  session: LabelSession | None = None) -> None:
@@ -60,7 +62,11 @@ class LabellingView(QWidget):
         self.queue.applied.connect(self._on_applied)
         self.queue.undone.connect(self._on_undone)
         self.queue.crashed.connect(lambda msg: self.message_bar.show_message(msg))
+        self.class_editing = ClassEditing(self)
+        self.class_editing.edited.connect(self._on_class_edited)
+        self.class_editing.failed.connect(lambda msg: self.message_bar.show_message(msg))
         self._build_ui()
+        self.class_editing.undo_available.connect(self.legend.undo_edit_action.setEnabled)
         self.set_labels(None)
 
     # -- what is shown ------------------------------------------------------------------
@@ -102,8 +108,11 @@ class LabellingView(QWidget):
         return dropped
 
     def refresh_classes(self) -> None:
-        self.order = legend_order(self.order, self.labels.classes if self.labels is not None else [])
-        self.legend.set_classes(self.order)
+        """Read the dataset's classes again (a folder added or removed outside Fledge shows at once)."""
+        order = legend_order(self.order, self.labels.classes if self.labels is not None else [])
+        if order != self.order or not self.legend.buttons:
+            self.order = order
+            self.legend.set_classes(self.order)
         self.changed.emit()
 
     # -- labelling ------------------------------------------------------------------------
@@ -173,6 +182,11 @@ class LabellingView(QWidget):
             self.add_class(name)
             self.grid.setFocus()
 
+    def edit_class(self, action: str, name: str = "") -> bool:
+        """Rename, merge or remove a class (asked for when name is ''), or undo the last such change."""
+        labels = self.target()
+        return labels is not None and self.class_editing.start(labels, action, name)
+
     def target(self) -> DatasetLabels | None:
         """The dataset to label into, or None with a message saying to choose one."""
         if self.labels is None:
@@ -194,6 +208,7 @@ class LabellingView(QWidget):
 
     def shutdown(self, msecs: int = 10000) -> None:
         self.queue.wait(msecs)
+        self.class_editing.shutdown(msecs)
         self.grid.shutdown(msecs)
 
     # -- layout -------------------------------------------------------------------------
@@ -201,6 +216,8 @@ class LabellingView(QWidget):
         self.legend = ClassLegend(self)
         self.legend.chosen.connect(self._legend_clicked)
         self.legend.new_class_requested.connect(self.new_class)
+        self.legend.enable_editing()
+        self.legend.edit_requested.connect(self.edit_class)
         self.title = QLabel("Open a folder of photos, or press “Review the unsure photos” after sorting.", self)
         self.title.setWordWrap(True)
         self.grid = PhotoGrid(self)
@@ -274,6 +291,7 @@ class LabellingView(QWidget):
         self.done -= put_back_cards(self.grid, [(item, None) for item, _msg in step.failed], self._cards.get(step, {}))
         if step.failed:
             self.message_bar.show_message(step.failed[0][1])
+            self.refresh_classes()           # e.g. a class folder deleted by hand: its key goes
         if step.done:
             last = step.done[-1]
             verb = "moved" if last.op.moved else "copied"
@@ -295,3 +313,11 @@ class LabellingView(QWidget):
             self.grid.setFocus()
         self._update_title()
         self.changed.emit()
+
+    def _on_class_edited(self, edit) -> None:
+        if self.labels is not None and edit.root == self.labels.root:
+            self.order = []                  # the dataset's order: a renamed class keeps its key
+            self.refresh_classes()
+        self.labels_changed.emit(edit.root)
+        self.class_edited.emit(edit)            # first: the caller may show the photos again
+        self.message_bar.show_message(edit.text, "warning" if edit.problems else "info")

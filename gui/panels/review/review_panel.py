@@ -141,7 +141,8 @@ class ReviewPanel(QWidget):
         return [f.path for it in self.view.grid.items() for f in frames_of(it)]     # every frame of a burst card
 
     def is_busy(self) -> bool:
-        return self.runner.is_running() or self.view.queue.busy() or self.check_view.is_busy()
+        return (self.runner.is_running() or self.view.queue.busy() or self.check_view.is_busy()
+                or self.view.class_editing.busy())
 
     def model_path(self) -> str:
         return self.source.path()
@@ -216,12 +217,13 @@ class ReviewPanel(QWidget):
         self.view.status.connect(self.status_message)
         self.view.labels_changed.connect(self.labels_changed)
         self.view.labelled.connect(self.labelled)
+        self.view.class_edited.connect(self._class_edited)
         self.retrain_button = QPushButton("Retrain with &corrections", self)
         self.retrain_button.setToolTip("Train a new model on the dataset with your labels, using the settings "
                                        "of the model's training run")
         self.retrain_button.clicked.connect(self.request_retrain)
         self.view.actions.addWidget(self.retrain_button)
-        self.readiness_label = QLabel(self)       # "5 more photos of 'plane' and you can train."
+        self.readiness_label = QLabel(self)       # "1 more photo of 'plane' and you can train."
         self.readiness_label.setWordWrap(True)    # its own line, under the buttons: never cut off
         self.readiness_label.setMinimumHeight(self.readiness_label.fontMetrics().lineSpacing())
         self.view.layout().addWidget(self.readiness_label)
@@ -346,15 +348,29 @@ class ReviewPanel(QWidget):
         self.modes.setCurrentWidget(self.splitter)
         if self._guesses_problem():           # answers known from elsewhere, of a model that does not fit
             items = [ReviewItem(it.path, (), None, it.true_class) for it in items]
-        self.view.show_items(review_order(items), source)
+        self.view.show_items(review_order(items, hunt=self._hunted()), source)
         self.bursts.regroup()
         self._predict_missing()
         self._refresh_state()
         if self.isVisible():
             self.view.grid.setFocus()
 
+    def _hunted(self) -> list[str]:
+        """The thin classes of the dataset that the model knows: their likely photos come first."""
+        root = self.dataset_root()
+        return [c for c in readiness(root).hunt if c in self.source.classes] if root else []
+
+    def _class_edited(self, edit) -> None:
+        """Photos a class change sent back to the folder shown are there to label again."""
+        source = self.folder_field.path()
+        if edit.kind == "remove" and source and os.path.isdir(source) and edit.root == self.dataset_root():
+            self.open_folder(source, known=self.view.grid.items())
+        self._check_classes()
+        self._refresh_state()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self.view.refresh_classes()        # a class folder added or removed outside Fledge
         if self.view.grid.count():
             self.view.grid.setFocus()      # the number keys work as soon as the tab is shown
 
@@ -394,7 +410,7 @@ class ReviewPanel(QWidget):
                 it.top, it.error = got
         grid.refresh()
         untouched = grid.currentRow() <= 0      # the user has not moved on yet
-        grid.reorder(review_order(items))
+        grid.reorder(review_order(items, hunt=self._hunted()))
         if untouched:
             grid.select_row(0)
         self._refresh_state()
@@ -416,9 +432,9 @@ class ReviewPanel(QWidget):
             self._check_classes()
         self.view.refresh_state()
         state = readiness(self.dataset_root()) if self.dataset_root() else None
-        self.readiness_label.setText(state.text if state is not None and not state.ready else "")
+        # What is still needed, or (ready) which classes are thin; what that means for their answers on hover.
+        shown = state is not None and (not state.ready or bool(state.thin))
+        self.readiness_label.setText(state.summary if shown else "")
+        self.readiness_label.setToolTip(" ".join(t for t in (state.text, state.hint) if t) if shown else "")
         self.retrain_button.setText("Retrain with &corrections" if self.model_path() else "&Train on these labels")
-        # Trainable: every class has its handful, or (a retrain) at least two photos per class.
-        retrainable = bool(self.model_path()) and len(state.counts) >= 2 and min(state.counts.values()) >= 2 \
-            if state is not None else False
-        self.retrain_button.setEnabled(state is not None and (state.ready or retrainable))
+        self.retrain_button.setEnabled(state is not None and state.ready)     # every class has a photo

@@ -165,12 +165,13 @@ def test_split_class_fractions_and_minimums():
             assert sum(map(len, q.values())) == n
 
 
-def test_every_class_gets_validation_pictures(make_image_folder):
+def test_every_class_of_three_or_more_gets_validation_pictures(make_image_folder):
     root = make_image_folder(classes={f"c{i}": 2 + i % 3 for i in range(8)}, size=16)
     ds = scan_dataset(root, seed=1)
     counts = ds.counts()
     for cls in ds.classes:
-        assert counts["val"][cls] >= 1 and counts["train"][cls] >= 1
+        n = counts["train"][cls] + counts["val"][cls]
+        assert counts["train"][cls] >= 1 and (counts["val"][cls] >= 1 if n >= 3 else counts["val"][cls] == 0)
 
 
 def test_test_fraction_makes_a_test_split(make_image_folder):
@@ -284,11 +285,27 @@ def test_one_class_only(make_image_folder):
     assert "only one class" in msg and "'bird'" in msg and "at least two" in msg
 
 
-def test_empty_class_folder(make_image_folder):
+def test_an_empty_class_folder_is_left_out_with_a_note_not_an_error(make_image_folder):
     root = make_image_folder(classes={"bird": 3, "plane": 3}, size=16)
-    (root / "owl").mkdir()
+    (root / "owl").mkdir()                          # made by "New class" before any photo was labelled
+    ds = scan_dataset(root)
+    assert ds.classes == ["bird", "plane"]
+    assert any("'owl'" in w and "empty" in w and "left out" in w for w in ds.warnings)
+
+
+def test_an_empty_class_folder_in_a_split_layout_is_left_out_too(make_image_folder):
+    root = make_image_folder(layout="split", classes={"bird": 3, "plane": 3}, size=16)
+    (root / "train" / "owl").mkdir()
+    (root / "val" / "owl").mkdir()
+    ds = scan_dataset(root)
+    assert ds.classes == ["bird", "plane"] and any("'owl'" in w and "empty" in w for w in ds.warnings)
+
+
+def test_only_one_class_with_photos_says_which_are_still_empty(make_image_folder):
+    root = make_image_folder(classes={"bird": 3}, size=16)
+    (root / "lemming").mkdir()
     msg = _error(root)
-    assert "owl" in msg and "no usable pictures" in msg and "Add pictures" in msg
+    assert "Only 'bird' has photos" in msg and "'lemming'" in msg and "still empty" in msg
 
 
 def test_class_folder_with_only_broken_files(make_image_folder):
@@ -299,10 +316,29 @@ def test_class_folder_with_only_broken_files(make_image_folder):
     assert "owl" in msg and "could not be used" in msg and imageio.EMPTY in msg
 
 
-def test_class_with_a_single_picture(make_image_folder):
-    root = make_image_folder(classes={"bird": 3, "plane": 1}, size=16)
-    msg = _error(root)
-    assert "plane" in msg and "only one usable picture" in msg
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_class_of_one_or_two_photos_keeps_them_all_for_training_and_says_so(make_image_folder, n):
+    root = make_image_folder(classes={"bird": 12, "lemming": n}, size=16)
+    for seed in range(5):                          # wherever the split's hash would put them
+        ds = scan_dataset(root, seed=seed)
+        counts = ds.counts()
+        assert counts["train"]["lemming"] == n and counts["val"]["lemming"] == 0
+        assert counts["val"]["bird"] >= 1
+    thin = [w for w in ds.warnings if "'lemming'" in w and "none is kept to check the model" in w]
+    assert len(thin) == 1 and "guesses" in thin[0] and "Label more photos" in thin[0]
+
+
+def test_three_photos_of_a_class_still_give_one_to_validation(make_image_folder):
+    ds = scan_dataset(make_image_folder(classes={"bird": 12, "lemming": 3}, size=16))
+    assert ds.counts()["val"]["lemming"] >= 1
+    assert not any("none is kept to check the model" in w for w in ds.warnings)
+
+
+def test_a_thin_class_without_validation_photos_is_welcome_in_a_split_layout(make_image_folder):
+    root = make_image_folder(layout="split", classes={"bird": 3, "vole": {"train": 2}}, size=16)
+    ds = scan_dataset(root)
+    assert ds.counts()["train"]["vole"] == 2 and ds.counts()["val"]["vole"] == 0
+    assert any("'vole' (2)" in w for w in ds.warnings)
 
 
 def test_class_missing_from_val(make_image_folder):

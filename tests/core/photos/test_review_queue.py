@@ -22,6 +22,19 @@ def test_review_order_least_certain_first():
         review_order(items, by="size")
 
 
+def test_the_queue_hunts_for_the_thin_classes_first():
+    """237 empty frames and a rare lemming: the frames the model thinks may be a lemming come first,
+    likeliest first, ahead of the merely unsure ones."""
+    items = [Pred("sure empty", [("empty", 0.97), ("lemming", 0.02)]),
+             Pred("unsure", [("empty", 0.5), ("vole", 0.45), ("lemming", 0.05)]),
+             Pred("maybe lemming", [("empty", 0.8), ("lemming", 0.15)]),
+             Pred("damaged", [], "damaged"),
+             Pred("lemming", [("lemming", 0.6), ("empty", 0.4)])]
+    assert [p.source for p in review_order(items, hunt=["lemming"])] == [
+        "lemming", "maybe lemming", "unsure", "sure empty", "damaged"]
+    assert [p.source for p in review_order(items)][0] == "unsure"       # nothing thin: least certain first
+
+
 def test_folder_items_keep_the_answers_already_known(tmp_path):
     for name in ("a.png", "b.png", "sub/c.png"):
         os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)

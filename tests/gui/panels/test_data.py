@@ -202,3 +202,19 @@ def test_sample_data_is_written_once_then_reused(qtbot, panel, tmp_path, monkeyp
         panel.use_sample_data()
     assert len(calls) == 2
     assert os.path.exists(victim.path)
+
+
+def test_a_labelled_dataset_with_an_empty_and_a_one_photo_class_opens(qtbot, panel, image_folder):
+    """The class folders "Start labelling" made: one still empty, one with a single photo."""
+    (image_folder / "lemming").mkdir()
+    for name in os.listdir(image_folder / "cherry")[1:]:
+        os.remove(image_folder / "cherry" / name)
+    with qtbot.waitSignal(panel.dataset_changed, timeout=10000) as blocker:
+        panel.open_folder(str(image_folder))
+    ds = blocker.args[0]
+    assert ds is not None and ds.classes == ["apple", "banana", "cherry"]
+    assert ds.counts()["train"]["cherry"] == 1
+    text = panel.warnings_label.text()
+    assert "'lemming'" in text and "left out until it has photos" in text
+    assert "'cherry' (1)" in text and "none is kept to check the model" in text
+    assert not panel.message_bar.text()
