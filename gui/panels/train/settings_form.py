@@ -325,6 +325,7 @@ class SettingsForm(QScrollArea):
         learning rate (quick or thorough) is set to."""
         if self._restoring:
             return
+        self.lr_row.clear()               # a sweep of another recipe's network says nothing here
         epochs = self.fields["epochs"]
         epochs.blockSignals(True)         # saved with the recipe, by the change that follows
         epochs.setValue(recipe_epochs(self.settings, recipe, self.settings_defaults().epochs))

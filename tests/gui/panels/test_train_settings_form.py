@@ -285,3 +285,50 @@ def test_uneven_classes_are_noted_next_to_the_class_weighting(qtbot):
     tp.set_dataset(dataset_with({"ant": 10, "bee": 8}))
     assert not note.isVisibleTo(form)
     assert "class_weighting" not in visible_rows(form)
+
+
+# ---------------------------------------------------------------- the learning-rate test's plot
+
+def sweep(n: int = 40, start: float = 1e-7, end: float = 10.0):
+    from core.training.lr_finder import LrCurve
+
+    lrs = tuple(start * (end / start) ** (i / n) for i in range(n))
+    losses = tuple(1.0 - 0.5 * math.sin(math.pi * i / n) for i in range(n))
+    return LrCurve(lrs, losses, suggestion=lrs[n // 2], suggestion_index=n // 2, diverged=False)
+
+
+def test_a_sweep_of_one_recipe_is_not_shown_under_another(qtbot):
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    form, row = tp.form, tp.form.lr_row
+    form.fields["recipe"].buttons["custom"].click()
+    row._on_curve(sweep())
+    assert row.plot.isVisibleTo(row) and row.curve is not None
+    form.fields["recipe"].buttons["thorough"].click()          # thorough shows the rate too
+    assert not row.plot.isVisibleTo(row) and not row.plot.legend.isVisibleTo(row)
+    assert row.curve is None and not row.status.isVisibleTo(row)
+
+
+def test_a_stopped_sweep_leaves_no_plot(qtbot):
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    row = tp.form.lr_row
+    row.runner.control.stop()
+    row._on_curve(sweep(n=3, end=2e-7))           # a few steps of the sweep: a sliver of a decade
+    assert not row.plot.isVisibleTo(row) and row.curve is None
+    assert "stopped" in row.status.text()
+
+
+def test_the_learning_rate_axis_labels_only_the_decades_that_fit(qtbot):
+    from gui.panels.train.lr_plot import DecadeAxis, LrPlot
+
+    plot = LrPlot()
+    qtbot.addWidget(plot)
+    axis = plot.getPlotItem().getAxis("bottom")
+    assert axis.logMode
+    for width in (220, 400, 1000):                # the sweep's eight decades, 1e-07 to 10
+        (_, values), = axis.tickValues(-7.0, 1.0, width)
+        assert 1 <= len(values) <= width // DecadeAxis.LABEL_PX
+        assert all(v.is_integer() for v in values)
+    (_, values), = axis.tickValues(-7.0, 1.0, 1000)
+    assert values == [float(v) for v in range(-7, 2)]
