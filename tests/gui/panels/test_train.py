@@ -74,6 +74,10 @@ def test_full_training_run_shows_plots_result_and_past_run(qtbot, make_window, t
     for m in (e for e in events if isinstance(e, Message)):
         assert m.text in notes
     assert any("cpu" in n.lower() for n in notes)
+    # The log's last "New best model" and the result name the same epoch.
+    best_notes = [n for n in notes if n.startswith("New best model at epoch")]
+    assert best_notes[-1].startswith(f"New best model at epoch {ended.best_epoch} ")
+    assert f"(epoch {ended.best_epoch})" in tp.result.headline.text()
 
     # The Runs tab lists the run, and reopening it fills its plots and settings.
     rp = w.runs_panel
