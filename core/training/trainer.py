@@ -110,6 +110,7 @@ class Trainer:
         self._test_acc = None
         self._sources = []
         self._remarks: list[str] = []     # how the run went, in sentences: stopped early, overfitting
+        self._overfitting_said = False
         self.extracted = 0                # photos read by the pretrained network in this run (quick)
         try:
             ended = self._fit()
@@ -413,8 +414,9 @@ class Trainer:
         """Say once per run when training and validation part ways (core.training.overfitting)."""
         self._history.append(dict(epoch=self._epochs_done, train_loss=trained.loss, train_acc=trained.accuracy,
                                   val_loss=val_loss, val_acc=val_acc))
-        if any(r.startswith("Overfitting") for r in self._remarks) or not (note := overfitting_note(self._history)):
+        if self._overfitting_said or not (note := overfitting_note(self._history)):
             return
+        self._overfitting_said = True
         self._remarks.append(note)
         self._warn(note)
         folder.record(overfitting=note)
