@@ -149,3 +149,26 @@ def test_at_equal_accuracy_the_lower_validation_loss_is_the_best_model(dataset, 
     best = [e.epoch for e in seen if isinstance(e, CheckpointSaved) and e.kind == "best"]
     assert best == [1, 2] and ended.best_epoch == 2
     assert "(epoch 2)" in ended.message
+
+
+def test_a_resumed_run_remembers_how_long_it_has_waited(dataset, tmp_path, monkeypatch):
+    from core.training.events import TrainControl
+
+    scripted_validation(monkeypatch, [(0.5, 0.7), (0.6, 0.7)])
+    control = TrainControl()
+
+    def stop_after_2(ev):
+        if isinstance(ev, EpochEnd) and ev.epoch == 2:
+            control.stop()
+
+    run = tmp_path / "run"
+    ended = Trainer(TrainConfig(epochs=8, patience=2, **FAST), dataset, run_dir=str(run),
+                    callbacks=[stop_after_2], control=control).fit()
+    assert ended.reason == "stopped" and ended.epochs_done == 2
+
+    scripted_validation(monkeypatch, [(0.6, 0.7)] * 6)
+    seen = []
+    ended = Trainer.resume_from(str(run), callbacks=[seen.append], dataset=dataset).fit()
+    assert ended.reason == "completed", ended.message
+    assert [e.epoch for e in seen if isinstance(e, EpochEnd)] == [3]      # epoch 2 had not improved either
+    assert ended.remarks[0].startswith("Stopped early after epoch 3") and "(since epoch 1)" in ended.remarks[0]
