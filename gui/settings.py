@@ -84,6 +84,10 @@ REVIEW_BURSTS = Setting("review/bursts", bool, False)
 # it may be empty, its default) is core's table of options, the one owner of it.
 TRAIN = {opt.name: Setting(f"train/{opt.name}", opt.kind, opt.default, opt.optional)
          for opt in config_options()}
+# Each recipe's own epochs (a few for quick's short ones, more for custom): the recipe chosen
+# shows the epochs last chosen under it.
+TRAIN_RECIPE_EPOCHS = {recipe: Setting(f"train_epochs/{recipe}", int, TRAIN["epochs"].default)
+                       for recipe in next(o for o in config_options() if o.name == "recipe").choices}
 
 
 _MISSING: Any = object()

@@ -170,6 +170,11 @@ class TrainConfig:
     epochs: int = _setting(
         10, label="Epochs", widget="int", minimum=1, maximum=10000,
         help="How many times training goes through all the training images.")
+    patience: int = _setting(
+        5, label="Early stopping", widget="int", minimum=0, maximum=10000, metavar="EPOCHS", advanced=True,
+        usual="5 is usual; 0 turns it off",
+        help="End training when the validation accuracy and loss have not improved for this many epochs "
+             "in a row (the best model is kept); 0: always train every epoch.")
     image_size: int | None = _setting(
         None, label="Image size", widget="image_size", minimum=16, maximum=1024, step=16,
         suffix=" px", metavar="PX",

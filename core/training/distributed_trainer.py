@@ -118,6 +118,10 @@ class DistributedTrainer(Trainer):
                                       images=int(images))
         super()._end_epoch(learner, folder, epoch, trained, val_loss, val_acc)
 
+    def _agreed(self, decision):
+        """Rank 0's decision (to stop early) on every rank, so that no rank waits for the others."""
+        return distributed.broadcast(decision, self.info)
+
     def _emit(self, event) -> None:
         world = self.info.world_size
         if isinstance(event, FitStarted):

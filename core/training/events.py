@@ -80,6 +80,7 @@ class FitEnded:
     best_epoch: int = 0
     test_acc: float | None = None
     epochs_done: int = 0
+    remarks: tuple[str, ...] = ()   # how the run went, in sentences: stopped early, overfitting
 
 
 class TrainControl:

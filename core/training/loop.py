@@ -6,7 +6,6 @@ summed on the device and read (one host sync) only when they are reported.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,6 +17,7 @@ from torch import nn
 from core.errors import FledgeError
 from core.model.networks import aux_logits, main_logits, set_train_mode
 from core.training.config import TrainConfig
+from core.training.divergence import LossGuard
 from core.training.events import BatchEnd, TrainControl
 from core.training.optimizers import make_optimizer, make_scheduler
 
@@ -27,10 +27,6 @@ AUX_LOSS_WEIGHT = 0.4      # inception_v3's auxiliary classifier, as in the pape
 
 class Stopped(Exception):
     """Raised inside the loop when the user asked to stop."""
-
-
-class Diverged(Exception):
-    """The loss became NaN or infinite; the message says what to change."""
 
 
 @dataclass
@@ -155,15 +151,10 @@ class EpochFigures:
     images: int
 
 
-def _diverged(loss: float, epoch: int, step: int, lr: float) -> Diverged:
-    what = "NaN" if math.isnan(loss) else "infinite"
-    return Diverged(f"The loss became {what} in epoch {epoch + 1} (step {step}): training diverged. "
-                    f"The learning rate ({lr:g}) is probably too high; try a lower one, e.g. {lr / 10:g}.")
-
-
 def train_one_epoch(learner: Learner, source, epoch: int, clock: RunClock, control: TrainControl,
-                    report: Callable[[BatchEnd], None]) -> EpochFigures:
-    """One pass over the training batches, reporting a BatchEnd at most every REPORT_INTERVAL_S."""
+                    report: Callable[[BatchEnd], None], guard: LossGuard) -> EpochFigures:
+    """One pass over the training batches, reporting a BatchEnd at most every REPORT_INTERVAL_S;
+    guard raises Diverged when a reported loss explodes (checked where it is read anyway)."""
     cfg = learner.config
     set_train_mode(learner.model, cfg.arch, cfg.freeze_backbone, learner.keep_bn_statistics)
     steps = source.steps_per_epoch
@@ -184,8 +175,7 @@ def train_one_epoch(learner: Learner, source, epoch: int, clock: RunClock, contr
         now = time.perf_counter()
         if now - since >= REPORT_INTERVAL_S or epoch_step == steps:
             mean_loss, accuracy = recent.read()
-            if not math.isfinite(mean_loss):
-                raise _diverged(mean_loss, epoch, clock.step, cfg.lr)
+            guard.check_training(mean_loss, epoch + 1, clock.step)
             report(BatchEnd(step=clock.step, epoch=epoch + 1, epoch_step=epoch_step, steps_per_epoch=steps,
                             loss=mean_loss, accuracy=accuracy, images_per_s=recent.n / max(1e-9, now - since),
                             eta_s=clock.eta_s(now)))
@@ -196,9 +186,7 @@ def train_one_epoch(learner: Learner, source, epoch: int, clock: RunClock, contr
     if whole.n == 0:
         raise FledgeError("No training image could be read. Check the dataset folder.")
     loss, accuracy = whole.read()
-    if not math.isfinite(loss):
-        raise Diverged(f"The loss became NaN in epoch {epoch + 1}: training diverged. "
-                       f"Try a lower learning rate, e.g. {cfg.lr / 10:g}.")
+    guard.check_training(loss, epoch + 1, clock.step)
     lr = learner.end_epoch()
     return EpochFigures(loss, accuracy, lr, time.perf_counter() - started - paused, whole.n)
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.training.best_model import is_better
 from core.training.events import EpochEnd
 
 
@@ -134,7 +135,7 @@ def train_head(train_x, train_y, val_x, val_y, num_classes: int,
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(1, steps))))
     result = TrainedHead(*prob.fold(layer))
-    best: tuple[float, float] | None = None
+    best_loss = math.nan
     for epoch in range(1, settings.epochs + 1):
         if should_stop is not None and should_stop():
             result.stopped = True
@@ -156,9 +157,8 @@ def train_head(train_x, train_y, val_x, val_y, num_classes: int,
         event = EpochEnd(epoch, settings.epochs, loss_sum / len(prob.x), correct / len(prob.x),
                          val_loss, val_acc, lr, seconds, len(prob.x) / max(seconds, 1e-9))
         result.history.append(event)
-        score = (val_acc, -val_loss) if len(vx) else (float(epoch), 0.0)
-        if best is None or score > best:
-            best = score
+        if not len(vx) or is_better(val_acc, val_loss, result.best_val_acc, best_loss):
+            best_loss = val_loss
             result.weight, result.bias, result.best_epoch = w, b, epoch
             result.best_val_acc = val_acc
         if on_epoch is not None:

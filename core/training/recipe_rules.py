@@ -15,8 +15,9 @@ from core.training.config import TrainConfig, config_options
 PRESETS = ("quick", "thorough")          # start from the installed network's features
 
 # What a preset decides, whatever the configuration says.
+# Their epochs are few and short, so they run every one (no early stopping).
 _PRESET_VALUES = dict(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
-                      image_size=None)
+                      image_size=None, patience=0)
 
 # The settings a person chooses in each preset besides the recipe; the rest keep their values
 # (defaults, most of which a preset does not use). The form shows class weighting only when

@@ -118,6 +118,7 @@ class RunRecord:
     classes: list[str]
     epochs: list[dict] = field(default_factory=list)
     batches: list[dict] = field(default_factory=list)
+    learning_rates: dict[str, float] = field(default_factory=dict)    # learning_rates_used()
 
 
 def is_run_dir(path) -> bool:
@@ -192,15 +193,36 @@ def list_runs(root: str | None = None) -> list[RunInfo]:
     return runs
 
 
+def learning_rates_used(run: dict, config: TrainConfig) -> dict[str, float]:
+    """The learning rates a run really trained at, by part, from its run.json: "head" (the last
+    layer of quick and of thorough's first phase) and "network" (every layer: thorough's
+    fine-tuning, a custom run's sweep, the rate scaled for several processes, else the
+    configured one). config.lr alone can be far from them: a sweep chose the rate."""
+    rates = {}
+    if _is_rate(run.get("lr_head")):
+        rates["head"] = float(run["lr_head"])
+    if config.recipe != "quick" or not rates:
+        network = next((run[k] for k in ("lr_found", "lr_fine_tune", "lr_scaled") if _is_rate(run.get(k))),
+                       config.lr)
+        rates["network"] = float(network)
+    return rates
+
+
+def _is_rate(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def load_run(run_dir) -> RunRecord:
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise FledgeError(f"{run_dir} is not a Fledge run folder (it has no {CONFIG_FILE}).")
     run = read_json(run_dir / RUN_FILE)
+    config = TrainConfig.from_dict(read_json(run_dir / CONFIG_FILE))
     return RunRecord(
         info=run_info(run_dir),
-        config=TrainConfig.from_dict(read_json(run_dir / CONFIG_FILE)),
+        config=config,
         classes=list(_classes(run)),
         epochs=read_csv_rows(run_dir / METRICS_FILE),
         batches=read_csv_rows(run_dir / BATCHES_FILE),
+        learning_rates=learning_rates_used(run, config),
     )

@@ -28,10 +28,14 @@ from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
 from core.model.checkpoints import load_checkpoint
 from core.model.devices import autocast_dtype, device_label, resolve_device
 from core.training import runs
+from core.training.best_model import is_better
 from core.training.config import ConfigError, TrainConfig
+from core.training.divergence import Diverged, LossGuard
+from core.training.early_stopping import EarlyStopping
 from core.training.events import CheckpointSaved, EpochEnd, FitEnded, FitStarted, Message, TrainControl
-from core.training.loop import Diverged, EpochFigures, Learner, RunClock, Stopped, evaluate, train_one_epoch
+from core.training.loop import EpochFigures, Learner, RunClock, Stopped, evaluate, train_one_epoch
 from core.training.optimizers import restore_scheduler
+from core.training.overfitting import overfitting_note
 from core.training.quick_run import HeadResult, polling, train_quick_head
 from core.training.recipe_rules import PRESETS, resolve
 from core.training.recipes import choose_network_lr, class_weights_for, fine_tune_groups, score_in_context
@@ -102,10 +106,13 @@ class Trainer:
     def fit(self) -> FitEnded:
         """Run to the end; never raises for problems a user can fix."""
         self._best_val_acc = float("nan")
+        self._best_val_loss = float("nan")
         self._best_epoch = 0
         self._epochs_done = 0
         self._test_acc = None
         self._sources = []
+        self._remarks: list[str] = []     # how the run went, in sentences: stopped early, overfitting
+        self._overfitting_said = False
         self.extracted = 0                # photos read by the pretrained network in this run (quick)
         try:
             ended = self._fit()
@@ -163,7 +170,7 @@ class Trainer:
             best_model=str(best) if best is not None and best.is_file() else "",
             last_model=str(last) if last is not None and last.is_file() else "",
             best_val_acc=self._best_val_acc, best_epoch=self._best_epoch,
-            test_acc=self._test_acc, epochs_done=self._epochs_done)
+            test_acc=self._test_acc, epochs_done=self._epochs_done, remarks=tuple(self._remarks))
 
     # -- setting the run up ----------------------------------------------------------------
     def _fit(self) -> FitEnded:
@@ -274,6 +281,7 @@ class Trainer:
             folder.close()
         self.extracted = head.extracted
         self._best_val_acc, self._best_epoch = head.best_val_acc, head.best_epoch
+        self._best_val_loss = next((e.val_loss for e in head.head.history if e.epoch == head.best_epoch), math.nan)
         self._epochs_done, self._test_acc = head.epochs_done, head.test_acc
         if head.stopped:
             raise Stopped()
@@ -305,6 +313,8 @@ class Trainer:
         """The score, in the context of always answering the most common class."""
         msg = (f"Training finished. Best validation accuracy {self._best_val_acc:.1%} "
                f"(epoch {self._best_epoch}). The best model is {folder.file(runs.BEST_MODEL)}.")
+        if self._remarks:
+            msg += " " + " ".join(self._remarks)
         pretrained = runs.read_json(folder.file(runs.RUN_FILE)).get("pretrained_used")
         verdict = score_in_context(self._best_val_acc, self.dataset, pretrained)
         if verdict is not None:
@@ -367,6 +377,18 @@ class Trainer:
         steps = train_src.steps_per_epoch
         self._end_epoch_count = end_epoch
         clock = RunClock(step=start_epoch * steps, total_steps=end_epoch * steps)
+        guard = LossGuard(len(self.dataset.classes), learner.config.lr)
+        # This phase's epochs so far (a resumed run's from its metrics; thorough's head phase
+        # is not part of them): what early stopping and the overfitting note judge by.
+        first = end_epoch - self.config.epochs
+        self._history = [r for r in runs.read_csv_rows(folder.file(runs.METRICS_FILE))
+                         if first < r.get("epoch", 0) <= start_epoch] if start_epoch > first else []
+        if math.isnan(self._best_val_loss):     # resumed: the best epoch's loss is in its metrics
+            self._best_val_loss = next((r["val_loss"] for r in self._history if r["epoch"] == self._best_epoch),
+                                       math.nan)
+        patience = EarlyStopping(self.config.patience)
+        for row in self._history:
+            patience.update(row["epoch"], row["val_loss"], row["val_acc"])
 
         def report(ev) -> None:
             folder.log_batch(ev)
@@ -374,11 +396,16 @@ class Trainer:
 
         try:
             for epoch in range(start_epoch, end_epoch):
-                trained = train_one_epoch(learner, train_src, epoch, clock, self.control, report)
+                trained = train_one_epoch(learner, train_src, epoch, clock, self.control, report, guard)
                 folder.flush_batches()
                 val_loss, val_acc = evaluate(learner, val_src, self.control)
+                guard.check_validation(val_loss, val_acc, epoch + 1)     # before anything is saved
                 self._epochs_done = epoch + 1
                 self._end_epoch(learner, folder, epoch + 1, trained, val_loss, val_acc)
+                self._note_overfitting(folder, trained, val_loss, val_acc)
+                if stop := self._agreed(patience.update(epoch + 1, val_loss, val_acc)):
+                    self._stop_early(folder, stop)
+                    break
         except Stopped:
             # Keep what was learnt: the current weights become last.pt (resume.pt stays
             # at the last completed epoch, so a resumed run replays the partial epoch).
@@ -386,6 +413,27 @@ class Trainer:
             raise
         finally:
             folder.close()
+
+    def _note_overfitting(self, folder: RunWriter, trained: EpochFigures, val_loss: float, val_acc: float) -> None:
+        """Say once per run when training and validation part ways (core.training.overfitting)."""
+        self._history.append(dict(epoch=self._epochs_done, train_loss=trained.loss, train_acc=trained.accuracy,
+                                  val_loss=val_loss, val_acc=val_acc))
+        if self._overfitting_said or not (note := overfitting_note(self._history)):
+            return
+        self._overfitting_said = True
+        self._remarks.append(note)
+        self._warn(note)
+        folder.record(overfitting=note)
+
+    def _agreed(self, decision):
+        """A decision every process of the run must share (here, with one process: itself)."""
+        return decision
+
+    def _stop_early(self, folder: RunWriter, why: str) -> None:
+        """The run ends now, as completed: said, recorded, and first in the result's remarks."""
+        self._remarks.insert(0, why)
+        self._emit(Message("info", why))
+        folder.record(stopped_early=why, stopped_early_epoch=self._epochs_done)
 
     def _end_epoch(self, learner: Learner, folder: RunWriter, epoch: int, trained: EpochFigures,
                    val_loss: float, val_acc: float) -> None:
@@ -395,8 +443,8 @@ class Trainer:
                               seconds=round(trained.seconds, 3)))
         metrics = dict(epoch=epoch, train_loss=trained.loss, train_acc=trained.accuracy,
                        val_loss=val_loss, val_acc=val_acc)
-        if math.isnan(self._best_val_acc) or val_acc > self._best_val_acc:
-            self._best_val_acc, self._best_epoch = val_acc, epoch
+        if is_better(val_acc, val_loss, self._best_val_acc, self._best_val_loss):
+            self._best_val_acc, self._best_val_loss, self._best_epoch = val_acc, val_loss, epoch
             path = folder.save_model(runs.BEST_MODEL, learner.model, metrics)
             self._emit(CheckpointSaved(path, epoch, val_acc, "best"))
         path = folder.save_model(runs.LAST_MODEL, learner.model, metrics)

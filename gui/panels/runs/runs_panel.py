@@ -42,6 +42,16 @@ def pretrained_text(asked: bool, used: bool | None) -> str:
     return "no — it trained from scratch"
 
 
+def rates_text(rates: dict[str, float]) -> str:
+    """The learning rates a run used (core.training.runs.learning_rates_used), in words."""
+    head, network = rates.get("head"), rates.get("network")
+    if head is not None and network is not None:
+        return f"learning rate {head:.2g} for the last layer, then {network:.2g} for every layer"
+    if head is not None:
+        return f"learning rate {head:.2g} (only the last layer learnt)"
+    return f"learning rate {network:.2g}" if network is not None else "learning rate unknown"
+
+
 class RunsPanel(QWidget):
     """Lists runs (core.training.runs.list_runs) and reopens one (core.training.runs.load_run)."""
 
@@ -232,7 +242,7 @@ class RunsPanel(QWidget):
             ("Classes", ", ".join(record.classes) or "?"),
             ("Recipe", RECIPE_LABELS.get(c.recipe, c.recipe)),
             ("Pretrained", pretrained_text(c.pretrained, pretrained_used(info.run_dir))),
-            ("Optimizer", f"{c.optimizer}, learning rate {c.lr:g}, {c.schedule} schedule"),
+            ("Optimizer", f"{c.optimizer}, {rates_text(record.learning_rates)}, {c.schedule} schedule"),
             ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
             ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
             ("Augmentation", "on" if c.augment else "off"),

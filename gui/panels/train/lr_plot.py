@@ -11,13 +11,29 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from gui.widgets.plots import TRAIN_COLOUR, VAL_COLOUR, MetricPlot
 
 
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole decades, only as many as fit side by side: a sweep spans
+    eight decades, and in a narrow form their labels ran into each other."""
+
+    LABEL_PX = 48                        # room for one label such as "1e-05"
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = math.ceil(min(minVal, maxVal)), math.floor(max(minVal, maxVal))
+        if hi < lo:                      # less than a decade shown: pyqtgraph's own ticks
+            return super().tickValues(minVal, maxVal, size)
+        step = max(1, math.ceil((hi - lo + 1) / max(1, int(size // self.LABEL_PX))))
+        return [(float(step), [float(v) for v in range(lo, hi + 1) if v % step == 0])]
+
+
 class LrPlot(MetricPlot):
     """show_curve(core.training.lr_finder.LrCurve); curve holds the sweep, marker the suggestion."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Learning-rate test", "Loss", parent)
         item = self.getPlotItem()
-        item.setAxisItems({"bottom": pg.AxisItem(orientation="bottom")})
+        item.setAxisItems({"bottom": DecadeAxis(orientation="bottom")})
         item.getAxis("bottom").enableAutoSIPrefix(False)
         item.getAxis("bottom").setStyle(maxTickLevel=0)
         self.setLabel("bottom", "Learning rate (log scale)")

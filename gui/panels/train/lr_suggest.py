@@ -96,14 +96,24 @@ class LearningRateRow(QWidget):
         if isinstance(ev, JobProgress) and ev.total:
             self._say(f"Trying learning rates: {ev.done} of {ev.total}…")
 
+    def clear(self) -> None:
+        """Forget the last sweep (made for other settings): no curve, no plot, no words."""
+        self.curve = None
+        self.plot.clear_curve()
+        self.plot.hide()
+        self.plot.legend.hide()
+        if not self.is_running():
+            self._say("")
+
     def _on_curve(self, curve) -> None:
+        if self.runner.control.stop_requested:     # a part of a sweep: no curve to read
+            self.clear()
+            self._say("The test was stopped; the learning rate stays as it is.")
+            return
         self.curve = curve
         self.plot.show_curve(curve)
         self.plot.show()
         self.plot.legend.show()
-        if self.runner.control.stop_requested:
-            self._say("The test was stopped; the learning rate stays as it is.")
-            return
         if curve.suggestion is None:
             self._say("The test gave nothing to go on (the loss never fell). Keep the rate, or try "
                       "a smaller one.", warn=True)

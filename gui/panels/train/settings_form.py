@@ -30,7 +30,8 @@ from gui.panels.train.lr_suggest import LearningRateRow
 from gui.panels.train.pretrained_weights_box import PretrainedWeightsBox
 from gui.panels.train.recipe_choice import balance_note, shown_fields
 from gui.panels.train.setting_editors import editor, select, show_value, value_changed, value_of
-from gui.panels.train.settings_store import FORM_FIELDS, OPTIONS, default_config, load_stored, store, stored_keys
+from gui.panels.train.settings_store import (FORM_FIELDS, OPTIONS, default_config, load_stored, recipe_epochs,
+                                             store, stored_keys)
 from gui.settings import Settings
 
 
@@ -252,9 +253,10 @@ class SettingsForm(QScrollArea):
         self.apply_config(self.settings_defaults())
 
     def _connect_changes(self) -> None:
+        # First: a recipe's own settings are shown before the form saves what it shows.
+        self.fields["recipe"].valueChanged.connect(self._on_recipe_chosen)
         for widget in self.fields.values():
             value_changed(widget).connect(self._on_changed)
-        self.fields["recipe"].valueChanged.connect(self._on_recipe_chosen)
         self.image_default.toggled.connect(self._on_changed)
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
 
@@ -319,8 +321,16 @@ class SettingsForm(QScrollArea):
         self.advanced.setVisible(custom and self.advanced_toggle.isChecked())
 
     def _on_recipe_chosen(self, recipe: str) -> None:
-        """A person chose a recipe that finds its own learning rate (quick or thorough)."""
-        if not self._restoring and finds_own_lr(recipe):
+        """A person chose a recipe: its own epochs come back; a recipe that finds its own
+        learning rate (quick or thorough) is set to."""
+        if self._restoring:
+            return
+        self.lr_row.clear()               # a sweep of another recipe's network says nothing here
+        epochs = self.fields["epochs"]
+        epochs.blockSignals(True)         # saved with the recipe, by the change that follows
+        epochs.setValue(recipe_epochs(self.settings, recipe, self.settings_defaults().epochs))
+        epochs.blockSignals(False)
+        if finds_own_lr(recipe):
             self.fields["auto_lr"].setChecked(True)
 
     def _show_errors(self, errs: dict[str, str]) -> None:

