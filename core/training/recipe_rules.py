@@ -22,7 +22,7 @@ _PRESET_VALUES = dict(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, fre
 # (defaults, most of which a preset does not use). The form shows class weighting only when
 # the classes are uneven.
 _PRESET_SETTINGS = {"quick": ("epochs", "device", "class_weighting"),
-                    "thorough": ("epochs", "lr", "auto_lr", "device", "class_weighting")}
+                    "thorough": ("epochs", "lr", "auto_lr", "augment", "device", "class_weighting")}
 
 
 def resolve(config: TrainConfig) -> tuple[TrainConfig, tuple[str, ...]]:
@@ -59,6 +59,14 @@ def chosen_settings(recipe: str) -> frozenset[str]:
     if recipe in _PRESET_SETTINGS:
         return frozenset(("recipe", *_PRESET_SETTINGS[recipe]))
     return frozenset(opt.name for opt in config_options())
+
+
+def augmentation_note(recipe: str) -> str:
+    """What the recipe does about augmentation, where the form shows no augmentation row ('' elsewhere)."""
+    if recipe != "quick":
+        return ""
+    return ("No augmentation: the quick recipe learns from what the network sees in each photo and its "
+            "mirror image, worked out once. Thorough and custom show the photos changed a little each time.")
 
 
 def recipe_for(recipe: str | None, arch: str | None) -> str:
