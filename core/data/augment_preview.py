@@ -13,12 +13,6 @@ from core.data.transforms import cache_size_for, train_batch
 from core.errors import FledgeError
 
 
-def preview_photo(dataset) -> str | None:
-    """The photo to show augmentations of: the dataset's first training photo (None: no photos)."""
-    train = list(getattr(dataset, "train", None) or [])
-    return train[0].path if train else None
-
-
 def augmented_samples(path: str, augment: Augmentation | str, *, count: int = 5, size: int = 96,
                       seed: int = 0) -> list[np.ndarray]:
     """count (size, size, 3) uint8 pictures of the photo at path, each a random draw of augment

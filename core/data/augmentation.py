@@ -73,3 +73,10 @@ def augmentation(preset, **strengths) -> Augmentation:
     else:
         base = PRESETS[preset_of(preset)]
     return dataclasses.replace(base, **{k: float(v) for k, v in strengths.items() if v is not None})
+
+
+def preview_photo(dataset) -> str | None:
+    """The photo whose augmented samples show what a setting does (core.data.augment_preview):
+    the dataset's first training photo; None without one."""
+    train = getattr(dataset, "train", None) or []
+    return train[0].path if train else None

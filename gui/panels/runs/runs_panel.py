@@ -10,7 +10,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
                                QWidget)
 
 from core.errors import FledgeError
-from core.training.config import RECIPE_LABELS
+from core.data.augmentation import STRENGTHS
+from core.training.config import RECIPE_LABELS, config_options
+from core.training.recipe_rules import chosen_settings
 from core.training.runs import RUN_FILE, can_resume, list_runs, load_run, read_json, runs_root
 from core.wording import plural
 
@@ -40,6 +42,18 @@ def pretrained_text(asked: bool, used: bool | None) -> str:
     if asked:
         return "asked for (this older run did not record whether the weights were found)"
     return "no — it trained from scratch"
+
+
+OPTIONS = {opt.name: opt for opt in config_options()}
+
+
+def augmentation_text(c) -> str:
+    """The "Augmentation" row: the preset and each strength set apart from it (old runs: on is light)."""
+    if "augment" not in chosen_settings(c.recipe):
+        return "none (the quick recipe learns from each photo and its mirror image)"
+    own = [f"{OPTIONS[name].label.lower()} {value:g}" for name in STRENGTHS
+           if (value := getattr(c, name)) is not None]
+    return c.augment + (f" ({', '.join(own)})" if own else "")
 
 
 class RunsPanel(QWidget):
@@ -235,7 +249,7 @@ class RunsPanel(QWidget):
             ("Optimizer", f"{c.optimizer}, learning rate {c.lr:g}, {c.schedule} schedule"),
             ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
             ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
-            ("Augmentation", "on" if c.augment else "off"),
+            ("Augmentation", augmentation_text(c)),
             ("Device", c.device),
             ("Data", info.data_root),
         ]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.data.augment_preview import augmented_samples, preview_photo
-from core.data.augmentation import PRESETS, STRENGTHS, Augmentation, augmentation, preset_of
+from core.data.augment_preview import augmented_samples
+from core.data.augmentation import PRESETS, STRENGTHS, Augmentation, augmentation, preset_of, preview_photo
 from core.data.dataset import scan_dataset
 from core.data.transforms import eval_batch, train_batch
 from core.errors import FledgeError
