@@ -145,7 +145,7 @@ def _strength(label: str, maximum: float, step: float, suffix: str, help: str) -
     """An augmentation strength (core.data.augmentation): None takes the preset's."""
     return _setting(None, label=label, widget="strength", minimum=0.0, maximum=maximum, step=step,
                     decimals=2, suffix=suffix, advanced=True, metavar="X",
-                    help=help + " Empty (the default): the augmentation preset's.")
+                    help=help + " Not set (the default): the augmentation preset's.")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,10 @@ class StrengthBox(QDoubleSpinBox):
         self.setSuffix(opt.suffix)
         self.setSpecialValueText("As the preset")
 
+    def show_preset(self, value: float) -> None:
+        """Say the preset's strength in the empty box."""
+        self.setSpecialValueText(f"As the preset ({value:g}{self.suffix()})")
+
     def strength(self) -> float | None:
         v = self.value()
         return None if v <= self._empty else max(0.0, v)

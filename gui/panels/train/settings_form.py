@@ -19,7 +19,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QStyle, QToolButton, QVBoxLayout, QWidget)
 
-from core.data.augmentation import preview_photo
+from core.data.augmentation import PRESETS, STRENGTHS, preview_photo
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance, class_balance
 from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
@@ -327,8 +327,11 @@ class SettingsForm(QScrollArea):
         """Samples of a photo of the dataset with the augmentation chosen, once torch is loaded."""
         if self.rows["augment"][1].isHidden() or "augment" in self._field_errors:
             return                        # quick: no augmentation (its note says so)
+        config = self.config()
+        for name in STRENGTHS:
+            self.fields[name].show_preset(getattr(PRESETS[config.augment], name))
         photo = preview_photo(self.dataset) if self.ready else None
-        self.augment_preview.show_for(photo, self.config().augmentation())
+        self.augment_preview.show_for(photo, config.augmentation())
 
     def _on_recipe_chosen(self, recipe: str) -> None:
         """A person chose a recipe that finds its own learning rate (quick or thorough)."""

@@ -79,7 +79,10 @@ def test_strengths_are_empty_for_the_preset_or_a_number(qtbot):
     assert all(isinstance(form.fields[name], StrengthBox) for name in STRENGTHS)
     assert all(form.fields[name].toolTip() for name in STRENGTHS)
     form.apply_config(TrainConfig(recipe="custom", augment="strong", rotation=40.0))
-    assert form.fields["rotation"].text() == "40.00°" and form.fields["shift"].text() == "As the preset"
+    assert form.fields["rotation"].text() == "40.00°" and form.fields["shift"].text() == "As the preset (0.1)"
+    select(form.fields["augment"], "light")
+    assert form.fields["shift"].text() == "As the preset (0)"
+    select(form.fields["augment"], "strong")
     form.fields["shift"].set_strength(0.0)
     form.fields["rotation"].set_strength(None)
     c = form.config()
