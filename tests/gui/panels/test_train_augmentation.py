@@ -120,3 +120,16 @@ def test_the_runs_tab_says_the_preset_and_the_strengths_set():
     assert augmentation_text(TrainConfig(recipe="custom", augment="strong", rotation=40.0, flip=0.0)) == (
         "strong (mirror 0, rotation 40)")
     assert augmentation_text(TrainConfig(recipe="quick")).startswith("none")
+
+
+def test_a_strength_of_zero_and_an_unset_one_are_remembered_apart(qtbot, tmp_path):
+    settings = Settings.in_file(tmp_path / "fledge.ini")
+    tp = TrainingPanel(settings)
+    qtbot.addWidget(tp)
+    tp.form.apply_config(TrainConfig(recipe="custom", augment="strong", rotation=0.0, grayscale=0.25))
+    tp.form.save_settings()
+    settings.sync()
+    again = TrainingPanel(Settings.in_file(tmp_path / "fledge.ini"))
+    qtbot.addWidget(again)
+    c = again.form.config()
+    assert (c.augment, c.rotation, c.grayscale, c.shift) == ("strong", 0.0, 0.25, None)
