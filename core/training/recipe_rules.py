@@ -9,14 +9,16 @@ resolve(). Torch-free, so the window can read it at start-up; the recipes' train
 """
 from __future__ import annotations
 
+from core.data.augmentation import STRENGTHS
 from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
 from core.training.config import TrainConfig, config_options
 
 PRESETS = ("quick", "thorough")          # start from the installed network's features
 
-# What a preset decides, whatever the configuration says.
+# What a preset decides, whatever the configuration says (thorough augments by the preset
+# alone: its form shows no strengths).
 _PRESET_VALUES = dict(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
-                      image_size=None)
+                      image_size=None, **dict.fromkeys(STRENGTHS))
 
 # The settings a person chooses in each preset besides the recipe; the rest keep their values
 # (defaults, most of which a preset does not use). The form shows class weighting only when

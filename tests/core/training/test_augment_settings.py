@@ -13,7 +13,7 @@ from core.data.augmentation import PRESETS, Augmentation
 from core.data.dataset import scan_dataset
 from core.training import runs
 from core.training.config import TrainConfig
-from core.training.recipe_rules import chosen_settings
+from core.training.recipe_rules import chosen_settings, resolve
 from core.training.trainer import Trainer
 
 
@@ -59,6 +59,13 @@ def test_augmentation_is_chosen_in_thorough_and_custom_not_in_quick():
     assert "augment" in chosen_settings("thorough") and "augment" in chosen_settings("custom")
     assert "augment" not in chosen_settings("quick")
     assert {"rotation", "grayscale"} <= chosen_settings("custom")
+
+
+def test_thorough_augments_by_the_preset_alone_and_says_so():
+    resolved, notes = resolve(TrainConfig(recipe="thorough", augment="strong", rotation=40.0))
+    assert resolved.augment == "strong" and resolved.augmentation() == PRESETS["strong"]
+    assert len(notes) == 1 and "rotation: 40.0" in notes[0]
+    assert resolve(TrainConfig(recipe="custom", rotation=40.0))[0].rotation == 40.0
 
 
 def test_a_run_trains_with_the_preset_and_strengths_chosen(make_image_folder, tmp_path, monkeypatch):
