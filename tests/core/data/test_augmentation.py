@@ -129,3 +129,21 @@ def test_the_preview_of_an_unreadable_photo_says_so(tmp_path):
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a photo")
     with pytest.raises(FledgeError, match="broken.jpg cannot be shown"):
         augmented_samples(str(bad), "light")
+
+
+def test_cached_and_streamed_photos_get_the_same_strong_batches(make_image_folder):
+    from core.data.pipeline import build_sources
+
+    dataset = scan_dataset(str(make_image_folder(size=48)), val_fraction=0.25)
+    batches = {}
+    for kind in ("cached", "stream"):
+        train, val, test, _ = build_sources(dataset, image_size=SIZE, mean=PLAIN[0], std=PLAIN[1], batch_size=4,
+                                            augment=PRESETS["strong"], seed=5, device="cpu", kind=kind, workers=0)
+        try:
+            batches[kind] = [x for x, _ in train.batches(1)]
+        finally:
+            for src in (train, val, test):
+                if src is not None:
+                    src.close()
+    assert len(batches["cached"]) == len(batches["stream"]) > 1
+    assert all(torch.equal(a, b) for a, b in zip(batches["cached"], batches["stream"]))
