@@ -89,10 +89,11 @@ def _crop_grid(n: int, size: int, aug: Augmentation, window: float, generator: t
         one = torch.ones_like(u[:, 0])
         w = torch.where(any_fit, w.gather(1, first).squeeze(1), one)
         h = torch.where(any_fit, h.gather(1, first).squeeze(1), one)
-    else:
+        cx = (u[:, 0] * 2 - 1) * (1 - w)   # crop centre, normalized -1..1
+        cy = (u[:, 1] * 2 - 1) * (1 - h)
+    else:                                  # the centre window: only the other changes move it
         w = h = torch.full_like(u[:, 0], window)
-    cx = (u[:, 0] * 2 - 1) * (1 - w)       # crop centre, normalized -1..1
-    cy = (u[:, 1] * 2 - 1) * (1 - h)
+        cx = cy = torch.zeros_like(w)
     if aug.shift > 0:                      # a side is 2 long in normalized coordinates
         t = torch.empty((n, 2), device=rdev).uniform_(-2 * aug.shift, 2 * aug.shift, generator=generator)
         cx, cy = cx + t[:, 0], cy + t[:, 1]

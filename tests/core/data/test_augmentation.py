@@ -60,6 +60,12 @@ def test_rotation_keeps_the_shape_and_turns_the_picture():
     assert float(col.min()) < 0.9                               # some pictures turned well away
 
 
+def test_without_crop_a_change_keeps_the_centre_window_validation_sees():
+    x = _photos(4)[:, :32, :32]                                  # 28 px from 32: a whole-pixel margin
+    flipped = train_batch(x, 28, *PLAIN, torch.Generator().manual_seed(0), Augmentation(flip=1.0))
+    assert torch.allclose(flipped, eval_batch(x, 28, *PLAIN).flip(3), atol=1e-5)   # mirrored, nothing else
+
+
 def test_grayscale_makes_the_channels_equal():
     out = _batch(Augmentation(grayscale=1.0))
     assert torch.allclose(out[:, 0], out[:, 1], atol=1e-5) and torch.allclose(out[:, 1], out[:, 2], atol=1e-5)
