@@ -34,7 +34,8 @@ _DECLARED: dict[str, "Setting"] = {}
 @dataclass(frozen=True)
 class Setting(Generic[T]):
     """One remembered value: key, type (bool, int, float, str, list of str, bytes) and default.
-    optional: an empty value (0, '') is kept for None, which it reads back as."""
+    optional: an empty value (0, '') is kept for None, which it reads back as; a float's is ''
+    (0.0 is a value: an augmentation strength of 0 is not the preset's)."""
 
     key: str
     kind: type
@@ -109,13 +110,13 @@ class Settings:
         or it cannot be read as that type."""
         fallback = setting.default if default is _MISSING else default
         value = _typed(self._store.value(setting.key), setting.kind, fallback)
-        if setting.optional and not value:
+        if setting.optional and (value is None or (not value and setting.kind is not float)):
             return None  # type: ignore[return-value]
         return list(value) if setting.kind is list else value      # never the declared default itself
 
     def set(self, setting: Setting[T], value: T) -> None:
         if value is None and setting.optional:
-            value = setting.kind()          # 0 or '': an INI file cannot hold None
+            value = "" if setting.kind is float else setting.kind()   # an INI file cannot hold None
         if setting.kind is bytes:
             value = QByteArray(bytes(value))
         elif setting.kind is list:

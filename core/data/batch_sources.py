@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from core.data.augmentation import PRESETS, Augmentation, augmentation
 from core.data.decode_cache import READY, Store, drop_store, retain
 from core.data.decoder import Decoder, decode_or_reason
 from core.data.transforms import cache_size_for, eval_batch, train_batch
@@ -56,7 +57,7 @@ class BatchSource:
     steps_per_epoch: int
 
     def __init__(self, split: str, paths: Sequence[str], labels: Sequence[int], *, image_size: int,
-                 mean, std, batch_size: int, augment: bool, seed: int, device: torch.device,
+                 mean, std, batch_size: int, augment: Augmentation | str | bool, seed: int, device: torch.device,
                  should_stop: Callable[[], bool] | None, on_skip: Callable[[str, str], None] | None,
                  reported: set[str]) -> None:
         self.split = split
@@ -67,7 +68,7 @@ class BatchSource:
         self.cache_size = cache_size_for(image_size)
         self.mean, self.std = tuple(mean), tuple(std)
         self.batch_size = max(1, int(batch_size))
-        self.augment = bool(augment) and self.train
+        self.augment = augmentation(augment) if self.train else PRESETS["none"]
         self.seed = int(seed)
         self.device = device
         self.steps_per_epoch = len(_batches_of(self.num_images, self.batch_size, self.train))

@@ -10,8 +10,8 @@ Two ways, with the same results:
 * "stream": for folders larger than the memory budget, a DataLoader decodes the files
   in worker processes every epoch.
 
-Either way the augmentation (random resized crop + horizontal flip: one grid_sample
-call per batch on an affine grid) and normalization run batched on the training device,
+Either way the augmentation (crop, flip, shift, rotation: one grid_sample call per batch
+on an affine grid; colour jitter) and normalization run batched on the training device,
 so both ways give the same batches for the same seed and epoch.
 An unreadable picture never stops a run: it is reported through on_skip and left out.
 
@@ -37,12 +37,13 @@ from core.errors import FledgeError
 DECODE_NICE_CPU = 5                     # decoding yields to training when both use the CPU
 
 
-def build_sources(dataset, *, image_size: int, mean, std, batch_size: int, augment: bool, seed: int,
+def build_sources(dataset, *, image_size: int, mean, std, batch_size: int, augment, seed: int,
                   device, kind: str = "auto", memory_budget_mb: int | None = None,
                   workers: int | None = None, should_stop: Callable[[], bool] | None = None,
                   on_skip: Callable[[str, str], None] | None = None,
                   ) -> tuple[BatchSource, BatchSource, BatchSource | None, PipelinePlan]:
-    """Train, val and test (None when the dataset has no test images) sources and the plan."""
+    """Train, val and test (None when the dataset has no test images) sources and the plan.
+    augment: the train batches' core.data.augmentation.Augmentation (or a preset's name)."""
     device = torch.device(device)
     workers = default_workers() if workers is None else max(0, int(workers))
     splits = {name: list(getattr(dataset, name, None) or []) for name in ("train", "val", "test")}

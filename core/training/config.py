@@ -15,6 +15,10 @@ import math
 import typing
 from dataclasses import dataclass
 
+from core.data.augmentation import PRESET_HELP as AUG_PRESET_HELP
+from core.data.augmentation import PRESET_LABELS as AUG_PRESET_LABELS
+from core.data.augmentation import PRESETS as AUG_PRESETS
+from core.data.augmentation import STRENGTHS, Augmentation, augmentation, preset_of
 from core.model.architectures import ARCH_NAMES, check_image_size
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "rprop")
@@ -72,7 +76,8 @@ class Option:
 
     widget names the settings form's editor: "check", "int", "float", "choice" and
     "learning_rate" are built from this entry alone; "recipe", "arch", "pretrained",
-    "weights_file", "image_size" and "device" have editors of their own; "" keeps the field out of the form
+    "weights_file", "image_size" and "device" have editors of their own; "strength" is a
+    number that may be left empty (None: the augmentation preset's); "" keeps the field out of the form
     (it keeps the value of the configuration the form was given). name, kind, optional and
     default are filled in from the field itself (config_options()).
     """
@@ -136,6 +141,13 @@ def _setting(default, **option) -> typing.Any:
     return dataclasses.field(default=default, metadata={"option": Option(**option)})
 
 
+def _strength(label: str, maximum: float, step: float, suffix: str, help: str) -> typing.Any:
+    """An augmentation strength (core.data.augmentation): None takes the preset's."""
+    return _setting(None, label=label, widget="strength", minimum=0.0, maximum=maximum, step=step,
+                    decimals=2, suffix=suffix, advanced=True, metavar="X",
+                    help=help + " Not set (the default): the augmentation preset's.")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     recipe: str = _setting(
@@ -184,10 +196,36 @@ class TrainConfig:
         "cosine", label="LR schedule", widget="choice", choices=SCHEDULES, metavar="S",
         choice_labels=SCHEDULE_LABELS, choice_help=SCHEDULE_HELP,
         help="How the learning rate changes during training.")
-    augment: bool = _setting(
-        True, label="Augmentation", widget="check", text="Random crops and flips",
-        help="Show the images slightly cropped and mirrored each time, so the network learns the "
-             "subject, not the picture.")
+    augment: str = _setting(
+        "light", label="Augmentation", widget="choice", choices=tuple(AUG_PRESETS), metavar="P",
+        choice_labels=AUG_PRESET_LABELS, choice_help=AUG_PRESET_HELP,
+        help="Show each training photo a little changed every time (cropped, mirrored, and with strong "
+             "also turned, moved and recoloured), so the network learns the subject, not the picture: "
+             "none, light or strong. Each change's strength below can be set on its own.")
+    crop: float | None = _strength(
+        "Random crop", 0.9, 0.05, "", "Cut away up to this share of the photo at random (then scale it "
+        "back up), so the subject is learnt wherever it sits and however big: 0.65 is light's, 0 none.")
+    flip: float | None = _strength(
+        "Mirror", 1.0, 0.1, "", "The chance that a photo is shown mirrored left to right: 0.5 is usual, "
+        "0 for photos whose left and right matter (writing, road signs).")
+    rotation: float | None = _strength(
+        "Rotation", 180.0, 5.0, "°", "Turn each photo by up to this many degrees either way: 15 for a "
+        "camera that is not quite level, 180 for photos with no up and down (from above, microscopes).")
+    shift: float | None = _strength(
+        "Shift", 0.5, 0.05, "", "Move each photo sideways and up or down by up to this share of its side, "
+        "so the subject need not be in the middle: 0.1 is strong's.")
+    brightness: float | None = _strength(
+        "Brightness", 1.0, 0.05, "", "Make each photo brighter or darker by up to this share (0.3: from "
+        "70 % to 130 %), for cameras whose light changes through the day.")
+    contrast: float | None = _strength(
+        "Contrast", 1.0, 0.05, "", "Raise or lower each photo's contrast by up to this share, as haze, "
+        "glare or a dirty lens would.")
+    saturation: float | None = _strength(
+        "Colour saturation", 1.0, 0.05, "", "Make each photo's colours stronger or paler by up to this "
+        "share, so the network does not rely on one exact colour.")
+    grayscale: float | None = _strength(
+        "Grey photos", 1.0, 0.05, "", "The chance that a photo is shown in grey only: for cameras that "
+        "switch to infrared (grey) pictures at night; 0.1 is strong's.")
     device: str = _setting(
         "auto", label="Device", widget="device",
         help="Which processor trains the network (auto, cpu, cuda, cuda:N or mps); a GPU is many "
@@ -246,6 +284,14 @@ class TrainConfig:
     workers: int | None = _setting(
         None, label="Decoding processes", metavar="N", minimum=0,
         help="How many processes decode images when they are streamed; automatic: all cores.")
+
+    def __post_init__(self) -> None:
+        # Files and settings from when augmentation was on or off: light or none.
+        object.__setattr__(self, "augment", preset_of(self.augment))
+
+    def augmentation(self) -> Augmentation:
+        """The training batches' random changes: the preset's, each strength set in place of its."""
+        return augmentation(self.augment, **{name: getattr(self, name) for name in STRENGTHS})
 
     def errors(self) -> dict[str, str]:
         """Field name -> readable message, for every invalid value: each field by its own

@@ -9,21 +9,22 @@ resolve(). Torch-free, so the window can read it at start-up; the recipes' train
 """
 from __future__ import annotations
 
+from core.data.augmentation import STRENGTHS
 from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
 from core.training.config import TrainConfig, config_options
 
 PRESETS = ("quick", "thorough")          # start from the installed network's features
 
-# What a preset decides, whatever the configuration says.
-# Their epochs are few and short, so they run every one (no early stopping).
+# What a preset decides, whatever the configuration says: its epochs are few and short, so it
+# runs every one (no early stopping); thorough augments by the preset alone (no strengths).
 _PRESET_VALUES = dict(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, freeze_backbone=False,
-                      image_size=None, patience=0)
+                      image_size=None, patience=0, **dict.fromkeys(STRENGTHS))
 
 # The settings a person chooses in each preset besides the recipe; the rest keep their values
 # (defaults, most of which a preset does not use). The form shows class weighting only when
 # the classes are uneven.
 _PRESET_SETTINGS = {"quick": ("epochs", "device", "class_weighting"),
-                    "thorough": ("epochs", "lr", "auto_lr", "device", "class_weighting")}
+                    "thorough": ("epochs", "lr", "auto_lr", "augment", "device", "class_weighting")}
 
 
 def resolve(config: TrainConfig) -> tuple[TrainConfig, tuple[str, ...]]:
@@ -60,6 +61,14 @@ def chosen_settings(recipe: str) -> frozenset[str]:
     if recipe in _PRESET_SETTINGS:
         return frozenset(("recipe", *_PRESET_SETTINGS[recipe]))
     return frozenset(opt.name for opt in config_options())
+
+
+def augmentation_note(recipe: str) -> str:
+    """What the recipe does about augmentation, where the form shows no augmentation row ('' elsewhere)."""
+    if recipe != "quick":
+        return ""
+    return ("No augmentation: the quick recipe learns from what the network sees in each photo and its "
+            "mirror image, worked out once. Thorough and custom show the photos changed a little each time.")
 
 
 def recipe_for(recipe: str | None, arch: str | None) -> str:

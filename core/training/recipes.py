@@ -222,7 +222,7 @@ def _sweep_network(cfg, dataset, head, progress, should_stop) -> LrCurve:
         model.load_state_dict(quick_model(head).state_dict())
     model = model.to(device)
     train, val, test, _plan = build_sources(dataset, image_size=size, mean=spec.mean, std=spec.std,
-                                            batch_size=cfg.batch_size, augment=cfg.augment, seed=cfg.seed,
+                                            batch_size=cfg.batch_size, augment=cfg.augmentation(), seed=cfg.seed,
                                             device=device, kind=cfg.pipeline, memory_budget_mb=cfg.memory_budget_mb,
                                             workers=cfg.workers, should_stop=should_stop)
     try:

@@ -347,7 +347,7 @@ class Trainer:
         cfg = self.config
         train_src, val_src, test_src, plan = build_sources(
             self.dataset, image_size=image_size, mean=spec.mean, std=spec.std, batch_size=cfg.batch_size,
-            augment=cfg.augment, seed=cfg.seed, device=device, kind=cfg.pipeline,
+            augment=cfg.augmentation(), seed=cfg.seed, device=device, kind=cfg.pipeline,
             memory_budget_mb=cfg.memory_budget_mb, workers=cfg.workers,
             should_stop=lambda: self.control.stop_requested, on_skip=self._skip)
         self._sources = [s for s in (train_src, val_src, test_src) if s is not None]

@@ -10,7 +10,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
                                QWidget)
 
 from core.errors import FledgeError
-from core.training.config import RECIPE_LABELS
+from core.data.augmentation import STRENGTHS
+from core.training.config import RECIPE_LABELS, config_options
+from core.training.recipe_rules import chosen_settings
 from core.training.runs import RUN_FILE, can_resume, list_runs, load_run, read_json, runs_root
 from core.wording import plural
 
@@ -50,6 +52,18 @@ def rates_text(rates: dict[str, float]) -> str:
     if head is not None:
         return f"learning rate {head:.2g} (only the last layer learnt)"
     return f"learning rate {network:.2g}" if network is not None else "learning rate unknown"
+
+
+OPTIONS = {opt.name: opt for opt in config_options()}
+
+
+def augmentation_text(c) -> str:
+    """The "Augmentation" row: the preset and each strength set apart from it (old runs: on is light)."""
+    if "augment" not in chosen_settings(c.recipe):
+        return "none (the quick recipe learns from each photo and its mirror image)"
+    own = [f"{OPTIONS[name].label.lower()} {value:g}" for name in STRENGTHS
+           if (value := getattr(c, name)) is not None]
+    return c.augment + (f" ({', '.join(own)})" if own else "")
 
 
 class RunsPanel(QWidget):
@@ -245,7 +259,7 @@ class RunsPanel(QWidget):
             ("Optimizer", f"{c.optimizer}, {rates_text(record.learning_rates)}, {c.schedule} schedule"),
             ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
             ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
-            ("Augmentation", "on" if c.augment else "off"),
+            ("Augmentation", augmentation_text(c)),
             ("Device", c.device),
             ("Data", info.data_root),
         ]

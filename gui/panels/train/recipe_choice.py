@@ -11,21 +11,22 @@ from PySide6.QtWidgets import QButtonGroup, QLabel, QRadioButton, QVBoxLayout, Q
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance
 from core.training.config import Option
-from core.training.recipe_rules import PRESETS, chosen_settings, recipe_network
+from core.training.recipe_rules import PRESETS, augmentation_note, chosen_settings, recipe_network
 
 from gui.style import make_muted
 
 
 def network_note(recipe: str) -> str:
-    """Which network a recipe trains, in plain words ('' for custom: the form shows it)."""
+    """Which network a recipe trains, in plain words, and (quick) that it does not augment; '' for
+    custom: the form shows both."""
     network = recipe_network(recipe)
     if network is None:
         return ""
     info = ARCH_INFO[network]
     layers = ("only its last layer learns your classes" if recipe == "quick"
               else "its last layer learns first, then every layer is fine-tuned")
-    return (f"Network: {info.label}, pretrained on ImageNet (installed with Fledge, works "
-            f"offline); {layers}.")
+    return " ".join(filter(None, (f"Network: {info.label}, pretrained on ImageNet (installed with Fledge, "
+                                  f"works offline); {layers}.", augmentation_note(recipe))))
 
 
 class RecipeChoice(QWidget):

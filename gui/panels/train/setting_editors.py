@@ -13,8 +13,34 @@ from gui.panels.train.learning_rate_box import LearningRateBox
 from gui.panels.train.recipe_choice import RecipeChoice
 
 
+class StrengthBox(QDoubleSpinBox):
+    """An augmentation strength; one step below its range it is empty: the preset's (None)."""
+
+    def __init__(self, opt: Option) -> None:
+        super().__init__()
+        self._empty = opt.minimum - opt.step
+        self.setDecimals(opt.decimals)
+        self.setRange(self._empty, opt.maximum)
+        self.setSingleStep(opt.step)
+        self.setSuffix(opt.suffix)
+        self.setSpecialValueText("As the preset")
+
+    def show_preset(self, value: float) -> None:
+        """Say the preset's strength in the empty box."""
+        self.setSpecialValueText(f"As the preset ({value:g}{self.suffix()})")
+
+    def strength(self) -> float | None:
+        v = self.value()
+        return None if v <= self._empty else max(0.0, v)
+
+    def set_strength(self, value: float | None) -> None:
+        self.setValue(self._empty if value is None else float(value))
+
+
 def editor(opt: Option) -> QWidget:
     """The widget for a field whose Option alone says how to edit it."""
+    if opt.widget == "strength":
+        return StrengthBox(opt)
     if opt.widget == "check":
         return QCheckBox(opt.text)
     if opt.widget == "recipe":
@@ -41,6 +67,8 @@ def value_of(widget: QWidget) -> Any:
         return widget.currentData()
     if isinstance(widget, QCheckBox):
         return widget.isChecked()
+    if isinstance(widget, StrengthBox):
+        return widget.strength()
     return widget.value()
 
 
@@ -51,6 +79,8 @@ def show_value(widget: QWidget, value: Any) -> None:
         widget.setChecked(bool(value))
     elif isinstance(widget, RecipeChoice):
         widget.setValue(value)
+    elif isinstance(widget, StrengthBox):
+        widget.set_strength(value)
     elif isinstance(widget, QSpinBox):
         widget.setValue(int(value))
     else:

@@ -19,6 +19,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QStyle, QToolButton, QVBoxLayout, QWidget)
 
+from core.data.augmentation import PRESETS, STRENGTHS, preview_photo
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance, class_balance
 from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
@@ -26,6 +27,7 @@ from core.training.recipe_rules import finds_own_lr, resolve
 
 from gui.engine import EngineInfo
 from gui.style import ErrorLabel, make_muted
+from gui.panels.train.augment_preview import AugmentPreview
 from gui.panels.train.lr_suggest import LearningRateRow
 from gui.panels.train.pretrained_weights_box import PretrainedWeightsBox
 from gui.panels.train.recipe_choice import balance_note, shown_fields
@@ -93,6 +95,8 @@ class SettingsForm(QScrollArea):
                 extra = None
                 if name == "class_weighting":
                     extra = self.balance_label = _note()    # uneven classes: what it means
+                elif name == "augment":
+                    extra = self.augment_preview = AugmentPreview()   # what it does to a photo
             self.fields[name] = widget
             self._row(adv if opt.advanced else form, opt, widget, row, extra)
         self.errors["weights_path"] = self.errors["pretrained"]
@@ -303,6 +307,7 @@ class SettingsForm(QScrollArea):
                 widget.setToolTip(f"{opt.help} {opt.choice_help.get(widget.currentData(), '')}")
         self._show_recipe()
         self._show_errors(self.field_errors())
+        self._show_augmentation()
         self.save_settings()
         self.changed.emit()
 
@@ -319,6 +324,16 @@ class SettingsForm(QScrollArea):
         custom = recipe == "custom"
         self.advanced_toggle.setVisible(custom)
         self.advanced.setVisible(custom and self.advanced_toggle.isChecked())
+
+    def _show_augmentation(self) -> None:
+        """Samples of a photo of the dataset with the augmentation chosen, once torch is loaded."""
+        if self.rows["augment"][1].isHidden() or "augment" in self._field_errors:
+            return                        # quick: no augmentation (its note says so)
+        config = self.config()
+        for name in STRENGTHS:
+            self.fields[name].show_preset(getattr(PRESETS[config.augment], name))
+        photo = preview_photo(self.dataset) if self.ready else None
+        self.augment_preview.show_for(photo, config.augmentation())
 
     def _on_recipe_chosen(self, recipe: str) -> None:
         """A person chose a recipe: its own epochs come back; a recipe that finds its own
@@ -412,8 +427,8 @@ class SettingsForm(QScrollArea):
         return ""
 
     def shutdown(self, timeout_ms: int = -1) -> bool:
-        """Stop the weights check and the learning-rate test, and join their threads."""
-        ok = self.lr_row.shutdown(timeout_ms)
+        """Stop the weights check, the learning-rate test and the augmentation samples; join their threads."""
+        ok = self.lr_row.shutdown(timeout_ms) and self.augment_preview.shutdown(timeout_ms)
         return self.weights.shutdown(timeout_ms) and ok
 
 

@@ -124,10 +124,10 @@ def test_every_training_setting_is_an_option_of_train():
     assert given == expected
     assert build_parser().parse_args(["train", "DATA", "--lr", "auto"]).lr == "auto"
     args = build_parser().parse_args([
-        "train", "DATA", "--no-augment", "--no-nesterov", "--pretrained", "--precision", "bf16",
+        "train", "DATA", "--augment", "none", "--no-nesterov", "--pretrained", "--precision", "bf16",
         "--workers", "2", "--weights", "w.pth", "--image-size", "48", "--lr", "0.01", "--split-seed", "5"])
     assert (args.augment, args.nesterov, args.pretrained, args.precision, args.workers, args.weights_path,
-            args.image_size, args.lr, args.split_seed) == (False, False, True, "bf16", 2, "w.pth", 48, 0.01, 5)
+            args.image_size, args.lr, args.split_seed) == ("none", False, True, "bf16", 2, "w.pth", 48, 0.01, 5)
 
 
 def test_train_records_the_split_of_the_folder_not_the_training_seed(tmp_path, make_image_folder):

@@ -18,7 +18,7 @@ from tests.core.training.distributed_support import (epochs_done, finish, fledge
 
 pytestmark = pytest.mark.timeout(240)
 
-TINY = ["--image-size", "32", "--workers", "0", "--pipeline", "cached", "--no-augment"]
+TINY = ["--image-size", "32", "--workers", "0", "--pipeline", "cached", "--augment", "none"]
 
 
 def _state(path):

@@ -7,9 +7,11 @@ import os
 
 from PySide6.QtCore import Qt
 
+from core.data.augmentation import STRENGTHS
 from core.training.config import TrainConfig
 from gui.panels.train.train_panel import TrainingPanel
 from gui.panels.train.learning_rate_box import LearningRateBox
+from gui.panels.train.setting_editors import select
 from gui.panels.train.settings_store import default_config
 from gui.settings import Settings
 
@@ -20,7 +22,7 @@ def test_every_hyperparameter_has_a_tooltip(qtbot):
     form = tp.form
     names = ("arch", "pretrained", "freeze_backbone", "optimizer", "lr", "batch_size", "epochs", "image_size",
              "schedule", "augment", "device", "weight_decay", "momentum", "label_smoothing", "seed",
-             "recipe", "auto_lr", "class_weighting", "patience")
+             "recipe", "auto_lr", "class_weighting", "patience", *STRENGTHS)
     assert set(form.fields) == set(names)
     for name in names:
         assert form.fields[name].toolTip().strip(), name
@@ -47,7 +49,7 @@ def test_settings_persist_across_windows(qtbot, isolated_fledge, make_window):
     w2 = make_window()
     c = w2.training_panel.form.config()
     assert (c.arch, c.optimizer, c.lr, c.batch_size, c.epochs, c.image_size, c.schedule, c.augment,
-            c.device, c.seed) == ("simplenet", "sgd", 0.02, 12, 7, 48, "onecycle", False, "cpu", 5)
+            c.device, c.seed) == ("simplenet", "sgd", 0.02, 12, 7, 48, "onecycle", "none", "cpu", 5)
     assert math.isclose(c.weight_decay, 0.001)
 
 
@@ -106,8 +108,8 @@ def test_fields_the_form_does_not_show_survive_apply_and_edit(qtbot):
     form.apply_config(previous)
     assert form.config() == previous
     form.fields["epochs"].setValue(3)                        # an edit in the form
-    form.fields["augment"].setChecked(False)
-    assert form.config() == previous.replace(epochs=3, augment=False)
+    select(form.fields["augment"], "none")
+    assert form.config() == previous.replace(epochs=3, augment="none")
     form.reset_defaults()
     assert form.config().precision == "auto" and form.config().nesterov is True
 
@@ -151,7 +153,8 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
 
     form.fields["recipe"].buttons["thorough"].click()
     assert form.config().recipe == "thorough"
-    assert {"lr", "auto_lr"} <= visible_rows(form) <= {"recipe", "epochs", "device", "lr", "auto_lr"}
+    assert {"lr", "auto_lr", "augment"} <= visible_rows(form) <= {"recipe", "epochs", "device", "lr", "auto_lr",
+                                                                  "augment"}
     assert "fine-tuned" in form.fields["recipe"].network.text()
 
 
@@ -222,7 +225,7 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
     qtbot.addWidget(tp)
     form = tp.form
     form.fields["recipe"].buttons["custom"].click()
-    advanced = {"weight_decay", "momentum", "label_smoothing", "seed", "patience"}
+    advanced = {"weight_decay", "momentum", "label_smoothing", "seed", "patience", *STRENGTHS}
     assert visible_rows(form) == set(form.rows) - advanced
     assert form.advanced_toggle.isVisibleTo(form)
     form.advanced_toggle.setChecked(True)
