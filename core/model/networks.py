@@ -23,9 +23,11 @@ INCEPTION_AUX_MIN_SIZE = 299
 # Module paths of the classifier layers that get replaced for the new classes.
 _HEADS: dict[str, tuple[str, ...]] = {
     "simplenet": ("fc",), "small_cnn": ("fc",),
-    "resnet18": ("fc",), "resnet34": ("fc",), "resnet50": ("fc",),
-    "vgg11_bn": ("classifier.6",), "vgg16_bn": ("classifier.6",),
-    "densenet121": ("classifier",), "squeezenet1_1": ("classifier.1",),
+    "resnet18": ("fc",), "resnet34": ("fc",), "resnet50": ("fc",), "resnet101": ("fc",), "resnet152": ("fc",),
+    **{vgg: ("classifier.6",) for vgg in ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+                                          "vgg11", "vgg13", "vgg16", "vgg19")},
+    "densenet121": ("classifier",), "densenet169": ("classifier",), "densenet201": ("classifier",),
+    "squeezenet1_0": ("classifier.1",), "squeezenet1_1": ("classifier.1",),
     "alexnet": ("classifier.6",), "inception_v3": ("fc", "AuxLogits.fc"),
     "mobilenet_v3_small": ("classifier.3",), "mobilenet_v3_large": ("classifier.3",),
     "efficientnet_b0": ("classifier.1",), "efficientnet_lite0": ("classifier",),
@@ -148,7 +150,7 @@ def _build_bare(arch: str, num_classes: int, image_size: int) -> nn.Module:
     model = tvm.get_model(arch, weights=None, **_tv_kwargs(arch, image_size))
     for path, old in _head_modules(model, arch):
         _set_module(model, path, _new_head(old, num_classes))
-    if arch == "squeezenet1_1":
+    if arch.startswith("squeezenet"):
         model.num_classes = num_classes
     return model
 

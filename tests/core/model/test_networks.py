@@ -10,9 +10,11 @@ from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
 from core.model.networks import (ARCHITECTURES, aux_logits, build_model, classifier_parameters,
                                  main_logits, set_train_mode)
 
-EXPECTED = ["simplenet", "small_cnn", "resnet18", "resnet34", "resnet50", "vgg11_bn", "vgg16_bn",
-            "densenet121", "squeezenet1_1", "alexnet", "inception_v3", "mobilenet_v3_small",
-            "mobilenet_v3_large", "efficientnet_b0", "efficientnet_lite0", "convnext_tiny"]
+EXPECTED = ["simplenet", "small_cnn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+            "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "vgg11", "vgg13", "vgg16", "vgg19",
+            "densenet121", "densenet169", "densenet201", "squeezenet1_0", "squeezenet1_1", "alexnet",
+            "inception_v3", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_lite0",
+            "convnext_tiny"]
 
 
 def test_registry_order_and_facts():
@@ -45,7 +47,7 @@ def test_every_arch_builds_and_gives_logits(arch):
     assert head and all(p.shape[0] == 3 for p in head)
 
 
-@pytest.mark.parametrize("arch", ["small_cnn", "resnet18", "squeezenet1_1", "mobilenet_v3_small"])
+@pytest.mark.parametrize("arch", ["small_cnn", "resnet18", "squeezenet1_0", "squeezenet1_1", "mobilenet_v3_small"])
 def test_train_mode_forward_and_backward(arch):
     size = ARCHITECTURES[arch].min_size
     model, _ = build_model(arch, 3, image_size=size)
