@@ -55,6 +55,21 @@ _ALL = [
     ArchInfo("convnext_tiny", "ConvNeXt Tiny", "A modern, very accurate network; needs a good GPU.", 224, 32, True),
 ]
 
+@dataclass(frozen=True)
+class NetworkSize:
+    """How big a network is: its weights and what its file takes (core.model.networks.network_size)."""
+    parameters: int
+    bytes: int
+
+    @property
+    def words(self) -> str:
+        """e.g. '25.6 M parameters, 98 MB' (MB of 2**20 bytes, as torchvision lists its files)."""
+        count = (f"{self.parameters / 1e6:.1f} M" if self.parameters >= 1e6
+                 else f"{self.parameters / 1e3:.0f} k")
+        mb = self.bytes / 2**20
+        return f"{count} parameters, {mb:.0f} MB" if mb >= 10 else f"{count} parameters, {mb:.1f} MB"
+
+
 ARCH_INFO: dict[str, ArchInfo] = {a.name: a for a in _ALL}
 ARCH_NAMES: list[str] = [a.name for a in _ALL]
 

@@ -6,12 +6,13 @@ is at least the architecture's ``min_size`` and returns logits of shape (N, clas
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from core.model.architectures import ARCH_INFO, check_image_size
+from core.model.architectures import ARCH_INFO, NetworkSize, check_image_size
 from core.errors import FledgeError
 from core.model import offline_backbone
 from core.model.pretrained_weights import load_chosen_file, load_pretrained
@@ -256,6 +257,27 @@ def aux_logits(output) -> torch.Tensor | None:
         return None
     aux = getattr(output, "aux_logits", None)
     return aux if isinstance(aux, torch.Tensor) else None
+
+
+# ImageNet's classes: the head the network sizes are given with, as its papers and torchvision do.
+IMAGENET_CLASSES = 1000
+
+
+@functools.cache
+def network_size(arch: str, num_classes: int = IMAGENET_CLASSES, image_size: int | None = None) -> NetworkSize:
+    """The network's parameter count and the size of its weights in a file (fp32, buffers too),
+    counted on the meta device: nothing is allocated or initialised."""
+    spec = get_spec(arch)
+    with torch.device("meta"):
+        model = _build_bare(arch, num_classes, int(image_size or spec.input_size))
+    return model_size(model)
+
+
+def model_size(model: nn.Module) -> NetworkSize:
+    """The parameter count and the bytes of weights and buffers of a model, as saved in fp32."""
+    params = sum(p.numel() for p in model.parameters())
+    buffers = [b for b in model.buffers() if b.is_floating_point() or b.dtype == torch.int64]
+    return NetworkSize(params, 4 * params + sum(b.numel() * (4 if b.is_floating_point() else 8) for b in buffers))
 
 
 def build_for_checkpoint(arch: str, num_classes: int, image_size: int,

@@ -51,6 +51,7 @@ class SettingsForm(QScrollArea):
         self.settings = settings if settings is not None else Settings()
         self.devices: list[tuple[str, str]] = []
         self.architectures = dict(ARCH_INFO)
+        self.sizes: dict = {}               # name -> NetworkSize, counted once the engine is loaded
         self.ready = False                  # True once torch and the models are loaded
         self._restoring = False
         self._constructed = False          # nothing is saved until the form is built
@@ -198,13 +199,20 @@ class SettingsForm(QScrollArea):
         self.arch.blockSignals(True)
         self.arch.clear()
         for name, info in self.architectures.items():
-            self.arch.addItem(f"{info.label}", name)
-            self.arch.setItemData(self.arch.count() - 1,
-                                  f"{info.description} Designed for {info.input_size}-pixel images.",
+            size = self.sizes.get(name)
+            self.arch.addItem(f"{info.label} — {size.words}" if size else info.label, name)
+            self.arch.setItemData(self.arch.count() - 1, self._arch_words(name, info),
                                   Qt.ItemDataRole.ToolTipRole)
         if current is not None:
             select(self.arch, current)
         self.arch.blockSignals(False)
+
+    def _arch_words(self, name: str, info) -> str:
+        """A network's description, design size and (once the engine has counted it) its size."""
+        size = self.sizes.get(name)
+        counted = (f" {size.words} (with ImageNet's 1000 classes; yours needs a smaller last layer)."
+                   if size else "")
+        return f"{info.description} Designed for {info.input_size}-pixel images.{counted}"
 
     # ------------------------------------------------------------ settings
     def settings_defaults(self) -> TrainConfig:
@@ -355,7 +363,7 @@ class SettingsForm(QScrollArea):
         if info is None:
             self.arch_desc.setText("")
             return
-        self.arch_desc.setText(f"{info.description} Designed for {info.input_size}-pixel images.")
+        self.arch_desc.setText(self._arch_words(self.arch.currentData(), info))
         self.arch.setToolTip(f"{OPTIONS['arch'].help}\n\n{info.label}: {info.description}")
         self.weights.show_arch(self.arch.currentData(), info)
 
@@ -366,9 +374,10 @@ class SettingsForm(QScrollArea):
         self.ready = True
         self.weights.set_ready()
         self.devices = list(engine.devices)
+        self.sizes = dict(engine.sizes)
         if engine.architectures:
             self.architectures = dict(engine.architectures)
-            self._fill_architectures()
+        self._fill_architectures()
         self.device.blockSignals(True)
         self.device.clear()
         for dev_id, label in self.devices:

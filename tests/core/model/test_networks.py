@@ -140,3 +140,20 @@ def test_inception_below_299_has_no_aux_head():
     set_train_mode(model, "inception_v3", False)
     out = model(torch.randn(2, 3, 80, 80))
     assert main_logits(out).shape == (2, 3) and aux_logits(out) is None
+
+
+def test_every_network_has_its_size_counted_without_building_its_weights():
+    """The count agrees with torchvision's own figures for its ImageNet weights."""
+    from torchvision import models as tvm
+
+    from core.model.networks import network_size
+
+    for arch, spec in ARCHITECTURES.items():
+        size = network_size(arch)
+        assert size.parameters > 0 and size.bytes >= 4 * size.parameters, arch
+        if spec.pretrained_available and arch != "efficientnet_lite0":
+            meta = tvm.get_model_weights(arch).DEFAULT.meta
+            assert size.parameters == meta["num_params"], arch
+            assert abs(size.bytes / 2**20 - meta["_file_size"]) < 0.02 * meta["_file_size"] + 0.1, arch
+    assert network_size("resnet50").words == "25.6 M parameters, 98 MB"
+    assert network_size("small_cnn", 2).words.endswith("k parameters, 0.4 MB")

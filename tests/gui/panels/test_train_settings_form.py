@@ -325,3 +325,20 @@ def test_choosing_an_optimizer_sets_its_usual_rate_unless_one_was_chosen(qtbot):
 
 def select_data(combo, data) -> None:
     combo.setCurrentIndex(combo.findData(data))
+
+
+def test_every_network_choice_says_its_size(qtbot):
+    from core.model.networks import ARCHITECTURES, network_size
+    from gui.engine import EngineInfo
+
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    form.set_engine(EngineInfo(devices=[("cpu", "CPU")], architectures={}, seconds=0.0,
+                               sizes={name: network_size(name) for name in ARCHITECTURES}))
+    combo = form.fields["arch"]
+    texts = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+    assert texts["resnet50"] == "ResNet-50 — 25.6 M parameters, 98 MB"
+    assert all("parameters" in text for text in texts.values())
+    form.apply_config(TrainConfig(recipe="custom", arch="vgg19", device="cpu"))
+    assert "143.7 M parameters" in form.arch_desc.text()
