@@ -250,7 +250,7 @@ def _help(opt: Option) -> str:
     text = opt.help
     if opt.choices and opt.metavar:
         text += f" Choose from: {', '.join(map(str, opt.choices))}."
-    if opt.default is not None and opt.kind is not bool:
+    if opt.default not in (None, "") and opt.kind is not bool:
         text += f" (default {opt.default:g})" if opt.kind is float else f" (default {opt.default})"
     return text.replace("%", "%%")          # argparse formats help with %
 

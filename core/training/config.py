@@ -245,7 +245,7 @@ class TrainConfig:
         advanced=True, usual="0.9 is usual",
         help="Adadelta only: how slowly its running averages forget.")
     step_size: int = _setting(
-        0, label="Step every", widget="int", minimum=0, maximum=10000, suffix=" epochs", advanced=True,
+        0, label="Step every", widget="int", minimum=0, maximum=10000, suffix=" epochs", advanced=True, metavar="N",
         help="Step schedule: multiply the learning rate by the step factor every this many epochs "
              "(0: every third of the epochs).")
     milestones: str = _setting(

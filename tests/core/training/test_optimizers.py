@@ -108,3 +108,15 @@ def test_bad_milestones_are_refused_in_words(milestones, words):
 def test_a_step_that_never_comes_is_refused():
     assert "never steps" in TrainConfig(recipe="custom", schedule="step", epochs=5, step_size=5).errors()["step_size"]
     TrainConfig(recipe="custom", schedule="cosine", epochs=5, step_size=5).validate()   # not its schedule
+
+
+def test_the_training_loop_builds_them_from_the_config():
+    """What the trainer uses (core.training.loop.Learner) holds every chosen setting."""
+    from core.training.loop import Learner
+
+    cfg = TrainConfig(recipe="custom", optimizer="rmsprop", momentum=0.5, centered=True, schedule="multistep",
+                      milestones="2,5", gamma=0.3, epochs=6)
+    learner = Learner.build(cfg, torch.nn.Linear(2, 2), CPU, None, steps_per_epoch=3)
+    group = learner.optimizer.param_groups[0]
+    assert (type(learner.optimizer), group["momentum"], group["centered"]) == (torch.optim.RMSprop, 0.5, True)
+    assert sorted(learner.scheduler.milestones) == [2, 5] and learner.scheduler.gamma == 0.3
