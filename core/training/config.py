@@ -73,7 +73,7 @@ SCHEDULE_HELP = {
 class Option:
     """How one TrainConfig field is shown and typed in.
 
-    widget names the settings form's editor: "check", "int", "float", "choice" and
+    widget names the settings form's editor: "check", "int", "float", "text", "choice" and
     "learning_rate" are built from this entry alone; "recipe", "arch", "pretrained",
     "weights_file", "image_size" and "device" have editors of their own; "" keeps the field out of the form
     (it keeps the value of the configuration the form was given). name, kind, optional and
