@@ -4,9 +4,6 @@ thresholds. One formatter for `fledge info MODEL` and the Runs tab."""
 from __future__ import annotations
 
 from core.model.architectures import ARCH_INFO
-from core.model.checkpoints import load_checkpoint
-from core.model.export.loading import resolve_model_path
-from core.model.networks import network_size
 from core.training.config import TrainConfig, config_options
 from core.training.optimizer_rules import KNOBS, applies
 
@@ -18,6 +15,10 @@ _TRAINING = ("recipe", "epochs", "batch_size", "augment", "label_smoothing", "cl
 def model_summary(path) -> str:
     """The summary of the model a .pt file or a run folder (its best.pt) holds; FledgeError or
     CheckpointError, in plain words, when there is none or it cannot be read."""
+    # Late, as in summary_lines: torch; the window imports this module at start-up (the Runs tab).
+    from core.model.checkpoints import load_checkpoint
+    from core.model.export.loading import resolve_model_path
+
     return format_summary(summary_lines(load_checkpoint(resolve_model_path(path, exports=False))))
 
 
@@ -28,6 +29,8 @@ def format_summary(lines: list[tuple[str, str]]) -> str:
 
 def summary_lines(ckpt: dict) -> list[tuple[str, str]]:
     """(label, text) for each line of a loaded checkpoint's summary (core.model.checkpoints)."""
+    from core.model.networks import network_size
+
     arch, classes, metrics = ckpt["arch"], list(ckpt["classes"]), ckpt.get("metrics") or {}
     config = TrainConfig.from_dict(ckpt.get("config") or {})
     info = ARCH_INFO.get(arch)

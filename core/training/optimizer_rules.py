@@ -106,8 +106,3 @@ def problems(config: TrainConfig) -> dict[str, str]:
                           "learning rate never steps (0: every third of the epochs).")
     return e
 
-
-def chosen_knobs(config: TrainConfig) -> list[tuple[str, object]]:
-    """(label, value) of each knob this configuration's optimizer and schedule use, in table order."""
-    return [(_OPTIONS[n].label, getattr(config, n)) for n in _OPTIONS
-            if n in KNOBS and applies(n, config.optimizer, config.schedule)]
