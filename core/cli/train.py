@@ -102,8 +102,8 @@ def _unused_knobs(args, config) -> list[str]:
     the chosen optimizer and schedule (core.training.optimizer_rules)."""
     from core.training.optimizer_rules import applies, not_used_message
 
-    if config.recipe != "custom":
-        return []                       # the presets note what they do not use (resolve)
+    if config.recipe == "quick":
+        return []                       # its head trains with its own optimizer (core.training.quick)
     return [not_used_message(name, config.optimizer, config.schedule) for name in KNOBS
             if getattr(args, name, None) is not None and not applies(name, config.optimizer, config.schedule)]
 

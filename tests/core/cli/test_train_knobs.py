@@ -58,3 +58,9 @@ def test_the_refusal_is_one_line_before_anything_runs(tmp_path):
     line = assert_one_clear_line(fledge("train", tmp_path, "--arch", "small_cnn", "--optimizer", "rmsprop",
                                         "--nesterov"))
     assert "--nesterov is not used by RMSprop" in line
+
+
+def test_thorough_fine_tunes_with_the_chosen_optimizer_so_its_settings_are_checked_too():
+    args = build_parser().parse_args(["train", "DATA", "--recipe", "thorough", "--optimizer", "adam",
+                                      "--momentum", "0.5"])
+    assert _unused_knobs(args, _train_config(args))[0].startswith("--momentum is not used by Adam")
