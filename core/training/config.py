@@ -233,7 +233,7 @@ class TrainConfig:
         help="Adam and AdamW: keep the largest squared-gradient average seen, which can steady "
              "training that jumps about.")
     alpha: float = _setting(
-        0.99, label="Smoothing", widget="float", minimum=0.0, maximum=0.9999, step=0.01, decimals=4,
+        0.99, label="Averaging (alpha)", widget="float", minimum=0.0, maximum=0.9999, step=0.01, decimals=4,
         advanced=True, usual="0.99 is usual",
         help="RMSprop only: how slowly its running average of the squared gradient forgets (alpha).")
     centered: bool = _setting(

@@ -37,7 +37,7 @@ def test_the_summary_says_what_the_model_is_and_how_it_was_trained(model_file):
     assert lines["Image size"].strip() == "48 px"
     # RMSprop's own settings, and not SGD's or Adam's
     assert "RMSprop, learning rate 0.002" in lines["Optimizer"]
-    assert "momentum 0.5" in lines["Optimizer"] and "smoothing 0.8" in lines["Optimizer"]
+    assert "momentum 0.5" in lines["Optimizer"] and "averaging (alpha) 0.8" in lines["Optimizer"]
     assert "nesterov" not in lines["Optimizer"].lower() and "beta" not in lines["Optimizer"].lower()
     assert "steps after epochs 3,6" in lines["Schedule"] and "step factor 0.5" in lines["Schedule"]
     assert "87.5% correct" in lines["Validation"] and "epoch 5" in lines["Validation"]

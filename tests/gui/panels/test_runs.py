@@ -119,7 +119,7 @@ def test_the_runs_tab_shows_the_models_summary_and_the_settings_its_optimizer_to
     panel.refresh()
     assert panel.select_run(str(folder), reload=True)
     rows = settings_rows(panel)
-    assert rows["Optimizer"] == "RMSprop, learning rate 0.001; momentum 0.5; weight decay 0.0001; smoothing 0.8; centered off"
+    assert rows["Optimizer"] == "RMSprop, learning rate 0.001; momentum 0.5; weight decay 0.0001; averaging (alpha) 0.8; centered off"
     assert rows["Schedule"] == "Step (every few epochs); a step every 2 epochs; step factor 0.5"
     qtbot.waitUntil(panel.summary_ready, timeout=30000)
     assert panel.summary.text() == model_summary(folder / "best.pt")
