@@ -1,6 +1,7 @@
 """Loading the heavy half of core (torch, the networks) in the background after start-up."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -13,6 +14,7 @@ class EngineInfo:
     devices: list            # [(id, label)] from core.model.devices.list_devices()
     architectures: dict      # name -> core.model.architectures.ArchInfo
     seconds: float
+    sizes: dict = dataclasses.field(default_factory=dict)   # name -> core.model.architectures.NetworkSize
 
 
 def load_engine(report: Callable[[Any], None], control: TrainControl) -> EngineInfo:
@@ -36,7 +38,8 @@ def load_engine(report: Callable[[Any], None], control: TrainControl) -> EngineI
 
         devices.insert(gpus, (ALL_GPUS_DEVICE, f"All {gpus} GPUs"))
     known = {name: ARCH_INFO[name] for name in core.model.networks.ARCHITECTURES if name in ARCH_INFO}
-    return EngineInfo(devices=devices, architectures=known, seconds=time.perf_counter() - t0)
+    sizes = {name: core.model.networks.network_size(name) for name in known}    # the meta device: ~2 s for all
+    return EngineInfo(devices=devices, architectures=known, seconds=time.perf_counter() - t0, sizes=sizes)
 
 
 def warm_up(report: Callable[[Any], None], control: TrainControl) -> None:

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample_data)
 
     from core.bench import command as bench
-    from core.cli import check_labels, export, photos, thresholds, train, watch
+    from core.cli import check_labels, export, info, photos, thresholds, train, watch
 
     train.register(sub)
 
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--root", default=None, help="runs folder (default: Fledge's own)")
     r.set_defaults(func=cmd_runs)
 
-    for module in (photos, thresholds, watch, bench, export, check_labels):
+    for module in (photos, thresholds, watch, bench, export, check_labels, info):
         module.register(sub)
     return p
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     return command(args.func)(args)         # bench's command too (core.bench cannot import this module)
 
 
-_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels", "thresholds"}
+_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels", "thresholds", "info"}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,6 +9,7 @@ import time
 from core.cli.console import StatusLine, command, ctrl_c_stops, fail
 from core.errors import FledgeError, UsageError
 from core.training.config import Option, config_options
+from core.training.optimizer_rules import KNOBS, USUAL_LR
 from core.training.events import EXTRACT_PIPELINE, BatchEnd, EpochEnd, FitEnded, FitStarted, Message, TrainControl
 
 
@@ -75,7 +76,7 @@ def _new_trainer(args, progress, control, cls=None):
     for note in notes:
         print(note)
     split = SplitSettings(args.split_seed, args.val_fraction, args.test_fraction)
-    problems = list(config.errors().values()) + [p for p in [split.problem()] if p]
+    problems = _unused_knobs(args, config) + list(config.errors().values()) + [p for p in [split.problem()] if p]
     if problems:
         raise UsageError(" ".join(problems))
     dataset = scan_dataset(args.data, **split.to_dict())
@@ -88,11 +89,23 @@ def _train_config(args):
     from core.training.config import TrainConfig
 
     values = {opt.name: getattr(args, opt.name) for opt in config_options()}
+    values.update({name: getattr(TrainConfig, name) for name in KNOBS if values[name] is None})
     values["recipe"] = _recipe_of(args)
     values["arch"] = args.arch or TrainConfig.arch
     values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
     values["gpus"] = args.gpus or TrainConfig.gpus
     return TrainConfig(**values)
+
+
+def _unused_knobs(args, config) -> list[str]:
+    """Why each optimizer or schedule setting given on the command line would do nothing with
+    the chosen optimizer and schedule (core.training.optimizer_rules)."""
+    from core.training.optimizer_rules import applies, not_used_message
+
+    if config.recipe == "quick":
+        return []                       # its head trains with its own optimizer (core.training.quick)
+    return [not_used_message(name, config.optimizer, config.schedule) for name in KNOBS
+            if getattr(args, name, None) is not None and not applies(name, config.optimizer, config.schedule)]
 
 
 def _lr_value(text: str):
@@ -110,6 +123,7 @@ def _lr_of(args, recipe: str) -> tuple[float, bool]:
     """(lr, auto_lr): --lr auto or --auto-lr find it; a number given is used as it is; with
     neither, the recipe decides (core.training.recipe_rules.finds_own_lr)."""
     from core.training.config import TrainConfig
+    from core.training.optimizer_rules import usual_lr
     from core.training.recipe_rules import finds_own_lr
 
     if args.lr == "auto":
@@ -118,7 +132,9 @@ def _lr_of(args, recipe: str) -> tuple[float, bool]:
         return (args.lr if args.lr is not None else TrainConfig.lr), args.auto_lr
     if args.lr is not None:
         return args.lr, False
-    return TrainConfig.lr, finds_own_lr(recipe)
+    if finds_own_lr(recipe):
+        return TrainConfig.lr, True
+    return usual_lr(args.optimizer), False
 
 
 def _why_recipe(args, recipe: str) -> str:
@@ -234,7 +250,7 @@ def _help(opt: Option) -> str:
     text = opt.help
     if opt.choices and opt.metavar:
         text += f" Choose from: {', '.join(map(str, opt.choices))}."
-    if opt.default is not None and opt.kind is not bool:
+    if opt.default not in (None, "") and opt.kind is not bool:
         text += f" (default {opt.default:g})" if opt.kind is float else f" (default {opt.default})"
     return text.replace("%", "%%")          # argparse formats help with %
 
@@ -249,7 +265,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                 on, default = f"{_help(opt)} (default: on for quick and thorough)".replace("%", "%%"), None
             else:
                 on = f"{_help(opt)} (default {'on' if opt.default else 'off'})".replace("%", "%%")
-                default = opt.default
+                default = None if opt.name in KNOBS else opt.default
             parser.add_argument(flag, dest=opt.name, action="store_true", default=default, help=on)
             parser.add_argument("--no-" + flag[2:], dest=opt.name, action="store_false",
                                 help=f"the opposite of {flag}")
@@ -257,12 +273,15 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         # No --recipe and no --arch: a newcomer's run, the default recipe (see _recipe_of); no
         # --lr: the recipe decides (_lr_of).
         # No --gpus: one process, or as many as a resumed run used (_distributed).
-        default = None if opt.name in ("recipe", "arch", "lr", "gpus") else opt.default
+        # No optimizer or schedule setting: its default, and given ones are checked against the
+        # optimizer and schedule chosen (_unused_knobs).
+        default = None if opt.name in ("recipe", "arch", "lr", "gpus", *KNOBS) else opt.default
         kind = _lr_value if opt.name == "lr" else opt.kind
         text = _help(opt)
         if opt.name == "lr":
             text += (" Or auto: find it with a short sweep first (the default of the quick and thorough "
-                     "recipes).")
+                     "recipes). Custom runs without --lr use the optimizer's usual rate ("
+                     + ", ".join(f"{o} {r:g}" for o, r in USUAL_LR.items()) + ").")
         parser.add_argument(opt.cli_flag, dest=opt.name, type=kind, default=default,
                             choices=opt.choices or None, metavar=opt.metavar or None, help=text)
 

@@ -6,12 +6,13 @@ is at least the architecture's ``min_size`` and returns logits of shape (N, clas
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from core.model.architectures import ARCH_INFO, check_image_size
+from core.model.architectures import ARCH_INFO, NetworkSize, check_image_size
 from core.errors import FledgeError
 from core.model import offline_backbone
 from core.model.pretrained_weights import load_chosen_file, load_pretrained
@@ -23,9 +24,11 @@ INCEPTION_AUX_MIN_SIZE = 299
 # Module paths of the classifier layers that get replaced for the new classes.
 _HEADS: dict[str, tuple[str, ...]] = {
     "simplenet": ("fc",), "small_cnn": ("fc",),
-    "resnet18": ("fc",), "resnet34": ("fc",), "resnet50": ("fc",),
-    "vgg11_bn": ("classifier.6",), "vgg16_bn": ("classifier.6",),
-    "densenet121": ("classifier",), "squeezenet1_1": ("classifier.1",),
+    "resnet18": ("fc",), "resnet34": ("fc",), "resnet50": ("fc",), "resnet101": ("fc",), "resnet152": ("fc",),
+    **{vgg: ("classifier.6",) for vgg in ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+                                          "vgg11", "vgg13", "vgg16", "vgg19")},
+    "densenet121": ("classifier",), "densenet169": ("classifier",), "densenet201": ("classifier",),
+    "squeezenet1_0": ("classifier.1",), "squeezenet1_1": ("classifier.1",),
     "alexnet": ("classifier.6",), "inception_v3": ("fc", "AuxLogits.fc"),
     "mobilenet_v3_small": ("classifier.3",), "mobilenet_v3_large": ("classifier.3",),
     "efficientnet_b0": ("classifier.1",), "efficientnet_lite0": ("classifier",),
@@ -148,7 +151,7 @@ def _build_bare(arch: str, num_classes: int, image_size: int) -> nn.Module:
     model = tvm.get_model(arch, weights=None, **_tv_kwargs(arch, image_size))
     for path, old in _head_modules(model, arch):
         _set_module(model, path, _new_head(old, num_classes))
-    if arch == "squeezenet1_1":
+    if arch.startswith("squeezenet"):
         model.num_classes = num_classes
     return model
 
@@ -254,6 +257,27 @@ def aux_logits(output) -> torch.Tensor | None:
         return None
     aux = getattr(output, "aux_logits", None)
     return aux if isinstance(aux, torch.Tensor) else None
+
+
+# ImageNet's classes: the head the network sizes are given with, as its papers and torchvision do.
+IMAGENET_CLASSES = 1000
+
+
+@functools.cache
+def network_size(arch: str, num_classes: int = IMAGENET_CLASSES, image_size: int | None = None) -> NetworkSize:
+    """The network's parameter count and the size of its weights in a file (fp32, buffers too),
+    counted on the meta device: nothing is allocated or initialised."""
+    spec = get_spec(arch)
+    with torch.device("meta"):
+        model = _build_bare(arch, num_classes, int(image_size or spec.input_size))
+    return model_size(model)
+
+
+def model_size(model: nn.Module) -> NetworkSize:
+    """The parameter count and the bytes of weights and buffers of a model, as saved in fp32."""
+    params = sum(p.numel() for p in model.parameters())
+    buffers = [b for b in model.buffers() if b.is_floating_point() or b.dtype == torch.int64]
+    return NetworkSize(params, 4 * params + sum(b.numel() * (4 if b.is_floating_point() else 8) for b in buffers))
 
 
 def build_for_checkpoint(arch: str, num_classes: int, image_size: int,

@@ -21,7 +21,7 @@ from core.data.augmentation import PRESETS as AUG_PRESETS
 from core.data.augmentation import STRENGTHS, Augmentation, augmentation, preset_of
 from core.model.architectures import ARCH_NAMES, check_image_size
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "rprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "adamax", "rmsprop", "adagrad", "adadelta", "rprop")
 SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16")
 PIPELINES = ("auto", "cached", "stream")
@@ -48,23 +48,26 @@ RECIPE_HELP = {
 CLASS_WEIGHTING = ("auto", "on", "off")
 CLASS_WEIGHTING_LABELS = {"auto": "When the classes are uneven", "on": "Always", "off": "Never"}
 
-OPTIMIZER_LABELS = {"sgd": "SGD (momentum)", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+OPTIMIZER_LABELS = {"sgd": "SGD (momentum)", "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax", "rmsprop": "RMSprop",
                     "adagrad": "Adagrad", "adadelta": "Adadelta", "rprop": "Rprop"}
 OPTIMIZER_HELP = {
     "sgd": "SGD with momentum (Nesterov): steady and well understood; likes a higher learning rate (about 0.01-0.1).",
     "adam": "Adam: adapts the step per weight; a safe default at about 0.001.",
     "adamw": "AdamW: Adam with proper weight decay; the usual best choice at about 0.001.",
+    "adamax": "Adamax: Adam that follows the largest recent step of each weight; steady, about 0.002.",
     "rmsprop": "RMSprop: adapts the step per weight; try about 0.001.",
     "adagrad": "Adagrad: steps shrink as training goes on; try about 0.01.",
     "adadelta": "Adadelta: needs little tuning; a learning rate of 1.0 is normal for it.",
-    "rprop": "Rprop: uses only the sign of the gradient; best with large batches.",
+    "rprop": "Rprop: uses only the sign of the gradient; best with large batches; takes no weight decay.",
 }
-SCHEDULE_LABELS = {"none": "Constant", "step": "Step (÷10 every third)",
-                   "multistep": "Steps at 50% and 75%", "cosine": "Cosine", "onecycle": "One-cycle"}
+SCHEDULE_LABELS = {"none": "Constant", "step": "Step (every few epochs)",
+                   "multistep": "Steps at chosen epochs", "cosine": "Cosine", "onecycle": "One-cycle"}
 SCHEDULE_HELP = {
     "none": "Keep the learning rate constant.",
-    "step": "Divide the learning rate by 10 every third of the epochs.",
-    "multistep": "Divide the learning rate by 10 at 50% and 75% of the epochs.",
+    "step": "Multiply the learning rate by the step factor every few epochs (at first: ÷10 every third "
+            "of the epochs).",
+    "multistep": "Multiply the learning rate by the step factor at the epochs chosen (at first: ÷10 at "
+                 "50% and 75% of the epochs).",
     "cosine": "Lower the learning rate smoothly to zero along a cosine curve.",
     "onecycle": "Warm up, then lower the learning rate: often the fastest to a good model.",
 }
@@ -74,7 +77,7 @@ SCHEDULE_HELP = {
 class Option:
     """How one TrainConfig field is shown and typed in.
 
-    widget names the settings form's editor: "check", "int", "float", "choice" and
+    widget names the settings form's editor: "check", "int", "float", "text", "choice" and
     "learning_rate" are built from this entry alone; "recipe", "arch", "pretrained",
     "weights_file", "image_size" and "device" have editors of their own; "strength" is a
     number that may be left empty (None: the augmentation preset's); "" keeps the field out of the form
@@ -252,6 +255,51 @@ class TrainConfig:
         True, label="Nesterov momentum",
         help="SGD only: look ahead along the momentum before each adjustment (Nesterov); usually "
              "a little better.")
+    # The knobs of single optimizers and schedules: which apply to which is
+    # core.training.optimizer_rules (the form hides the others, the CLI refuses them).
+    dampening: float = _setting(
+        0.0, label="Dampening", widget="float", minimum=0.0, maximum=0.999, step=0.05, decimals=3,
+        advanced=True, usual="0 is usual",
+        help="SGD only: how much of each new gradient the momentum leaves out; Nesterov momentum needs 0.")
+    beta1: float = _setting(
+        0.9, label="Beta 1", widget="float", minimum=0.0, maximum=0.9999, step=0.01, decimals=4,
+        advanced=True, usual="0.9 is usual",
+        help="Adam, AdamW and Adamax: how slowly the running average of the gradient forgets (the "
+             "first of Adam's betas).")
+    beta2: float = _setting(
+        0.999, label="Beta 2", widget="float", minimum=0.0, maximum=0.9999, step=0.001, decimals=4,
+        advanced=True, usual="0.999 is usual",
+        help="Adam, AdamW and Adamax: how slowly the running average of the squared gradient forgets "
+             "(the second of Adam's betas).")
+    amsgrad: bool = _setting(
+        False, label="AMSGrad", widget="check", text="Never let a step grow back (AMSGrad)", advanced=True,
+        help="Adam and AdamW: keep the largest squared-gradient average seen, which can steady "
+             "training that jumps about.")
+    alpha: float = _setting(
+        0.99, label="Averaging (alpha)", widget="float", minimum=0.0, maximum=0.9999, step=0.01, decimals=4,
+        advanced=True, usual="0.99 is usual",
+        help="RMSprop only: how slowly its running average of the squared gradient forgets (alpha).")
+    centered: bool = _setting(
+        False, label="Centered", widget="check", text="Centered RMSprop", advanced=True,
+        help="RMSprop only: divide by the gradient's variance instead of its square; sometimes "
+             "steadier, a little slower.")
+    rho: float = _setting(
+        0.9, label="Rho", widget="float", minimum=0.0, maximum=0.9999, step=0.01, decimals=4,
+        advanced=True, usual="0.9 is usual",
+        help="Adadelta only: how slowly its running averages forget.")
+    step_size: int = _setting(
+        0, label="Step every", widget="int", minimum=0, maximum=10000, suffix=" epochs", advanced=True, metavar="N",
+        help="Step schedule: multiply the learning rate by the step factor every this many epochs "
+             "(0: every third of the epochs).")
+    milestones: str = _setting(
+        "", label="Step at epochs", widget="text", metavar="E,E", advanced=True,
+        help="Multi-step schedule: the epochs after which the learning rate is multiplied by the step "
+             "factor, e.g. 5,8 (empty: at 50% and 75% of the epochs).")
+    gamma: float = _setting(
+        0.1, label="Step factor", widget="float", minimum=0.001, maximum=1.0, step=0.05, decimals=3,
+        advanced=True, usual="0.1 is usual",
+        help="Step and multi-step schedules: what the learning rate is multiplied by at each step "
+             "(0.1: divided by 10).")
     label_smoothing: float = _setting(
         0.0, label="Label smoothing", widget="float", minimum=0.0, maximum=0.5, step=0.05, decimals=2,
         advanced=True, usual="0.1 is usual",
@@ -300,6 +348,9 @@ class TrainConfig:
         if "image_size" not in e and self.image_size is not None:
             if problem := check_image_size(self.arch, self.image_size):      # depends on the network
                 e["image_size"] = problem
+        from core.training import optimizer_rules     # late: it reads this module's tables (a cycle)
+
+        e.update({k: v for k, v in optimizer_rules.problems(self).items() if k not in e})
         if not gpus_problem_free(self.gpus):
             e["gpus"] = f"GPUs must be all or a whole number from 1 to 1024, not '{self.gpus}'."
         dev = self.device

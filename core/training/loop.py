@@ -54,8 +54,7 @@ class Learner:
         parameter at config.lr); keep_bn_statistics: see networks.set_train_mode."""
         params = param_groups or [p for p in model.parameters() if p.requires_grad]
         optimizer = make_optimizer(config.optimizer, params, config, device)
-        scheduler, per_step = make_scheduler(config.schedule, optimizer, config.epochs, steps_per_epoch,
-                                             config.lr)
+        scheduler, per_step = make_scheduler(config, optimizer, steps_per_epoch)
         weight = (torch.tensor(class_weights, dtype=torch.float32, device=device)
                   if class_weights is not None else None)
         criterion = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)

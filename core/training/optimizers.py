@@ -8,44 +8,55 @@ import torch
 
 from core.errors import FledgeError
 from core.training.config import TrainConfig
+from core.training.optimizer_rules import milestone_epochs, problems, step_epochs
 
 
 def make_optimizer(name: str, params, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """The optimizer with every setting of cfg that it takes (core.training.optimizer_rules)."""
     fused = {"fused": True} if device.type == "cuda" else {}
     lr, wd = cfg.lr, cfg.weight_decay
+    betas = (cfg.beta1, cfg.beta2)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd,
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, dampening=cfg.dampening, weight_decay=wd,
                                nesterov=cfg.nesterov and cfg.momentum > 0, **fused)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd, **fused)
+        return torch.optim.Adam(params, lr=lr, betas=betas, amsgrad=cfg.amsgrad, weight_decay=wd, **fused)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, **fused)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, amsgrad=cfg.amsgrad, weight_decay=wd, **fused)
+    if name == "adamax":
+        return torch.optim.Adamax(params, lr=lr, betas=betas, weight_decay=wd)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
+        return torch.optim.RMSprop(params, lr=lr, alpha=cfg.alpha, momentum=cfg.momentum, centered=cfg.centered,
+                                   weight_decay=wd)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=wd, **fused)
     if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+        return torch.optim.Adadelta(params, lr=lr, rho=cfg.rho, weight_decay=wd)
     if name == "rprop":
-        return torch.optim.Rprop(params, lr=lr)
+        return torch.optim.Rprop(params, lr=lr)      # PyTorch's Rprop has no weight decay
     raise FledgeError(f"Unknown optimizer '{name}'.")
 
 
-def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: float):
-    """Returns (scheduler or None, steps per batch?)."""
+def make_scheduler(cfg: TrainConfig, optimizer, steps_per_epoch: int):
+    """Returns (scheduler or None, steps per batch?) for cfg's schedule and its settings."""
+    name, epochs = cfg.schedule, cfg.epochs
     total = max(1, epochs * steps_per_epoch)
     if name == "none":
         return None, False
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), False
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_epochs(cfg.step_size, epochs),
+                                               gamma=cfg.gamma), False
     if name == "multistep":
-        ms = sorted({max(1, int(epochs * 0.5)), max(1, int(epochs * 0.75))})
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=ms, gamma=0.1), False
+        try:
+            ms = milestone_epochs(cfg.milestones, epochs)
+        except ValueError:
+            raise FledgeError(problems(cfg)["milestones"]) from None
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=ms, gamma=cfg.gamma), False
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total), True
     if name == "onecycle":
         # Each parameter group peaks at its own rate (thorough's lower rate for the pretrained layers).
-        peaks = [g.get("lr", lr) for g in optimizer.param_groups]
+        peaks = [g.get("lr", cfg.lr) for g in optimizer.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total), True
     raise FledgeError(f"Unknown learning-rate schedule '{name}'.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
@@ -12,10 +12,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHea
 from core.errors import FledgeError
 from core.data.augmentation import STRENGTHS
 from core.training.config import RECIPE_LABELS, config_options
+from core.training.model_summary import model_summary, training_lines
 from core.training.recipe_rules import chosen_settings
 from core.training.runs import RUN_FILE, can_resume, list_runs, load_run, read_json, runs_root
 from core.wording import plural
 
+from gui.background import TaskPool, call
 from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 from gui.widgets.plots import PlotsPanel
 from gui.run_text import STATUS_TEXT, accuracy_text, network_text, started_text
@@ -42,16 +44,6 @@ def pretrained_text(asked: bool, used: bool | None) -> str:
     if asked:
         return "asked for (this older run did not record whether the weights were found)"
     return "no — it trained from scratch"
-
-
-def rates_text(rates: dict[str, float]) -> str:
-    """The learning rates a run used (core.training.runs.learning_rates_used), in words."""
-    head, network = rates.get("head"), rates.get("network")
-    if head is not None and network is not None:
-        return f"learning rate {head:.2g} for the last layer, then {network:.2g} for every layer"
-    if head is not None:
-        return f"learning rate {head:.2g} (only the last layer learnt)"
-    return f"learning rate {network:.2g}" if network is not None else "learning rate unknown"
 
 
 OPTIONS = {opt.name: opt for opt in config_options()}
@@ -117,6 +109,17 @@ class RunsPanel(QWidget):
         self.settings_view = QWidget()
         self.settings_form = QFormLayout(self.settings_view)
         self.settings_form.setContentsMargins(0, 0, 0, 0)
+        # The best model's summary (core.training.model_summary, as `fledge info` prints it), read
+        # off the GUI thread: a large network's file takes a while.
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setToolTip("The run's best model, as 'fledge info' describes it")
+        self._summary_pool = TaskPool(self)
+        self._summary_token: int | None = None
+        self._summary_pool.finished.connect(self._on_summary)
+        self._summary_pool.failed.connect(self._on_summary)
         self.predict_button = QPushButton("Use this model to predict")
         self.predict_button.setToolTip("Load this run's best model in the Predict tab")
         self.predict_button.clicked.connect(self._predict)
@@ -147,6 +150,7 @@ class RunsPanel(QWidget):
         rl.addLayout(buttons)
         rl.addWidget(self.plots, 1)
         rl.addWidget(self.settings_view)
+        rl.addWidget(self.summary)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -164,6 +168,7 @@ class RunsPanel(QWidget):
         """Stop an export still running (the runs folder itself is read on the GUI thread)."""
         if self.export_dialog is not None:
             self.export_dialog.shutdown(msecs)
+        self._summary_pool.shutdown(msecs)
 
     def refresh(self) -> None:
         """Re-read the runs folder, keeping the selection when the run still exists."""
@@ -237,6 +242,7 @@ class RunsPanel(QWidget):
         self.record = record
         while self.settings_form.rowCount():
             self.settings_form.removeRow(0)
+        self._show_summary(record)
         if record is None:
             self.title.setText("Select a run to see its curves and settings.")
             self.message.hide()
@@ -256,7 +262,8 @@ class RunsPanel(QWidget):
             ("Classes", ", ".join(record.classes) or "?"),
             ("Recipe", RECIPE_LABELS.get(c.recipe, c.recipe)),
             ("Pretrained", pretrained_text(c.pretrained, pretrained_used(info.run_dir))),
-            ("Optimizer", f"{c.optimizer}, {rates_text(record.learning_rates)}, {c.schedule} schedule"),
+            *[(label, text) for label, text in training_lines(c, record.learning_rates)
+              if label in ("Optimizer", "Schedule")],
             ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
             ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
             ("Augmentation", augmentation_text(c)),
@@ -273,6 +280,24 @@ class RunsPanel(QWidget):
         self.reuse_button.setEnabled(True)
         self.resume_button.setEnabled(can_resume(info))
         self.open_button.setEnabled(os.path.isdir(info.run_dir))
+
+    def _show_summary(self, record) -> None:
+        """Start reading the best model's summary; the answer for an earlier run is dropped."""
+        self._summary_pool.cancel()
+        self._summary_token = None
+        model = record.info.best_model if record is not None else ""
+        self.summary.setVisible(bool(model))
+        if model:
+            self.summary.setText("Reading the model…")
+            self._summary_token = self._summary_pool.submit(call(model_summary, model))
+
+    def _on_summary(self, token: int, text: str) -> None:
+        if token == self._summary_token:
+            self.summary.setText(text)
+
+    def summary_ready(self) -> bool:
+        """Whether the selected run's model summary (or why it cannot be read) is shown."""
+        return not self._summary_pool.is_busy()
 
     # ------------------------------------------------------------------
     def _predict(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
 from core.training.config import Option
 
@@ -45,6 +45,10 @@ def editor(opt: Option) -> QWidget:
         return QCheckBox(opt.text)
     if opt.widget == "recipe":
         return RecipeChoice(opt)
+    if opt.widget == "text":
+        line = QLineEdit()
+        line.setPlaceholderText(opt.metavar)
+        return line
     if opt.widget == "choice":
         combo = QComboBox()
         for value in opt.choices:
@@ -69,6 +73,8 @@ def value_of(widget: QWidget) -> Any:
         return widget.isChecked()
     if isinstance(widget, StrengthBox):
         return widget.strength()
+    if isinstance(widget, QLineEdit):
+        return widget.text().strip()
     return widget.value()
 
 
@@ -81,6 +87,8 @@ def show_value(widget: QWidget, value: Any) -> None:
         widget.setValue(value)
     elif isinstance(widget, StrengthBox):
         widget.set_strength(value)
+    elif isinstance(widget, QLineEdit):
+        widget.setText(str(value))
     elif isinstance(widget, QSpinBox):
         widget.setValue(int(value))
     else:
@@ -100,4 +108,6 @@ def value_changed(widget: QWidget):
         return widget.currentIndexChanged
     if isinstance(widget, QCheckBox):
         return widget.toggled
+    if isinstance(widget, QLineEdit):
+        return widget.editingFinished
     return widget.valueChanged

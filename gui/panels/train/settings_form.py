@@ -12,6 +12,7 @@ The recipe comes first: quick and thorough show only the settings a person choos
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any
 
@@ -23,6 +24,7 @@ from core.data.augmentation import PRESETS, STRENGTHS, preview_photo
 from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance, class_balance
 from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
+from core.training.optimizer_rules import unused_settings, usual_lr
 from core.training.recipe_rules import finds_own_lr, resolve
 
 from gui.engine import EngineInfo
@@ -52,12 +54,14 @@ class SettingsForm(QScrollArea):
         self.settings = settings if settings is not None else Settings()
         self.devices: list[tuple[str, str]] = []
         self.architectures = dict(ARCH_INFO)
+        self.sizes: dict = {}               # name -> NetworkSize, counted once the engine is loaded
         self.ready = False                  # True once torch and the models are loaded
         self._restoring = False
         self._constructed = False          # nothing is saved until the form is built
         self._field_errors: dict[str, str] = {}
         self._base = TrainConfig()         # what config() starts from (see apply_config)
         self._pending_device: str | None = None
+        self._optimizer = self._base.optimizer    # the one shown, until another is chosen
         self.dataset = None                # the Data tab's, for the finder and the class balance
         self.balance: ClassBalance | None = None
         self.rows: dict[str, tuple[QWidget, QWidget]] = {}   # field -> (label, row)
@@ -100,6 +104,7 @@ class SettingsForm(QScrollArea):
             self.fields[name] = widget
             self._row(adv if opt.advanced else form, opt, widget, row, extra)
         self.errors["weights_path"] = self.errors["pretrained"]
+        self.fields["step_size"].setSpecialValueText("Every third of the epochs")    # 0
 
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced settings")
@@ -199,13 +204,20 @@ class SettingsForm(QScrollArea):
         self.arch.blockSignals(True)
         self.arch.clear()
         for name, info in self.architectures.items():
-            self.arch.addItem(f"{info.label}", name)
-            self.arch.setItemData(self.arch.count() - 1,
-                                  f"{info.description} Designed for {info.input_size}-pixel images.",
+            size = self.sizes.get(name)
+            self.arch.addItem(f"{info.label} — {size.words}" if size else info.label, name)
+            self.arch.setItemData(self.arch.count() - 1, self._arch_words(name, info),
                                   Qt.ItemDataRole.ToolTipRole)
         if current is not None:
             select(self.arch, current)
         self.arch.blockSignals(False)
+
+    def _arch_words(self, name: str, info) -> str:
+        """A network's description, design size and (once the engine has counted it) its size."""
+        size = self.sizes.get(name)
+        counted = (f" {size.words} (with ImageNet's 1000 classes; yours needs a smaller last layer)."
+                   if size else "")
+        return f"{info.description} Designed for {info.input_size}-pixel images.{counted}"
 
     # ------------------------------------------------------------ settings
     def settings_defaults(self) -> TrainConfig:
@@ -248,6 +260,7 @@ class SettingsForm(QScrollArea):
                     self._pending_device = value
                 show_value(widget, value)
             self.weights.set_file(c.weights_path or "", by_user=False)
+            self._optimizer = c.optimizer
         finally:
             self._restoring = False
         self._on_arch_changed()
@@ -261,6 +274,7 @@ class SettingsForm(QScrollArea):
         self.fields["recipe"].valueChanged.connect(self._on_recipe_chosen)
         for widget in self.fields.values():
             value_changed(widget).connect(self._on_changed)
+        self.fields["optimizer"].currentIndexChanged.connect(self._on_optimizer_chosen)
         self.image_default.toggled.connect(self._on_changed)
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
 
@@ -292,7 +306,6 @@ class SettingsForm(QScrollArea):
         info = self.architectures.get(self.arch.currentData())
         self.fields["freeze_backbone"].setEnabled(self.pretrained.isChecked() and bool(info and info.has_pretrained))
         self.image_size.setEnabled(not self.image_default.isChecked())
-        self.fields["momentum"].setEnabled((self.fields["optimizer"].currentData() or "") in ("sgd", "rmsprop"))
         if info is not None:
             self.image_default.setText(f"Default ({info.input_size} px)" if self.image_default.isChecked()
                                        else "Default")
@@ -317,7 +330,9 @@ class SettingsForm(QScrollArea):
         note = balance_note(self.balance, self.fields["class_weighting"].currentData())
         self.balance_label.setText(note)
         self.balance_label.setVisible(bool(note))
-        shown = shown_fields(recipe, self.rows, bool(note))
+        # The optimizer's and schedule's own settings only when they take them.
+        shown = shown_fields(recipe, self.rows, bool(note)) - unused_settings(
+            self.fields["optimizer"].currentData() or "", self.fields["schedule"].currentData() or "")
         for name, (label, row) in self.rows.items():
             label.setVisible(name in shown)
             row.setVisible(name in shown)
@@ -348,6 +363,17 @@ class SettingsForm(QScrollArea):
         if finds_own_lr(recipe):
             self.fields["auto_lr"].setChecked(True)
 
+    def _on_optimizer_chosen(self, *_: Any) -> None:
+        """A person chose an optimizer: its usual learning rate, unless they had set one (the
+        rate differs from the previous optimizer's usual one)."""
+        chosen = self.fields["optimizer"].currentData()
+        previous, self._optimizer = self._optimizer, chosen
+        if self._restoring or chosen is None:
+            return
+        lr = self.fields["lr"]
+        if math.isclose(lr.value(), usual_lr(previous)) or math.isclose(lr.value(), TrainConfig.lr):
+            lr.setValue(usual_lr(chosen))
+
     def _show_errors(self, errs: dict[str, str]) -> None:
         shown = set()
         for key, label in self.errors.items():
@@ -362,7 +388,7 @@ class SettingsForm(QScrollArea):
         if info is None:
             self.arch_desc.setText("")
             return
-        self.arch_desc.setText(f"{info.description} Designed for {info.input_size}-pixel images.")
+        self.arch_desc.setText(self._arch_words(self.arch.currentData(), info))
         self.arch.setToolTip(f"{OPTIONS['arch'].help}\n\n{info.label}: {info.description}")
         self.weights.show_arch(self.arch.currentData(), info)
 
@@ -373,9 +399,10 @@ class SettingsForm(QScrollArea):
         self.ready = True
         self.weights.set_ready()
         self.devices = list(engine.devices)
+        self.sizes = dict(engine.sizes)
         if engine.architectures:
             self.architectures = dict(engine.architectures)
-            self._fill_architectures()
+        self._fill_architectures()
         self.device.blockSignals(True)
         self.device.clear()
         for dev_id, label in self.devices:

@@ -110,16 +110,19 @@ def test_every_training_setting_is_an_option_of_train():
     """The options come from TrainConfig's own table: each field, its default, its type."""
     from core.cli.main import build_parser
     from core.training.config import TrainConfig, config_options
+    from core.training.optimizer_rules import KNOBS
 
     args = build_parser().parse_args(["train", "DATA"])
     given = {o.name: getattr(args, o.name) for o in config_options()}
     # recipe and arch are left unset so that "no --arch" can mean the quick recipe; lr and
     # auto_lr so that the recipe can find the rate unless one was given; gpus so that a resumed
-    # run can start as many processes as it used
-    for name in ("recipe", "arch", "lr", "auto_lr", "gpus"):
+    # run can start as many processes as it used; the optimizer's and schedule's own settings so
+    # that one given for an optimizer that does not take it can be refused
+    left_unset = ("recipe", "arch", "lr", "auto_lr", "gpus", *KNOBS)
+    for name in left_unset:
         assert given.pop(name) is None, name
     expected = TrainConfig().to_dict()
-    for name in ("recipe", "arch", "lr", "auto_lr", "gpus"):
+    for name in left_unset:
         del expected[name]
     assert given == expected
     assert build_parser().parse_args(["train", "DATA", "--lr", "auto"]).lr == "auto"

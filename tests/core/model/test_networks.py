@@ -10,9 +10,11 @@ from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
 from core.model.networks import (ARCHITECTURES, aux_logits, build_model, classifier_parameters,
                                  main_logits, set_train_mode)
 
-EXPECTED = ["simplenet", "small_cnn", "resnet18", "resnet34", "resnet50", "vgg11_bn", "vgg16_bn",
-            "densenet121", "squeezenet1_1", "alexnet", "inception_v3", "mobilenet_v3_small",
-            "mobilenet_v3_large", "efficientnet_b0", "efficientnet_lite0", "convnext_tiny"]
+EXPECTED = ["simplenet", "small_cnn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+            "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "vgg11", "vgg13", "vgg16", "vgg19",
+            "densenet121", "densenet169", "densenet201", "squeezenet1_0", "squeezenet1_1", "alexnet",
+            "inception_v3", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_lite0",
+            "convnext_tiny"]
 
 
 def test_registry_order_and_facts():
@@ -45,7 +47,7 @@ def test_every_arch_builds_and_gives_logits(arch):
     assert head and all(p.shape[0] == 3 for p in head)
 
 
-@pytest.mark.parametrize("arch", ["small_cnn", "resnet18", "squeezenet1_1", "mobilenet_v3_small"])
+@pytest.mark.parametrize("arch", ["small_cnn", "resnet18", "squeezenet1_0", "squeezenet1_1", "mobilenet_v3_small"])
 def test_train_mode_forward_and_backward(arch):
     size = ARCHITECTURES[arch].min_size
     model, _ = build_model(arch, 3, image_size=size)
@@ -138,3 +140,20 @@ def test_inception_below_299_has_no_aux_head():
     set_train_mode(model, "inception_v3", False)
     out = model(torch.randn(2, 3, 80, 80))
     assert main_logits(out).shape == (2, 3) and aux_logits(out) is None
+
+
+def test_every_network_has_its_size_counted_without_building_its_weights():
+    """The count agrees with torchvision's own figures for its ImageNet weights."""
+    from torchvision import models as tvm
+
+    from core.model.networks import network_size
+
+    for arch, spec in ARCHITECTURES.items():
+        size = network_size(arch)
+        assert size.parameters > 0 and size.bytes >= 4 * size.parameters, arch
+        if spec.pretrained_available and arch != "efficientnet_lite0":
+            meta = tvm.get_model_weights(arch).DEFAULT.meta
+            assert size.parameters == meta["num_params"], arch
+            assert abs(size.bytes / 2**20 - meta["_file_size"]) < 0.02 * meta["_file_size"] + 0.1, arch
+    assert network_size("resnet50").words == "25.6 M parameters, 98 MB"
+    assert network_size("small_cnn", 2).words.endswith("k parameters, 0.4 MB")

@@ -185,3 +185,35 @@ def test_host_check_is_cached(monkeypatch):
     assert not weights._host_reachable("https://download.example.org/x.pth")
     assert not weights._host_reachable("https://download.example.org/y.pth")
     assert calls == [("download.example.org", 443)]
+
+
+NEW_NETWORKS = ["resnet101", "resnet152", "vgg13_bn", "vgg19_bn", "vgg11", "vgg13", "vgg16", "vgg19",
+                "squeezenet1_0", "densenet169", "densenet201"]
+
+
+@pytest.mark.parametrize("arch", NEW_NETWORKS)
+def test_the_chapters_networks_download_from_torchvision(arch):
+    """Their ImageNet weights come the way the others' do: torchvision's file, by name."""
+    url = weights.weights_url(arch)
+    assert url.startswith("https://download.pytorch.org/models/")
+    assert weights.weights_filename(arch).startswith(arch)
+
+
+@pytest.mark.parametrize("arch", ["squeezenet1_0", "densenet169"])
+def test_the_chapters_networks_use_a_cached_imagenet_file(offline, arch):
+    sd = imagenet_state_dict(arch)
+    path = weights.cached_weights_path(arch)
+    (offline / "checkpoints").mkdir(parents=True)
+    torch.save(sd, path)
+    assert weights_status(arch) == "cached"
+    model, warnings = build_model(arch, 3, pretrained=True, freeze_backbone=True)
+    assert warnings == []
+    first = next(iter(sd))                    # the first convolution's weights
+    assert torch.equal(model.state_dict()[first], sd[first])
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(n.startswith("classifier") for n in trainable)
+
+
+def test_a_new_network_without_weights_trains_from_scratch_and_says_so(offline):
+    model, warnings = build_model("vgg11", 2, image_size=32, pretrained=True)
+    assert len(warnings) == 1 and "from scratch" in warnings[0] and "vgg11-8a719046.pth" in warnings[0]

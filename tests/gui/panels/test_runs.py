@@ -61,11 +61,11 @@ def test_runs_tab_tells_what_the_run_really_started_from(qtbot, tmp_path, recipe
 
 
 @pytest.mark.parametrize("recipe, recorded, shown_text", [
-    ("custom", {"lr_found": 0.0044}, "adamw, learning rate 0.0044, cosine schedule"),
-    ("quick", {"lr_head": 0.023}, "adamw, learning rate 0.023 (only the last layer learnt), cosine schedule"),
+    ("custom", {"lr_found": 0.0044}, "AdamW, learning rate 0.0044"),
+    ("quick", {"lr_head": 0.023}, "AdamW, learning rate 0.023 (only the last layer learnt)"),
     ("thorough", {"lr_head": 0.023, "lr_fine_tune": 0.0003},
-     "adamw, learning rate 0.023 for the last layer, then 0.0003 for every layer, cosine schedule"),
-    ("custom", {}, "adamw, learning rate 0.001, cosine schedule"),       # as configured: no sweep
+     "AdamW, learning rate 0.023 for the last layer, then 0.0003 for every layer"),
+    ("custom", {}, "AdamW, learning rate 0.001"),       # as configured: no sweep
 ])
 def test_runs_tab_shows_the_learning_rate_the_run_used(qtbot, tmp_path, recipe, recorded, shown_text):
     run = {"arch": "small_cnn", "classes": ["ant", "bee"], "data_root": str(tmp_path / "data"), **recorded}
@@ -116,3 +116,28 @@ def test_export_from_the_runs_tab_of_a_real_run(qtbot, tmp_path, two_class_folde
     assert f"Checked on {parity['photos']} photos ({parity['from_dataset']} from the model's dataset" in text
     assert dialog.succeeded() and dialog.open_button.isVisible()
     assert not dialog.progress.isVisible()
+
+
+def test_the_runs_tab_shows_the_models_summary_and_the_settings_its_optimizer_took(qtbot, tmp_path):
+    from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
+    from core.model.checkpoints import save_checkpoint
+    from core.model.networks import build_model
+    from core.training.config import TrainConfig
+    from core.training.model_summary import model_summary
+
+    config = TrainConfig(recipe="custom", arch="small_cnn", optimizer="rmsprop", momentum=0.5, alpha=0.8,
+                         schedule="step", step_size=2, gamma=0.5, epochs=6)
+    folder = fake_run(tmp_path / "runs", "20260101-120000-run", config.to_dict(),
+                      {"arch": "small_cnn", "classes": ["ant", "bee"], "data_root": str(tmp_path / "data")})
+    model, _ = build_model("small_cnn", 2, image_size=32)
+    save_checkpoint(folder / "best.pt", model, arch="small_cnn", classes=["ant", "bee"], image_size=32,
+                    mean=IMAGENET_MEAN, std=IMAGENET_STD, config=config.to_dict(), metrics={"val_acc": 0.61})
+    panel = shown(qtbot, RunsPanel(str(tmp_path / "runs")))
+    panel.refresh()
+    assert panel.select_run(str(folder), reload=True)
+    rows = settings_rows(panel)
+    assert rows["Optimizer"] == "RMSprop, learning rate 0.001; momentum 0.5; weight decay 0.0001; averaging (alpha) 0.8; centered off"
+    assert rows["Schedule"] == "Step (every few epochs); a step every 2 epochs; step factor 0.5"
+    qtbot.waitUntil(panel.summary_ready, timeout=30000)
+    assert panel.summary.text() == model_summary(folder / "best.pt")
+    assert "Small CNN (small_cnn)" in panel.summary.text() and panel.summary.isVisibleTo(panel)

@@ -9,6 +9,8 @@ from PySide6.QtCore import Qt
 
 from core.data.augmentation import STRENGTHS
 from core.training.config import TrainConfig
+from core.training.optimizer_rules import unused_settings
+from gui.panels.train.settings_store import OPTIONS
 from gui.panels.train.train_panel import TrainingPanel
 from gui.panels.train.learning_rate_box import LearningRateBox
 from gui.panels.train.setting_editors import select
@@ -22,7 +24,8 @@ def test_every_hyperparameter_has_a_tooltip(qtbot):
     form = tp.form
     names = ("arch", "pretrained", "freeze_backbone", "optimizer", "lr", "batch_size", "epochs", "image_size",
              "schedule", "augment", "device", "weight_decay", "momentum", "label_smoothing", "seed",
-             "recipe", "auto_lr", "class_weighting", "patience", *STRENGTHS)
+             "recipe", "auto_lr", "class_weighting", "patience", *STRENGTHS, "dampening", "beta1", "beta2",
+             "amsgrad", "alpha", "centered", "rho", "step_size", "milestones", "gamma")
     assert set(form.fields) == set(names)
     for name in names:
         assert form.fields[name].toolTip().strip(), name
@@ -191,7 +194,8 @@ def test_the_form_shows_the_settings_core_says_each_recipe_takes(qtbot):
     tp.set_dataset(dataset_with({"ant": 30, "bee": 6}))            # uneven: class weighting is offered too
     for recipe in RECIPES:
         form.fields["recipe"].buttons[recipe].click()
-        assert visible_rows(form) == set(form.rows) & chosen_settings(recipe), recipe
+        takes = unused_settings(form.config().optimizer, form.config().schedule)
+        assert visible_rows(form) == (set(form.rows) & chosen_settings(recipe)) - takes, recipe
 
 
 def test_a_value_out_of_the_tables_range_is_refused_in_cores_words(qtbot):
@@ -225,11 +229,12 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
     qtbot.addWidget(tp)
     form = tp.form
     form.fields["recipe"].buttons["custom"].click()
-    advanced = {"weight_decay", "momentum", "label_smoothing", "seed", "patience", *STRENGTHS}
-    assert visible_rows(form) == set(form.rows) - advanced
+    takes = unused_settings(form.config().optimizer, form.config().schedule)
+    advanced = {name for name in form.rows if OPTIONS[name].advanced}
+    assert visible_rows(form) == set(form.rows) - advanced - takes
     assert form.advanced_toggle.isVisibleTo(form)
     form.advanced_toggle.setChecked(True)
-    assert visible_rows(form) == set(form.rows)
+    assert visible_rows(form) == set(form.rows) - takes
 
     custom = TrainConfig(recipe="custom", arch="resnet18", pretrained=True, freeze_backbone=True, optimizer="sgd",
                          lr=0.03, epochs=4, image_size=96, auto_lr=True, class_weighting="off", precision="fp32",
@@ -335,3 +340,77 @@ def test_the_learning_rate_axis_labels_only_the_decades_that_fit(qtbot):
         assert all(v.is_integer() for v in values)
     (_, values), = axis.tickValues(-7.0, 1.0, 1000)
     assert values == [float(v) for v in range(-7, 2)]
+
+
+def _custom_form(qtbot, config: TrainConfig):
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    form.apply_config(config)
+    form.advanced_toggle.setChecked(True)
+    return tp, form
+
+
+def test_only_the_settings_the_optimizer_and_schedule_take_are_shown(qtbot):
+    _tp, form = _custom_form(qtbot, TrainConfig(recipe="custom", arch="small_cnn", device="cpu", optimizer="sgd",
+                                           schedule="cosine"))
+    rows = visible_rows(form)
+    assert {"momentum", "nesterov", "dampening", "weight_decay"} & set(form.rows) <= rows
+    assert not {"beta1", "alpha", "rho", "step_size", "milestones", "gamma"} & rows
+    select_data(form.fields["optimizer"], "rprop")
+    assert not {"momentum", "weight_decay", "dampening"} & visible_rows(form)
+    select_data(form.fields["optimizer"], "rmsprop")
+    assert {"momentum", "alpha", "centered"} <= visible_rows(form)
+    select_data(form.fields["schedule"], "multistep")
+    assert {"milestones", "gamma"} <= visible_rows(form) and "step_size" not in visible_rows(form)
+    select_data(form.fields["schedule"], "step")
+    assert {"step_size", "gamma"} <= visible_rows(form) and "milestones" not in visible_rows(form)
+
+
+def test_the_forms_knobs_reach_the_config(qtbot):
+    _tp, form = _custom_form(qtbot, TrainConfig(recipe="custom", arch="small_cnn", device="cpu", optimizer="adam",
+                                           schedule="multistep", epochs=12))
+    form.fields["beta2"].setValue(0.99)
+    form.fields["amsgrad"].setChecked(True)
+    form.fields["milestones"].setText("4,9")
+    form.fields["milestones"].editingFinished.emit()
+    form.fields["gamma"].setValue(0.5)
+    c = form.config()
+    assert (c.beta2, c.amsgrad, c.milestones, c.gamma) == (0.99, True, "4,9", 0.5)
+    form.fields["milestones"].setText("4,20")
+    form.fields["milestones"].editingFinished.emit()
+    assert "between 1 and 11" in form.errors["milestones"].text()
+
+
+def test_choosing_an_optimizer_sets_its_usual_rate_unless_one_was_chosen(qtbot):
+    _tp, form = _custom_form(qtbot, TrainConfig(recipe="custom", arch="small_cnn", device="cpu", optimizer="adamw"))
+    select_data(form.fields["optimizer"], "adadelta")
+    assert form.config().lr == 1.0                        # its tooltip: 1.0 is normal for it
+    select_data(form.fields["optimizer"], "sgd")
+    assert form.config().lr == 0.01
+    form.fields["lr"].setValue(0.05)                      # the person's own rate stays
+    select_data(form.fields["optimizer"], "adam")
+    assert form.config().lr == 0.05
+    form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", device="cpu", optimizer="sgd", lr=0.2))
+    assert form.config().lr == 0.2                        # showing a past run's settings keeps its rate
+
+
+def select_data(combo, data) -> None:
+    combo.setCurrentIndex(combo.findData(data))
+
+
+def test_every_network_choice_says_its_size(qtbot):
+    from core.model.networks import ARCHITECTURES, network_size
+    from gui.engine import EngineInfo
+
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    form.set_engine(EngineInfo(devices=[("cpu", "CPU")], architectures={}, seconds=0.0,
+                               sizes={name: network_size(name) for name in ARCHITECTURES}))
+    combo = form.fields["arch"]
+    texts = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+    assert texts["resnet50"] == "ResNet-50 — 25.6 M parameters, 98 MB"
+    assert all("parameters" in text for text in texts.values())
+    form.apply_config(TrainConfig(recipe="custom", arch="vgg19", device="cpu"))
+    assert "143.7 M parameters" in form.arch_desc.text()
