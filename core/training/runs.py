@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.model.architectures import ARCH_INFO
 from core.training.config import TrainConfig
 from core.errors import FledgeError
 from core.files.fileio import atomic_write_text, pid_alive
@@ -28,6 +29,10 @@ ERROR_LOG = "error.log"
 
 EPOCH_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 BATCH_FIELDS = ["step", "epoch", "loss", "accuracy", "images_per_s"]
+
+
+def network_label(arch: str) -> str:
+    return ARCH_INFO[arch].label if arch in ARCH_INFO else str(arch)
 
 
 def runs_root() -> str:
@@ -180,6 +185,20 @@ def model_classes(model_path) -> tuple[str, ...]:
     itself is not opened); () for a model file outside a run folder."""
     run_dir = run_dir_of(model_path)
     return _classes(read_json(Path(run_dir) / RUN_FILE)) if run_dir else ()
+
+
+def start_model_problem(model_path, arch: str) -> str | None:
+    """Why a run of `arch` cannot start from model_path, seen cheaply (the model file itself
+    is not opened: its run folder's config.json says its network); None when nothing is seen.
+    The run itself checks the file in full (core.model.init_from)."""
+    if not os.path.isfile(model_path):
+        return "The model to start from is no longer there. Choose it again or clear it."
+    run_dir = run_dir_of(model_path)
+    was = read_json(Path(run_dir) / CONFIG_FILE).get("arch") if run_dir else None
+    if isinstance(was, str) and was != arch:
+        return (f"That model is a {network_label(was)} network; a run can only start from a model of the "
+                f"same network. Choose {network_label(was)} as the network, or clear this.")
+    return None
 
 
 def list_runs(root: str | None = None) -> list[RunInfo]:
