@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.model.architectures import ARCH_INFO
-from core.training.config import TrainConfig
+from core.training.config import TrainConfig, config_options
 from core.errors import FledgeError
 from core.files.fileio import atomic_write_text, pid_alive
 from core.files.user_data import user_data_dir
@@ -223,3 +223,73 @@ def load_run(run_dir) -> RunRecord:
         epochs=read_csv_rows(run_dir / METRICS_FILE),
         batches=read_csv_rows(run_dir / BATCHES_FILE),
     )
+
+
+# ---------------------------------------------------------------- comparing runs
+
+@dataclass(frozen=True)
+class RunCurves:
+    """One run's validation curves by epoch (accuracy as a fraction), for an overlay."""
+    run_dir: str
+    name: str
+    epochs: tuple[int, ...]
+    val_acc: tuple[float, ...]
+    val_loss: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One setting across the compared runs, in words; differs when they do not all agree."""
+    label: str
+    values: tuple[str, ...]
+    differs: bool
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    runs: tuple[RunCurves, ...]
+    settings: tuple[SettingRow, ...]
+
+    @property
+    def differing(self) -> tuple[SettingRow, ...]:
+        return tuple(row for row in self.settings if row.differs)
+
+
+def _curves(record: RunRecord) -> RunCurves:
+    epochs, acc, loss = [], [], []
+    for row in record.epochs:
+        e, a, v = row.get("epoch"), row.get("val_acc"), row.get("val_loss")
+        if isinstance(e, int) and isinstance(a, float) and isinstance(v, float):
+            epochs.append(e)
+            acc.append(a)
+            loss.append(v)
+    return RunCurves(record.info.run_dir, record.info.name, tuple(epochs), tuple(acc), tuple(loss))
+
+
+def _setting_text(opt, value) -> str:
+    if value is None:
+        return "automatic" if opt.optional and opt.name != "init_from" else "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if opt.name == "arch":
+        return network_label(value)
+    if opt.choices:
+        return opt.choice_labels.get(value, str(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def compare_runs(run_dirs) -> RunComparison:
+    """Two or more runs side by side: their validation curves, and every setting of theirs
+    (config.json, run.json) in words, marked where they differ. FledgeError for a folder that
+    is not a run."""
+    records = [load_run(d) for d in run_dirs]
+    rows: list[tuple[str, list[str]]] = [
+        ("Classes", [", ".join(r.classes) or "?" for r in records]),
+        ("Photos", [r.info.data_root for r in records]),
+        ("Best validation accuracy", ["—" if r.info.best_val_acc is None else f"{r.info.best_val_acc:.1%}"
+                                      for r in records]),
+    ]
+    rows += [(opt.label, [_setting_text(opt, getattr(r.config, opt.name)) for r in records])
+             for opt in config_options()]
+    settings = tuple(SettingRow(label, tuple(values), len(set(values)) > 1) for label, values in rows)
+    return RunComparison(tuple(_curves(r) for r in records), settings)
