@@ -55,3 +55,21 @@ def test_quick_says_plainly_that_it_does_not_start_from_a_model():
     assert resolve(resolved) == (resolved, ())
     kept, _ = resolve(TrainConfig(recipe="thorough", init_from="/runs/a/best.pt"))
     assert kept.init_from == "/runs/a/best.pt"
+
+
+def test_thorough_continues_a_quick_model_with_a_new_class(make_image_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))          # a feature cache of its own
+    two = make_image_folder(name="two", classes={"bird": 5, "plane": 5}, size=40)
+    quick = Trainer(TrainConfig(recipe="quick", epochs=2, auto_lr=False), scan_dataset(two, val_fraction=0.4),
+                    run_dir=str(tmp_path / "quick")).fit()
+    assert quick.reason == "completed", quick.message
+    three = make_image_folder(name="three", classes={"bird": 5, "plane": 5, "empty": 5}, size=40)
+    cfg = TrainConfig(recipe="thorough", epochs=1, lr=1e-4, batch_size=8, auto_lr=False, pipeline="cached",
+                      schedule="none", init_from=quick.best_model)
+    events = []
+    ended = Trainer(cfg, scan_dataset(three, val_fraction=0.4), run_dir=str(tmp_path / "thorough"),
+                    callbacks=[events.append]).fit()
+    assert ended.reason == "completed", ended.message
+    run = read_json(tmp_path / "thorough" / "run.json")
+    assert run["init_from"] == quick.best_model and run["init_from_head_kept"] is False
+    assert any(isinstance(e, Message) and "new: empty" in e.text for e in events)
