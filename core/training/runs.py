@@ -268,7 +268,7 @@ def _curves(record: RunRecord) -> RunCurves:
 
 def _setting_text(opt, value) -> str:
     if value is None:
-        return "automatic" if opt.optional and opt.name != "init_from" else "—"
+        return "—" if opt.kind is str else "automatic"      # no file chosen; a size or count chosen for you
     if isinstance(value, bool):
         return "yes" if value else "no"
     if opt.name == "arch":

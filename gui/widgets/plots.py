@@ -329,10 +329,16 @@ class PlotsPanel(QWidget):
         return {s.curve.name(): len(s.buffer) for s in self.series}
 
 
+# Compared runs: Tableau's ten colours, mid-tones that read on light and dark backgrounds alike.
+RUN_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#9c755f", "#ff9da7", "#76b7b2",
+               "#edc948", "#bab0ac")
+
+
 def run_colour(i: int, n: int) -> QColor:
-    """The colour of the i-th of n compared runs: hues spread round the wheel, mid-tones that
-    read on light and dark backgrounds alike."""
-    return pg.intColor(i, hues=max(n, 6), values=1, minValue=200, maxValue=200, sat=200)
+    """The colour of the i-th of n compared runs: ten distinct ones, then hues round the wheel."""
+    if n <= len(RUN_COLOURS):
+        return QColor(RUN_COLOURS[i])
+    return pg.intColor(i, hues=n, values=1, minValue=200, maxValue=200, sat=200)
 
 
 class ComparePlots(QWidget):
