@@ -211,7 +211,8 @@ class Trainer:
         if head is not None:       # thorough: every layer fine-tuned, starting from the trained head
             model.load_state_dict(head.model.state_dict())
         if cfg.init_from and resume_state is None:   # a resumed run has its own weights
-            carried = carry_weights(model, cfg.arch, self.dataset.classes, cfg.init_from)
+            # thorough: a head for these classes was just trained; it is kept whole for new classes
+            carried = carry_weights(model, cfg.arch, self.dataset.classes, cfg.init_from, keep_rows=head is None)
             self._emit(Message("info", carried.message))
             folder.record(**carried.to_record())
         train_src, val_src, test_src, plan = self._build_sources(image_size, spec, device)

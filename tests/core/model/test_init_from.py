@@ -43,9 +43,21 @@ def test_a_new_class_keeps_the_backbone_and_rebuilds_the_head(tmp_path):
         if not name.startswith("fc."):
             assert torch.equal(fresh.state_dict()[name], value), name
     assert fresh.fc.weight.shape == (3, before.fc.in_features)
-    assert torch.equal(fresh.fc.weight, head_before)  # the new run's own head, for three classes
-    assert "new: empty" in carried.message and "bird, plane" in carried.message
+    # bird and plane answer as before; empty starts from the new run's own initial weights.
+    assert torch.equal(fresh.fc.weight[:2], before.fc.weight) and torch.equal(fresh.fc.bias[:2], before.fc.bias)
+    assert torch.equal(fresh.fc.weight[2], head_before[2])
+    assert carried.rows_kept == ("bird", "plane")
+    assert "new: empty" in carried.message and "what it knew of bird, plane" in carried.message
     assert carried.to_record()["init_from_head_kept"] is False
+
+
+def test_a_class_gone_and_one_added_keep_the_rows_of_the_classes_both_have(tmp_path):
+    before, path = _saved(tmp_path, classes=("bird", "plane"))
+    fresh, _ = build_model("small_cnn", 2, image_size=32)
+    carried = carry_weights(fresh, "small_cnn", ["empty", "bird"], path)
+    assert carried.rows_kept == ("bird",)
+    assert torch.equal(fresh.fc.weight[1], before.fc.weight[0])
+    assert "no longer there: plane" in carried.message
 
 
 def test_classes_in_another_order_rebuild_the_head(tmp_path):

@@ -33,7 +33,7 @@ def test_continue_with_a_third_class_carries_the_backbone_and_records_it(first_r
     assert any(isinstance(e, EpochEnd) for e in events)
     run = read_json(tmp_path / "second" / "run.json")
     assert run["init_from"] == first_run and run["init_from_head_kept"] is False
-    assert run["init_from_classes"] == ["bird", "plane"]
+    assert run["init_from_classes"] == ["bird", "plane"] and run["init_from_rows_kept"] == ["bird", "plane"]
     assert read_json(tmp_path / "second" / "config.json")["init_from"] == first_run
 
 
@@ -72,4 +72,5 @@ def test_thorough_continues_a_quick_model_with_a_new_class(make_image_folder, tm
     assert ended.reason == "completed", ended.message
     run = read_json(tmp_path / "thorough" / "run.json")
     assert run["init_from"] == quick.best_model and run["init_from_head_kept"] is False
+    assert run["init_from_rows_kept"] == []          # the head just trained for all three is kept whole
     assert any(isinstance(e, Message) and "new: empty" in e.text for e in events)
