@@ -188,6 +188,7 @@ class RunsPanel(QWidget):
             self.tree.addTopLevelItem(item)
         self.tree.blockSignals(False)
         if keep and self.select_run(keep, reload=True):
+            self._on_selection()          # the list was read again: one run selected now
             return
         if self.record is not None:
             self._show_details(None)

@@ -51,6 +51,11 @@ def test_three_runs_selected_show_three_curves_and_the_settings_that_differ(qtbo
 
     _select(panel, {"20260101-100000-small_cnn", "20260101-110000-small_cnn"})
     assert view.plots.curve_count() == 2 and view.table.columnCount() == 2
+    panel.tree.setCurrentItem(panel.tree.selectedItems()[0], 0, QItemSelectionModel.SelectionFlag.NoUpdate)
+    panel.refresh()                                               # the list read again: one run, its details
+    assert panel.pages.currentIndex() == 0 and len(panel.selected_run_dirs()) == 1
+    _select(panel, {"20260101-100000-small_cnn", "20260101-110000-small_cnn"})
+    assert panel.pages.currentIndex() == 1
     _select(panel, {"20260101-100000-small_cnn"})
     assert panel.pages.currentIndex() == 0                        # one run: its details again
 
