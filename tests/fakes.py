@@ -133,3 +133,26 @@ def full_disk_at(monkeypatch, n: int) -> list[str]:
 
     monkeypatch.setattr(file_transfer, "_copy_data", copy_until_full)
     return tried
+
+
+def past_run(root, name: str, config: dict, val_accs, *, classes=("bird", "plane"), best_model=False) -> str:
+    """A finished run folder as the trainer leaves it (config.json, run.json, status.json,
+    metrics.csv; best.pt only as a name), one epoch per validation accuracy given."""
+    import json
+
+    run = os.path.join(root, name)
+    os.makedirs(run)
+    with open(os.path.join(run, "config.json"), "w") as f:
+        json.dump({"recipe": "custom", **config}, f)
+    with open(os.path.join(run, "run.json"), "w") as f:
+        json.dump({"started": name, "classes": list(classes), "data_root": "/photos"}, f)
+    with open(os.path.join(run, "status.json"), "w") as f:
+        json.dump({"status": "completed", "epochs_done": len(val_accs), "best_val_acc": max(val_accs)}, f)
+    with open(os.path.join(run, "metrics.csv"), "w") as f:
+        f.write("epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n")
+        for i, acc in enumerate(val_accs, 1):
+            f.write(f"{i},{1 / i},{acc},{1.5 - acc},{acc},0.001,1.0\n")
+    if best_model:
+        with open(os.path.join(run, "best.pt"), "wb") as f:
+            f.write(b"PK")
+    return run

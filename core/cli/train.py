@@ -3,6 +3,7 @@ plus the dataset split, which the scanned Dataset owns."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -10,6 +11,7 @@ from core.cli.console import StatusLine, command, ctrl_c_stops, fail
 from core.errors import FledgeError, UsageError
 from core.training.config import Option, config_options
 from core.training.optimizer_rules import KNOBS, USUAL_LR
+from core.training.runs import CONFIG_FILE, read_json, run_dir_of
 from core.training.events import EXTRACT_PIPELINE, BatchEnd, EpochEnd, FitEnded, FitStarted, Message, TrainControl
 
 
@@ -91,7 +93,7 @@ def _train_config(args):
     values = {opt.name: getattr(args, opt.name) for opt in config_options()}
     values.update({name: getattr(TrainConfig, name) for name in KNOBS if values[name] is None})
     values["recipe"] = _recipe_of(args)
-    values["arch"] = args.arch or TrainConfig.arch
+    values["arch"] = args.arch or _model_network(args) or TrainConfig.arch
     values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
     values["gpus"] = args.gpus or TrainConfig.gpus
     return TrainConfig(**values)
@@ -140,6 +142,8 @@ def _lr_of(args, recipe: str) -> tuple[float, bool]:
 def _why_recipe(args, recipe: str) -> str:
     if args.recipe is not None:
         return "as chosen with --recipe"
+    if _model_network(args):
+        return "the network of the model given with --init-from"
     if recipe == "custom":
         return "a network was named with --arch; --recipe quick for the pretrained shortcut"
     return ("no --arch given: a pretrained network of which only the last layer learns, in seconds; "
@@ -147,10 +151,25 @@ def _why_recipe(args, recipe: str) -> str:
 
 
 def _recipe_of(args) -> str:
-    """--recipe as given; else custom when a network was named, the default recipe when not."""
-    from core.training.recipe_rules import recipe_for
+    """--recipe as given; else custom when a network was named (or the --init-from model's), the
+    default recipe when not."""
+    from core.training.recipe_rules import recipe_for, recipe_network
 
-    return recipe_for(args.recipe, args.arch)
+    network = _model_network(args)
+    if network is not None and network == recipe_network("thorough"):
+        return "thorough"            # the installed network, fine-tuned from that model
+    return recipe_for(args.recipe, args.arch or network)
+
+
+def _model_network(args) -> str | None:
+    """The network of the --init-from model, from its run folder, when neither --arch nor --recipe
+    says which to train: continuing from a model trains that model's network (thorough for the
+    installed one: quick does not start from a model)."""
+    if not args.init_from or args.arch is not None or args.recipe is not None:
+        return None
+    run_dir = run_dir_of(args.init_from)
+    arch = read_json(os.path.join(run_dir, CONFIG_FILE)).get("arch") if run_dir else None
+    return arch if isinstance(arch, str) else None
 
 
 def _make_trainer(args, progress, control, cls):

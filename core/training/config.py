@@ -79,7 +79,7 @@ class Option:
 
     widget names the settings form's editor: "check", "int", "float", "text", "choice" and
     "learning_rate" are built from this entry alone; "recipe", "arch", "pretrained",
-    "weights_file", "image_size" and "device" have editors of their own; "strength" is a
+    "weights_file", "model_file", "image_size" and "device" have editors of their own; "strength" is a
     number that may be left empty (None: the augmentation preset's); "" keeps the field out of the form
     (it keeps the value of the configuration the form was given). name, kind, optional and
     default are filled in from the field itself (config_options()).
@@ -168,6 +168,11 @@ class TrainConfig:
     weights_path: str | None = _setting(
         None, label="Weights file", widget="weights_file", flag="--weights", metavar="FILE",
         help="Use an ImageNet weights file you downloaded yourself, for computers without internet.")
+    init_from: str | None = _setting(
+        None, label="Start from", widget="model_file", metavar="MODEL.pt",
+        help="Start from the weights of a model trained earlier (its best.pt) instead of from the "
+             "beginning: every layer is carried over, and the last layer too when the classes are the "
+             "same; with a new class the last layer learns afresh. It must be the same network.")
     freeze_backbone: bool = _setting(
         False, label="Freeze backbone", widget="check", text="Train only the last layer",
         help="Train only the last layer and keep the pretrained rest fixed: very fast, good with few images.")

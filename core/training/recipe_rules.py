@@ -24,7 +24,7 @@ _PRESET_VALUES = dict(arch=OFFLINE_ARCH, pretrained=True, weights_path=None, fre
 # (defaults, most of which a preset does not use). The form shows class weighting only when
 # the classes are uneven.
 _PRESET_SETTINGS = {"quick": ("epochs", "device", "class_weighting"),
-                    "thorough": ("epochs", "lr", "auto_lr", "augment", "device", "class_weighting")}
+                   "thorough": ("epochs", "lr", "auto_lr", "augment", "init_from", "device", "class_weighting")}
 
 
 def resolve(config: TrainConfig) -> tuple[TrainConfig, tuple[str, ...]]:
@@ -34,13 +34,21 @@ def resolve(config: TrainConfig) -> tuple[TrainConfig, tuple[str, ...]]:
     if config.recipe not in PRESETS:
         return config, ()
     resolved = config.replace(**_PRESET_VALUES)
+    notes = ()
+    if config.recipe == "quick" and config.init_from:
+        # The head learns in seconds from the network's features: nothing to gain by starting it
+        # from an earlier one, so quick does not (thorough and custom do).
+        resolved = resolved.replace(init_from=None)
+        notes = (f"The quick recipe does not start from an earlier model ({config.init_from}): it trains only the "
+                 "last layer, in seconds, from the pretrained network's features. To continue from that model, "
+                 "choose Thorough or Custom.",)
     unused = [opt for opt in config_options()
               if opt.name in _PRESET_VALUES and getattr(config, opt.name) not in (opt.default, getattr(resolved, opt.name))]
     if not unused:
-        return resolved, ()
+        return resolved, notes
     chosen = "; ".join(f"{opt.label.lower()}: {_words(opt.name, getattr(config, opt.name))}" for opt in unused)
     return resolved, (f"The {config.recipe} recipe trains {ARCH_INFO[OFFLINE_ARCH].label}, pretrained, at its own "
-                      f"image size, so these settings are used only by the custom recipe: {chosen}.",)
+                      f"image size, so these settings are used only by the custom recipe: {chosen}.", *notes)
 
 
 def _words(name: str, value) -> str:

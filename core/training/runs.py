@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.training.config import TrainConfig
+from core.model.architectures import ARCH_INFO
+from core.training.config import TrainConfig, config_options
 from core.errors import FledgeError
 from core.files.fileio import atomic_write_text, pid_alive
 from core.files.user_data import user_data_dir
@@ -28,6 +29,10 @@ ERROR_LOG = "error.log"
 
 EPOCH_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 BATCH_FIELDS = ["step", "epoch", "loss", "accuracy", "images_per_s"]
+
+
+def network_label(arch: str) -> str:
+    return ARCH_INFO[arch].label if arch in ARCH_INFO else str(arch)
 
 
 def runs_root() -> str:
@@ -183,6 +188,20 @@ def model_classes(model_path) -> tuple[str, ...]:
     return _classes(read_json(Path(run_dir) / RUN_FILE)) if run_dir else ()
 
 
+def start_model_problem(model_path, arch: str) -> str | None:
+    """Why a run of `arch` cannot start from model_path, seen cheaply (the model file itself
+    is not opened: its run folder's config.json says its network); None when nothing is seen.
+    The run itself checks the file in full (core.model.init_from)."""
+    if not os.path.isfile(model_path):
+        return "The model to start from is no longer there. Choose it again or clear it."
+    run_dir = run_dir_of(model_path)
+    was = read_json(Path(run_dir) / CONFIG_FILE).get("arch") if run_dir else None
+    if isinstance(was, str) and was != arch:
+        return (f"That model is a {network_label(was)} network; a run can only start from a model of the "
+                f"same network. Choose {network_label(was)} as the network, or clear this.")
+    return None
+
+
 def list_runs(root: str | None = None) -> list[RunInfo]:
     """Every run folder under root, newest first; other folders are ignored."""
     root_path = Path(root or runs_root())
@@ -226,3 +245,73 @@ def load_run(run_dir) -> RunRecord:
         batches=read_csv_rows(run_dir / BATCHES_FILE),
         learning_rates=learning_rates_used(run, config),
     )
+
+
+# ---------------------------------------------------------------- comparing runs
+
+@dataclass(frozen=True)
+class RunCurves:
+    """One run's validation curves by epoch (accuracy as a fraction), for an overlay."""
+    run_dir: str
+    name: str
+    epochs: tuple[int, ...]
+    val_acc: tuple[float, ...]
+    val_loss: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One setting across the compared runs, in words; differs when they do not all agree."""
+    label: str
+    values: tuple[str, ...]
+    differs: bool
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    runs: tuple[RunCurves, ...]
+    settings: tuple[SettingRow, ...]
+
+    @property
+    def differing(self) -> tuple[SettingRow, ...]:
+        return tuple(row for row in self.settings if row.differs)
+
+
+def _curves(record: RunRecord) -> RunCurves:
+    epochs, acc, loss = [], [], []
+    for row in record.epochs:
+        e, a, v = row.get("epoch"), row.get("val_acc"), row.get("val_loss")
+        if isinstance(e, int) and isinstance(a, float) and isinstance(v, float):
+            epochs.append(e)
+            acc.append(a)
+            loss.append(v)
+    return RunCurves(record.info.run_dir, record.info.name, tuple(epochs), tuple(acc), tuple(loss))
+
+
+def _setting_text(opt, value) -> str:
+    if value is None:
+        return "—" if opt.kind is str else "automatic"      # no file chosen; a size or count chosen for you
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if opt.name == "arch":
+        return network_label(value)
+    if opt.choices:
+        return opt.choice_labels.get(value, str(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def compare_runs(run_dirs) -> RunComparison:
+    """Two or more runs side by side: their validation curves, and every setting of theirs
+    (config.json, run.json) in words, marked where they differ. FledgeError for a folder that
+    is not a run."""
+    records = [load_run(d) for d in run_dirs]
+    rows: list[tuple[str, list[str]]] = [
+        ("Classes", [", ".join(r.classes) or "?" for r in records]),
+        ("Photos", [r.info.data_root for r in records]),
+        ("Best validation accuracy", ["—" if r.info.best_val_acc is None else f"{r.info.best_val_acc:.1%}"
+                                      for r in records]),
+    ]
+    rows += [(opt.label, [_setting_text(opt, getattr(r.config, opt.name)) for r in records])
+             for opt in config_options()]
+    settings = tuple(SettingRow(label, tuple(values), len(set(values)) > 1) for label, values in rows)
+    return RunComparison(tuple(_curves(r) for r in records), settings)

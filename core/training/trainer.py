@@ -26,6 +26,7 @@ from core.errors import FledgeError
 from core.model import networks, pretrained_weights        # as modules: tests replace their functions
 from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
 from core.model.checkpoints import load_checkpoint
+from core.model.init_from import carry_weights, start_model
 from core.model.devices import autocast_dtype, device_label, resolve_device
 from core.training import runs
 from core.training.best_model import is_better
@@ -195,6 +196,8 @@ class Trainer:
         resume_state = self._resume_state(folder)
         folder.describe(cfg, self.dataset, image_size, spec.mean, spec.std)
         folder.record(recipe=cfg.recipe, auto_lr=cfg.auto_lr)
+        if cfg.init_from and resume_state is None:
+            start_model(cfg.init_from, cfg.arch)      # refused now, not after the long work
         self._warn_duplicates()
         for text in shortcut_warnings(self.dataset, should_stop=lambda: self.control.stop_requested):
             self._warn(text)            # a size, camera... that tells the classes apart (core.data.shortcuts)
@@ -218,6 +221,11 @@ class Trainer:
         model = self._build_model(image_size, device, folder)
         if head is not None:       # thorough: every layer fine-tuned, starting from the trained head
             model.load_state_dict(head.model.state_dict())
+        if cfg.init_from and resume_state is None:   # a resumed run has its own weights
+            # thorough: a head for these classes was just trained; it is kept whole for new classes
+            carried = carry_weights(model, cfg.arch, self.dataset.classes, cfg.init_from, keep_rows=head is None)
+            self._emit(Message("info", carried.message))
+            folder.record(**carried.to_record())
         train_src, val_src, test_src, plan = self._build_sources(image_size, spec, device)
         weights = head.class_weights if head is not None else self._class_weights(folder)
         groups = None

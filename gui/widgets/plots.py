@@ -152,6 +152,10 @@ class SeriesLegend(QLabel):
     def names(self) -> list[str]:
         return [n for n, _c, _s in self._entries]
 
+    def clear(self) -> None:
+        self._entries.clear()
+        self.setText("")
+
 
 class MetricPlot(pg.PlotWidget):
     """A plot with axis labels for non-experts, palette-aware colours and a legend of its own
@@ -323,6 +327,65 @@ class PlotsPanel(QWidget):
 
     def point_counts(self) -> dict[str, int]:
         return {s.curve.name(): len(s.buffer) for s in self.series}
+
+
+# Compared runs: Tableau's ten colours, mid-tones that read on light and dark backgrounds alike.
+RUN_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#9c755f", "#ff9da7", "#76b7b2",
+               "#edc948", "#bab0ac")
+
+
+def run_colour(i: int, n: int) -> QColor:
+    """The colour of the i-th of n compared runs: ten distinct ones, then hues round the wheel."""
+    if n <= len(RUN_COLOURS):
+        return QColor(RUN_COLOURS[i])
+    return pg.intColor(i, hues=n, values=1, minValue=200, maxValue=200, sat=200)
+
+
+class ComparePlots(QWidget):
+    """Two or more runs overlaid: validation accuracy and validation loss by epoch, one colour
+    per run and a legend naming each (core.training.runs.RunCurves; this widget only draws)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.acc_plot = MetricPlot("Validation accuracy", "Accuracy % (higher is better)")
+        self.loss_plot = MetricPlot("Validation loss", "Loss (lower is better)")
+        self.series: list[tuple[Series, Series]] = []
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for plot in (self.acc_plot, self.loss_plot):
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            column.addWidget(plot, 1)
+            column.addWidget(plot.legend)
+            layout.addLayout(column)
+
+    def clear(self) -> None:
+        for plot in (self.acc_plot, self.loss_plot):
+            plot.getPlotItem().clear()
+            plot.legend.clear()
+        self.series = []
+
+    def show_runs(self, runs) -> None:
+        """Draw these runs' curves (a sequence of RunCurves), replacing what was drawn."""
+        self.clear()
+        for i, run in enumerate(runs):
+            colour = run_colour(i, len(runs))
+            acc = self.acc_plot.add_series(run.name, colour, symbol="o")
+            loss = self.loss_plot.add_series(run.name, colour, symbol="o")
+            acc.extend(run.epochs, [100.0 * a for a in run.val_acc])
+            loss.extend(run.epochs, run.val_loss)
+            acc.redraw()
+            loss.redraw()
+            self.series.append((acc, loss))
+        last = max((max(run.epochs, default=0) for run in runs), default=1)
+        for plot in (self.acc_plot, self.loss_plot):
+            plot.show_epochs(last)
+        self.loss_plot.getPlotItem().enableAutoRange(y=True)
+        self.acc_plot.getPlotItem().setYRange(0, 100, padding=0.02)
+
+    def curve_count(self) -> int:
+        """Runs drawn with at least one point (each has an accuracy and a loss curve)."""
+        return sum(1 for acc, _loss in self.series if len(acc.buffer))
 
 
 def _steps_per_epoch(rows: list[dict]) -> int | None:

@@ -6,18 +6,19 @@ import os
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QSplitter, QStackedWidget, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from core.errors import FledgeError
 from core.data.augmentation import STRENGTHS
 from core.training.config import RECIPE_LABELS, config_options
 from core.training.model_summary import model_summary, training_lines
 from core.training.recipe_rules import chosen_settings
-from core.training.runs import RUN_FILE, can_resume, list_runs, load_run, read_json, runs_root
+from core.training.runs import RUN_FILE, can_resume, compare_runs, list_runs, load_run, read_json, runs_root
 from core.wording import plural
 
 from gui.background import TaskPool, call
+from gui.panels.runs.compare_view import CompareView
 from gui.widgets.export_dialog import ExportDialog, open_export_dialog
 from gui.widgets.plots import PlotsPanel
 from gui.run_text import STATUS_TEXT, accuracy_text, network_text, started_text
@@ -58,6 +59,14 @@ def augmentation_text(c) -> str:
     return c.augment + (f" ({', '.join(own)})" if own else "")
 
 
+def started_from_rows(run_dir: str, init_from: str | None) -> list[tuple[str, str]]:
+    """The "Started from" row: what run.json says the run took from an earlier model."""
+    if not init_from:
+        return []
+    said = read_json(os.path.join(run_dir, RUN_FILE)).get("init_from_message")
+    return [("Started from", said if isinstance(said, str) and said else init_from)]
+
+
 class RunsPanel(QWidget):
     """Lists runs (core.training.runs.list_runs) and reopens one (core.training.runs.load_run)."""
 
@@ -77,11 +86,13 @@ class RunsPanel(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(True)
-        self.tree.setToolTip("Your training runs, newest first. Select one to see its curves and settings.")
+        self.tree.setToolTip("Your training runs, newest first. Select one to see its curves and settings; "
+                             "Ctrl+click or Shift+click two or more to compare them.")
         self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.itemSelectionChanged.connect(self._on_selection)
         self.tree.setMinimumWidth(360)
 
         self.refresh_button = QPushButton("Refresh")
@@ -129,6 +140,10 @@ class RunsPanel(QWidget):
         self.resume_button = QPushButton("Resume training")
         self.resume_button.setToolTip("Continue this run from its last finished epoch")
         self.resume_button.clicked.connect(self._resume)
+        self.continue_button = QPushButton("Continue from this model")
+        self.continue_button.setToolTip("Fill the Train tab with this run's settings, starting from its best "
+                                        "model: train it on more photos, or with a new class")
+        self.continue_button.clicked.connect(self._continue)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Export this run's best model to ONNX or TorchScript, to use it "
                                       "on a computer without Fledge")
@@ -138,8 +153,8 @@ class RunsPanel(QWidget):
         self.open_button.setToolTip("Show this run's folder in the file manager")
         self.open_button.clicked.connect(self._open_folder)
         buttons = QHBoxLayout()
-        for b in (self.predict_button, self.reuse_button, self.resume_button, self.export_button,
-                  self.open_button):
+        for b in (self.predict_button, self.reuse_button, self.resume_button, self.continue_button,
+                  self.export_button, self.open_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         right = QWidget()
@@ -152,9 +167,13 @@ class RunsPanel(QWidget):
         rl.addWidget(self.settings_view)
         rl.addWidget(self.summary)
 
+        self.compare_view = CompareView()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(right)
+        self.pages.addWidget(self.compare_view)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(self.pages)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([480, 720])
@@ -198,9 +217,11 @@ class RunsPanel(QWidget):
             self.tree.addTopLevelItem(item)
         self.tree.blockSignals(False)
         if keep and self.select_run(keep, reload=True):
+            self._on_selection()          # the list was read again: one run selected now
             return
         if self.record is not None:
             self._show_details(None)
+        self._on_selection()
 
     def current_run_dir(self) -> str:
         item = self.tree.currentItem()
@@ -222,6 +243,26 @@ class RunsPanel(QWidget):
                 self.open_run(path)
             return True
         return False
+
+    def selected_run_dirs(self) -> list[str]:
+        """The selected runs, in the list's order (newest first)."""
+        items = sorted(self.tree.selectedItems(), key=self.tree.indexOfTopLevelItem)
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in items]
+
+    def _on_selection(self) -> None:
+        """Two or more runs selected: compare them; otherwise the current run's details."""
+        chosen = self.selected_run_dirs()
+        if len(chosen) < 2:
+            self.pages.setCurrentIndex(0)
+            return
+        try:
+            comparison = compare_runs(chosen)
+        except (OSError, FledgeError) as exc:
+            self.status_message.emit(str(exc))
+            self.pages.setCurrentIndex(0)
+            return
+        self.compare_view.show_comparison(comparison)
+        self.pages.setCurrentIndex(1)
 
     def _on_current(self, item, _previous=None) -> None:
         if item is not None:
@@ -247,8 +288,8 @@ class RunsPanel(QWidget):
             self.title.setText("Select a run to see its curves and settings.")
             self.message.hide()
             self.plots.clear()
-            for b in (self.predict_button, self.reuse_button, self.resume_button, self.export_button,
-                      self.open_button):
+            for b in (self.predict_button, self.reuse_button, self.resume_button, self.continue_button,
+                      self.export_button, self.open_button):
                 b.setEnabled(False)
             return
         info, c = record.info, record.config
@@ -265,6 +306,7 @@ class RunsPanel(QWidget):
             *[(label, text) for label, text in training_lines(c, record.learning_rates)
               if label in ("Optimizer", "Schedule")],
             ("Batch size / epochs", f"{c.batch_size} / {c.epochs}"),
+            *started_from_rows(info.run_dir, c.init_from),
             ("Image size", f"{c.image_size} px" if c.image_size else "the network's default"),
             ("Augmentation", augmentation_text(c)),
             ("Device", c.device),
@@ -279,6 +321,7 @@ class RunsPanel(QWidget):
         self.export_button.setEnabled(bool(info.best_model))
         self.reuse_button.setEnabled(True)
         self.resume_button.setEnabled(can_resume(info))
+        self.continue_button.setEnabled(bool(info.best_model))
         self.open_button.setEnabled(os.path.isdir(info.run_dir))
 
     def _show_summary(self, record) -> None:
@@ -308,6 +351,20 @@ class RunsPanel(QWidget):
         if self.record is not None:
             self.settings_requested.emit(self.record.config)
             self.status_message.emit("Settings copied to the Train tab.")
+
+    def _continue(self) -> None:
+        """This run's settings in the Train tab, starting from its best model. A quick model is
+        continued by Thorough (quick trains only the last layer, in seconds, from the start)."""
+        if self.record is None or not self.record.info.best_model:
+            return
+        config = self.record.config.replace(init_from=self.record.info.best_model)
+        note = ""
+        if config.recipe == "quick":
+            config = config.replace(recipe="thorough")
+            note = " A quick model is continued with the Thorough recipe: every layer is fine-tuned."
+        self.settings_requested.emit(config)
+        self.status_message.emit(f"Settings copied to the Train tab, starting from this run's best model.{note} "
+                                 "Choose the photos (a new class too) in the Data tab, then start training.")
 
     def _resume(self) -> None:
         if self.record is not None:

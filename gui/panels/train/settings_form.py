@@ -26,6 +26,7 @@ from core.training.class_balance import ClassBalance, class_balance
 from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
 from core.training.optimizer_rules import unused_settings, usual_lr
 from core.training.recipe_rules import finds_own_lr, resolve
+from core.training.runs import start_model_problem
 
 from gui.engine import EngineInfo
 from gui.style import ErrorLabel, make_muted
@@ -33,6 +34,7 @@ from gui.panels.train.augment_preview import AugmentPreview
 from gui.panels.train.lr_suggest import LearningRateRow
 from gui.panels.train.pretrained_weights_box import PretrainedWeightsBox
 from gui.panels.train.recipe_choice import balance_note, shown_fields
+from gui.panels.train.start_from_box import StartFromBox
 from gui.panels.train.setting_editors import editor, select, show_value, value_changed, value_of
 from gui.panels.train.settings_store import (FORM_FIELDS, OPTIONS, default_config, load_stored, recipe_epochs,
                                              store, stored_keys)
@@ -92,6 +94,11 @@ class SettingsForm(QScrollArea):
             opt = OPTIONS[name]
             if opt.widget == "weights_file":
                 continue                    # part of the Pretrained row
+            if opt.widget == "model_file":  # a file, not a value the field editors show
+                self.start_from = StartFromBox(opt.help)
+                self.start_from.file_changed.connect(self._on_changed)
+                self._row(adv if opt.advanced else form, opt, self.start_from, self.start_from, None)
+                continue
             if opt.widget in special:
                 widget, row, extra = special[opt.widget](opt)
             else:
@@ -230,6 +237,7 @@ class SettingsForm(QScrollArea):
         if self.image_default.isChecked():
             values["image_size"] = None
         values["weights_path"] = self.weights.path or None
+        values["init_from"] = self.start_from.path or None
         return values
 
     def save_settings(self) -> None:
@@ -261,6 +269,7 @@ class SettingsForm(QScrollArea):
                 show_value(widget, value)
             self.weights.set_file(c.weights_path or "", by_user=False)
             self._optimizer = c.optimizer
+            self.start_from.set_file(c.init_from or "", by_user=False)
         finally:
             self._restoring = False
         self._on_arch_changed()
@@ -297,6 +306,8 @@ class SettingsForm(QScrollArea):
         errs = c.errors()
         if c.weights_path and not os.path.isfile(c.weights_path):
             errs["weights_path"] = "The weights file is no longer there. Choose it again or clear it."
+        if c.init_from and (problem := start_model_problem(c.init_from, c.arch)):
+            errs["init_from"] = problem
         return errs
 
     # ---------------------------------------------------------------- reactions

@@ -65,7 +65,8 @@ def test_what_a_person_chooses_in_each_recipe():
     every = {opt.name for opt in config_options()}
     assert chosen_settings("custom") == every
     assert chosen_settings("quick") == {"recipe", "epochs", "device", "class_weighting"}
-    assert chosen_settings("thorough") == {"recipe", "epochs", "lr", "auto_lr", "augment", "device", "class_weighting"}
+    assert chosen_settings("thorough") == {"recipe", "epochs", "lr", "auto_lr", "augment", "init_from", "device",
+                                           "class_weighting"}
     for recipe in PRESETS:                 # nothing a preset decides itself is offered
         assert not chosen_settings(recipe) & {"arch", "pretrained", "weights_path", "freeze_backbone", "image_size"}
 

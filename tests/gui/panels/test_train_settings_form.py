@@ -157,7 +157,7 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     form.fields["recipe"].buttons["thorough"].click()
     assert form.config().recipe == "thorough"
     assert {"lr", "auto_lr", "augment"} <= visible_rows(form) <= {"recipe", "epochs", "device", "lr", "auto_lr",
-                                                                  "augment"}
+                                                                  "augment", "init_from"}
     assert "fine-tuned" in form.fields["recipe"].network.text()
 
 
@@ -414,3 +414,28 @@ def test_every_network_choice_says_its_size(qtbot):
     assert all("parameters" in text for text in texts.values())
     form.apply_config(TrainConfig(recipe="custom", arch="vgg19", device="cpu"))
     assert "143.7 M parameters" in form.arch_desc.text()
+
+
+def test_start_from_an_earlier_model_is_shown_checked_and_cleared(qtbot, tmp_path):
+    import json
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"arch": "small_cnn"}))
+    model = run / "best.pt"
+    model.write_bytes(b"PK")
+    tp = TrainingPanel(Settings())
+    qtbot.addWidget(tp)
+    form = tp.form
+    form.apply_config(TrainConfig(recipe="custom", arch="small_cnn", device="cpu", init_from=str(model)))
+    assert form.config().init_from == str(model)
+    assert "best.pt of run run" in form.start_from.label.text()
+    assert form.rows["init_from"][1].isVisibleTo(form) and "init_from" not in form.field_errors()
+    form.apply_config(TrainConfig(recipe="custom", arch="simplenet", device="cpu", init_from=str(model)))
+    assert "same network" in form.field_errors()["init_from"]
+    assert form.errors["init_from"].isVisibleTo(form)
+    form.start_from.clear_button.click()
+    assert form.config().init_from is None and "init_from" not in form.field_errors()
+    form.apply_config(TrainConfig(recipe="quick", init_from=str(model)))
+    assert not form.rows["init_from"][1].isVisibleTo(form)    # quick does not start from a model
+    assert form.config().init_from is None
