@@ -10,7 +10,8 @@ is given (the Sort tab keeps its own certainty picker).
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
+                               QWidget)
 
 from core.photos.thresholds import DEFAULT_TARGET, choose_thresholds, threshold_curves
 from gui.background import TaskPool, call
@@ -48,8 +49,11 @@ class ThresholdBox(QWidget):
         self.class_combo = QComboBox(self)
         self.class_combo.setAccessibleName("Class whose curves are shown")
         self.curves = ThresholdCurves(self)
+        self.curves.setMinimumHeight(200)
         self.consequences = QLabel(NO_RESULT, self)
         self.consequences.setWordWrap(True)
+        # Its lines always get their height: the curves give way (the page scrolls when short).
+        self.consequences.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.save_button = QPushButton("Save thresholds in the model", self)
         self.message_bar = MessageBar(self)
         self._pool = TaskPool(self, threads=1)

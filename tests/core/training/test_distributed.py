@@ -18,7 +18,8 @@ from tests.core.training.distributed_support import (epochs_done, finish, fledge
 
 pytestmark = pytest.mark.timeout(240)
 
-TINY = ["--image-size", "32", "--workers", "0", "--pipeline", "cached", "--augment", "none"]
+TINY = ["--image-size", "32", "--workers", "0", "--pipeline", "cached", "--augment", "none",
+        "--patience", "0"]   # long runs that a test stops: no early stop on a plateau
 
 
 def _state(path):
@@ -228,7 +229,7 @@ def test_a_supervised_job_streams_rank_0s_events_and_stops_through_the_control(m
             control.stop()
 
     config = TrainConfig(recipe="custom", arch="simplenet", image_size=32, batch_size=4, epochs=2000, lr=0.003,
-                         auto_lr=False, workers=0, augment=False, gpus="2")
+                         auto_lr=False, workers=0, augment=False, gpus="2", patience=0)
     trainer = Trainer(config, scan_dataset(data), run_dir=str(tmp_path / "run"), callbacks=[listen], control=control)
     ended = fit(trainer)
     assert ended.reason == "stopped", ended.message
