@@ -247,7 +247,8 @@ def _auto_split(files: list[tuple[str, str, str]], split: SplitSettings) -> _Aut
     groups = (split_sequences([f[0] for f in files]) or []) if split.bursts else []
     groups = [g for g in groups if len(g) > 1]
     parts = split_files(files, groups, split.seed, split.val_fraction, split.test_fraction)
-    keep_thin_in_training(parts)        # a class of a photo or two: all of it to learn from
+    # A class of a photo or two: all of it to learn from, with the rest of its bursts.
+    keep_thin_in_training(parts, [[files[i][0] for i in g] for g in groups])
     by_class: dict[str, set[int]] = defaultdict(set)      # class -> the groups (or lone files) holding it
     grouped = {i: k for k, g in enumerate(groups) for i in g}
     for i, (_path, cls, _rel) in enumerate(files):

@@ -10,6 +10,8 @@ recorded with every model.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import hashlib
 import os
 from dataclasses import asdict, dataclass, fields
@@ -129,9 +131,12 @@ def split_files(files: list[tuple[str, str, str]], groups: list[list[int]], seed
     return {s: {c: sorted(paths) for c, paths in by_class.items()} for s, by_class in out.items()}
 
 
-def keep_thin_in_training(splits: dict[str, dict[str, list[str]]]) -> list[str]:
+def keep_thin_in_training(splits: dict[str, dict[str, list[str]]],
+                          together: Sequence[Sequence[str]] = ()) -> list[str]:
     """Put every photo of a class with ALL_IN_TRAINING photos or fewer into training (splits:
-    split -> class -> paths, "train" among them, changed in place); returns those classes."""
+    split -> class -> paths, "train" among them, changed in place); returns those classes.
+    together: paths that stay on one side (a burst's frames): with a thin class's photo, all
+    of them go to training, so no burst straddles the split."""
     classes = dict.fromkeys(c for part in splits.values() for c in part)
     thin = [c for c in classes if 0 < sum(len(part.get(c, [])) for part in splits.values()) <= ALL_IN_TRAINING]
     for c in thin:
@@ -139,4 +144,14 @@ def keep_thin_in_training(splits: dict[str, dict[str, list[str]]]) -> list[str]:
         for name, part in splits.items():
             if name != "train":
                 part[c] = []
+    moved = {p for c in thin for p in splits["train"][c]}
+    follow = {p for group in together if moved.intersection(group) for p in group}
+    for name, part in splits.items():
+        if name == "train" or not follow:
+            continue
+        for c, paths in part.items():
+            going = [p for p in paths if p in follow]
+            if going:
+                part[c] = [p for p in paths if p not in follow]
+                splits["train"][c] = sorted(splits["train"].get(c, []) + going)
     return thin

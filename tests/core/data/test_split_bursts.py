@@ -140,3 +140,15 @@ def test_a_copy_keeps_its_originals_side_when_it_kept_the_time(tmp_path):
     shutil.copy2(tmp_path / "owl" / "owl03.jpg", tmp_path / "owl" / "owl03 (1).jpg")
     where = split_of(scan_dataset(tmp_path))
     assert where["owl03 (1).jpg"] == where["owl03.jpg"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_burst_with_a_rare_animal_goes_whole_to_training(tmp_path, seed):
+    """A class of a photo or two is kept all for training; the other frames of its burst (the empty
+    ones before and after) go with it, not to validation."""
+    planted = write_trap_folder(tmp_path / "dump", triggers=40, seed=seed, size=(160, 90), copies=0)
+    where = split_of(scan_dataset(labelled(planted, tmp_path / "data")))
+    thin = {c for c in {p.label for p in planted} if sum(p.label == c for p in planted) <= 2}
+    assert thin
+    for burst in {p.burst for p in planted if p.label in thin}:
+        assert {where[os.path.basename(p.path)] for p in planted if p.burst == burst} == {"train"}
