@@ -204,6 +204,6 @@ def format_camera(s: dict) -> str:
 
 
 def cmd_camera_bench(args) -> int:
-    summary = run_camera_bench(triggers=args.images or TRIGGERS, device=args.device)
+    summary = run_camera_bench(triggers=args.images or TRIGGERS, target=args.target, device=args.device)
     print(json.dumps(summary, indent=2) if args.json else format_camera(summary))
     return 0

@@ -155,6 +155,8 @@ def register(sub) -> None:
                         "mostly empty, two rare animals, a few true copies) taken from labelling to sorting a "
                         "later week: copies flagged against the planted ones, bursts kept on one side of the "
                         "split, labels needed before the first model, sorted precision per class")
+    b.add_argument("--target", type=float, default=None, metavar="P",
+                   help="--camera: the precision asked of the model's own thresholds (default 0.98)")
     b.add_argument("--watch", action="store_true",
                    help="watch latency: photos written at 5 a second for 20 s into a watched folder, "
                         "the time from each photo written to it sorted (median and max)")

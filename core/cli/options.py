@@ -56,7 +56,8 @@ NUMBERS: dict[str, Number] = {
     "--top": Number(int, 0, 10**6),                    # check-labels: suggestions printed
     "--threshold": Number(float, 0.0, 1.0),
     "--settle": Number(float, 0.0, 3600.0, above=True),  # seconds a new photo must stay unchanged
-    "--confidence": Number(float, 0.5, 0.999),         # thresholds: how sure a promised precision is
+    "--confidence": Number(float, 0.5, 0.999),
+    "--target": Number(float, 0.5, 1.0),               # bench --camera: the precision asked         # thresholds: how sure a promised precision is
     "--images": Number(int, 1, 10**6),                 # bench: photos to generate
     "--per-class": Number(int, 2, 10**6),              # one for training, one for validation at least
 }
