@@ -48,7 +48,7 @@ class KeptLabels:
                 data = json.load(f)
             kept = data.get("kept", {})
             return {str(k): dict(v) for k, v in kept.items() if isinstance(v, dict)}
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (OSError, ValueError, AttributeError, TypeError, RecursionError):
             return {}
 
     def _save(self, kept: dict[str, dict]) -> None:

@@ -65,7 +65,7 @@ def read_json(path) -> dict:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):      # RecursionError: nested absurdly deep
         return {}
 
 

@@ -132,7 +132,7 @@ def data_root(ckpt: dict) -> str | None:
     try:
         with open(run_file, encoding="utf-8") as f:
             root = json.load(f).get("data_root")
-    except (OSError, TypeError, ValueError, AttributeError):
+    except (OSError, TypeError, ValueError, AttributeError, RecursionError):
         return None
     return root if isinstance(root, str) and root else None
 

@@ -61,3 +61,14 @@ def test_a_damaged_store_counts_as_nothing_kept_and_outside_photos_are_refused(d
         kept.keep(outside, "wren")
     with pytest.raises(FledgeError, match="no longer there"):
         kept.keep(data / "wren" / "gone.png", "wren")
+
+
+def test_a_decisions_file_nested_absurdly_deep_counts_as_none(tmp_path):
+    data = tmp_path / "data"
+    (data / "cat").mkdir(parents=True)
+    noise_photo(data / "cat" / "a.jpg", seed=1)
+    (data / KEPT_FILE).write_text('{"kept":' * 100_000 + "{}" + "}" * 100_000, encoding="utf-8")
+    kept = KeptLabels(data)
+    assert not kept.is_kept(data / "cat" / "a.jpg", "cat")
+    kept.keep(data / "cat" / "a.jpg", "cat")              # and the next decision mends the file
+    assert KeptLabels(data).is_kept(data / "cat" / "a.jpg", "cat")

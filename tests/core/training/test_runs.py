@@ -36,3 +36,12 @@ def test_only_a_run_that_ended_early_with_its_checkpoint_can_be_resumed(tmp_path
     assert not can_resume(run_info(make_run(tmp_path, "b", resume=False)))
     assert not can_resume(run_info(make_run(tmp_path, "c", status="completed", done=5)))
     assert not can_resume(run_info(make_run(tmp_path, "d", done=5)))
+
+
+def test_a_run_json_nested_absurdly_deep_reads_as_empty_instead_of_crashing_the_list(tmp_path):
+    run = make_run(tmp_path)
+    (run / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    (run / "status.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    listed = list_runs(str(tmp_path))
+    assert [r.run_dir for r in listed] == [str(run)] and listed[0].classes == ()
+    assert model_classes(run / "best.pt") == ()
