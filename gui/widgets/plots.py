@@ -30,6 +30,18 @@ TRAIN_COLOUR = QColor(52, 132, 228)      # blue
 VAL_COLOUR = QColor(236, 120, 36)        # orange
 
 
+
+def side_by_side(parent: QWidget, plots) -> None:
+    """Lay the plots out in a row, each with its legend under it, filling parent."""
+    layout = QHBoxLayout(parent)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for plot in plots:
+        column = QVBoxLayout()
+        column.setSpacing(2)
+        column.addWidget(plot, 1)
+        column.addWidget(plot.legend)
+        layout.addLayout(column)
+
 class GrowingBuffer:
     """x/y float64 arrays that double in capacity when full."""
 
@@ -236,14 +248,7 @@ class PlotsPanel(QWidget):
                        self.train_acc, self.val_acc]
         self.reset_view(1)
 
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for plot in (self.loss_plot, self.acc_plot):
-            column = QVBoxLayout()
-            column.setSpacing(2)
-            column.addWidget(plot, 1)
-            column.addWidget(plot.legend)
-            layout.addLayout(column)
+        side_by_side(self, (self.loss_plot, self.acc_plot))
 
         self.redraw_count = 0
         self._timer = QTimer(self)
@@ -350,14 +355,7 @@ class ComparePlots(QWidget):
         self.acc_plot = MetricPlot("Validation accuracy", "Accuracy % (higher is better)")
         self.loss_plot = MetricPlot("Validation loss", "Loss (lower is better)")
         self.series: list[tuple[Series, Series]] = []
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for plot in (self.acc_plot, self.loss_plot):
-            column = QVBoxLayout()
-            column.setSpacing(2)
-            column.addWidget(plot, 1)
-            column.addWidget(plot.legend)
-            layout.addLayout(column)
+        side_by_side(self, (self.acc_plot, self.loss_plot))
 
     def clear(self) -> None:
         for plot in (self.acc_plot, self.loss_plot):

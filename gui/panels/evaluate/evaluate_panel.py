@@ -28,6 +28,7 @@ from core.photos.label_session import LabelSession
 from core.files.file_transfer import path_key
 from core.photos.review_queue import class_mismatch, evaluated_items
 from core.wording import plural
+from gui.panel import window_parts
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
 from gui.settings import Settings
@@ -52,9 +53,7 @@ class EvaluatePanel(QWidget):
     def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
                  settings: Settings | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
-        self.models = models if models is not None else ModelStore(self)   # the window's loaded models
-        self.settings = settings if settings is not None else Settings()   # the window's
-        self._session = session             # the window's undo queue (core.photos.label_session)
+        self.models, self.settings, self.session = window_parts(self, models, settings, session)
         self.setMinimumSize(640, 460)
         self.result = None                # as evaluated: the model's score
         self.placed = None                # the same photos where they are now, after moves
@@ -224,7 +223,7 @@ class EvaluatePanel(QWidget):
         self.thresholds_page.setWidgetResizable(True)
         self.thresholds_page.setFrameShape(QFrame.Shape.NoFrame)
         views.addTab(self.thresholds_page, "Review thresholds")
-        self.cells = CellPhotos(self, CELL_PROMPT, self._session)
+        self.cells = CellPhotos(self, CELL_PROMPT, self.session)
         self.cells.selection_changed.connect(self._refresh_state)
         self.cells.move_to_predicted.connect(self.move_to_predicted)
         self.cells.move_to_class.connect(self.move_selected)

@@ -28,6 +28,7 @@ from core.photos.review_queue import (ReviewItem, ask_model, class_mismatch, fol
                                       review_order)
 from core.training.runs import run_dir_of
 from core.wording import plural
+from gui.panel import window_parts
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
 from gui.panels.review.burst_grouping import BurstGrouping
@@ -52,9 +53,7 @@ class ReviewPanel(QWidget):
     def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
                  settings: Settings | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
-        self.models = models if models is not None else ModelStore(self)   # the window's loaded models
-        self.settings = settings if settings is not None else Settings()   # the window's
-        self.session = session if session is not None else LabelSession()  # the window's undo queue
+        self.models, self.settings, self.session = window_parts(self, models, settings, session)
         self.setMinimumSize(560, 440)
         self._user_stopped = False          # Cancel pressed: do not ask the model again by itself
         self._model_turn = 0                # counts model changes: answers of an earlier model are dropped

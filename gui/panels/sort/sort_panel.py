@@ -29,6 +29,7 @@ from core.photos.sort_wording import Phrases
 from core.photos.watch import WatchStarted, watch_folder
 from core.progress import JobProgress, Throttled
 from core.wording import plural
+from gui.panel import window_parts
 from gui.model_source import ModelSource, job_runner
 from gui.model_store import ModelStore
 from gui.widgets.folder_field import FolderField
@@ -70,9 +71,7 @@ class SortPanel(QWidget):
     def __init__(self, models: ModelStore | None = None, parent: QWidget | None = None, *,
                  settings: Settings | None = None, session: LabelSession | None = None) -> None:
         super().__init__(parent)
-        self.models = models if models is not None else ModelStore(self)   # the window's loaded models
-        self.settings = settings if settings is not None else Settings()   # the window's
-        self.session = session if session is not None else LabelSession()  # the window's undo queue
+        self.models, self.settings, self.session = window_parts(self, models, settings, session)
         self.setMinimumSize(560, 440)
         self.outcome: sorting.FolderSort | None = None
         self.undo_report = None
