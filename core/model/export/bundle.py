@@ -21,7 +21,7 @@ from importlib import resources
 from string import Template
 
 from core.errors import FledgeError
-from core.files.fileio import atomic_write_text
+from core.files.fileio import atomic_write_text, pid_alive
 
 EXPORT_FORMAT = "fledge-export"      # must match predict.py's EXPORT_FORMAT
 EXPORT_VERSION = 1
@@ -75,18 +75,8 @@ def _remove_abandoned(parent: str) -> None:
         return
     for name in names:
         pid = name[len(_STAGING):].split("-", 1)[0] if name.startswith(_STAGING) else ""
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def publish(staging: str, parent: str, name: str) -> str:
