@@ -21,7 +21,7 @@ from core.errors import FledgeError
 from core.photos.classify_shards import sharded, torch_all_gather
 from core.training import distributed
 from core.training.launcher import TorchrunJob
-from core.training.worker import joined, read_job, speak_for_all, write_result
+from core.training.worker import joined, leave, read_job, speak_for_all, write_result
 
 WORKER = "core.cli.classify_worker"
 
@@ -95,4 +95,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -154,5 +154,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def leave(status: int) -> None:
+    """End this process with status once its work and files are done. It skips the interpreter's
+    teardown: there PyTorch's own C++ threads at times abort the process ("terminate called without
+    an active exception") after the job has finished, which torchrun would report as a failure."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())
