@@ -37,7 +37,6 @@ def _preload() -> float:
     """Seconds to import the libraries every phase needs, before its clock starts: the app
     loads them once when it opens, so a run there does not wait for them."""
     t0 = time.perf_counter()
-    import timm  # noqa: F401
     import torch  # noqa: F401
     import torchvision  # noqa: F401
 

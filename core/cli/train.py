@@ -89,11 +89,13 @@ def _new_trainer(args, progress, control, cls=None):
 def _train_config(args):
     """The TrainConfig of a new run that the command line asks for (before its recipe is applied)."""
     from core.training.config import TrainConfig
+    from core.training.recipe_rules import backbone_of
 
     values = {opt.name: getattr(args, opt.name) for opt in config_options()}
     values.update({name: getattr(TrainConfig, name) for name in KNOBS if values[name] is None})
     values["recipe"] = _recipe_of(args)
     values["arch"] = args.arch or _model_network(args) or TrainConfig.arch
+    values["backbone"] = args.backbone or backbone_of(_model_network(args) or "") or TrainConfig.backbone
     values["lr"], values["auto_lr"] = _lr_of(args, values["recipe"])
     values["gpus"] = args.gpus or TrainConfig.gpus
     return TrainConfig(**values)
@@ -153,11 +155,11 @@ def _why_recipe(args, recipe: str) -> str:
 def _recipe_of(args) -> str:
     """--recipe as given; else custom when a network was named (or the --init-from model's), the
     default recipe when not."""
-    from core.training.recipe_rules import recipe_for, recipe_network
+    from core.training.recipe_rules import backbone_of, recipe_for
 
     network = _model_network(args)
-    if network is not None and network == recipe_network("thorough"):
-        return "thorough"            # the installed network, fine-tuned from that model
+    if network is not None and backbone_of(network) is not None:
+        return "thorough"            # an installed network, fine-tuned from that model
     return recipe_for(args.recipe, args.arch or network)
 
 
@@ -294,7 +296,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         # No --gpus: one process, or as many as a resumed run used (_distributed).
         # No optimizer or schedule setting: its default, and given ones are checked against the
         # optimizer and schedule chosen (_unused_knobs).
-        default = None if opt.name in ("recipe", "arch", "lr", "gpus", *KNOBS) else opt.default
+        default = None if opt.name in ("recipe", "backbone", "arch", "lr", "gpus", *KNOBS) else opt.default
         kind = _lr_value if opt.name == "lr" else opt.kind
         text = _help(opt)
         if opt.name == "lr":

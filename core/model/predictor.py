@@ -66,8 +66,8 @@ def _resolve_device(name) -> torch.device:
 
 def _folded(model: nn.Module) -> nn.Module:
     """A copy with each BatchNorm folded into the convolution before it: torch.fx for
-    torchvision's networks; timm's EfficientNets (the quick recipe's models), whose "same"
-    padding fx cannot trace, by their module layout (core.model.offline_backbone)."""
+    torchvision's networks; the EfficientNet-Lites (the quick recipe's models), whose "same"
+    padding fx cannot trace, by their module layout (core.model.efficientnet_lite)."""
     if offline_backbone.has_foldable_blocks(model):
         return offline_backbone.fold_batchnorm(copy.deepcopy(model))
     return fuse(model)

@@ -32,23 +32,23 @@ def _weights_enum(arch: str):
 
 def weights_url(arch: str) -> str | None:
     info = ARCH_INFO.get(arch)
-    if info is None or not info.has_pretrained or arch == offline_backbone.ARCH:
-        return None                   # offline_backbone.ARCH: installed, never downloaded
+    if info is None or not info.has_pretrained or offline_backbone.is_offline(arch):
+        return None                   # installed with a package, never downloaded
     return _weights_enum(arch).url
 
 
 def weights_filename(arch: str) -> str | None:
     """File name of the ImageNet weights, e.g. 'resnet18-f37072fd.pth' (what to look for)."""
-    if arch == offline_backbone.ARCH:
-        return offline_backbone.WEIGHTS_FILE
+    if offline_backbone.is_offline(arch):
+        return offline_backbone.backbone(arch).weights_file
     url = weights_url(arch)
     return os.path.basename(urllib.parse.urlparse(url).path) if url else None
 
 
 def cached_weights_path(arch: str) -> str | None:
     """Where torch keeps the downloaded ImageNet weights for arch (may not exist)."""
-    if arch == offline_backbone.ARCH:
-        return offline_backbone.weights_file() if offline_backbone.weights_available() else None
+    if offline_backbone.is_offline(arch):
+        return offline_backbone.weights_file(arch) if offline_backbone.weights_available(arch) else None
     name = weights_filename(arch)
     return os.path.join(torch.hub.get_dir(), "checkpoints", name) if name else None
 
@@ -81,8 +81,8 @@ def _host_reachable(url: str, timeout: float = 1.5) -> bool:
 
 def weights_status(arch: str) -> str:
     """'cached' | 'downloadable' | 'unavailable' | 'none' (no pretrained weights exist)."""
-    if arch == offline_backbone.ARCH:
-        return "cached" if offline_backbone.weights_available() else "unavailable"
+    if offline_backbone.is_offline(arch):
+        return "cached" if offline_backbone.weights_available(arch) else "unavailable"
     url = weights_url(arch)
     if url is None:
         return "none"
@@ -181,8 +181,8 @@ def load_weights_file(path: str) -> dict:
 def load_chosen_file(model: nn.Module, spec: ArchSpec, weights_path: str) -> None:
     """The weights file the person chose: a bad file is an error to show, not to hide."""
     sd = load_weights_file(weights_path)
-    if spec.name == offline_backbone.ARCH:     # e.g. the package's own file, under its key names
-        sd = offline_backbone.to_timm_state_dict(sd)
+    if offline_backbone.is_offline(spec.name):  # e.g. the package's own file, under its key names
+        sd = offline_backbone.to_timm_state_dict(sd, spec.name)
     load_backbone(model, spec, sd, os.fspath(weights_path))
 
 
@@ -190,7 +190,8 @@ def _load_installed(model: nn.Module, spec: ArchSpec, weights_path: str | None,
                     warnings: list[str]) -> bool:
     """The weights installed with a package (core.model.offline_backbone): no download."""
     try:
-        sd, source = offline_backbone.imagenet_state_dict(), offline_backbone.weights_file()
+        sd = offline_backbone.imagenet_state_dict(spec.name)
+        source = offline_backbone.weights_file(spec.name)
     except FledgeError as e:
         if weights_path:
             load_chosen_file(model, spec, weights_path)
@@ -208,7 +209,7 @@ def load_pretrained(model: nn.Module, spec: ArchSpec, weights_path: str | None,
     True when weights were loaded; otherwise a warning says the model trains from scratch.
     """
     arch = spec.name
-    if arch == offline_backbone.ARCH:
+    if offline_backbone.is_offline(arch):
         return _load_installed(model, spec, weights_path, warnings)
     cached = cached_weights_path(arch)
     if cached and os.path.isfile(cached):

@@ -34,6 +34,12 @@ ALL_GPUS_DEVICE = "gpus:all"    # the window's "All N GPUs" device: device cuda,
 # core.training.recipe_rules. A new configuration is quick (TrainConfig.recipe); files and
 # settings from before recipes existed were chosen one by one, so they load as custom.
 RECIPES = ("quick", "thorough", "custom")
+# The installed networks quick and thorough train (core.training.recipe_rules.recipe_network).
+BACKBONES = ("fast", "accurate")
+BACKBONE_LABELS = {"fast": "Fast — EfficientNet-Lite0", "accurate": "More accurate — EfficientNet-Lite2"}
+BACKBONE_HELP = {"fast": "EfficientNet-Lite0: reads about 70 photos a second on a 2-core CPU.",
+                 "accurate": "EfficientNet-Lite2: about 2.5 times the time to read each photo, for a "
+                             "point or two more accuracy (more on fine-grained classes)."}
 RECIPE_BEFORE_RECIPES = "custom"
 RECIPE_LABELS = {"quick": "Quick — a pretrained network, seconds",
                  "thorough": "Thorough — then fine-tune the whole network",
@@ -158,6 +164,13 @@ class TrainConfig:
         choice_help=RECIPE_HELP, metavar="R",
         help="How to train: quick (a pretrained network, only the last layer learns: seconds), thorough "
              "(quick, then the whole network is fine-tuned) or custom (every setting as you choose).")
+    backbone: str = _setting(
+        "fast", label="Network", widget="choice", choices=BACKBONES, choice_labels=BACKBONE_LABELS,
+        choice_help=BACKBONE_HELP, metavar="B",
+        help="The pretrained network the quick and thorough recipes train (both installed with Fledge): "
+             "fast (EfficientNet-Lite0) or accurate (EfficientNet-Lite2: about 2.5 times the time per "
+             "photo, for a point or two more accuracy). The custom recipe trains the network chosen "
+             "under Network.")
     arch: str = _setting(
         "small_cnn", label="Network", widget="arch", choices=tuple(ARCH_NAMES), metavar="A",
         help="The kind of neural network to train; bigger ones learn more but need more time and a GPU.")

@@ -53,25 +53,28 @@ class Backbone:
         return f"{self.image_size}px-{hashlib.sha1(recipe.encode()).hexdigest()[:10]}"
 
 
-_default: dict[tuple[int, str], Backbone] = {}
+_default: dict[tuple[str, int, str], Backbone] = {}
 _default_lock = threading.Lock()
 
 
-def default_backbone(image_size: int = 224, precision: str | None = None) -> Backbone:
-    """What quick training uses: EfficientNet-Lite0 with its installed ImageNet weights
-    (built once per process), in bf16 where the CPU computes it in hardware (2.2 times the
-    photos per second; the features differ from fp32 by about 0.007 on average and the heads
-    trained on them score the same), else fp32. precision "fp32"/"bf16" overrides."""
+def default_backbone(arch: str | None = None, precision: str | None = None,
+                     image_size: int | None = None) -> Backbone:
+    """What quick training uses: an installed network (EfficientNet-Lite0 unless arch names
+    another of core.model.offline_backbone.BACKBONES) with its ImageNet weights, at the image
+    size it was trained at (built once per process), in bf16 where the CPU computes it in
+    hardware (2.2 times the photos per second; the features differ from fp32 by about 0.007 on
+    average and the heads trained on them score the same), else fp32. precision "fp32"/"bf16"
+    overrides."""
     from core.model import offline_backbone as ob
 
+    spec = ob.backbone(arch or ob.ARCH)
     if precision is None:
         precision = "bf16" if inference_dtype(torch.device("cpu")) == torch.bfloat16 else "fp32"
-    key = (int(image_size), precision)
+    key = (spec.arch, int(image_size or spec.image_size), precision)
     with _default_lock:
         if key not in _default:
-            network = ob.feature_extractor().to(memory_format=torch.channels_last)
-            _default[key] = Backbone(ob.BACKBONE_ID, network, int(image_size),
-                                     ob.MEAN, ob.STD, ob.FEATURES, precision)
+            network = ob.feature_extractor(spec.arch).to(memory_format=torch.channels_last)
+            _default[key] = Backbone(spec.id, network, key[1], ob.MEAN, ob.STD, ob.FEATURES, precision)
         return _default[key]
 
 

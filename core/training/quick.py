@@ -191,12 +191,13 @@ def head_step(train_x, train_y, num_classes: int, settings: HeadSettings = HeadS
     return step
 
 
-def quick_model(head: TrainedHead) -> nn.Module:
-    """EfficientNet-Lite0 with its ImageNet weights and this head as its classifier: what
-    core.model.checkpoints.save_checkpoint saves as arch "efficientnet_lite0"."""
+def quick_model(head: TrainedHead, arch: str | None = None) -> nn.Module:
+    """The installed network (EfficientNet-Lite0 unless arch names another) with its ImageNet
+    weights and this head as its classifier: what core.model.checkpoints.save_checkpoint saves
+    under that arch."""
     from core.model import offline_backbone
 
-    model = offline_backbone.imagenet_model()
+    model = offline_backbone.imagenet_model(arch or offline_backbone.ARCH)
     model.reset_classifier(head.num_classes)
     with torch.no_grad():
         model.classifier.weight.copy_(head.weight)

@@ -1,9 +1,9 @@
 """The quick recipe's phase of a run: cached backbone features, a trained head, an ordinary model file.
 
-The offline EfficientNet-Lite0 stays frozen; each photo's features come from the on-disk
+The installed network (EfficientNet-Lite0 or Lite2) stays frozen; each photo's features come from the on-disk
 feature cache (computed once per photo, so a retrain after a few corrections recomputes only
 those photos), and only the classifier head trains, reporting an EpochEnd per epoch like any
-run. The result is saved through the run folder as arch "efficientnet_lite0", so predict,
+run. The result is saved through the run folder under the installed network's arch, so predict,
 evaluate, classify, sort, review and export use it unchanged.
 
 Reading the photos is reported as a phase of its own: a FitStarted whose pipeline is
@@ -77,7 +77,7 @@ class _ExtractionReport:
                                     loss=math.nan, accuracy=math.nan, images_per_s=rate, eta_s=eta))
 
 
-def _read_features(dataset, folder: RunWriter, control, emit: Callable, on_skip: Callable) -> tuple[dict, int]:
+def _read_features(cfg, dataset, folder: RunWriter, control, emit: Callable, on_skip: Callable) -> tuple[dict, int]:
     """Features of every train, val and test photo (one pass, cached): (split -> (x, y), the
     number of photos read now rather than from the cache)."""
     splits = {name: list(getattr(dataset, name, None) or []) for name in ("train", "val", "test")}
@@ -90,7 +90,7 @@ def _read_features(dataset, folder: RunWriter, control, emit: Callable, on_skip:
         steps_per_epoch=max(1, len(paths)), total_steps=max(1, len(paths)), device="CPU", precision="fp32",
         pipeline=EXTRACT_PIPELINE, pipeline_reason="Each photo is read once by the pretrained network."))
     t0 = time.perf_counter()
-    feats = features.extract_features(paths, features.default_backbone(), progress=_ExtractionReport(emit),
+    feats = features.extract_features(paths, features.default_backbone(cfg.arch), progress=_ExtractionReport(emit),
                              should_stop=polling(control))
     if feats.stopped or control.stop_requested:
         raise Stopped()
@@ -127,7 +127,7 @@ def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, o
     control: the run's TrainControl; emit(event) reports; on_skip(path, reason) for each photo
     that could not be read. total_epochs: the epochs of the whole run (thorough goes on after
     these), for EpochEnd.epochs. Raises Stopped when stopped before anything was learnt."""
-    feats, extracted = _read_features(dataset, folder, control, emit, on_skip)
+    feats, extracted = _read_features(cfg, dataset, folder, control, emit, on_skip)
     train_x, train_y = feats["train"]
     if len(train_y) == 0:
         raise FledgeError("None of the training photos could be read, so there is nothing to learn from.")
@@ -154,7 +154,7 @@ def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, o
                       on_epoch=on_epoch, should_stop=polling(control))
     if head.best_epoch == 0:              # stopped before the first epoch: nothing learnt to keep
         raise Stopped()
-    model = quick_model(head)
+    model = quick_model(head, cfg.arch)
     metrics = dict(epoch=head.best_epoch, val_acc=head.best_val_acc, recipe_phase="head")
     for name, kind in ((runs.BEST_MODEL, "best"), (runs.LAST_MODEL, "last")):
         path = folder.save_model(name, model, metrics)

