@@ -25,6 +25,7 @@ from core.model import offline_backbone
 from core.model.devices import inference_dtype, resolve_device
 from core.errors import FledgeError
 from core.model.networks import main_logits
+from core.model.threads import paced
 
 _PIL_LABEL = "<image>"
 _BYTES_LABEL = "<image data>"
@@ -248,7 +249,7 @@ class Predictor:
         items = list(images)
         total = len(items)
         out: list[Prediction] = []
-        for batch in self._decoded_batches(items, batch_size, workers, should_stop):
+        for batch in paced(self._decoded_batches(items, batch_size, workers, should_stop), self.device):
             good = [(i, a) for i, a, err in batch if err is None]
             probs = self._forward(np.stack([a for _, a in good])) if good else None
             row = {i: r for r, (i, _) in enumerate(good)}
@@ -267,7 +268,7 @@ class Predictor:
         """(N, classes) float32 probabilities; rows of unreadable images are NaN."""
         items = list(images)
         out = np.full((len(items), len(self.classes)), np.nan, dtype=np.float32)
-        for batch in self._decoded_batches(items, batch_size, workers, None):
+        for batch in paced(self._decoded_batches(items, batch_size, workers, None), self.device):
             good = [(i, a) for i, a, err in batch if err is None]
             if good:
                 probs = self._forward(np.stack([a for _, a in good])).numpy()

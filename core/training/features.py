@@ -21,6 +21,7 @@ from core.data.decode_cache import file_keys
 from core.data.decoder import decode_or_reason
 from core.data.transforms import cache_size_for, eval_batch
 from core.model.devices import inference_dtype
+from core.model.threads import paced
 from core.training.feature_store import FeatureStore, entry_key, store_for
 
 VIEWS = ("photo", "mirror")
@@ -145,8 +146,8 @@ def extract_features(paths: Sequence[str], backbone: Backbone, views: Sequence[s
             unstored.clear()
 
     try:
-        for batch, decoded in _decoded_batches(paths, todo, backbone.cache_size, batch_size,
-                                               workers, should_stop):
+        for batch, decoded in paced(_decoded_batches(paths, todo, backbone.cache_size, batch_size,
+                                                     workers, should_stop), "cpu"):
             good = [(i, arr) for i, arr, reason in decoded if arr is not None]
             for i, _, reason in decoded:
                 if reason is not None:

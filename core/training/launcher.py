@@ -34,6 +34,7 @@ from pathlib import Path
 
 import core
 from core.files.user_data import user_data_dir
+from core.model import threads
 from core.training.events import TrainControl
 
 KEEP_LOGS = 20              # logs of jobs that did not end cleanly, newest kept
@@ -118,8 +119,9 @@ class TorchrunJob:
 
     def _child_env(self) -> dict:
         env = dict(os.environ)
-        # torchrun would give each process one thread; on a CPU they share the cores instead.
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.processes)))
+        # torchrun would give each process one thread; on a CPU they share the cores instead, and
+        # each lowers its share while other programs keep cores busy (core.model.threads).
+        env.setdefault("OMP_NUM_THREADS", str(threads.share(self.processes)))
         env["PYTHONUNBUFFERED"] = "1"         # a process that is killed leaves its last words in the log
         # The processes run the same Fledge as this program, wherever it was started from.
         here = str(Path(core.__file__).resolve().parents[1])

@@ -16,6 +16,7 @@ from torch import nn
 
 from core.errors import FledgeError
 from core.model.networks import aux_logits, main_logits, set_train_mode
+from core.model.threads import paced
 from core.training.config import TrainConfig
 from core.training.divergence import LossGuard
 from core.training.events import BatchEnd, TrainControl
@@ -160,7 +161,7 @@ def train_one_epoch(learner: Learner, source, epoch: int, clock: RunClock, contr
     whole, recent = _Tally(learner.device), _Tally(learner.device)
     started = since = time.perf_counter()
     paused, epoch_step = 0.0, 0
-    for x, y in source.batches(epoch):
+    for x, y in paced(source.batches(epoch), learner.device):
         waited = clock.wait_while_paused(control)
         paused, since = paused + waited, since + waited
         if control.stop_requested:
@@ -196,7 +197,7 @@ def evaluate(learner: Learner, source, control: TrainControl) -> tuple[float, fl
     model.eval()
     tally = _Tally(learner.device)
     with torch.inference_mode():
-        for x, y in source.batches(0):
+        for x, y in paced(source.batches(0), learner.device):
             if control.stop_requested:
                 raise Stopped
             with learner.autocast():
