@@ -118,7 +118,7 @@ def test_every_training_setting_is_an_option_of_train():
     # auto_lr so that the recipe can find the rate unless one was given; gpus so that a resumed
     # run can start as many processes as it used; the optimizer's and schedule's own settings so
     # that one given for an optimizer that does not take it can be refused
-    left_unset = ("recipe", "arch", "lr", "auto_lr", "gpus", *KNOBS)
+    left_unset = ("recipe", "backbone", "arch", "lr", "auto_lr", "gpus", *KNOBS)
     for name in left_unset:
         assert given.pop(name) is None, name
     expected = TrainConfig().to_dict()

@@ -18,7 +18,7 @@ from core.training.config import RECIPES, TrainConfig, config_options
 from core.training.events import HEAD_PIPELINE, EpochEnd, FitStarted, Message, TrainControl
 from core.training.loop import Stopped
 from core.training.quick_run import train_quick_head
-from core.training.recipe_rules import (PRESETS, chosen_settings, finds_own_lr, recipe_for, recipe_network,
+from core.training.recipe_rules import (PRESET_NETWORKS, PRESETS, backbone_of, chosen_settings, finds_own_lr, recipe_for, recipe_network,
                                         resolve)
 from core.training.run_folder import NullRunFolder, RunFolder, RunWriter
 from core.training.trainer import Trainer
@@ -63,10 +63,10 @@ def test_a_preset_with_settings_left_at_their_defaults_notes_nothing():
 
 def test_what_a_person_chooses_in_each_recipe():
     every = {opt.name for opt in config_options()}
-    assert chosen_settings("custom") == every
-    assert chosen_settings("quick") == {"recipe", "epochs", "device", "class_weighting"}
-    assert chosen_settings("thorough") == {"recipe", "epochs", "lr", "auto_lr", "augment", "init_from", "device",
-                                           "class_weighting"}
+    assert chosen_settings("custom") == every - {"backbone"}      # custom names its network under arch
+    assert chosen_settings("quick") == {"recipe", "backbone", "epochs", "device", "class_weighting"}
+    assert chosen_settings("thorough") == {"recipe", "backbone", "epochs", "lr", "auto_lr", "augment", "init_from",
+                                           "device", "class_weighting"}
     for recipe in PRESETS:                 # nothing a preset decides itself is offered
         assert not chosen_settings(recipe) & {"arch", "pretrained", "weights_path", "freeze_backbone", "image_size"}
 
@@ -147,7 +147,7 @@ def test_the_quick_head_hands_its_figures_back_in_its_result(make_image_folder, 
     root = make_image_folder(classes={"bird": 6, "plane": 6}, size=40)
     ds = scan_dataset(root, val_fraction=0.3, test_fraction=0.2)
     events, skipped = [], []
-    result = train_quick_head(TrainConfig(epochs=4, auto_lr=True), ds, NullRunFolder(tmp_path / "nowhere"),
+    result = train_quick_head(resolve(TrainConfig(epochs=4, auto_lr=True))[0], ds, NullRunFolder(tmp_path / "nowhere"),
                               TrainControl(), events.append, lambda p, r: skipped.append(p), total_epochs=4)
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert result.epochs_done == len(epochs) == 4 and not result.stopped
@@ -203,7 +203,7 @@ def test_a_head_stopped_before_its_first_epoch_raises_stopped(make_image_folder,
             control.stop()
 
     with pytest.raises(Stopped):
-        train_quick_head(TrainConfig(epochs=3), ds, NullRunFolder(tmp_path / "r"), control, stop_once_read,
+        train_quick_head(resolve(TrainConfig(epochs=3))[0], ds, NullRunFolder(tmp_path / "r"), control, stop_once_read,
                          lambda p, r: None, total_epochs=3)
 
 
@@ -229,3 +229,15 @@ def test_both_run_folders_are_what_the_trainer_needs_and_the_null_one_writes_not
     folder.save_resume(1, None, 0.5, 1)
     folder.close()
     assert not (tmp_path / "rank0").exists()
+
+
+def test_the_network_choice_picks_the_installed_network_and_custom_ignores_it():
+    assert recipe_network("quick") == recipe_network("thorough", "fast") == OFFLINE_ARCH
+    assert recipe_network("quick", "accurate") == "efficientnet_lite2" == recipe_network("thorough", "accurate")
+    assert recipe_network("custom", "accurate") is None
+    assert resolve(TrainConfig(backbone="accurate"))[0].arch == "efficientnet_lite2"
+    custom = TrainConfig(recipe="custom", arch="resnet18", backbone="accurate")
+    assert resolve(custom) == (custom, ())
+    assert backbone_of("efficientnet_lite2") == "accurate" and backbone_of("resnet18") is None
+    for name in PRESET_NETWORKS.values():        # each choice has its weights installed
+        assert offline_backbone.weights_available(name)

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from core.data.augmentation import STRENGTHS
 from core.training.config import TrainConfig
 from core.training.optimizer_rules import unused_settings
+from core.training.recipe_rules import resolve
 from gui.panels.train.settings_store import OPTIONS
 from gui.panels.train.train_panel import TrainingPanel
 from gui.panels.train.learning_rate_box import LearningRateBox
@@ -25,7 +26,7 @@ def test_every_hyperparameter_has_a_tooltip(qtbot):
     names = ("arch", "pretrained", "freeze_backbone", "optimizer", "lr", "batch_size", "epochs", "image_size",
              "schedule", "augment", "device", "weight_decay", "momentum", "label_smoothing", "seed",
              "recipe", "auto_lr", "class_weighting", "patience", *STRENGTHS, "dampening", "beta1", "beta2",
-             "amsgrad", "alpha", "centered", "rho", "step_size", "milestones", "gamma")
+             "amsgrad", "alpha", "centered", "rho", "step_size", "milestones", "gamma", "backbone")
     assert set(form.fields) == set(names)
     for name in names:
         assert form.fields[name].toolTip().strip(), name
@@ -148,16 +149,22 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     assert (c.recipe, c.arch, c.pretrained, c.image_size, c.auto_lr) == ("quick", ARCH, True, None, True)
     assert not c.errors()
     # Only what matters for quick training, and which network it is.
-    assert visible_rows(form) == {"recipe", "epochs", "device"}
+    assert visible_rows(form) == {"recipe", "backbone", "epochs", "device"}
     assert not form.advanced_toggle.isVisibleTo(form)
     note = form.fields["recipe"].network.text()
-    assert "EfficientNet-Lite0" in note and "offline" in note and "pretrained" in note
+    assert "offline" in note and "pretrained" in note
+    # The network row: fast (Lite0) by default, or more accurate (Lite2).
+    network = form.fields["backbone"]
+    assert "EfficientNet-Lite0" in network.currentText() and "EfficientNet-Lite2" in network.itemText(1)
+    network.setCurrentIndex(1)
+    assert resolve(form.config())[0].arch == "efficientnet_lite2"
+    network.setCurrentIndex(0)
     assert "seconds" in form.fields["recipe"].help.text()
 
     form.fields["recipe"].buttons["thorough"].click()
     assert form.config().recipe == "thorough"
-    assert {"lr", "auto_lr", "augment"} <= visible_rows(form) <= {"recipe", "epochs", "device", "lr", "auto_lr",
-                                                                  "augment", "init_from"}
+    assert {"lr", "auto_lr", "augment"} <= visible_rows(form) <= {"recipe", "backbone", "epochs", "device", "lr",
+                                                                  "auto_lr", "augment", "init_from"}
     assert "fine-tuned" in form.fields["recipe"].network.text()
 
 
@@ -231,10 +238,11 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
     form.fields["recipe"].buttons["custom"].click()
     takes = unused_settings(form.config().optimizer, form.config().schedule)
     advanced = {name for name in form.rows if OPTIONS[name].advanced}
-    assert visible_rows(form) == set(form.rows) - advanced - takes
+    presets_only = {"backbone"}                  # custom names its network under arch
+    assert visible_rows(form) == set(form.rows) - advanced - takes - presets_only
     assert form.advanced_toggle.isVisibleTo(form)
     form.advanced_toggle.setChecked(True)
-    assert visible_rows(form) == set(form.rows) - takes
+    assert visible_rows(form) == set(form.rows) - takes - presets_only
 
     custom = TrainConfig(recipe="custom", arch="resnet18", pretrained=True, freeze_backbone=True, optimizer="sgd",
                          lr=0.03, epochs=4, image_size=96, auto_lr=True, class_weighting="off", precision="fp32",
@@ -284,7 +292,7 @@ def test_uneven_classes_are_noted_next_to_the_class_weighting(qtbot):
     tp.set_dataset(dataset_with({"ant": 30, "bee": 6}))
     assert note.isVisibleTo(form)
     assert "uneven" in note.text() and "weighted by class" in note.text() and "5.0 times" in note.text()
-    assert visible_rows(form) == {"recipe", "epochs", "device", "class_weighting"}   # quick shows it too
+    assert visible_rows(form) == {"recipe", "backbone", "epochs", "device", "class_weighting"}   # quick too
     label, row = form.rows["class_weighting"]
     assert note.parentWidget() is row
     form.fields["class_weighting"].setCurrentIndex(form.fields["class_weighting"].findData("off"))
