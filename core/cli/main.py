@@ -46,7 +46,7 @@ def cmd_sample_data(args) -> int:
 def cmd_predict(args) -> int:
     from core.model.export.loading import load_predictor, resolve_model_path
 
-    predictor = load_predictor(resolve_model_path(args.model), device=args.device)
+    predictor = load_predictor(resolve_model_path(args.model), device=args.device, photos=len(args.images))
     preds = predictor.predict_many(args.images, top_k=args.top_k)
     failed = 0
     if args.json:
