@@ -12,6 +12,7 @@ import sys
 from core.cli.console import EXIT_USAGE, command, safe_console, show_cache_notes
 from core.cli.options import number_type
 from core.errors import UsageError
+from core.process_exit import leave
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,8 +140,17 @@ def wants_window(argv: list[str]) -> bool:
     return not argv or (all(os.path.exists(a) for a in argv) and argv[0] not in _PARSERS)
 
 
+# Commands whose work is all done when they return (nothing left to a thread, a finalizer or
+# atexit): run as the program, they end it at once, without the interpreter's teardown
+# (core.process_exit), which would keep a person waiting after the answer.
+_END_AT_ONCE = {"predict"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand (the window is started by gui.launcher, never from here)."""
+    """Run one subcommand (the window is started by gui.launcher, never from here). Without
+    argv this process is the `fledge` program itself: its arguments are sys.argv's, and a
+    command of _END_AT_ONCE ends the process when it is done."""
+    program = argv is None
     safe_console()          # argparse's messages too print any file name (even one that is not UTF-8)
     show_cache_notes()      # a damaged or unwritable cache is said in one line (core.files.cache_faults)
     argv = sys.argv[1:] if argv is None else argv
@@ -149,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return command(args.func)(args)         # bench's command too (core.bench cannot import this module)
+    status = command(args.func)(args)       # bench's command too (core.bench cannot import this module)
+    if program and args.command in _END_AT_ONCE:
+        leave(status)
+    return status
 
 
 if __name__ == "__main__":

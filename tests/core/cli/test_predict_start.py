@@ -1,10 +1,13 @@
 """`fledge predict MODEL PHOTO` imports what answering needs and nothing more: not the window,
 not the other commands' code, not the packages of exporting, explaining, finding duplicates
-or watching folders, and for a network of its own no torchvision. The real command runs in a
-process of its own, under `python -X importtime` (tests/tools/first_answer.py times it)."""
+or watching folders, and for a network of its own no torchvision; and once it has answered
+the process ends at once. The real command runs in a process of its own, under
+`python -X importtime` (tests/tools/first_answer.py times it)."""
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -84,3 +87,19 @@ def test_importtime_report_is_read_with_who_imported_what():
                    ("PIL", 1, 50e-6, 50e-6, "core.model.predictor"),
                    ("core.model.predictor", 0, 1000e-6, 1350e-6, None), ("json", 0, 7e-6, 7e-6, None)]
 
+
+@pytest.mark.parametrize("as_program", [True, False])
+def test_predict_as_the_program_ends_without_teardown_and_its_answer_complete(tmp_path, as_program):
+    """Run as `fledge`, predict ends the process when it has answered (the interpreter's
+    teardown takes 0.4 s with torch); called with argv, from Python, it returns."""
+    model, photo = _model_file(tmp_path / "best.pt", "small_cnn"), _photo(tmp_path / "p.jpg")
+    args = ["predict", model, photo, "--json", "--top-k", "2"]
+    call = "main()" if as_program else f"main({args!r})"
+    code = (f"import atexit, sys; atexit.register(print, 'teardown'); sys.argv = {['fledge', *args]!r}\n"
+            f"from gui.launcher import main; status = {call}; print('returned'); sys.exit(status)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=fledge_env(),
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    answer, _, after = proc.stdout.rpartition("]\n")
+    assert {t["class"] for t in json.loads(answer + "]")[0]["top"]} == {"bird", "plane"}
+    assert after.split() == ([] if as_program else ["returned", "teardown"])
