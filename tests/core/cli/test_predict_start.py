@@ -25,11 +25,12 @@ NEVER = ("PySide6", "shiboken6", "pyqtgraph", "gui.app", "gui.main_window",
          "core.cli.check_labels", "core.cli.info", "core.bench", "core.photos", "core.training.trainer",
          "onnx", "onnxruntime", "onnxscript", "torch.onnx", "pytorch_grad_cam", "imagehash", "watchdog",
          "scipy", "sklearn", "matplotlib", "cv2")
-# And for each network, what it does not need either. torchvision pulls in torch._dynamo and
-# sympy (about 1 s); timm pulls in torchvision. The quick recipe's network (efficientnet_lite0)
-# can join with ("timm", "torchvision", "torch._dynamo", "sympy") once it is built without timm.
+# And for each network, what it does not need either: torchvision (a network of torchvision's
+# needs it) pulls in torch._dynamo and sympy, about 1 s; timm pulls in torchvision. Fledge's own
+# networks, the quick recipe's EfficientNet-Lites among them, need none of them.
 NOT_FOR_NETWORK = {
     "small_cnn": ("timm", "torchvision", "torch._dynamo", "sympy"),
+    "efficientnet_lite0": ("timm", "torchvision", "torch._dynamo", "sympy"),
 }
 # What every answer imports: without these in the list, the list was not read right.
 ALWAYS = ("torch", "core.model.predictor", "core.cli.main", "gui")
