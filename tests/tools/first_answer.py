@@ -78,22 +78,22 @@ def time_once(args: list[str]) -> Timing:
 OWN = ("core", "gui")          # Fledge's packages: their own code is counted, not what they import
 
 
-def heaviest_packages(modules: list[Imported]) -> list[tuple[str, float, str | None]]:
-    """(package, seconds, the module that pulled it in) for each top-level package, heaviest
-    first: the cumulative time of each import of it from outside the package, added up (for
-    Fledge's own packages the time of their own code)."""
-    totals: dict[str, tuple[float, str | None]] = {}
+def heaviest_imports(modules: list[Imported]) -> list[tuple[float, str, str]]:
+    """(seconds, package, who imported it) heaviest first: the cumulative time of a package's
+    imports by each importer outside it (torch by Fledge's predictor, torch._dynamo by
+    torchvision), "when it ran" for an import of the running code; for Fledge's own packages
+    the time of their own modules' code."""
+    totals: dict[tuple[str, str], float] = {}
     for m in modules:
         package = m.name.split(".")[0]
         if package in OWN:
-            seconds = m.self_s
+            key, seconds = (package, "its own code"), m.self_s
         elif m.parent is not None and m.parent.split(".")[0] == package:
             continue                        # counted in the import of the package that holds it
         else:
-            seconds = m.cumulative_s
-        total, by = totals.get(package, (0.0, m.parent))
-        totals[package] = (total + seconds, by)
-    return sorted(((p, s, by) for p, (s, by) in totals.items()), key=lambda row: -row[1])
+            key, seconds = (package, f"by {m.parent}" if m.parent else "when it ran"), m.cumulative_s
+        totals[key] = totals.get(key, 0.0) + seconds
+    return sorted(((s, p, by) for (p, by), s in totals.items()), reverse=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     modules = parse_importtime(proc.stderr)
     total = sum(m.cumulative_s for m in modules if m.depth == 0)
     print(f"imports (one more run, under -X importtime): {total:.2f} s in {len(modules)} modules")
-    for package, seconds, by in heaviest_packages(modules)[:args.top]:
-        print(f"  {seconds:6.3f} s  {package:28s} {'imported by ' + by if by else ''}")
+    for seconds, package, by in heaviest_imports(modules)[:args.top]:
+        print(f"  {seconds:6.3f} s  {package:20s} {by}")
     return 0
 
 
