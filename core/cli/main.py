@@ -45,6 +45,11 @@ def cmd_sample_data(args) -> int:
 # -- predict ----------------------------------------------------------------------------------
 @command
 def cmd_predict(args) -> int:
+    from core.model import threads
+
+    # The thread rule's first measure starts now: importing torch and loading the model outlast
+    # its window, so the photo runs with a measured thread count and without waiting for one.
+    threads.policy().threads()
     from core.model.export.loading import load_predictor, resolve_model_path
 
     predictor = load_predictor(resolve_model_path(args.model), device=args.device, photos=len(args.images))

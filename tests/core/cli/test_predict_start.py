@@ -104,3 +104,20 @@ def test_predict_as_the_program_ends_without_teardown_and_its_answer_complete(tm
     answer, _, after = proc.stdout.rpartition("]\n")
     assert {t["class"] for t in json.loads(answer + "]")[0]["top"]} == {"bird", "plane"}
     assert after.split() == ([] if as_program else ["returned", "teardown"])
+
+
+def test_predict_starts_the_thread_rules_measure_before_it_loads_the_model(tmp_path, monkeypatch):
+    """So the measure is ready when the photo is: the photo waits for no measuring window."""
+    from core.cli.main import main
+    from core.model import threads
+    from core.model.export import loading
+
+    events = []
+    real_load = loading.load_predictor
+    monkeypatch.setattr(loading, "load_predictor", lambda *a, **k: events.append("load") or real_load(*a, **k))
+    before = threads.use_policy(threads.ThreadPolicy(sample=lambda: events.append("measure") or None))
+    try:
+        assert main(["predict", _model_file(tmp_path / "best.pt", "small_cnn"), _photo(tmp_path / "p.jpg")]) == 0
+    finally:
+        threads.use_policy(before)
+    assert events[:2] == ["measure", "load"]
