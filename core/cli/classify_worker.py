@@ -18,10 +18,11 @@ import traceback
 from core.cli.console import fail, problem_line, safe_console
 from core.cli.photos import classify_share
 from core.errors import FledgeError
+from core.process_exit import leave
 from core.photos.classify_shards import sharded, torch_all_gather
 from core.training import distributed
 from core.training.launcher import TorchrunJob
-from core.training.worker import joined, leave, read_job, speak_for_all, write_result
+from core.training.worker import joined, read_job, speak_for_all, write_result
 
 WORKER = "core.cli.classify_worker"
 

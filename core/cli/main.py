@@ -1,8 +1,10 @@
 """The `fledge` command line. Parsers are built without importing torch, so
-`fledge --help` and opening the window stay quick."""
+`fledge --help` and opening the window stay quick, and a command runs with its own parser
+alone (its module's imports, not every command's)."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -10,6 +12,7 @@ import sys
 from core.cli.console import EXIT_USAGE, command, safe_console, show_cache_notes
 from core.cli.options import number_type
 from core.errors import UsageError
+from core.process_exit import leave
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,9 +45,14 @@ def cmd_sample_data(args) -> int:
 # -- predict ----------------------------------------------------------------------------------
 @command
 def cmd_predict(args) -> int:
+    from core.model import threads
+
+    # The thread rule's first measure starts now: importing torch and loading the model outlast
+    # its window, so the photo runs with a measured thread count and without waiting for one.
+    threads.policy().threads()
     from core.model.export.loading import load_predictor, resolve_model_path
 
-    predictor = load_predictor(resolve_model_path(args.model), device=args.device)
+    predictor = load_predictor(resolve_model_path(args.model), device=args.device, photos=len(args.images))
     preds = predictor.predict_many(args.images, top_k=args.top_k)
     failed = 0
     if args.json:
@@ -80,22 +88,15 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fledge", description="Train image classifiers on your photo folders, "
-                "then use them to sort photos. Run without arguments to open the window.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_sample_data(sub) -> None:
     s = sub.add_parser("sample-data", help="write the built-in sample dataset (birds and planes)")
     s.add_argument("dest", help="folder to create")
     s.add_argument("--per-class", type=int, default=150, help="images per class (default 150)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_sample_data)
 
-    from core.bench import command as bench
-    from core.cli import check_labels, export, info, photos, thresholds, train, watch
 
-    train.register(sub)
-
+def _add_predict(sub) -> None:
     pr = sub.add_parser("predict", help="classify images with a trained model")
     pr.add_argument("model", help="a model file (.pt) written by fledge train, a run folder, or an ONNX "
                                    "export folder made by fledge export")
@@ -106,34 +107,68 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=cmd_predict)
 
+
+def _add_runs(sub) -> None:
     r = sub.add_parser("runs", help="list past training runs")
     r.add_argument("--root", default=None, help="runs folder (default: Fledge's own)")
     r.set_defaults(func=cmd_runs)
 
-    for module in (photos, thresholds, watch, bench, export, check_labels, info):
-        module.register(sub)
+
+# Who adds each subcommand's parser, in the order --help lists them: a function here, or the
+# register(subparsers) of the module named. Parsing one command imports its module alone, so
+# `fledge predict` does not wait for what watch, train or bench are made of.
+_PARSERS = {
+    "sample-data": _add_sample_data, "train": "core.cli.train", "predict": _add_predict, "runs": _add_runs,
+    "evaluate": "core.cli.photos", "classify": "core.cli.photos", "undo": "core.cli.photos",
+    "thresholds": "core.cli.thresholds", "watch": "core.cli.watch", "bench": "core.bench.command",
+    "export": "core.cli.export", "check-labels": "core.cli.check_labels", "info": "core.cli.info",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; given a command's name, the parser of that one (and of
+    those its module registers with it) alone."""
+    p = _Parser(prog="fledge", description="Train image classifiers on your photo folders, "
+                "then use them to sort photos. Run without arguments to open the window.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    wanted = [_PARSERS[command]] if command in _PARSERS else _PARSERS.values()
+    for adds in dict.fromkeys(wanted):                  # a module registers its commands once
+        if callable(adds):
+            adds(sub)
+        else:
+            importlib.import_module(adds).register(sub)
     return p
 
 
 def wants_window(argv: list[str]) -> bool:
     """`fledge` alone, or `fledge PATH...` (paths to open in the window), opens the app."""
-    return not argv or (all(os.path.exists(a) for a in argv) and argv[0] not in _COMMANDS)
+    return not argv or (all(os.path.exists(a) for a in argv) and argv[0] not in _PARSERS)
+
+
+# Commands whose work is all done when they return (nothing left to a thread, a finalizer or
+# atexit): run as the program, they end it at once, without the interpreter's teardown
+# (core.process_exit), which would keep a person waiting after the answer.
+_END_AT_ONCE = {"predict"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand (the window is started by gui.launcher, never from here)."""
+    """Run one subcommand (the window is started by gui.launcher, never from here). Without
+    argv this process is the `fledge` program itself: its arguments are sys.argv's, and a
+    command of _END_AT_ONCE ends the process when it is done."""
+    program = argv is None
     safe_console()          # argparse's messages too print any file name (even one that is not UTF-8)
     show_cache_notes()      # a damaged or unwritable cache is said in one line (core.files.cache_faults)
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return command(args.func)(args)         # bench's command too (core.bench cannot import this module)
+    status = command(args.func)(args)       # bench's command too (core.bench cannot import this module)
+    if program and args.command in _END_AT_ONCE:
+        leave(status)
+    return status
 
-
-_COMMANDS = {"sample-data", "train", "predict", "runs", "evaluate", "classify", "undo", "watch", "bench", "export", "check-labels", "thresholds", "info"}
 
 if __name__ == "__main__":
     sys.exit(main())

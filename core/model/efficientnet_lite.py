@@ -148,6 +148,8 @@ class EfficientNetLite(nn.Module):
 
     def _init_weights(self) -> None:
         """Training from scratch starts as the EfficientNet paper's code does."""
+        if self.conv_stem.weight.is_meta:
+            return      # placeholders for a model file's weights: normal_ there imports torch._dynamo (1 s)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups

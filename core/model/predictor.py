@@ -17,7 +17,6 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 from torch import nn
-from torch.fx.experimental.optimization import fuse
 
 from core.data.decoder import decode_or_reason
 from core.data.transforms import cache_size_for, eval_batch
@@ -29,6 +28,11 @@ from core.model.threads import paced
 
 _PIL_LABEL = "<image>"
 _BYTES_LABEL = "<image data>"
+# For at most this many photos the predictor starts without folding BatchNorm: the fold and its
+# check cost more than they save over so few. Measured in CPU seconds (one thread, a Xeon with
+# AMX): folding paid back after about 25 photos for EfficientNet-Lite0 and 150 for ResNet-18
+# at 224 px, never within 64 for Small CNN.
+FEW_PHOTOS = 16
 NO_ANSWER = ("the model gave no answer for this photo (its output is not a number); the model is "
              "broken: train it again")
 
@@ -71,6 +75,8 @@ def _folded(model: nn.Module) -> nn.Module:
     padding fx cannot trace, by their module layout (core.model.efficientnet_lite)."""
     if offline_backbone.has_foldable_blocks(model):
         return offline_backbone.fold_batchnorm(copy.deepcopy(model))
+    from torch.fx.experimental.optimization import fuse      # only the networks fx traces need it
+
     return fuse(model)
 
 
@@ -81,7 +87,8 @@ def _fold_batchnorm(model: nn.Module, image_size: int, device) -> nn.Module:
     that cannot be folded, the model is used as it is."""
     try:
         folded = _folded(model)
-        x = torch.randn(2, 3, image_size, image_size, device=device)
+        # One image: a folded BatchNorm acts on each image alone, so a second checks nothing more.
+        x = torch.randn(1, 3, image_size, image_size, device=device)
         with torch.inference_mode():
             want, got = main_logits(model(x)), main_logits(folded(x))
         if torch.allclose(want, got, rtol=1e-3, atol=1e-3 * float(want.abs().max()) + 1e-5):
@@ -95,12 +102,15 @@ class Predictor:
     """A loaded model, kept in eval mode on its device, ready for repeated use."""
 
     def __init__(self, model: nn.Module, classes, image_size: int, mean, std, device,
-                 arch: str = "", info: dict | None = None, precision: str = "auto") -> None:
+                 arch: str = "", info: dict | None = None, precision: str = "auto",
+                 fold: bool = True) -> None:
         self._describe(_resolve_device(device), classes, image_size, mean, std, arch, info)
         self.cuda = self.device.type == "cuda"
         # channels_last: measured faster for convolutions on CPU (oneDNN) as on CUDA.
         self._channels_last = self.device.type in ("cuda", "cpu")
-        model = _fold_batchnorm(model.to(self.device).eval(), self.image_size, self.device)
+        model = model.to(self.device).eval()
+        if fold:
+            model = _fold_batchnorm(model, self.image_size, self.device)
         if self._channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -123,15 +133,21 @@ class Predictor:
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_checkpoint(cls, path, device="auto") -> "Predictor":
-        """Load a Fledge model file (safely) and get it ready; CheckpointError if unusable."""
+    def from_checkpoint(cls, path, device="auto", photos: int | None = None) -> "Predictor":
+        """Load a Fledge model file (safely) and get it ready; CheckpointError if unusable.
+
+        photos: how many photos it will classify, when that is known beforehand (a command's
+        list): then there is no warm-up, whose only use is a quick first photo later, and for
+        FEW_PHOTOS or fewer BatchNorm stays unfolded. None (a window, a folder): both."""
         from core.model.checkpoints import checkpoint_info, load_checkpoint, model_from_checkpoint
 
         ckpt = load_checkpoint(path)
         model = model_from_checkpoint(ckpt)
         predictor = cls(model, ckpt["classes"], ckpt["image_size"], ckpt["mean"], ckpt["std"],
-                        device, arch=ckpt["arch"], info=checkpoint_info(ckpt))
-        predictor.warmup()
+                        device, arch=ckpt["arch"], info=checkpoint_info(ckpt),
+                        fold=photos is None or photos > FEW_PHOTOS)
+        if photos is None:
+            predictor.warmup()
         return predictor
 
     @classmethod

@@ -23,6 +23,7 @@ import traceback
 from core.data.dataset import Dataset
 from core.errors import FledgeError
 from core.files.fileio import atomic_write_text
+from core.process_exit import leave
 from core.training import distributed
 from core.training.config import TrainConfig
 from core.training.distributed_trainer import DistributedTrainer
@@ -154,17 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def leave(status: int) -> None:
-    """End this process with status once its work and files are done. It skips the interpreter's
-    teardown: there PyTorch's own C++ threads at times abort the process ("terminate called without
-    an active exception") after the job has finished, which torchrun would report as a failure."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(status)
-
-
 if __name__ == "__main__":
+    # Without the interpreter's teardown, where PyTorch's C++ threads at times abort a finished
+    # process, which torchrun would report as a failure (core.process_exit).
     leave(main())

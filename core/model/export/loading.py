@@ -73,9 +73,10 @@ def export_source(path) -> str | None:
     return source if isinstance(source, str) else None
 
 
-def load_predictor(path, device: str = "auto"):
+def load_predictor(path, device: str = "auto", photos: int | None = None):
     """A ready predictor for a resolved path (resolve_model_path): an OnnxPredictor for an
-    export (always on the CPU, with onnxruntime), else Fledge's Predictor on device."""
+    export (always on the CPU, with onnxruntime), else Fledge's Predictor on device.
+    photos: how many photos it will classify, when known (Predictor.from_checkpoint)."""
     path = os.fspath(path)
     if is_export(path):
         from core.model.export.onnx_predictor import OnnxPredictor   # imports torch, onnxruntime
@@ -85,7 +86,7 @@ def load_predictor(path, device: str = "auto"):
         return OnnxPredictor.open(meta, model_file, folder)
     from core.model.predictor import Predictor                       # imports torch
 
-    return Predictor.from_checkpoint(path, device=device)
+    return Predictor.from_checkpoint(path, device=device, photos=photos)
 
 
 # -- export.json ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from core.data.decoder import decode_square
 from core.data.transforms import cache_size_for, eval_batch
 from core.model.checkpoints import save_checkpoint
-from core.model.predictor import Prediction, Predictor
+from core.model.predictor import FEW_PHOTOS, Prediction, Predictor
 from core.model.architectures import IMAGENET_MEAN, IMAGENET_STD
 from core.model.networks import build_model
 
@@ -93,6 +93,24 @@ def test_predict_accepts_path_bytes_and_pil(ckpt_path, photos):
         assert other.error is None
         assert [k for k, _ in other.top] == [k for k, _ in a.top]
         assert np.allclose([v for _, v in other.top], [v for _, v in a.top], atol=1e-6)
+
+
+def _has_batchnorm(predictor) -> bool:
+    return any(isinstance(m, torch.nn.BatchNorm2d) for m in predictor.model.modules())
+
+
+def test_a_known_number_of_photos_starts_without_warm_up_and_a_few_without_folding(
+        ckpt_path, model, photos, monkeypatch):
+    warmed = []
+    monkeypatch.setattr(Predictor, "warmup", lambda self: warmed.append(self))
+    few = Predictor.from_checkpoint(ckpt_path, device="cpu", photos=FEW_PHOTOS)
+    many = Predictor.from_checkpoint(ckpt_path, device="cpu", photos=FEW_PHOTOS + 1)
+    assert warmed == [] and _has_batchnorm(few) and not _has_batchnorm(many)
+    window = Predictor.from_checkpoint(ckpt_path, device="cpu")      # how many is not known
+    assert warmed == [window] and not _has_batchnorm(window)
+    for path in photos:             # unfolded, the answers are still the model's
+        assert np.allclose([dict(few.predict(path, top_k=3).top)[c] for c in CLASSES],
+                           _reference(model, path), atol=1e-5)
 
 
 def test_top_k_is_clipped_to_the_classes(ckpt_path, photos):
