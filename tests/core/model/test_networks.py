@@ -14,7 +14,7 @@ EXPECTED = ["simplenet", "small_cnn", "resnet18", "resnet34", "resnet50", "resne
             "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "vgg11", "vgg13", "vgg16", "vgg19",
             "densenet121", "densenet169", "densenet201", "squeezenet1_0", "squeezenet1_1", "alexnet",
             "inception_v3", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_lite0",
-            "convnext_tiny"]
+            "efficientnet_lite1", "efficientnet_lite2", "convnext_tiny"]
 
 
 def test_registry_order_and_facts():
@@ -23,8 +23,9 @@ def test_registry_order_and_facts():
         assert spec.name == name
         assert len(spec.description) > 20 and "\n" not in spec.description
         assert spec.min_size <= spec.input_size
-        # EfficientNet-Lite0's TensorFlow weights take pixels scaled to -1..1.
-        imagenet = (IMAGENET_MEAN, IMAGENET_STD) if name != "efficientnet_lite0" else ((0.5,) * 3,) * 2
+        # The EfficientNet-Lites' TensorFlow weights take pixels scaled to -1..1.
+        lite = name.startswith("efficientnet_lite")
+        imagenet = (IMAGENET_MEAN, IMAGENET_STD) if not lite else ((0.5,) * 3,) * 2
         assert (spec.mean, spec.std) == imagenet
         assert spec.pretrained_available == (name not in ("simplenet", "small_cnn"))
     assert ARCHITECTURES["inception_v3"].input_size == 299
@@ -151,7 +152,7 @@ def test_every_network_has_its_size_counted_without_building_its_weights():
     for arch, spec in ARCHITECTURES.items():
         size = network_size(arch)
         assert size.parameters > 0 and size.bytes >= 4 * size.parameters, arch
-        if spec.pretrained_available and arch != "efficientnet_lite0":
+        if spec.pretrained_available and not arch.startswith("efficientnet_lite"):
             meta = tvm.get_model_weights(arch).DEFAULT.meta
             assert size.parameters == meta["num_params"], arch
             assert abs(size.bytes / 2**20 - meta["_file_size"]) < 0.02 * meta["_file_size"] + 0.1, arch
