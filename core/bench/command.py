@@ -123,8 +123,12 @@ def cmd_bench(args) -> int:
         from core.bench.recipes import cmd_recipes
 
         return cmd_recipes(args)
+    if args.heads:
+        from core.bench.heads import cmd_heads
+
+        return cmd_heads(args)
     if args.per_class:
-        raise UsageError("--per-class chooses photos for --recipes; add --recipes, or leave it out.")
+        raise UsageError("--per-class chooses photos for --recipes or --heads; add one of them, or leave it out.")
     summary = run_bench(args)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -147,6 +151,11 @@ def register(sub) -> None:
     b.add_argument("--recipes", action="store_true",
                    help="compare the recipes on one split: the old default (small CNN), quick, quick again "
                         "with cached features, thorough, and the tutorial fine-tuning loop")
+    b.add_argument("--heads", action="store_true",
+                   help="the quick recipe's last layer against the AdamW head it replaced and scikit-learn's "
+                        "LogisticRegression on one folder's features (--data, or --images generated, default "
+                        "300), for each backbone, precision and view: validation accuracy, fit time, and the "
+                        "features' cold and cached time and photos per second against the network alone")
     b.add_argument("--bursts", action="store_true",
                    help="bursts found in a generated camera folder (--images visits, default 300): key presses "
                         "to label it photo by photo and burst by burst, grouping precision and recall, time")
@@ -168,7 +177,7 @@ def register(sub) -> None:
                    help="with --recipes: only these, comma-separated (default, quick, quick again, thorough, "
                         "tutorial), e.g. --only \"default,quick,quick again\" on a large folder")
     b.add_argument("--per-class", type=int, default=None, metavar="N",
-                   help="with --recipes: only the first N photos of each class (in name order), linked "
+                   help="with --recipes or --heads: only the first N photos of each class (in name order), linked "
                         "into a temporary folder; the folder itself is left as it is")
     b.add_argument("--gpus", default=None, metavar="all|N",
                    help="data-parallel training: images per second with 1 and with N processes (torchrun) and "
@@ -179,7 +188,7 @@ def register(sub) -> None:
     b.add_argument("--batch-size", type=int, default=None)
     b.add_argument("--epochs", type=int, default=None, help="default 3; with --recipes: every recipe's epochs (default: the recipe's own, "
                         "and 3 of every layer for thorough and the tutorial loop)")
-    b.add_argument("--images", type=int, default=None, help="images to generate (default 6000 on a GPU, 600 with --quick, 400 with --recipes)")
+    b.add_argument("--images", type=int, default=None, help="images to generate (default 6000 on a GPU, 600 with --quick, 400 with --recipes, 300 with --heads)")
     b.add_argument("--quick", action="store_true", help="a small CPU-sized run: small_cnn at 64 px")
     b.add_argument("--no-auto-lr", action="store_true",
                    help="with --recipes: quick and thorough use their set learning rates instead of finding "

@@ -3,6 +3,7 @@ plus the dataset split, which the scanned Dataset owns."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -35,8 +36,9 @@ class TrainProgress:
         elif isinstance(ev, BatchEnd):
             self.line.show(self._batch_line(ev), force=ev.epoch_step == ev.steps_per_epoch)
         elif isinstance(ev, EpochEnd):
+            lr = "" if math.isnan(ev.lr) else f"lr {ev.lr:.2g} | "      # nan: the quick head has no rate
             self.line.say(f"epoch {ev.epoch}/{ev.epochs}: train loss {ev.train_loss:.4f} acc {ev.train_acc:.1%} | "
-                          f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.1%} | lr {ev.lr:.2g} | "
+                          f"val loss {ev.val_loss:.4f} acc {ev.val_acc:.1%} | {lr}"
                           f"{ev.images_per_s:.0f} img/s, {ev.seconds:.1f}s")
         elif isinstance(ev, FitEnded):
             self.line.clear()

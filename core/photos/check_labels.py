@@ -6,7 +6,8 @@
 
 Out-of-sample probabilities come from k-fold cross-validation (k=5) of a linear head on
 the frozen backbone's cached features (core.training.features, core.training.quick): each
-photo is predicted by a head trained on the other folds only. Copies of one photo
+photo is predicted by a head trained on the other folds only, at the regularization the
+folds score best at. Copies of one photo
 (core.data.duplicates) share a fold, so a photo is never predicted by a head that learned
 its twin.
 
@@ -31,6 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from core.training.folds import assign_folds
 
 FOLDS = 5
 RANKINGS = ("self_confidence", "normalized_margin")
@@ -119,54 +122,24 @@ def rank_label_issues(probs: np.ndarray, labels: np.ndarray,
 
 # -- out-of-sample probabilities ----------------------------------------------------------
 
-def assign_folds(labels: Sequence[int], folds: int = FOLDS, groups: Sequence[int] | None = None,
-                 seed: int = 0) -> np.ndarray:
-    """A fold per photo: each class's photos dealt out evenly; photos of one group together."""
-    labels = np.asarray(labels, dtype=np.int64)
-    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
-    rng = np.random.default_rng(seed)
-    first: dict[int, int] = {}
-    for i, g in enumerate(groups.tolist()):
-        first.setdefault(g, i)
-    out = np.zeros(len(labels), dtype=np.int64)
-    fold_of: dict[int, int] = {}
-    for c in np.unique(labels):
-        mine = [g for g, i in first.items() if labels[i] == c]
-        rng.shuffle(mine)
-        start = int(rng.integers(folds))          # small classes do not all start in fold 0
-        for n, g in enumerate(mine):
-            fold_of[g] = (start + n) % folds
-    for i, g in enumerate(groups.tolist()):
-        out[i] = fold_of[g]
-    return out
-
-
 def out_of_sample_probabilities(x: np.ndarray, labels: Sequence[int], num_classes: int,
                                 folds: int = FOLDS, groups: Sequence[int] | None = None,
                                 settings=None, seed: int = 0,
                                 should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     """(N, K) probabilities, each row from a head trained without that photo's fold.
 
-    x: (N, views, dim) features; heads train on every view and predict the photo view.
-    None when should_stop ended it."""
-    from core.training.quick import HeadSettings, train_head
+    x: (N, views, dim) features; heads train on every view and predict the photo view. The
+    heads are the quick recipe's (core.training.quick), their regularization the one these
+    folds score best at. None when should_stop ended it."""
+    from core.training.quick import HeadSettings, held_out_logits
 
-    settings = settings or HeadSettings(seed=seed)
-    x = np.asarray(x, dtype=np.float32)
     y = np.asarray(labels, dtype=np.int64)
     fold = assign_folds(y, folds, groups, seed)
-    probs = np.zeros((len(y), num_classes), dtype=np.float64)
-    empty = np.zeros((0, x.shape[-1]), dtype=np.float32)
-    for f in range(folds):
-        held = fold == f
-        if not held.any():
-            continue
-        if should_stop is not None and should_stop():
-            return None
-        head = train_head(x[~held], y[~held], empty, np.zeros(0, dtype=np.int64), num_classes, settings)
-        with torch.no_grad():
-            probs[held] = torch.softmax(head.logits(x[held][:, 0]), 1).double().numpy()
-    return probs
+    out = held_out_logits(np.asarray(x, dtype=np.float32), y, num_classes, fold,
+                          settings or HeadSettings(seed=seed), should_stop=should_stop)
+    if out is None:
+        return None
+    return torch.softmax(torch.from_numpy(out[0]).double(), 1).numpy()
 
 
 # -- one dataset --------------------------------------------------------------------------

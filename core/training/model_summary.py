@@ -57,6 +57,9 @@ def summary_lines(ckpt: dict) -> list[tuple[str, str]]:
 def rates_words(rates: dict[str, float]) -> str:
     """The learning rates a run used (core.training.runs.learning_rates_used), in words."""
     head, network = rates.get("head"), rates.get("network")
+    if "head_l2" in rates:          # the last layer fit to convergence (core.training.quick): no rate
+        fit = f"the last layer fit to convergence (regularization {rates['head_l2']:.2g})"
+        return f"{fit}, then learning rate {network:.2g} for every layer" if network is not None else fit
     if head is not None and network is not None:
         return f"learning rate {head:.2g} for the last layer, then {network:.2g} for every layer"
     if head is not None:
@@ -69,8 +72,12 @@ def training_lines(config: TrainConfig, rates: dict[str, float] | None = None) -
     rates: the learning rates it really trained at (a sweep may have chosen them), else config.lr."""
     used = [n for n in KNOBS if applies(n, config.optimizer, config.schedule)]
     rate = rates_words(rates) if rates else f"learning rate {config.lr:g}"
-    optimizer = [_choice("optimizer", config.optimizer) + f", {rate}"]
-    optimizer += [_knob_words(n, getattr(config, n)) for n in used if n in _OPTIMIZER_KNOBS]
+    name = _choice("optimizer", config.optimizer)
+    if rates and "head_l2" in rates:
+        name = "L-BFGS" if "network" not in rates else f"L-BFGS, then {name}"
+    optimizer = [f"{name}, {rate}"]
+    if name != "L-BFGS":            # the optimizer's settings, where it trained anything
+        optimizer += [_knob_words(n, getattr(config, n)) for n in used if n in _OPTIMIZER_KNOBS]
     schedule = [_choice("schedule", config.schedule)]
     schedule += [_knob_words(n, getattr(config, n)) for n in used if n not in _OPTIMIZER_KNOBS]
     return [("Recipe", config.recipe), ("Optimizer", "; ".join(optimizer)), ("Schedule", "; ".join(schedule)),

@@ -2,8 +2,9 @@
 
 The installed network (EfficientNet-Lite0 or Lite2) stays frozen; each photo's features come from the on-disk
 feature cache (computed once per photo, so a retrain after a few corrections recomputes only
-those photos), and only the classifier head trains, reporting an EpochEnd per epoch like any
-run. The result is saved through the run folder under the installed network's arch, so predict,
+those photos), and only the classifier head trains (core.training.quick: fit to convergence,
+its regularization chosen on training photos held out in turn), reporting an EpochEnd per
+epoch like any run. The result is saved through the run folder under the installed network's arch, so predict,
 evaluate, classify, sort, review and export use it unchanged.
 
 Reading the photos is reported as a phase of its own: a FitStarted whose pipeline is
@@ -24,8 +25,8 @@ from core.errors import FledgeError
 from core.training import features, runs
 from core.training.events import EXTRACT_PIPELINE, HEAD_PIPELINE, BatchEnd, CheckpointSaved, FitStarted, Message
 from core.training.loop import Stopped
-from core.training.quick import quick_model, train_head
-from core.training.recipes import class_weights_for, head_curve, head_settings, head_steps_per_epoch
+from core.training.quick import HeadSettings, quick_model, train_head
+from core.training.recipes import class_weights_for
 from core.training.run_folder import RunWriter
 from core.wording import plural
 
@@ -38,7 +39,7 @@ class HeadResult:
     head: object                  # core.training.quick.TrainedHead
     model: object                 # the network with that head (CPU, eval mode)
     class_weights: list | None
-    lr: float
+    l2: float                     # the head's regularization (core.training.quick.L2Choice)
     best_val_acc: float           # nan without validation photos
     best_epoch: int               # the epoch whose weights best.pt holds
     epochs_done: int
@@ -107,22 +108,9 @@ def _read_features(cfg, dataset, folder: RunWriter, control, emit: Callable, on_
     return out, feats.computed
 
 
-def _head_rate(cfg, num_classes: int, x, y, settings, weights, emit: Callable) -> float:
-    """config.lr, or with auto_lr the finder's suggestion on the head (milliseconds). Thorough
-    always asks the finder here: its config.lr is the rate of the second phase."""
-    if not cfg.auto_lr and cfg.recipe != "thorough":
-        return settings.lr
-    curve = head_curve(x, y, num_classes, settings, weights)
-    lr = curve.suggestion if curve.suggestion is not None else cfg.lr
-    how = "suggested by a short sweep of learning rates" if curve.suggestion is not None else \
-        "the configured one: the sweep of learning rates gave nothing to go on"
-    emit(Message("info", f"Learning rate for the last layer: {lr:.2g} ({how})."))
-    return float(lr)
-
-
 def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, on_skip: Callable,
                      total_epochs: int) -> HeadResult:
-    """Features (cached), then the head for cfg.epochs epochs; best.pt/last.pt written at the end.
+    """Features (cached), then the head, reported as cfg.epochs epochs; best.pt/last.pt written at the end.
 
     control: the run's TrainControl; emit(event) reports; on_skip(path, reason) for each photo
     that could not be read. total_epochs: the epochs of the whole run (thorough goes on after
@@ -136,13 +124,12 @@ def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, o
     weights, note = class_weights_for(cfg, dataset.classes, train_y)
     if note:
         emit(Message("info", note))
-    rows = int(np.prod(train_x.shape[:2]))
-    settings = head_settings(cfg, rows)
-    settings = replace(settings, lr=_head_rate(cfg, len(dataset.classes), train_x, train_y, settings, weights, emit))
-    spe = head_steps_per_epoch(settings, rows)
+    settings = HeadSettings(epochs=cfg.epochs, seed=cfg.seed)
+    emit(Message("info", "Choosing how firmly to hold the last layer back (its regularization): a few strengths "
+                         "tried on training photos held out in turn..."))
     emit(FitStarted(
         run_dir=str(folder.path), classes=tuple(dataset.classes), epochs=total_epochs, start_epoch=0,
-        steps_per_epoch=spe, total_steps=cfg.epochs * spe, device="CPU", precision="fp32",
+        steps_per_epoch=1, total_steps=cfg.epochs, device="CPU", precision="fp32",
         pipeline=HEAD_PIPELINE, pipeline_reason="Only the last layer learns, from the photos' features."))
 
     def on_epoch(ev) -> None:
@@ -151,7 +138,8 @@ def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, o
         emit(replace(ev, epochs=total_epochs))
 
     head = train_head(train_x, train_y, val_x, val_y, len(dataset.classes), settings, class_weights=weights,
-                      on_epoch=on_epoch, should_stop=polling(control))
+                      on_epoch=on_epoch, should_stop=polling(control),
+                      on_choice=lambda choice: emit(Message("info", choice.sentence)))
     if head.best_epoch == 0:              # stopped before the first epoch: nothing learnt to keep
         raise Stopped()
     model = quick_model(head, cfg.arch)
@@ -163,5 +151,5 @@ def train_quick_head(cfg, dataset, folder: RunWriter, control, emit: Callable, o
     test_acc = None
     if len(test_y) and not head.stopped:
         test_acc = float((head.logits(test_x[:, 0]).argmax(1).numpy() == test_y).mean())
-    return HeadResult(head, model, weights, settings.lr, best_val_acc=head.best_val_acc, best_epoch=head.best_epoch,
+    return HeadResult(head, model, weights, head.l2.l2, best_val_acc=head.best_val_acc, best_epoch=head.best_epoch,
                       epochs_done=len(head.history), test_acc=test_acc, extracted=extracted, stopped=head.stopped)

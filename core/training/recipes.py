@@ -2,20 +2,16 @@
 configuration (the Train tab's "Suggest" button, `--lr auto`, and the presets). What each
 recipe means for a run's settings is core.training.recipe_rules.
 
-- head_settings: the quick head's epochs and batches. The head is measured to train best in
-  about HEAD_STEPS optimisation steps in all, so config.epochs sets how they are reported
-  (one EpochEnd each) and more epochs mean more steps.
 - class_weights_for: the loss weights class_weighting asks for, and the sentence saying so.
 - fine_tune_groups: thorough's second phase, every layer at a lower rate than the head.
-- head_curve / network_curve / suggest_lr: the finder's sweep on cached features (the head)
-  or on the whole network (custom runs, thorough's second phase).
+- network_curve / suggest_lr: the finder's sweep on the whole network (custom runs,
+  thorough's second phase); the quick head has no learning rate (core.training.quick).
 """
 from __future__ import annotations
 
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -30,35 +26,12 @@ from core.training.class_balance import class_balance, class_counts, compare_wit
 from core.training.events import Message
 from core.training.lr_finder import LrCurve, find_lr
 from core.training.optimizers import make_optimizer
-from core.training.quick import HeadSettings, head_step, quick_model, train_head
+from core.training.quick import HeadSettings, quick_model, train_head
 from core.training.recipe_rules import PRESETS, resolve
 
-HEAD_STEPS = 50                  # the head's optimisation steps in all (core.training.quick.HeadSettings)
 SWEEP_STEPS = 60                 # batches in one sweep of a whole network: a curve in seconds on a GPU
 SWEEP_START_LR = 1e-6            # a pretrained network learns nothing below this; saves a tenth of the sweep
 BACKBONE_LR_FACTOR = 0.1         # thorough: the pretrained layers move at a tenth of the head's rate
-
-
-# ---------------------------------------------------------------- the head
-
-def head_settings(cfg, rows: int, lr: float | None = None):
-    """The quick head's settings for `rows` training rows (photos x views): config.epochs
-    epochs of about HEAD_STEPS / epochs batches each (one whole-set batch from 50 epochs on)."""
-    per_epoch = max(1, math.ceil(HEAD_STEPS / max(1, cfg.epochs)))
-    batch = 0 if per_epoch == 1 else max(1, math.ceil(rows / per_epoch))
-    return HeadSettings(epochs=cfg.epochs, lr=float(lr if lr is not None else cfg.lr),
-                        batch_size=batch, seed=cfg.seed)
-
-
-def head_steps_per_epoch(settings, rows: int) -> int:
-    return 1 if settings.batch_size <= 0 else max(1, math.ceil(rows / settings.batch_size))
-
-
-def head_curve(train_x, train_y, num_classes: int, settings, class_weights=None,
-               should_stop: Callable[[], bool] | None = None) -> LrCurve:
-    """The finder's sweep on a fresh head (milliseconds on cached features)."""
-    return find_lr(head_step(train_x, train_y, num_classes, settings, class_weights),
-                   should_stop=should_stop)
 
 
 # ---------------------------------------------------------------- uneven classes
@@ -177,8 +150,8 @@ def score_in_context(accuracy: float, dataset, pretrained: bool | None):
 
 def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
     """The finder's curve and suggestion for this configuration on this dataset's training photos:
-    quick: the head on cached features; thorough: every layer, starting from the quick head
-    (the rate of its second phase); custom: the network as configured.
+    thorough: every layer, starting from the quick head (the rate of its second phase); custom:
+    the network as configured. The quick recipe has no rate to find (FledgeError).
 
     progress(done, total) as it goes (reading photos, then the sweep); should_stop() ends it
     early (the curve so far)."""
@@ -188,14 +161,12 @@ def suggest_lr(config, dataset, progress=None, should_stop=None) -> LrCurve:
         raise FledgeError("Choose a dataset first: the learning rate is tried on its training photos.")
     stop = should_stop or (lambda: False)
     head = None
+    if cfg.recipe == "quick":
+        raise FledgeError("The quick recipe has no learning rate to find: its last layer is fit to convergence.")
     if cfg.recipe in PRESETS:
         x, y = _train_features(dataset, cfg.arch, progress, stop)
         weights, _ = class_weights_for(cfg, dataset.classes, y)
-        settings = head_settings(cfg, int(np.prod(x.shape[:2])))
-        if cfg.recipe == "quick":
-            return head_curve(x, y, len(dataset.classes), settings, weights, stop)
-
-        head = train_head(x, y, x[:0, 0], y[:0], len(dataset.classes), replace(settings, lr=1e-2),
+        head = train_head(x, y, x[:0, 0], y[:0], len(dataset.classes), HeadSettings(seed=cfg.seed),
                           class_weights=weights, should_stop=stop)
     return _sweep_network(cfg, dataset, head, progress, stop)
 

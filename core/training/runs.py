@@ -214,12 +214,15 @@ def list_runs(root: str | None = None) -> list[RunInfo]:
 
 def learning_rates_used(run: dict, config: TrainConfig) -> dict[str, float]:
     """The learning rates a run really trained at, by part, from its run.json: "head" (the last
-    layer of quick and of thorough's first phase) and "network" (every layer: thorough's
-    fine-tuning, a custom run's sweep, the rate scaled for several processes, else the
-    configured one). config.lr alone can be far from them: a sweep chose the rate."""
+    layer of quick and of thorough's first phase, trained by AdamW before Fledge fit it to
+    convergence), "head_l2" (the regularization of that fit: it has no rate) and "network"
+    (every layer: thorough's fine-tuning, a custom run's sweep, the rate scaled for several
+    processes, else the configured one). config.lr alone can be far from them: a sweep chose the rate."""
     rates = {}
     if _is_rate(run.get("lr_head")):
         rates["head"] = float(run["lr_head"])
+    if _is_rate(run.get("head_l2")):
+        rates["head_l2"] = float(run["head_l2"])
     if config.recipe != "quick" or not rates:
         network = next((run[k] for k in ("lr_found", "lr_fine_tune", "lr_scaled") if _is_rate(run.get(k))),
                        config.lr)

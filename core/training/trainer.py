@@ -293,7 +293,7 @@ class Trainer:
         self._epochs_done, self._test_acc = head.epochs_done, head.test_acc
         if head.stopped:
             raise Stopped()
-        folder.record(model_notes=True, lr_head=head.lr)
+        folder.record(model_notes=True, head_l2=head.l2)
         folder.record(class_weights=head.class_weights)
         if self._test_acc is not None and self.config.recipe == "quick":
             self._emit(Message("info", f"Accuracy on the test images (never seen in training): {self._test_acc:.1%}."))

@@ -18,6 +18,7 @@ from core.training import runs
 from core.training.config import TrainConfig
 from core.training.events import BatchEnd, EpochEnd, FitStarted, Message
 from core.training.loop import Learner
+from core.training.quick import L2_PATH
 from core.training.trainer import Trainer
 
 
@@ -181,8 +182,9 @@ def test_the_learning_rate_finder_picks_and_records_a_rate(make_image_folder, tm
     ds = scan_dataset(root, val_fraction=0.25)
     _, ended, events = fit(TrainConfig(recipe="quick", epochs=2, auto_lr=True), ds, tmp_path / "q")
     assert ended.reason == "completed", ended.message
-    head_lr = run_json(tmp_path / "q")["lr_head"]
-    assert 1e-5 <= head_lr <= 1.0 and "Learning rate for the last layer" in notes(events)
+    record = run_json(tmp_path / "q")                    # the quick head has no rate: its regularization
+    assert "lr_head" not in record and record["head_l2"] in L2_PATH
+    assert f"Regularization of the last layer: {record['head_l2']:g}" in notes(events)
     _, ended, events = fit(TrainConfig(recipe="custom", arch="small_cnn", image_size=32, epochs=1, batch_size=4,
                                        auto_lr=True, schedule="none"), ds, tmp_path / "c")
     assert ended.reason == "completed", ended.message
@@ -261,7 +263,7 @@ def test_fledge_train_without_an_arch_runs_the_quick_recipe(make_image_folder, t
     assert main(["train", str(root), "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "Recipe: quick (no --arch given" in out
-    assert "Learning rate for the last layer" in out             # quick finds its rate unasked
+    assert "Regularization of the last layer" in out             # quick chooses its regularization unasked
     assert json.loads((tmp_path / "run" / runs.CONFIG_FILE).read_text())["arch"] == "efficientnet_lite0"
     assert run_json(tmp_path / "run")["recipe"] == "quick"
 

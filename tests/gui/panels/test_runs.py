@@ -66,6 +66,10 @@ def test_runs_tab_tells_what_the_run_really_started_from(qtbot, tmp_path, recipe
     ("thorough", {"lr_head": 0.023, "lr_fine_tune": 0.0003},
      "AdamW, learning rate 0.023 for the last layer, then 0.0003 for every layer"),
     ("custom", {}, "AdamW, learning rate 0.001"),       # as configured: no sweep
+    ("quick", {"head_l2": 0.316}, "L-BFGS, the last layer fit to convergence (regularization 0.32)"),
+    ("thorough", {"head_l2": 0.1, "lr_fine_tune": 0.0003},
+     "L-BFGS, then AdamW, the last layer fit to convergence (regularization 0.1), then learning rate 0.0003 "
+     "for every layer"),
 ])
 def test_runs_tab_shows_the_learning_rate_the_run_used(qtbot, tmp_path, recipe, recorded, shown_text):
     run = {"arch": "small_cnn", "classes": ["ant", "bee"], "data_root": str(tmp_path / "data"), **recorded}
