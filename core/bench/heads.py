@@ -118,7 +118,7 @@ def _quick(x, y, vx, vy, k, weights) -> dict:
     head = train_head(x, y, vx[:0], vy[:0], k, HeadSettings(), class_weights=weights)
     seconds = time.perf_counter() - t0
     return dict(val_acc=_accuracy(head.logits(vx).numpy(), vy), fit_s=seconds,
-                note=f"L2 {head.l2.l2:g} ({head.l2.how})")
+                note=f"L2 {head.l2.l2:.2g} ({head.l2.how})")
 
 
 def _adamw(x, y, vx, vy, k, weights) -> dict:

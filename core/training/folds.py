@@ -1,5 +1,5 @@
 """Folds of photos for cross-validation, said once: the label check's folds
-(core.photos.check_labels) and the converged head's internal fold (core.training.converged_head).
+(core.photos.check_labels) and the quick head's internal fold (core.training.quick).
 
 Each class's photos are dealt out evenly, so every fold sees every class it can; copies of one
 photo (a group) share a fold, so a photo is never scored by a model that learnt its twin.

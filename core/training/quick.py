@@ -64,11 +64,11 @@ class L2Choice:
     def sentence(self) -> str:
         if self.how == "fold":
             acc = next(a for l2, a, _ in self.tried if l2 == self.l2)
-            return (f"Regularization of the last layer: {self.l2:g}, the best of {len(self.tried)} tried on "
+            return (f"Regularization of the last layer: {self.l2:.2g}, the best of {len(self.tried)} tried on "
                     f"{self.scored} training photos held out in turn ({acc:.1%} of them right).")
         if self.how == "given":
-            return f"Regularization of the last layer: {self.l2:g}, as given."
-        return (f"Regularization of the last layer: {self.l2:g} (too few photos per class to hold some "
+            return f"Regularization of the last layer: {self.l2:.2g}, as given."
+        return (f"Regularization of the last layer: {self.l2:.2g} (too few photos per class to hold some "
                 "out and compare strengths).")
 
 

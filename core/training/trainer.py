@@ -281,7 +281,8 @@ class Trainer:
         folder.start_logs(0)
         folder.record(model_notes=True, pretrained_used=True)
         self._emit(Message("info", f"Quick training: the pretrained {ARCH_INFO[self.config.arch].label} stays as it is "
-                                   f"and its last layer learns your classes ({self.config.epochs} short epochs)."))
+                                   f"and its last layer learns your classes, fit until it settles (shown as "
+                                   f"{self.config.epochs} short epochs)."))
         try:
             head = train_quick_head(self.config, self.dataset, folder, self.control, self._emit, self._skip,
                                     total_epochs)

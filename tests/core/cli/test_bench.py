@@ -3,6 +3,7 @@ timings are not judged (they are the benchmark's business, not a test's)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -104,3 +105,44 @@ def test_only_chooses_recipes_and_the_figures_leave_the_rest_unknown():
     f = figures({"default": dict(run, best_val_acc=0.5), "quick": run, "quick again": dict(run, total_s=0.5)})
     assert f["quick_vs_default_pts"] == pytest.approx(20.0) and f["quick_cached_s"] == 0.5
     assert math.isnan(f["thorough_acc"]) and math.isnan(f["quick_vs_fine_tune_pts"])
+
+
+def test_bench_heads_prints_every_variant_and_head(tmp_path, monkeypatch, capsys):
+    """`fledge bench --heads` on 24 generated photos: a row per variant and per head, figures in range."""
+    from core.bench import heads
+    from core.cli.main import main
+
+    monkeypatch.setattr(heads, "CEILING_PHOTOS", 8)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "userdata"))
+    summary = {}
+    real = heads.run_heads
+    monkeypatch.setattr(heads, "run_heads", lambda args: summary.update(real(args)) or summary)
+    assert main(["bench", "--heads", "--images", "24"]) == 0
+    wanted = heads.variants()
+    assert [(f["backbone"], f["precision"], f["views"]) for f in summary["features"]] == \
+        [(b, p, len(v)) for b, p, v in wanted]
+    for f in summary["features"]:
+        assert f["computed"] == f["photos"] == 24                 # each variant's cache starts empty
+        assert f["photos_per_s"] > 0 and f["ceiling_photos_per_s"] > 0
+        assert math.isclose(f["fraction_of_ceiling"], f["photos_per_s"] / f["ceiling_photos_per_s"])
+    assert [h["head"] for h in summary["heads"]] == [name for name, _ in heads.HEADS] * len(wanted)
+    for h in summary["heads"]:
+        assert (0 <= h["val_acc"] <= 1 and h["fit_s"] >= 0) or h["note"].startswith("skipped"), h
+    assert summary["train_photos"] + summary["val_photos"] == 24
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [line for line in lines if re.match(r"efficientnet_lite0 +(fp32|bf16) +[12] +(quick|AdamW|scikit)", line)]
+    assert len(rows) == len(summary["heads"])
+    features = [line for line in lines if re.match(r"efficientnet_lite0 +(fp32|bf16) +[12] +[\d.]+ +[\d.]+ ", line)]
+    assert len(features) == len(wanted)
+    figures = dict(kv.split("=") for kv in lines[-1].split())
+    assert float(figures["quick_acc"]) == round(summary["figures"]["quick_acc"], 3)
+    assert abs(float(figures["quick_vs_adamw_pts"]) - 100 * (summary["figures"]["quick_acc"]
+                                                              - summary["figures"]["adamw_acc"])) < 0.06
+
+
+def test_per_class_is_for_recipes_or_heads(capsys):
+    from core.cli.main import main
+
+    assert main(["bench", "--per-class", "3"]) != 0
+    assert "--recipes or --heads" in capsys.readouterr().err

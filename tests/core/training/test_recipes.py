@@ -184,7 +184,7 @@ def test_the_learning_rate_finder_picks_and_records_a_rate(make_image_folder, tm
     assert ended.reason == "completed", ended.message
     record = run_json(tmp_path / "q")                    # the quick head has no rate: its regularization
     assert "lr_head" not in record and record["head_l2"] in L2_PATH
-    assert f"Regularization of the last layer: {record['head_l2']:g}" in notes(events)
+    assert f"Regularization of the last layer: {record['head_l2']:.2g}" in notes(events)
     _, ended, events = fit(TrainConfig(recipe="custom", arch="small_cnn", image_size=32, epochs=1, batch_size=4,
                                        auto_lr=True, schedule="none"), ds, tmp_path / "c")
     assert ended.reason == "completed", ended.message
