@@ -183,7 +183,8 @@ def register(sub) -> None:
                    help="data-parallel training: images per second with 1 and with N processes (torchrun) and "
                         "the scaling efficiency; on a computer without a GPU the processes share the CPU")
     b.add_argument("--device", default="auto")
-    b.add_argument("--arch", default=None, help="default resnet18 on a GPU, small_cnn on a CPU")
+    b.add_argument("--arch", default=None, help="default resnet18 on a GPU, small_cnn on a CPU; with --heads: "
+                                                "one installed network (default: every one)")
     b.add_argument("--image-size", type=int, default=None)
     b.add_argument("--batch-size", type=int, default=None)
     b.add_argument("--epochs", type=int, default=None, help="default 3; with --recipes: every recipe's epochs (default: the recipe's own, "

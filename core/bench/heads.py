@@ -1,11 +1,12 @@
 """`fledge bench --heads`: the quick recipe's last layer against other heads on one folder's
 features, and the feature forward against the in-process ceiling.
 
-One folder, scanned once; for each variant (backbone x precision x views) its features are
-read twice into a feature cache of their own, empty (cold: every photo decoded and put through
-the network) and then full (warm: every photo from the cache), and a plain batched forward of
-the same network on random input of the same size, precision, batch and thread count gives
-the ceiling photos per second. On each variant's features, every head trains on the training
+One folder, scanned once; for each variant (installed network x precision x views; --arch
+keeps one network) its features are read twice into a feature cache of their own, empty (cold:
+every photo decoded and put through the network) and then full (warm: every photo from the
+cache), and a plain batched forward of the same network on random input of the same size,
+precision, batch and thread count (the one rule's, core.model.threads) gives the ceiling
+photos per second. On each variant's features, every head trains on the training
 photos (all views) and is scored on the validation photos (the photo view, as the Predictor
 sees it):
 
@@ -15,7 +16,7 @@ sees it):
 - scikit-learn: LogisticRegression with its defaults on the same standardized rows, where
   scikit-learn is installed (it is not one of Fledge's dependencies).
 
-Everything runs in this process, one variant after the other, on the threads torch has.
+Everything runs in this process, one variant after the other.
 """
 from __future__ import annotations
 
@@ -37,15 +38,11 @@ GENERATED_IMAGES = 300               # the generated folder: a 300-photo run tak
 CEILING_PHOTOS = 64                  # photos' worth of random batches timed for the ceiling
 
 
-def _lite0(precision: str):
-    from core.training.features import default_backbone
+def backbones() -> tuple[str, ...]:
+    """Every installed network, by arch: core.model.offline_backbone.BACKBONES is the one list."""
+    from core.model import offline_backbone
 
-    return default_backbone(precision=precision)
-
-
-# The backbones a variant can use, by name: a builder (precision -> core.training.features.Backbone).
-# More offline backbones go here as core.model.offline_backbone gains them.
-BACKBONES = {"efficientnet_lite0": _lite0}
+    return tuple(offline_backbone.BACKBONES)
 
 
 def precisions() -> tuple[str, ...]:
@@ -58,33 +55,37 @@ def precisions() -> tuple[str, ...]:
 VIEWS = (("photo",), ("photo", "mirror"))
 
 
-def variants(backbones=None) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(backbone, precision, views) for every combination measured."""
-    return [(b, p, v) for b in (backbones or BACKBONES) for p in precisions() for v in VIEWS]
+def variants(archs=None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(backbone, precision, views) for every combination measured: archs, or every installed network."""
+    return [(b, p, v) for b in (archs or backbones()) for p in precisions() for v in VIEWS]
 
 
 # ---------------------------------------------------------------- one variant's features
 
-def _ceiling(backbone, views: int, repeats: int = 3) -> float:
-    """Photos per second of the network alone: random batches of the extractor's batch size, the
-    best of a few timings (a ceiling: what the network does when nothing else gets in its way)."""
+def _ceiling(backbone, views: int, repeats: int = 3) -> tuple[float, int]:
+    """(photos per second of the network alone, the threads it ran on): random batches of the
+    extractor's batch size, on the threads the one rule (core.model.threads) gives reading
+    photos, the best of a few timings (a ceiling: what the network does when nothing else gets
+    in its way)."""
     import torch
 
+    from core.model.threads import paced
     from core.training.features import BATCH_SIZE
 
     x = torch.randn(BATCH_SIZE * views, 3, backbone.image_size, backbone.image_size)
     x = x.contiguous(memory_format=torch.channels_last)
     bf16 = backbone.precision == "bf16"
     reps = max(2, CEILING_PHOTOS // BATCH_SIZE)
+    best, threads = math.inf, torch.get_num_threads()
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        backbone.network(x)                               # warm: the first call sets up kernels
-        best = math.inf
-        for _ in range(repeats):
+        for repeat in paced(range(repeats + 1), "cpu"):
+            threads = torch.get_num_threads()
             t0 = time.perf_counter()
-            for _ in range(reps):
+            for _ in range(reps if repeat else 1):         # the first: warm, the first call sets up kernels
                 backbone.network(x)
-            best = min(best, time.perf_counter() - t0)
-    return reps * BATCH_SIZE / best
+            if repeat:
+                best = min(best, time.perf_counter() - t0)
+    return reps * BATCH_SIZE / best, threads
 
 
 def _features(paths: list[str], backbone, views: tuple[str, ...], cache: Path) -> dict:
@@ -93,7 +94,7 @@ def _features(paths: list[str], backbone, views: tuple[str, ...], cache: Path) -
     from core.training.features import extract_features
 
     store = FeatureStore(cache, root=cache.parent)
-    ceiling = _ceiling(backbone, len(views))              # also warms the network for the cold pass
+    ceiling, threads = _ceiling(backbone, len(views))     # also warms the network for the cold pass
     t0 = time.perf_counter()
     cold = extract_features(paths, backbone, views=views, store=store)
     cold_s = time.perf_counter() - t0
@@ -104,7 +105,7 @@ def _features(paths: list[str], backbone, views: tuple[str, ...], cache: Path) -
         raise FledgeError(f"The feature cache in {cache} kept nothing: {warm.computed} photos were read again.")
     photos_per_s = cold.computed / cold_s if cold_s > 0 else math.nan
     return dict(cold_s=cold_s, warm_s=warm_s, computed=cold.computed, photos_per_s=photos_per_s,
-                ceiling_photos_per_s=ceiling, fraction_of_ceiling=photos_per_s / ceiling,
+                ceiling_photos_per_s=ceiling, ceiling_threads=threads, fraction_of_ceiling=photos_per_s / ceiling,
                 vectors=warm.vectors, usable=warm.usable)
 
 
@@ -158,6 +159,12 @@ HEADS = (("quick", _quick), ("AdamW (before)", _adamw), ("scikit-learn", _sklear
 def run_heads(args) -> dict:
     from core.bench.recipes import subset_folder
 
+    archs = None
+    if args.arch:
+        if args.arch not in backbones():
+            raise FledgeError(f"--arch {args.arch}: --heads reads photos with an installed network; choose "
+                              f"one of {', '.join(backbones())}, or leave --arch out for all of them.")
+        archs = (args.arch,)
     with tempfile.TemporaryDirectory(prefix="fledge-bench-heads-") as tmp_name:
         tmp = Path(tmp_name)
         data = args.data
@@ -170,10 +177,10 @@ def run_heads(args) -> dict:
             raise FledgeError(f"The folder {data} does not exist. Give a folder of class folders with --data.")
         if args.per_class:
             data = subset_folder(data, str(tmp / "subset"), args.per_class)
-        return _run_all(data, tmp)
+        return _run_all(data, tmp, archs)
 
 
-def _run_all(data: str, tmp: Path) -> dict:
+def _run_all(data: str, tmp: Path, archs=None) -> dict:
     import torch
 
     from core.data.dataset import scan_dataset
@@ -192,9 +199,11 @@ def _run_all(data: str, tmp: Path) -> dict:
     for path in paths:                  # every file read once: no variant's cold pass pays for the disk
         Path(path).read_bytes()
     features, heads = [], []
-    for n, (name, precision, views) in enumerate(variants()):
+    from core.training.features import default_backbone
+
+    for n, (name, precision, views) in enumerate(variants(archs)):
         print(f"Reading photos: {name}, {precision}, {'+'.join(views)}...", file=sys.stderr)
-        backbone = BACKBONES[name](precision)
+        backbone = default_backbone(name, precision)
         f = _features(paths, backbone, views, tmp / "features" / str(n))
         vectors, ok = f.pop("vectors"), f.pop("usable")
         features.append(dict(backbone=name, precision=precision, views=len(views), photos=len(paths), **f))
@@ -209,13 +218,15 @@ def _run_all(data: str, tmp: Path) -> dict:
 
 
 def figures(heads: list[dict]) -> dict:
-    """quick against the other heads on the features quick itself uses (the first backbone, the
-    default precision, both views); accuracies 0..1, differences in points."""
+    """quick against the other heads on the features a quick run reads (the first backbone
+    measured, EfficientNet-Lite0 unless --arch chose another; the default precision; both
+    views); accuracies 0..1, differences in points."""
     from core.model.devices import cpu_has_fast_bf16
 
     precision = "bf16" if cpu_has_fast_bf16() else "fp32"
+    first = heads[0]["backbone"] if heads else None
     mine = {h["head"]: h for h in heads if h["precision"] == precision and h["views"] == len(VIEWS[-1])
-            and h["backbone"] == next(iter(BACKBONES))}
+            and h["backbone"] == first}
     acc = {name: mine[name]["val_acc"] if name in mine else math.nan for name, _ in HEADS}
     return {"quick_acc": acc["quick"], "adamw_acc": acc["AdamW (before)"], "sklearn_acc": acc["scikit-learn"],
             "quick_vs_adamw_pts": 100 * (acc["quick"] - acc["AdamW (before)"]),
@@ -235,10 +246,11 @@ def format_heads(s: dict) -> str:
     lines = [f"data={s['data']} classes={s['classes']} train={s['train_photos']} val={s['val_photos']} "
              f"threads={s['threads']} class_weights={'on' if s['class_weights'] else 'off'}",
              f"{'backbone':<20}{'precision':<11}{'views':>5}{'cold s':>9}{'warm s':>9}{'photos/s':>10}"
-             f"{'ceiling photos/s':>18}{'of ceiling':>12}"]
+             f"{'ceiling photos/s':>18}{'of ceiling':>12}{'threads':>9}"]
     for f in s["features"]:
         lines.append(f"{f['backbone']:<20}{f['precision']:<11}{f['views']:>5}{f['cold_s']:>9.1f}{f['warm_s']:>9.2f}"
-                     f"{f['photos_per_s']:>10.1f}{f['ceiling_photos_per_s']:>18.1f}{f['fraction_of_ceiling']:>12.2f}")
+                     f"{f['photos_per_s']:>10.1f}{f['ceiling_photos_per_s']:>18.1f}{f['fraction_of_ceiling']:>12.2f}"
+                     f"{f['ceiling_threads']:>9}")
     lines.append(f"{'backbone':<20}{'precision':<11}{'views':>5}  {'head':<16}{'val acc':>8}{'fit s':>8}  note")
     for h in s["heads"]:
         lines.append(f"{h['backbone']:<20}{h['precision']:<11}{h['views']:>5}  {h['head']:<16}{pct(h['val_acc']):>8}"

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.model.threads import paced
 from core.training.events import EpochEnd
 from core.training.folds import assign_folds
 
@@ -209,7 +210,7 @@ def _walk_path(prob: _Problem, photo_fold: np.ndarray, folds: Sequence[int], sto
     weight = prob.weight if prob.weight is not None else torch.ones(prob.k)
     starts: list = [None] * len(parts)
     tried, best, since_best, evaluations = [], None, 0, 0
-    for l2 in strengths:
+    for l2 in paced(strengths, "cpu"):          # torch's threads by the one rule (core.model.threads)
         if stop():
             return None
         correct = loss = total = 0.0
@@ -289,7 +290,7 @@ def train_head(train_x, train_y, val_x, val_y, num_classes: int,
     result = TrainedHead(*prob.raw(fit.w, fit.b), l2=choice)
     epochs = max(1, int(settings.epochs))
     per_part = max(1, math.ceil(settings.max_iter / epochs))
-    for epoch in range(1, epochs + 1):
+    for epoch in paced(range(1, epochs + 1), "cpu"):
         if stop():
             result.stopped = True
             break

@@ -118,8 +118,8 @@ def test_bench_heads_prints_every_variant_and_head(tmp_path, monkeypatch, capsys
     summary = {}
     real = heads.run_heads
     monkeypatch.setattr(heads, "run_heads", lambda args: summary.update(real(args)) or summary)
-    assert main(["bench", "--heads", "--images", "24"]) == 0
-    wanted = heads.variants()
+    assert main(["bench", "--heads", "--images", "24", "--arch", "efficientnet_lite0"]) == 0
+    wanted = heads.variants(["efficientnet_lite0"])
     assert [(f["backbone"], f["precision"], f["views"]) for f in summary["features"]] == \
         [(b, p, len(v)) for b, p, v in wanted]
     for f in summary["features"]:
@@ -132,6 +132,7 @@ def test_bench_heads_prints_every_variant_and_head(tmp_path, monkeypatch, capsys
     assert summary["train_photos"] + summary["val_photos"] == 24
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [line for line in lines if re.match(r"efficientnet_lite0 +(fp32|bf16) +[12] +(quick|AdamW|scikit)", line)]
+    assert all(f["ceiling_threads"] >= 1 for f in summary["features"])
     assert len(rows) == len(summary["heads"])
     features = [line for line in lines if re.match(r"efficientnet_lite0 +(fp32|bf16) +[12] +[\d.]+ +[\d.]+ ", line)]
     assert len(features) == len(wanted)
@@ -139,6 +140,17 @@ def test_bench_heads_prints_every_variant_and_head(tmp_path, monkeypatch, capsys
     assert float(figures["quick_acc"]) == round(summary["figures"]["quick_acc"], 3)
     assert abs(float(figures["quick_vs_adamw_pts"]) - 100 * (summary["figures"]["quick_acc"]
                                                               - summary["figures"]["adamw_acc"])) < 0.06
+
+
+def test_bench_heads_measures_every_installed_network_unless_arch_keeps_one(capsys):
+    from core.bench import heads
+    from core.cli.main import main
+    from core.model import offline_backbone
+
+    assert {b for b, _, _ in heads.variants()} == set(offline_backbone.BACKBONES) and len(offline_backbone.BACKBONES) > 1
+    assert {v for _, _, v in heads.variants()} == {("photo",), ("photo", "mirror")}
+    assert main(["bench", "--heads", "--images", "8", "--arch", "resnet18"]) != 0
+    assert "choose one of efficientnet_lite0" in capsys.readouterr().err
 
 
 def test_per_class_is_for_recipes_or_heads(capsys):
