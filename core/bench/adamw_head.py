@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.model.threads import paced
+
 STEPS = 50
 LR = 1e-2
 WEIGHT_DECAY = 0.05
@@ -33,7 +35,7 @@ def train_adamw_head(train_x, train_y, val_x, val_y, num_classes: int, class_wei
     opt = torch.optim.AdamW(layer.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, STEPS) / STEPS)))
     best = (-1.0, math.inf, None)
-    for _ in range(STEPS):
+    for _ in paced(range(STEPS), "cpu"):       # threads as the quick head's fit takes them: times compare
         loss = F.cross_entropy(layer(x), y, weight=w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
