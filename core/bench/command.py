@@ -191,9 +191,6 @@ def register(sub) -> None:
                         "and 3 of every layer for thorough and the tutorial loop)")
     b.add_argument("--images", type=int, default=None, help="images to generate (default 6000 on a GPU, 600 with --quick, 400 with --recipes, 300 with --heads)")
     b.add_argument("--quick", action="store_true", help="a small CPU-sized run: small_cnn at 64 px")
-    b.add_argument("--no-auto-lr", action="store_true",
-                   help="with --recipes: quick and thorough run with the learning-rate finder off (it changes "
-                        "nothing now: quick's last layer has no learning rate, and thorough fine-tunes at its set one)")
     b.add_argument("--memory-budget-mb", type=int, default=None,
                    help="Fledge's memory budget for decoded images (smaller than the data: it streams)")
     b.add_argument("--no-predict", action="store_true", help="skip the prediction measurements")

@@ -35,7 +35,7 @@ RUNNERS = (("predict.py", "predict.py, onnxruntime (no PyTorch)"),
            ("fledge", "fledge, PyTorch (.pt)"),
            ("fledge-export", "fledge, the export (onnxruntime)"))
 MODELS = (("small_cnn", ["--arch", "small_cnn", "--epochs", "1", "--image-size", "64"]),
-          ("quick", ["--recipe", "quick", "--no-auto-lr"]))
+          ("quick", ["--recipe", "quick"]))
 
 
 def _env() -> dict:

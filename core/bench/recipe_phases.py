@@ -55,8 +55,8 @@ def recipe_config(p: dict):
         # from scratch at its own 64 px, every other setting as TrainConfig has it.
         return TrainConfig(recipe="custom", arch="small_cnn", pretrained=False, device=p["device"], **epochs)
     if recipe in ("quick", "thorough"):
-        # A newcomer's run: the recipe with its learning-rate finder on (`fledge train DATA`).
-        return TrainConfig(recipe=recipe, auto_lr=p.get("auto_lr", True), device=p["device"], **epochs)
+        # A newcomer's run (`fledge train DATA`).
+        return TrainConfig(recipe=recipe, device=p["device"], **epochs)
     raise FledgeError(f"Unknown recipe '{recipe}' in the benchmark.")
 
 

@@ -136,8 +136,7 @@ def _run_all(args, device: str, data: str, tmp: Path) -> dict:
         print(f"Running {name}...", file=sys.stderr)
         params = {"phase": phase, "recipe": name.split()[0], "device": device, "dataset": str(dataset_file),
                   "split_dir": split_dir, "run_dir": str(tmp / "runs" / name.replace(" ", "-")),
-                  "epochs": fine_tune if name in ("thorough", "tutorial") else args.epochs,
-                  "auto_lr": not args.no_auto_lr}
+                  "epochs": fine_tune if name in ("thorough", "tutorial") else args.epochs}
         results[name] = _summarise(run_phase(params, env=_cache_env(tmp / "home" / cache)))
     tutorial = results.get("tutorial")
     if tutorial and (tutorial["train_photos"], tutorial["val_photos"]) != (len(dataset.train), len(dataset.val)):
@@ -145,7 +144,7 @@ def _run_all(args, device: str, data: str, tmp: Path) -> dict:
                           f"validation photos, not the scan's {len(dataset.train)} and {len(dataset.val)}.")
     return {"device": device, "data": data, "per_class": args.per_class, "classes": len(dataset.classes),
             "train_photos": len(dataset.train), "val_photos": len(dataset.val),
-            "threads": torch_threads(), "auto_lr": not args.no_auto_lr, "results": results, "figures": figures(results)}
+            "threads": torch_threads(), "results": results, "figures": figures(results)}
 
 
 def chosen_recipes(only: str | None) -> tuple:
@@ -222,7 +221,7 @@ def format_recipes(s: dict) -> str:
         return "-" if v is None or math.isnan(v) else f"{v:.1%}"
 
     lines = [f"data={s['data']} classes={s['classes']} train={s['train_photos']} val={s['val_photos']} "
-             f"device={s['device']} threads={s['threads']} lr_finder={'on' if s['auto_lr'] else 'off'}",
+             f"device={s['device']} threads={s['threads']}",
              f"{'recipe':<13}{'best val acc':>13}{'to best s':>11}{'total s':>9}{'best epoch':>12}"
              f"{'photos read':>13}{'peak RAM MB':>13}  what"]
     descriptions = {name: what for name, _, _, what in RECIPES}

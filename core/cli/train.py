@@ -127,10 +127,9 @@ def _lr_value(text: str):
 
 def _lr_of(args, recipe: str) -> tuple[float, bool]:
     """(lr, auto_lr): --lr auto or --auto-lr find it; a number given is used as it is; with
-    neither, the recipe decides (core.training.recipe_rules.finds_own_lr)."""
+    neither, the optimizer's usual rate (the quick and thorough recipes set their own)."""
     from core.training.config import TrainConfig
     from core.training.optimizer_rules import usual_lr
-    from core.training.recipe_rules import finds_own_lr
 
     if args.lr == "auto":
         return TrainConfig.lr, True
@@ -138,8 +137,8 @@ def _lr_of(args, recipe: str) -> tuple[float, bool]:
         return (args.lr if args.lr is not None else TrainConfig.lr), args.auto_lr
     if args.lr is not None:
         return args.lr, False
-    if finds_own_lr(recipe):
-        return TrainConfig.lr, True
+    if recipe != "custom":
+        return TrainConfig.lr, False
     return usual_lr(args.optimizer), False
 
 

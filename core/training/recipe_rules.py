@@ -18,15 +18,17 @@ PRESET_NETWORKS = {"fast": OFFLINE_ARCH, "accurate": ACCURATE_ARCH}   # TrainCon
 PRESET_ONLY = ("backbone",)             # settings the custom recipe does not use
 
 # What a preset decides, whatever the configuration says: its epochs are few and short, so it
-# runs every one (no early stopping); thorough augments by the preset alone (no strengths).
-_PRESET_VALUES = dict(pretrained=True, weights_path=None, freeze_backbone=False,
+# runs every one (no early stopping); thorough augments by the preset alone (no strengths); no
+# learning-rate sweep (quick's last layer has no rate: it is fit to convergence; thorough fine-tunes
+# at its set rate: a sweep of every layer took longer than the fine-tuning and undid the head).
+_PRESET_VALUES = dict(auto_lr=False, pretrained=True, weights_path=None, freeze_backbone=False,
                       image_size=None, patience=0, **dict.fromkeys(STRENGTHS))
 
 # The settings a person chooses in each preset besides the recipe; the rest keep their values
 # (defaults, most of which a preset does not use). The form shows class weighting only when
 # the classes are uneven.
 _PRESET_SETTINGS = {"quick": ("backbone", "epochs", "device", "class_weighting"),
-                   "thorough": ("backbone", "epochs", "lr", "auto_lr", "augment", "init_from", "device", "class_weighting")}
+                   "thorough": ("backbone", "epochs", "lr", "augment", "init_from", "device", "class_weighting")}
 
 
 def resolve(config: TrainConfig) -> tuple[TrainConfig, tuple[str, ...]]:
@@ -96,9 +98,3 @@ def recipe_for(recipe: str | None, arch: str | None) -> str:
     if recipe is not None:
         return recipe
     return "custom" if arch is not None else TrainConfig.recipe
-
-
-def finds_own_lr(recipe: str) -> bool:
-    """Whether a new run of this recipe finds its learning rate when none is given: the presets
-    do (a short sweep on the head costs milliseconds); custom uses the configured rate."""
-    return recipe in PRESETS

@@ -18,7 +18,7 @@ def reads(monkeypatch):
 
     read: list[str] = []
 
-    def fake_load(cls, path, device="auto"):
+    def fake_load(cls, path, device="auto", photos=None):
         read.append(str(path))
         if open(path, "rb").read() == b"broken":
             raise ValueError("unpickling failed")

@@ -101,7 +101,7 @@ def test_dropping_a_model_file_loads_it_once_for_every_tab(qtbot, make_window, t
     model_file.write_bytes(b"a model file")
     loads = []
 
-    def fake_load(cls, path, device="auto"):
+    def fake_load(cls, path, device="auto", photos=None):
         fake = FakePredictor(["cat", "dog"], {"a.png": ("cat", 0.9), "b.png": ("dog", 0.8)})
         fake.arch, fake.device = "small_cnn", "cpu"
         loads.append(fake)
@@ -132,7 +132,7 @@ def fake_models(monkeypatch):
 
     read: list[str] = []
 
-    def fake_load(cls, path, device="auto"):
+    def fake_load(cls, path, device="auto", photos=None):
         read.append(str(path))
         fake = FakePredictor(os.path.splitext(os.path.basename(str(path)))[0].split("-"))
         fake.arch, fake.device = "small_cnn", "cpu"

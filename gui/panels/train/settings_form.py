@@ -25,7 +25,7 @@ from core.model.architectures import ARCH_INFO
 from core.training.class_balance import ClassBalance, class_balance
 from core.training.config import ALL_GPUS_DEVICE, Option, TrainConfig
 from core.training.optimizer_rules import unused_settings, usual_lr
-from core.training.recipe_rules import finds_own_lr, resolve
+from core.training.recipe_rules import resolve
 from core.training.runs import start_model_problem
 
 from gui.engine import EngineInfo
@@ -371,8 +371,6 @@ class SettingsForm(QScrollArea):
         epochs.blockSignals(True)         # saved with the recipe, by the change that follows
         epochs.setValue(recipe_epochs(self.settings, recipe, self.settings_defaults().epochs))
         epochs.blockSignals(False)
-        if finds_own_lr(recipe):
-            self.fields["auto_lr"].setChecked(True)
 
     def _on_optimizer_chosen(self, *_: Any) -> None:
         """A person chose an optimizer: its usual learning rate, unless they had set one (the

@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 from core.training.config import RECIPE_BEFORE_RECIPES, TrainConfig, config_options
-from core.training.recipe_rules import finds_own_lr
 
 from gui.settings import TRAIN, TRAIN_RECIPE_EPOCHS, Settings
 
@@ -20,13 +19,11 @@ def has_gpu(devices: list[tuple[str, str]]) -> bool:
 
 
 def default_config(devices: list[tuple[str, str]]) -> TrainConfig:
-    """A newcomer's settings: the default recipe, finding its learning rate if it does; under
-    Custom, small_cnn on the CPU, or a pretrained resnet18 on the best GPU when there is one."""
-    auto_lr = finds_own_lr(TrainConfig.recipe)
+    """A newcomer's settings: the default recipe; under Custom, small_cnn on the CPU, or a
+    pretrained resnet18 on the best GPU when there is one."""
     if has_gpu(devices):
-        return TrainConfig(auto_lr=auto_lr, arch="resnet18", pretrained=True, device=devices[0][0],
-                           batch_size=64, epochs=10)
-    return TrainConfig(auto_lr=auto_lr, arch="small_cnn", pretrained=False, device="cpu")
+        return TrainConfig(arch="resnet18", pretrained=True, device=devices[0][0], batch_size=64, epochs=10)
+    return TrainConfig(arch="small_cnn", pretrained=False, device="cpu")
 
 
 def stored_keys(settings: Settings) -> set[str]:

@@ -42,8 +42,7 @@ def test_bench_quick_runs_end_to_end(tmp_path):
 def test_bench_recipes_prints_every_recipe_and_the_summary(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
     proc = subprocess.run(
-        [sys.executable, "-m", "core.cli", "bench", "--recipes", "--images", "12", "--epochs", "1",
-         "--no-auto-lr"],
+        [sys.executable, "-m", "core.cli", "bench", "--recipes", "--images", "12", "--epochs", "1"],
         capture_output=True, text=True, timeout=900, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()

@@ -18,7 +18,7 @@ from core.training.config import RECIPES, TrainConfig, config_options
 from core.training.events import HEAD_PIPELINE, EpochEnd, FitStarted, Message, TrainControl
 from core.training.loop import Stopped
 from core.training.quick_run import train_quick_head
-from core.training.recipe_rules import (PRESET_NETWORKS, PRESETS, backbone_of, chosen_settings, finds_own_lr, recipe_for, recipe_network,
+from core.training.recipe_rules import (PRESET_NETWORKS, PRESETS, backbone_of, chosen_settings, recipe_for, recipe_network,
                                         resolve)
 from core.training.run_folder import NullRunFolder, RunFolder, RunWriter
 from core.training.trainer import Trainer
@@ -65,7 +65,7 @@ def test_what_a_person_chooses_in_each_recipe():
     every = {opt.name for opt in config_options()}
     assert chosen_settings("custom") == every - {"backbone"}      # custom names its network under arch
     assert chosen_settings("quick") == {"recipe", "backbone", "epochs", "device", "class_weighting"}
-    assert chosen_settings("thorough") == {"recipe", "backbone", "epochs", "lr", "auto_lr", "augment", "init_from",
+    assert chosen_settings("thorough") == {"recipe", "backbone", "epochs", "lr", "augment", "init_from",
                                            "device", "class_weighting"}
     for recipe in PRESETS:                 # nothing a preset decides itself is offered
         assert not chosen_settings(recipe) & {"arch", "pretrained", "weights_path", "freeze_backbone", "image_size"}
@@ -79,11 +79,17 @@ def test_one_default_recipe_and_files_from_before_recipes_are_custom():
     assert TrainConfig.from_dict(TrainConfig(recipe="thorough").to_dict()).recipe == "thorough"
 
 
-def test_a_new_runs_recipe_and_whether_it_finds_its_learning_rate():
+def test_a_new_runs_recipe_and_that_presets_sweep_no_learning_rate():
     assert recipe_for(None, None) == TrainConfig().recipe
     assert recipe_for(None, "resnet18") == "custom"         # naming a network means training it
     assert recipe_for("thorough", "resnet18") == "thorough"
-    assert [finds_own_lr(r) for r in RECIPES] == [True, True, False]
+    # Quick's last layer has no rate and thorough fine-tunes at its set one: asking for a sweep
+    # there is said to do nothing, and custom keeps it.
+    for recipe in PRESETS:
+        resolved, notes = resolve(TrainConfig(recipe=recipe, auto_lr=True))
+        assert not resolved.auto_lr and "find the learning rate: on" in notes[0]
+        assert "auto_lr" not in chosen_settings(recipe)
+    assert resolve(TrainConfig(recipe="custom", auto_lr=True))[0].auto_lr
 
 
 def test_fledge_train_notes_an_arch_that_the_recipe_does_not_use(make_image_folder, capsys):

@@ -146,7 +146,7 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
     assert [b.text().split(" —")[0] for b in form.fields["recipe"].buttons.values()] == ["Quick", "Thorough",
                                                                                          "Custom"]
     c = form.config()
-    assert (c.recipe, c.arch, c.pretrained, c.image_size, c.auto_lr) == ("quick", ARCH, True, None, True)
+    assert (c.recipe, c.arch, c.pretrained, c.image_size, c.auto_lr) == ("quick", ARCH, True, None, False)
     assert not c.errors()
     # Only what matters for quick training, and which network it is.
     assert visible_rows(form) == {"recipe", "backbone", "epochs", "device"}
@@ -163,8 +163,8 @@ def test_the_recipe_comes_first_and_a_newcomer_gets_quick(qtbot):
 
     form.fields["recipe"].buttons["thorough"].click()
     assert form.config().recipe == "thorough"
-    assert {"lr", "auto_lr", "augment"} <= visible_rows(form) <= {"recipe", "backbone", "epochs", "device", "lr",
-                                                                  "auto_lr", "augment", "init_from"}
+    assert {"lr", "augment"} <= visible_rows(form) <= {"recipe", "backbone", "epochs", "device", "lr",
+                                                       "augment", "init_from"}
     assert "fine-tuned" in form.fields["recipe"].network.text()
 
 
@@ -253,7 +253,8 @@ def test_custom_shows_every_setting_and_a_config_round_trips(qtbot):
     form.fields["recipe"].buttons["quick"].click()
     quick = form.config()
     assert quick == custom.replace(recipe="quick", arch="efficientnet_lite0", freeze_backbone=False,
-                                   image_size=None, patience=0, epochs=10)     # quick's own epochs
+                                   image_size=None, patience=0, epochs=10,     # quick's own epochs
+                                   auto_lr=False)                              # no rate to find
     form.fields["recipe"].buttons["custom"].click()
     assert form.config() == custom
     # A quick or thorough configuration (a past run's) comes back out as it went in, recipe and all.
