@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -31,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from core.bench.adamw_head import train_adamw_head
-from core.bench.data import write_bench_data
 from core.errors import FledgeError
 
 GENERATED_IMAGES = 300               # the generated folder: a 300-photo run takes a minute or two
@@ -157,7 +155,7 @@ HEADS = (("quick", _quick), ("AdamW (before)", _adamw), ("scikit-learn", _sklear
 # ---------------------------------------------------------------- running
 
 def run_heads(args) -> dict:
-    from core.bench.recipes import subset_folder
+    from core.bench.recipes import bench_folder
 
     archs = None
     if args.arch:
@@ -167,17 +165,7 @@ def run_heads(args) -> dict:
         archs = (args.arch,)
     with tempfile.TemporaryDirectory(prefix="fledge-bench-heads-") as tmp_name:
         tmp = Path(tmp_name)
-        data = args.data
-        if not data:
-            images = args.images or GENERATED_IMAGES
-            t0 = time.perf_counter()
-            data = write_bench_data(str(tmp / "data"), images)
-            print(f"Wrote {images} JPEGs of 640x480 in {time.perf_counter() - t0:.1f}s to {data}", file=sys.stderr)
-        elif not os.path.isdir(data):
-            raise FledgeError(f"The folder {data} does not exist. Give a folder of class folders with --data.")
-        if args.per_class:
-            data = subset_folder(data, str(tmp / "subset"), args.per_class)
-        return _run_all(data, tmp, archs)
+        return _run_all(bench_folder(args, tmp, GENERATED_IMAGES), tmp, archs)
 
 
 def _run_all(data: str, tmp: Path, archs=None) -> dict:

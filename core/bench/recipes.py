@@ -53,6 +53,22 @@ def _link(src: str, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def bench_folder(args, tmp: Path, generated: int) -> str:
+    """The folder a bench run reads: --data (only --per-class N photos of each class, linked under
+    tmp), else `generated` photos (--images) written under tmp."""
+    data = args.data
+    if not data:
+        images = args.images or generated
+        t0 = time.perf_counter()
+        data = write_bench_data(str(tmp / "data"), images)
+        print(f"Wrote {images} JPEGs of 640x480 in {time.perf_counter() - t0:.1f}s to {data}", file=sys.stderr)
+    elif not os.path.isdir(data):
+        raise FledgeError(f"The folder {data} does not exist. Give a folder of class folders with --data.")
+    if args.per_class:
+        data = subset_folder(data, str(tmp / "subset"), args.per_class)
+    return data
+
+
 def subset_folder(src: str, dest: str, per_class: int) -> str:
     """DEST holding links to the first per_class pictures (in sorted order) of each class
     folder of SRC (and of each split folder's classes); SRC is only read."""
@@ -110,16 +126,7 @@ def run_recipes(args) -> dict:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     with tempfile.TemporaryDirectory(prefix="fledge-bench-recipes-") as tmp_name:
         tmp = Path(tmp_name)
-        data = args.data
-        if not data:
-            images = args.images or GENERATED_IMAGES
-            t0 = time.perf_counter()
-            data = write_bench_data(str(tmp / "data"), images)
-            print(f"Wrote {images} JPEGs of 640x480 in {time.perf_counter() - t0:.1f}s to {data}", file=sys.stderr)
-        elif not os.path.isdir(data):
-            raise FledgeError(f"The folder {data} does not exist. Give a folder of class folders with --data.")
-        if args.per_class:
-            data = subset_folder(data, str(tmp / "subset"), args.per_class)
+        data = bench_folder(args, tmp, GENERATED_IMAGES)
         return _run_all(args, device, data, tmp)
 
 
