@@ -20,7 +20,6 @@ Everything runs in this process, one variant after the other.
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 import tempfile
@@ -254,10 +253,6 @@ def summary_line(f: dict) -> str:
 
 
 def cmd_heads(args) -> int:
-    summary = run_heads(args)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        print(summary_line(summary["figures"]))
-    else:
-        print(format_heads(summary))
-    return 0
+    from core.bench.recipes import print_summary
+
+    return print_summary(run_heads(args), args.json, format_heads, summary_line)

@@ -256,11 +256,15 @@ def summary_line(f: dict) -> str:
             f"thorough_time_vs_tutorial={f['thorough_time_vs_tutorial']:.2f}")
 
 
-def cmd_recipes(args) -> int:
-    summary = run_recipes(args)
-    if args.json:
+def print_summary(summary: dict, as_json: bool, table, line) -> int:
+    """A bench run's result: the JSON and its summary line, or the table (ending in that line)."""
+    if as_json:
         print(json.dumps(summary, indent=2))
-        print(summary_line(summary["figures"]))
+        print(line(summary["figures"]))
     else:
-        print(format_recipes(summary))
+        print(table(summary))
     return 0
+
+
+def cmd_recipes(args) -> int:
+    return print_summary(run_recipes(args), args.json, format_recipes, summary_line)
