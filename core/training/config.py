@@ -37,8 +37,8 @@ RECIPES = ("quick", "thorough", "custom")
 # The installed networks quick and thorough train (core.training.recipe_rules.recipe_network).
 BACKBONES = ("fast", "accurate")
 BACKBONE_LABELS = {"fast": "Fast — EfficientNet-Lite0", "accurate": "More accurate — EfficientNet-Lite2"}
-BACKBONE_HELP = {"fast": "EfficientNet-Lite0: reads about 70 photos a second on a 2-core CPU.",
-                 "accurate": "EfficientNet-Lite2: about 2.5 times the time to read each photo, for a "
+BACKBONE_HELP = {"fast": "EfficientNet-Lite0: reads about 65 photos a second on a 2-core CPU.",
+                 "accurate": "EfficientNet-Lite2: about twice the computation for each photo, for a "
                              "point or two more accuracy (more on fine-grained classes)."}
 RECIPE_BEFORE_RECIPES = "custom"
 RECIPE_LABELS = {"quick": "Quick — a pretrained network, seconds",
@@ -168,7 +168,7 @@ class TrainConfig:
         "fast", label="Network", widget="choice", choices=BACKBONES, choice_labels=BACKBONE_LABELS,
         choice_help=BACKBONE_HELP, metavar="B",
         help="The pretrained network the quick and thorough recipes train (both installed with Fledge): "
-             "fast (EfficientNet-Lite0) or accurate (EfficientNet-Lite2: about 2.5 times the time per "
+             "fast (EfficientNet-Lite0) or accurate (EfficientNet-Lite2: about twice the computation per "
              "photo, for a point or two more accuracy). The custom recipe trains the network chosen "
              "under Network.")
     arch: str = _setting(
