@@ -28,3 +28,22 @@ def test_continue_from_a_model_with_a_new_class_and_refuse_another_network(tmp_p
     out = fledge("train", three, "--arch", "simplenet", "--init-from", first / "best.pt", *SMALL,
                  "--out", tmp_path / "third", env_extra=env)
     assert "same network" in assert_one_clear_line(out)
+
+
+def test_a_model_of_an_installed_network_goes_on_under_thorough_with_that_network(tmp_path):
+    """Lite2 is the presets' "accurate" network: continuing from a Lite2 model fine-tunes Lite2."""
+    from core.cli.main import build_parser
+    from core.cli.train import _train_config
+    from core.training.recipe_rules import resolve
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"arch": "efficientnet_lite2", "recipe": "quick"}))
+    (run / "best.pt").write_bytes(b"a model")
+    args = build_parser("train").parse_args(["train", str(tmp_path), "--init-from", str(run / "best.pt")])
+    config = _train_config(args)
+    assert (config.recipe, config.backbone) == ("thorough", "accurate")
+    assert resolve(config)[0].arch == "efficientnet_lite2"
+    args = build_parser("train").parse_args(["train", str(tmp_path), "--init-from", str(run / "best.pt"),
+                                             "--backbone", "fast"])
+    assert _train_config(args).backbone == "fast"          # said outright, it wins (the run then refuses)
