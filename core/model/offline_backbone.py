@@ -66,13 +66,7 @@ BACKBONES: dict[str, Backbone] = {b.arch: b for b in (
     Backbone("efficientnet_lite1", "lite1", "EfficientNet-Lite1", "efficientnet-lite1-77cc7160.pth"),
     Backbone(ACCURATE_ARCH, "lite2", "EfficientNet-Lite2", "efficientnet-lite2-9656183e.pth"),
 )}
-ARCH = OFFLINE_ARCH
-# Lite0's names, kept for callers that mean the default backbone.
-WEIGHTS_PACKAGE = BACKBONES[ARCH].package
-WEIGHTS_PIP_NAME = BACKBONES[ARCH].pip_name
-WEIGHTS_FILE = BACKBONES[ARCH].weights_file
-WEIGHTS_SHA256_PREFIX = BACKBONES[ARCH].sha256_prefix
-BACKBONE_ID = BACKBONES[ARCH].id
+ARCH = OFFLINE_ARCH                               # the default
 
 
 def backbone(arch: str = ARCH) -> Backbone:

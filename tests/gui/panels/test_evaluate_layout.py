@@ -7,21 +7,13 @@ from PySide6.QtWidgets import QTabWidget
 
 from gui.panels.evaluate.evaluate_panel import EvaluatePanel
 from tests.core.photos.test_thresholds import known
+from tests.gui.panels.test_evaluate_threshold_box import small_model
 from tests.gui.qt_show import cut_texts, shown
 
 
 @pytest.fixture
 def model_file(tmp_path):
-    torch = pytest.importorskip("torch")
-    from core.model.checkpoints import save_checkpoint
-    from core.model.networks import build_model
-
-    torch.manual_seed(0)
-    net, _ = build_model("small_cnn", 4, image_size=32)
-    path = tmp_path / "best.pt"
-    save_checkpoint(path, net, arch="small_cnn", classes=["bird", "plane", "owl", "cat"], image_size=32,
-                    mean=[0.5] * 3, std=[0.25] * 3, config={}, metrics={})
-    return str(path)
+    return small_model(tmp_path, ["bird", "plane", "owl", "cat"])
 
 
 def test_saved_thresholds_and_their_words_are_all_readable(qtbot, model_file):

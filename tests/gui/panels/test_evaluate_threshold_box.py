@@ -18,18 +18,23 @@ def box(qtbot):
     w.shutdown()
 
 
-@pytest.fixture
-def model_file(tmp_path):
+def small_model(folder, classes: list[str]) -> str:
+    """A small_cnn model file (untrained, seeded) with these classes: folder/best.pt."""
     torch = pytest.importorskip("torch")
     from core.model.checkpoints import save_checkpoint
     from core.model.networks import build_model
 
     torch.manual_seed(0)
-    net, _ = build_model("small_cnn", 4, image_size=32)
-    path = tmp_path / "best.pt"
-    save_checkpoint(path, net, arch="small_cnn", classes=["bird", "plane", "lemming", "vole"], image_size=32,
+    net, _ = build_model("small_cnn", len(classes), image_size=32)
+    path = folder / "best.pt"
+    save_checkpoint(path, net, arch="small_cnn", classes=classes, image_size=32,
                     mean=[0.5] * 3, std=[0.25] * 3, config={}, metrics={})
     return str(path)
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    return small_model(tmp_path, ["bird", "plane", "lemming", "vole"])
 
 
 def test_curves_follow_the_class_and_the_target_changes_the_thresholds(box):
